@@ -1,0 +1,203 @@
+"""Square face crops with context, their masks, and pasting new pixels back.
+
+Inference and training both cut faces with :func:`make_crop`, so the generator
+is trained on exactly the crops, masks and landmarks it is later given.
+
+Two regions matter per face, both axis-aligned rectangles around the box:
+
+* the *hidden* region: the box grown by ``mask_scale``. Every pixel in it is
+  fully replaced (alpha 1) in the output.
+* the *replaced* region: the hidden region grown by a feather band. The
+  replacer paints all of it; across the band the new pixels fade into the
+  photo. Outside it the photo is untouched.
+
+The mask handed to a replacer is the replaced region, so nothing the output
+shows of the face ever comes from the original face pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from anonymizer.faces import Face
+
+DEFAULT_CONTEXT = 2.0  # crop side as a multiple of the face box's longer side
+DEFAULT_MASK_SCALE = 1.3  # hidden region as a multiple of the face box
+FEATHER = 0.12  # feather band as a fraction of the hidden region's longer side
+
+
+@dataclass
+class FaceCrop:
+    """One face cut out of a photo, as every replacer receives it."""
+
+    image: np.ndarray  # SxSx3 uint8, the context (face pixels included; replacers mask them)
+    mask: np.ndarray  # SxS float32, 1 where the replacer must paint (the replaced region)
+    hidden: np.ndarray  # [x1, y1, x2, y2] of the hidden region, in crop pixels
+    landmarks: np.ndarray  # 5x2 float32, in crop pixels
+    origin: tuple[int, int]  # top-left corner of the crop in the photo (may be negative)
+    side: int  # side of the crop in photo pixels
+    face_size: float  # longer side of the face box, in photo pixels
+
+    @property
+    def size(self) -> int:
+        return int(self.image.shape[0])
+
+    @property
+    def scale(self) -> float:
+        """Crop pixels per photo pixel."""
+        return self.size / self.side
+
+
+def _grow(box: np.ndarray, factor: float) -> np.ndarray:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    hw, hh = (x2 - x1) * factor / 2, (y2 - y1) * factor / 2
+    return np.array([cx - hw, cy - hh, cx + hw, cy + hh], dtype=np.float32)
+
+
+def hidden_region(box: np.ndarray, mask_scale: float = DEFAULT_MASK_SCALE) -> np.ndarray:
+    """The rectangle, in photo pixels, that is fully replaced for a face box."""
+    return _grow(box, mask_scale)
+
+
+def _feather_width(hidden: np.ndarray) -> float:
+    return FEATHER * max(float(hidden[2] - hidden[0]), float(hidden[3] - hidden[1]), 1.0)
+
+
+def _replaced_region(hidden: np.ndarray) -> np.ndarray:
+    f = _feather_width(hidden)
+    return hidden + np.array([-f, -f, f, f], dtype=np.float32)
+
+
+def rect_mask(shape: tuple[int, int], rect: np.ndarray) -> np.ndarray:
+    """A hard 0/1 float32 mask of the pixels whose centres lie inside ``rect``."""
+    h, w = shape
+    ys = np.arange(h, dtype=np.float32)[:, None] + 0.5
+    xs = np.arange(w, dtype=np.float32)[None, :] + 0.5
+    inside = (xs >= rect[0]) & (xs < rect[2]) & (ys >= rect[1]) & (ys < rect[3])
+    return inside.astype(np.float32)
+
+
+def feather_alpha(shape: tuple[int, int], hidden: np.ndarray, feather: float) -> np.ndarray:
+    """1 inside ``hidden``, falling linearly to 0 at ``feather`` pixels outside it."""
+    h, w = shape
+    ys = np.arange(h, dtype=np.float32)[:, None] + 0.5
+    xs = np.arange(w, dtype=np.float32)[None, :] + 0.5
+    dx = np.maximum(np.maximum(hidden[0] - xs, xs - hidden[2]), 0.0)
+    dy = np.maximum(np.maximum(hidden[1] - ys, ys - hidden[3]), 0.0)
+    dist = np.sqrt(dx * dx + dy * dy)
+    return np.clip(1.0 - dist / max(feather, 1e-6), 0.0, 1.0).astype(np.float32)
+
+
+def crop_geometry(
+    box: np.ndarray, context: float = DEFAULT_CONTEXT, mask_scale: float = DEFAULT_MASK_SCALE
+) -> tuple[int, int, int]:
+    """Top-left corner and side (photo pixels) of the square crop around a face box."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    face = max(x2 - x1, y2 - y1, 1.0)
+    replaced = _replaced_region(hidden_region(box, mask_scale))
+    # The crop always keeps a margin of context around what gets replaced.
+    need = 1.25 * max(replaced[2] - replaced[0], replaced[3] - replaced[1])
+    side = int(round(max(context * face, need, 8.0)))
+    x0 = int(round((x1 + x2) / 2 - side / 2))
+    y0 = int(round((y1 + y2) / 2 - side / 2))
+    return x0, y0, side
+
+
+def make_crop(
+    image: np.ndarray,
+    face: Face,
+    size: int | None = None,
+    context: float = DEFAULT_CONTEXT,
+    mask_scale: float = DEFAULT_MASK_SCALE,
+) -> FaceCrop:
+    """Cut the square crop around ``face``, resized to ``size`` (native when None).
+
+    Parts of the square beyond the photo are filled by replicating its border.
+    """
+    x0, y0, side = crop_geometry(face.box, context, mask_scale)
+    h, w = image.shape[:2]
+    # Crop with border replication: pad only as much as the square leaves the photo.
+    pad_l, pad_t = max(0, -x0), max(0, -y0)
+    pad_r, pad_b = max(0, x0 + side - w), max(0, y0 + side - h)
+    sx1, sy1 = max(0, x0), max(0, y0)
+    sx2, sy2 = min(w, x0 + side), min(h, y0 + side)
+    if sx2 <= sx1 or sy2 <= sy1:
+        raise ValueError(f"face box {face.box.tolist()} lies outside the {w}x{h} image")
+    part = image[sy1:sy2, sx1:sx2]
+    if pad_l or pad_t or pad_r or pad_b:
+        part = cv2.copyMakeBorder(part, pad_t, pad_b, pad_l, pad_r, cv2.BORDER_REPLICATE)
+    out = side if size is None else int(size)
+    if out != side:
+        interp = cv2.INTER_AREA if out < side else cv2.INTER_CUBIC
+        part = cv2.resize(part, (out, out), interpolation=interp)
+    scale = out / side
+    offset = np.array([x0, y0, x0, y0], dtype=np.float32)
+    hidden = (hidden_region(face.box, mask_scale) - offset) * scale
+    replaced = _replaced_region(hidden)
+    landmarks = (face.landmarks - np.array([x0, y0], dtype=np.float32)) * scale
+    return FaceCrop(
+        image=np.ascontiguousarray(part),
+        mask=rect_mask((out, out), replaced),
+        hidden=hidden,
+        landmarks=landmarks.astype(np.float32),
+        origin=(x0, y0),
+        side=side,
+        face_size=face.size,
+    )
+
+
+def _crop_window(crop: FaceCrop, shape: tuple[int, int]) -> tuple[slice, slice, slice, slice] | None:
+    """Slices of the photo and of the native-size crop where they overlap."""
+    h, w = shape
+    x0, y0 = crop.origin
+    sx1, sy1 = max(0, x0), max(0, y0)
+    sx2, sy2 = min(w, x0 + crop.side), min(h, y0 + crop.side)
+    if sx2 <= sx1 or sy2 <= sy1:
+        return None
+    return (
+        slice(sy1, sy2),
+        slice(sx1, sx2),
+        slice(sy1 - y0, sy2 - y0),
+        slice(sx1 - x0, sx2 - x0),
+    )
+
+
+def paste_back(image: np.ndarray, crops: list[FaceCrop], new: list[np.ndarray]) -> np.ndarray:
+    """Blend each replaced crop into a copy of ``image`` and return it.
+
+    The hidden region of every face is pasted last with alpha 1, so where faces
+    overlap, no feathered edge of one face lets the original of another show.
+    """
+    if len(crops) != len(new):
+        raise ValueError("one replaced crop is needed per crop")
+    out = image.astype(np.float32)
+    shape = image.shape[:2]
+    natives: list[np.ndarray | None] = []
+    for crop, pixels in zip(crops, new):
+        window = _crop_window(crop, shape)
+        if window is None:
+            natives.append(None)
+            continue
+        pixels = np.asarray(pixels)
+        if pixels.shape[:2] != (crop.size, crop.size):
+            raise ValueError(f"replaced crop has shape {pixels.shape}, expected {crop.size}x{crop.size}")
+        native = pixels.astype(np.float32)
+        if crop.size != crop.side:
+            native = cv2.resize(native, (crop.side, crop.side), interpolation=cv2.INTER_LINEAR)
+        natives.append(native)
+        hidden = crop.hidden / crop.scale
+        alpha = feather_alpha((crop.side, crop.side), hidden, _feather_width(hidden))[..., None]
+        iy, ix, cy, cx = window
+        out[iy, ix] = alpha[cy, cx] * native[cy, cx] + (1 - alpha[cy, cx]) * out[iy, ix]
+    for crop, native in zip(crops, natives):
+        if native is None:
+            continue
+        iy, ix, cy, cx = _crop_window(crop, shape)
+        hard = rect_mask((crop.side, crop.side), crop.hidden / crop.scale)[cy, cx].astype(bool)
+        region = out[iy, ix]
+        region[hard] = native[cy, cx][hard]
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
