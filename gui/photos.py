@@ -1,0 +1,198 @@
+"""The photos in the window: where each came from, its faces, the user's edits, its status."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
+
+from anonymizer import Face
+from anonymizer.detection import box_iou
+from anonymizer.faces import estimate_landmarks
+from gui.images import THUMBNAIL_SIZE
+
+PENDING, FACES, DONE, ERROR = "pending", "faces", "done", "error"
+_keys = itertools.count(1)
+
+
+@dataclass(eq=False)
+class Photo:
+    """One photo in the list.
+
+    ``root`` is what was opened: the folder its output and report paths are
+    relative to, or the photo itself when it was opened on its own (as with
+    the CLI's ``--input``).
+    """
+
+    path: Path
+    root: Path
+    key: int = field(default_factory=lambda: next(_keys))
+    status: str = PENDING
+    detected: list[Face] | None = None  # None until the detector has run
+    generation: int = -1  # which detector settings found ``detected``
+    excluded: set[int] = field(default_factory=set)  # indices into ``detected`` left as they are
+    added: list[Face] = field(default_factory=list)  # boxes the user drew
+    error: str | None = None
+    output: Path | None = None
+    width: int = 0
+    height: int = 0
+    thumbnail: QImage | None = None
+
+    @property
+    def relative(self) -> str:
+        if self.root == self.path:  # a file opened on its own
+            return self.path.name
+        try:
+            return self.path.relative_to(self.root).as_posix()
+        except ValueError:
+            return self.path.name
+
+    @property
+    def edited(self) -> bool:
+        return bool(self.excluded or self.added)
+
+    def faces(self) -> list[Face] | None:
+        """The faces to hide, the user's edits applied (copies: the pipeline writes into them)."""
+        if self.detected is None:
+            return None
+        kept = [f for i, f in enumerate(self.detected) if i not in self.excluded]
+        return [dataclasses.replace(f) for f in kept + self.added]
+
+    def excluded_faces(self) -> list[Face]:
+        return [f for i, f in enumerate(self.detected or []) if i in self.excluded]
+
+    def set_detected(self, faces: list[Face]) -> None:
+        """New detections (e.g. at another threshold); a face excluded before stays excluded."""
+        old = self.excluded_faces()
+        self.detected = list(faces)
+        self.excluded = set()
+        if old and faces:
+            iou = box_iou(np.stack([f.box for f in old]), np.stack([f.box for f in faces]))
+            self.excluded = {int(j) for j in iou.argmax(axis=1)[iou.max(axis=1) >= 0.5]}
+
+    def toggle(self, index: int) -> None:
+        self.excluded ^= {index}
+
+    def add_box(self, box: tuple[float, float, float, float]) -> None:
+        box = np.asarray(box, dtype=np.float32)
+        self.added.append(Face(box, score=1.0, landmarks=estimate_landmarks(box), source="user"))
+
+    def status_text(self) -> str:
+        if self.status == ERROR:
+            return f"Error: {self.error}"
+        if self.detected is None:
+            return "Looking for faces…"
+        n = len(self.detected) - len(self.excluded) + len(self.added)
+        text = "No faces" if n == 0 else f"{n} face{'s' if n != 1 else ''}"
+        edits = []
+        if self.excluded:
+            edits.append(f"{len(self.excluded)} kept")
+        if self.added:
+            edits.append(f"{len(self.added)} added")
+        if edits:
+            text += f" ({', '.join(edits)})"
+        if self.status == DONE:
+            text = f"Done · {text.lower() if n == 0 else text}"
+        return text
+
+
+PhotoRole = Qt.ItemDataRole.UserRole + 1
+
+
+def _placeholder(color: QColor) -> QIcon:
+    pixmap = QPixmap(THUMBNAIL_SIZE, THUMBNAIL_SIZE)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setBrush(color)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.drawRoundedRect(8, 16, THUMBNAIL_SIZE - 16, THUMBNAIL_SIZE - 32, 8, 8)
+    painter.end()
+    return QIcon(pixmap)
+
+
+class PhotoListModel(QAbstractListModel):
+    """The photos, one row each: thumbnail, name and status."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.photos: list[Photo] = []
+        self._rows: dict[int, int] = {}
+        self._icons: dict[int, QIcon] = {}
+        self._loading = _placeholder(QColor(90, 90, 95))
+        self._broken = _placeholder(QColor(170, 60, 60))
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
+        return 0 if parent is not None and parent.isValid() else len(self.photos)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        photo = self.photos[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{photo.relative}\n{photo.status_text()}"
+        if role == Qt.ItemDataRole.DecorationRole:
+            if photo.status == ERROR and photo.thumbnail is None:
+                return self._broken
+            if photo.thumbnail is None:
+                return self._loading
+            if photo.key not in self._icons:
+                self._icons[photo.key] = QIcon(QPixmap.fromImage(photo.thumbnail))
+            return self._icons[photo.key]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return str(photo.path) + (f"\n{photo.error}" if photo.error else "")
+        if role == Qt.ItemDataRole.ForegroundRole and photo.status == ERROR:
+            return QColor(220, 70, 70)
+        if role == Qt.ItemDataRole.SizeHintRole:
+            return QSize(0, THUMBNAIL_SIZE + 8)
+        if role == PhotoRole:
+            return photo
+        return None
+
+    def add(self, photos: list[Photo]) -> list[Photo]:
+        """Append the photos not in the list yet; returns those appended."""
+        known = {p.path for p in self.photos}
+        new = []
+        for photo in photos:
+            if photo.path not in known:
+                known.add(photo.path)
+                new.append(photo)
+        if new:
+            first = len(self.photos)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            self.photos.extend(new)
+            self._rows.update({p.key: first + i for i, p in enumerate(new)})
+            self.endInsertRows()
+        return new
+
+    def remove(self, rows: list[int]) -> None:
+        for row in sorted(set(rows), reverse=True):
+            self.beginRemoveRows(QModelIndex(), row, row)
+            photo = self.photos.pop(row)
+            self._icons.pop(photo.key, None)
+            self.endRemoveRows()
+        self._rows = {p.key: i for i, p in enumerate(self.photos)}
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self.photos, self._rows, self._icons = [], {}, {}
+        self.endResetModel()
+
+    def find(self, key: int) -> Photo | None:
+        row = self._rows.get(key)
+        return None if row is None else self.photos[row]
+
+    def row_of(self, photo: Photo) -> int:
+        return self._rows.get(photo.key, -1)
+
+    def changed(self, photo: Photo) -> None:
+        row = self._rows.get(photo.key)
+        if row is not None:
+            self._icons.pop(photo.key, None)
+            index = self.index(row)
+            self.dataChanged.emit(index, index)

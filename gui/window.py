@@ -1,0 +1,716 @@
+"""The main window: the photo list, the preview, the settings and retrain panels, the run."""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QItemSelectionModel, QRectF, QSettings, QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from anonymizer.imageio import IMAGE_EXTENSIONS, is_image_path
+from gui.about import AboutDialog
+from gui.images import THUMBNAIL_SIZE, to_qimage
+from gui.photos import DONE, ERROR, FACES, Photo, PhotoListModel, PhotoRole
+from gui.preview import FaceKind, PreviewView, ViewMode
+from gui.settings import AnonymizeSettings, SettingsPanel
+from gui.training import TrainingPanel
+from gui.workers import DetectorProvider, LoaderThread, PreviewThread, RunItem, RunSummary, RunThread
+
+MAX_RECENT = 8
+IMAGE_CACHE = 3  # full-size photos kept in memory (the selected one and its neighbours)
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        store: QSettings | None = None,
+        detectors: DetectorProvider | None = None,
+        train_command: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.store = store if store is not None else QSettings()
+        self.detectors = detectors or DetectorProvider()
+        self.setWindowTitle("Anonymizer")
+        self.setAcceptDrops(True)
+        self.resize(1360, 860)
+        self.setMinimumSize(900, 560)
+
+        self.model = PhotoListModel(self)
+        self.current: Photo | None = None
+        self.images: OrderedDict[int, np.ndarray] = OrderedDict()
+        self.generation = 0  # bumped when the detector changes; older detections are dropped
+        self.preview_request = 0
+        self.run_thread: RunThread | None = None
+        self.last_summary: RunSummary | None = None
+        self._shut = False
+
+        self.loader = LoaderThread(self.detectors, self)
+        self.loader.thumbnailReady.connect(self._thumbnail_ready)
+        self.loader.imageReady.connect(self._image_ready)
+        self.loader.facesReady.connect(self._faces_ready)
+        self.loader.failed.connect(self._load_failed)
+        self.previewer = PreviewThread(self)
+        self.previewer.ready.connect(self._preview_ready)
+        self.previewer.failed.connect(self._preview_failed)
+
+        self._build_ui(train_command)
+        self._build_actions()
+        self.settings = self.settings_panel.settings()
+        self._restore()
+        self.loader.start()
+        self.previewer.start()
+        self._update_actions()
+
+    # == layout ====================================================================
+    def _build_ui(self, train_command: list[str] | None) -> None:
+        self.list = QListView()
+        self.list.setModel(self.model)
+        self.list.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+        self.list.setUniformItemSizes(True)
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.list.setWordWrap(True)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.list.setSpacing(2)
+        self.list.setMinimumWidth(240)
+        self.list.selectionModel().currentChanged.connect(lambda cur, _prev: self._select(cur.data(PhotoRole)))
+
+        self.preview = PreviewView()
+        self.preview.faceClicked.connect(self._face_clicked)
+        self.preview.boxDrawn.connect(self._box_drawn)
+        self.preview.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
+        self.info = QLabel()
+        self.info.setTextFormat(Qt.TextFormat.PlainText)
+        self.zoom_label = QLabel()
+        self.mode_buttons: dict[ViewMode, QToolButton] = {}
+        bar = QHBoxLayout()
+        bar.setContentsMargins(8, 4, 8, 4)
+        bar.addWidget(self.info, 1)
+        for mode, text in (
+            (ViewMode.ORIGINAL, "Original"),
+            (ViewMode.ANONYMIZED, "Anonymized"),
+            (ViewMode.SPLIT, "Split"),
+        ):
+            button = QToolButton()
+            button.setText(text)
+            button.setCheckable(True)
+            button.setAutoExclusive(True)
+            button.clicked.connect(lambda _=False, m=mode: self.set_mode(m))
+            self.mode_buttons[mode] = button
+            bar.addWidget(button)
+        bar.addSpacing(12)
+        bar.addWidget(self.zoom_label)
+        center = QWidget()
+        column = QVBoxLayout(center)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addLayout(bar)
+        column.addWidget(self.preview, 1)
+
+        self.settings_panel = SettingsPanel(AnonymizeSettings.load(self.store))
+        self.settings_panel.changed.connect(self._settings_changed)
+        self.run_button = QPushButton("Anonymize all")
+        self.run_button.setToolTip("Write every photo in the list to the output folder (Ctrl+Shift+S)")
+        self.run_button.setMinimumHeight(36)
+        self.run_button.clicked.connect(lambda: self.anonymize())
+        settings_tab = QWidget()
+        settings_column = QVBoxLayout(settings_tab)
+        settings_column.addWidget(self.settings_panel)
+        legend = QLabel(
+            "<p><span style='color:#28c85a'>■</span> will be anonymized &nbsp; "
+            "<span style='color:#e63c3c'>■</span> kept as it is &nbsp; "
+            "<span style='color:#28aaff'>■</span> added by you</p>"
+            "<p>Click a face to keep or hide it. Drag on the photo to add a face the detector missed. "
+            "Wheel to zoom, right-drag to pan.</p>"
+        )
+        legend.setWordWrap(True)
+        settings_column.addWidget(legend)
+        settings_column.addStretch(1)
+        settings_column.addWidget(self.run_button)
+        self.training = TrainingPanel(self.store, train_command)
+        self.training.useWeights.connect(self._use_weights)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(settings_tab, "Anonymize")
+        self.tabs.addTab(self.training, "Retrain")
+        self.tabs.setMinimumWidth(340)
+
+        self.splitter = QSplitter()
+        self.splitter.addWidget(self.list)
+        self.splitter.addWidget(center)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([280, 700, 380])
+        self.setCentralWidget(self.splitter)
+
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(320)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.cancel_button)
+        self.progress.hide()
+        self.cancel_button.hide()
+        self._show_info()
+
+    def _build_actions(self) -> None:
+        def action(text: str, slot, shortcut=None, tip: str | None = None) -> QAction:
+            a = QAction(text, self)
+            if shortcut is not None:
+                keys: list[QKeySequence] = []
+                for key in shortcut if isinstance(shortcut, list) else [shortcut]:
+                    if isinstance(key, QKeySequence.StandardKey):
+                        keys += QKeySequence.keyBindings(key)  # the platform's own keys
+                    else:
+                        keys.append(key)
+                a.setShortcuts(keys)
+            if tip:
+                a.setStatusTip(tip)
+            a.triggered.connect(slot)
+            self.addAction(a)
+            return a
+
+        self.open_action = action("&Open Photos…", self.open_files, QKeySequence.StandardKey.Open)
+        self.open_folder_action = action("Open &Folder…", self.open_folder, QKeySequence("Ctrl+Shift+O"))
+        self.save_action = action(
+            "&Save Selected",
+            lambda: self.anonymize(self.selected_photos()),
+            QKeySequence.StandardKey.Save,
+            "Anonymize and write the selected photos",
+        )
+        self.run_action = action("&Anonymize All", lambda: self.anonymize(), QKeySequence("Ctrl+Shift+S"))
+        self.cancel_action = action("&Cancel Run", self.cancel, QKeySequence("Esc"))
+        self.remove_action = action("&Remove from List", self.remove_selected, QKeySequence.StandardKey.Delete)
+        self.clear_action = action("C&lear List", self.clear)
+        quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        self.next_action = action(
+            "&Next Photo", lambda: self.step(1), [QKeySequence("PgDown"), QKeySequence("Ctrl+Right")]
+        )
+        self.prev_action = action(
+            "&Previous Photo", lambda: self.step(-1), [QKeySequence("PgUp"), QKeySequence("Ctrl+Left")]
+        )
+        self.toggle_action = action(
+            "&Toggle Original", self.toggle_original, [QKeySequence("Space"), QKeySequence("O")]
+        )
+        self.mode_actions: dict[ViewMode, QAction] = {}
+        group = QActionGroup(self)
+        for mode, text, key in (
+            (ViewMode.ORIGINAL, "&Original", "1"),
+            (ViewMode.ANONYMIZED, "&Anonymized", "2"),
+            (ViewMode.SPLIT, "&Split View", "3"),
+        ):
+            a = action(text, lambda _=False, m=mode: self.set_mode(m), QKeySequence(key))
+            a.setCheckable(True)
+            group.addAction(a)
+            self.mode_actions[mode] = a
+        zoom_in = action(
+            "Zoom &In", lambda: self.preview.zoom_by(1.25), [QKeySequence.StandardKey.ZoomIn, QKeySequence("Ctrl+=")]
+        )
+        zoom_out = action("Zoom &Out", lambda: self.preview.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut)
+        zoom_fit = action("&Fit to Window", self.preview.fit, QKeySequence("Ctrl+0"))
+        zoom_100 = action("&Actual Size", lambda: self.preview.set_zoom(1.0), QKeySequence("Ctrl+1"))
+        self.retrain_action = action("&Retrain the Generator…", lambda: self.tabs.setCurrentWidget(self.training))
+        about = action("&About Anonymizer", self.about, QKeySequence.StandardKey.HelpContents)
+
+        menu = self.menuBar().addMenu("&File")
+        menu.addActions([self.open_action, self.open_folder_action])
+        self.recent_menu = menu.addMenu("Open &Recent")
+        menu.addSeparator()
+        menu.addActions([self.save_action, self.run_action, self.cancel_action])
+        menu.addSeparator()
+        menu.addActions([self.remove_action, self.clear_action])
+        menu.addSeparator()
+        menu.addAction(quit_action)
+        menu = self.menuBar().addMenu("&View")
+        menu.addActions([self.prev_action, self.next_action])
+        menu.addSeparator()
+        menu.addAction(self.toggle_action)
+        menu.addActions(list(self.mode_actions.values()))
+        menu.addSeparator()
+        menu.addActions([zoom_in, zoom_out, zoom_fit, zoom_100])
+        menu = self.menuBar().addMenu("&Tools")
+        menu.addAction(self.retrain_action)
+        menu = self.menuBar().addMenu("&Help")
+        menu.addAction(about)
+
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("main-toolbar")
+        toolbar.setMovable(False)
+        toolbar.addActions([self.open_action, self.open_folder_action])
+        toolbar.addSeparator()
+        toolbar.addActions([self.prev_action, self.next_action])
+        toolbar.addSeparator()
+        toolbar.addActions([zoom_fit, zoom_100])
+        toolbar.addSeparator()
+        toolbar.addActions([self.save_action, self.run_action])
+        self._rebuild_recent()
+
+    # == settings kept between runs ================================================
+    def _restore(self) -> None:
+        geometry = self.store.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        splitter = self.store.value("window/splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+        mode = self.store.value("view/mode", ViewMode.ORIGINAL.value)
+        self.set_mode(ViewMode(mode) if mode in {m.value for m in ViewMode} else ViewMode.ORIGINAL)
+
+    def _save(self) -> None:
+        self.store.setValue("window/geometry", self.saveGeometry())
+        self.store.setValue("window/splitter", self.splitter.saveState())
+        self.store.setValue("view/mode", self.preview.mode.value)
+        self.settings.save(self.store)
+        self.store.sync()
+
+    def recent_folders(self) -> list[str]:
+        value = self.store.value("recent/folders", [])
+        if isinstance(value, str):  # QSettings gives a lone string for a one-item list
+            value = [value]
+        return [str(v) for v in value or []]
+
+    def _remember_folder(self, folder: Path) -> None:
+        folders = [str(folder)] + [f for f in self.recent_folders() if f != str(folder)]
+        self.store.setValue("recent/folders", folders[:MAX_RECENT])
+        self._rebuild_recent()
+
+    def _rebuild_recent(self) -> None:
+        self.recent_menu.clear()
+        folders = self.recent_folders()
+        for i, folder in enumerate(folders):
+            a = self.recent_menu.addAction(f"&{i + 1}  {folder}")
+            a.triggered.connect(lambda _=False, f=folder: self.add_paths([Path(f)]))
+            a.setEnabled(Path(folder).is_dir())
+        if not folders:
+            self.recent_menu.addAction("No recent folders").setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear Menu").triggered.connect(
+                lambda: (self.store.setValue("recent/folders", []), self._rebuild_recent())
+            )
+
+    # == bringing photos in ========================================================
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.add_paths(paths)
+
+    def open_files(self) -> None:
+        patterns = " ".join(f"*{ext}" for ext in IMAGE_EXTENSIONS)
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Open Photos", self._last_dir(), f"Photos ({patterns});;All files (*)"
+        )
+        if files:
+            self.store.setValue("recent/last_dir", str(Path(files[0]).parent))
+            self.add_paths([Path(f) for f in files])
+
+    def open_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a Folder of Photos", self._last_dir())
+        if folder:
+            self.add_paths([Path(folder)])
+
+    def _last_dir(self) -> str:
+        return str(self.store.value("recent/last_dir", str(Path.home())))
+
+    def add_paths(self, paths: list[Path]) -> list[Photo]:
+        """Add files and folders (searched recursively, photos chosen by extension as the CLI does)."""
+        photos: list[Photo] = []
+        for path in paths:
+            path = Path(os.path.abspath(path))
+            if path.is_dir():
+                self._remember_folder(path)
+                self.store.setValue("recent/last_dir", str(path))
+                for folder, dirnames, filenames in os.walk(path):
+                    dirnames.sort()
+                    photos += [Photo(Path(folder, n), path) for n in sorted(filenames) if is_image_path(n)]
+            else:
+                photo = Photo(path, path)
+                if not path.exists():
+                    photo.status, photo.error = ERROR, "no such file"
+                elif not is_image_path(path):
+                    photo.status = ERROR
+                    photo.error = f"not a supported image type (use one of {' '.join(IMAGE_EXTENSIONS)})"
+                photos.append(photo)
+        new = self.model.add(photos)
+        for photo in new:
+            if photo.status != ERROR:
+                self._request(photo)
+        if new:
+            self.statusBar().showMessage(f"Added {len(new)} photo{'s' if len(new) != 1 else ''}", 4000)
+            if self.current is None:
+                self.list.setCurrentIndex(self.model.index(self.model.row_of(new[0])))
+        self._update_actions()
+        return new
+
+    def _request(self, photo: Photo, urgent: bool = False, redetect: bool = False) -> None:
+        want_image = photo is self.current and photo.key not in self.images
+        detect = redetect or photo.detected is None
+        if not (want_image or detect):
+            return
+        if urgent:
+            self.loader.forget({photo.key})  # the urgent job does what the queued one would
+        self.loader.request(
+            photo.key,
+            photo.path,
+            detect=detect,
+            want_image=want_image,
+            threshold=self.settings.threshold,
+            generation=self.generation,
+            urgent=urgent,
+        )
+
+    def remove_selected(self) -> None:
+        rows = [i.row() for i in self.list.selectionModel().selectedIndexes()]
+        if not rows or self.running:
+            return
+        keys = {self.model.photos[r].key for r in rows}
+        self.loader.forget(keys)
+        for key in keys:
+            self.images.pop(key, None)
+        self.model.remove(rows)
+        if self.current is not None and self.current.key in keys:
+            self.current = None
+            index = self.model.index(min(min(rows), self.model.rowCount() - 1))
+            if index.isValid():
+                self.list.setCurrentIndex(index)
+            else:
+                self._select(None)
+        self._update_actions()
+
+    def clear(self) -> None:
+        if self.running:
+            return
+        self.loader.forget()
+        self.model.clear()
+        self.images.clear()
+        self._select(None)
+        self._update_actions()
+
+    # == loader results ============================================================
+    def _thumbnail_ready(self, key: int, image, width: int, height: int) -> None:
+        photo = self.model.find(key)
+        if photo is not None:
+            photo.thumbnail, photo.width, photo.height = image, width, height
+            self.model.changed(photo)
+
+    def _image_ready(self, key: int, rgb: np.ndarray) -> None:
+        self.images[key] = rgb
+        self.images.move_to_end(key)
+        while len(self.images) > IMAGE_CACHE:
+            self.images.popitem(last=False)
+        if self.current is not None and self.current.key == key:
+            self._show_current()
+
+    def _faces_ready(self, key: int, faces: list, generation: int) -> None:
+        photo = self.model.find(key)
+        if photo is None or generation != self.generation:
+            return
+        if photo.detected is not None and photo.generation == generation:
+            return  # found already (by the run, or by a job queued twice)
+        photo.set_detected(faces)
+        photo.generation = generation
+        photo.status, photo.error = FACES, None
+        self.model.changed(photo)
+        if photo is self.current:
+            self._show_faces()
+            self._request_preview()
+
+    def _load_failed(self, key: int, message: str) -> None:
+        photo = self.model.find(key)
+        if photo is None:
+            return
+        photo.status, photo.error = ERROR, message
+        self.model.changed(photo)
+        if photo is self.current:
+            self._show_current()
+
+    # == the selected photo ========================================================
+    def selected_photos(self) -> list[Photo]:
+        rows = sorted(i.row() for i in self.list.selectionModel().selectedIndexes())
+        return [self.model.photos[r] for r in rows]
+
+    def select_row(self, row: int) -> None:
+        index = self.model.index(row)
+        if index.isValid():
+            self.list.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    def step(self, delta: int) -> None:
+        if self.model.rowCount() == 0:
+            return
+        row = self.list.currentIndex().row()
+        self.select_row(min(max(row + delta, 0), self.model.rowCount() - 1) if row >= 0 else 0)
+
+    def _select(self, photo: Photo | None) -> None:
+        self.current = photo
+        self._show_current()
+        if photo is not None and photo.status != ERROR:
+            self._request(photo, urgent=True)
+
+    def _show_current(self) -> None:
+        photo = self.current
+        if photo is None:
+            self.preview.empty_text = "Drop photos or folders here\n\nor use File › Open (Ctrl+O)"
+            self.preview.show_photo(None)
+        elif photo.status == ERROR and photo.key not in self.images:
+            self.preview.empty_text = f"{photo.relative}\n\ncannot be used: {photo.error}"
+            self.preview.show_photo(None)
+        elif photo.key in self.images:
+            if self.preview.photo is None or self.preview.key != photo.key:
+                self.preview.show_photo(to_qimage(self.images[photo.key]), photo.key)
+            self._show_faces()
+            self._request_preview()
+        else:
+            self.preview.empty_text = f"Loading {photo.relative}…"
+            self.preview.show_photo(None)
+        self._show_info()
+
+    def _show_faces(self) -> None:
+        photo = self.current
+        if photo is None or self.preview.photo is None:
+            return
+        items = []
+        for i, face in enumerate(photo.detected or []):
+            kind = FaceKind.EXCLUDED if i in photo.excluded else FaceKind.INCLUDED
+            items.append((_rect(face.box), kind, i, f"{face.score:.2f}"))
+        for i, face in enumerate(photo.added):
+            items.append((_rect(face.box), FaceKind.ADDED, i, "added"))
+        self.preview.set_faces(items)
+        self._show_info()
+
+    def _show_info(self) -> None:
+        photo = self.current
+        if photo is None:
+            n = self.model.rowCount()
+            self.info.setText("No photos yet" if n == 0 else f"{n} photos")
+            return
+        text = f"{photo.relative}"
+        if photo.width:
+            text += f"  ·  {photo.width}×{photo.height}"
+        text += f"  ·  {photo.status_text()}"
+        self.info.setText(text)
+
+    def _face_clicked(self, kind: FaceKind, index: int) -> None:
+        photo = self.current
+        if photo is None:
+            return
+        if kind is FaceKind.ADDED:
+            del photo.added[index]
+        else:
+            photo.toggle(index)
+        self._edited(photo)
+
+    def _box_drawn(self, rect: QRectF) -> None:
+        photo = self.current
+        if photo is None or photo.detected is None:
+            self.statusBar().showMessage("Wait until the faces are found before adding one", 3000)
+            return
+        photo.add_box((rect.left(), rect.top(), rect.right(), rect.bottom()))
+        self._edited(photo)
+
+    def _edited(self, photo: Photo) -> None:
+        if photo.status == DONE:
+            photo.status = FACES  # the file written no longer matches the review
+        self.model.changed(photo)
+        self._show_faces()
+        self._request_preview()
+
+    # == view modes ================================================================
+    def set_mode(self, mode: ViewMode) -> None:
+        self.preview.set_mode(mode)
+        self.mode_buttons[mode].setChecked(True)
+        if hasattr(self, "mode_actions"):
+            self.mode_actions[mode].setChecked(True)
+
+    def toggle_original(self) -> None:
+        self.set_mode(ViewMode.ANONYMIZED if self.preview.mode is ViewMode.ORIGINAL else ViewMode.ORIGINAL)
+
+    # == settings and the live preview =============================================
+    def _settings_changed(self, settings: AnonymizeSettings) -> None:
+        old = getattr(self, "settings", None)
+        self.settings = settings
+        settings.save(self.store)
+        if old is None:
+            return
+        if settings.threshold != old.threshold:
+            self._redetect()
+        self._request_preview()
+
+    def _redetect(self) -> None:
+        self.generation += 1
+        self.loader.forget()
+        if self.current is not None and self.current.status != ERROR:
+            self._request(self.current, urgent=True, redetect=True)
+        for photo in self.model.photos:
+            if photo is not self.current and photo.status != ERROR:
+                self._request(photo, redetect=True)
+
+    def _request_preview(self) -> None:
+        photo = self.current
+        if photo is None or photo.key not in self.images or photo.detected is None:
+            return
+        self.preview_request += 1
+        self.preview.set_anonymized(None)
+        self.previewer.request(self.preview_request, photo.key, self.images[photo.key], photo.faces(), self.settings)
+
+    def _preview_ready(self, key: int, request_id: int, image) -> None:
+        if request_id == self.preview_request and self.current is not None and self.current.key == key:
+            self.preview.set_anonymized(image)
+
+    def _preview_failed(self, key: int, request_id: int, message: str) -> None:
+        if request_id == self.preview_request:
+            self.statusBar().showMessage(f"Preview failed: {message}", 8000)
+
+    def _use_weights(self, path: str) -> None:
+        self.settings_panel.set_weights(path)
+        self.tabs.setCurrentIndex(0)
+        self.statusBar().showMessage(f"Anonymizing with the generator {path}", 6000)
+
+    # == the run ===================================================================
+    @property
+    def running(self) -> bool:
+        return self.run_thread is not None
+
+    def anonymize(self, photos: list[Photo] | None = None) -> bool:
+        """Write ``photos`` (default: all) in a background thread; False if it could not start."""
+        if self.running:
+            return False
+        photos = self.model.photos if photos is None else photos
+        if not photos:
+            self.statusBar().showMessage("No photos to anonymize: drop some on the window first", 4000)
+            return False
+        if not self.settings.output_dir:
+            folder = QFileDialog.getExistingDirectory(self, "Where should the anonymized photos go?", self._last_dir())
+            if not folder:
+                return False
+            self.settings_panel.set_output_dir(folder)
+        items = [RunItem(p.key, p.path, p.root, p.faces(), p.excluded_faces()) for p in photos]
+        thread = RunThread(items, self.settings, self.detectors, self)
+        thread.progress.connect(self._run_progress)
+        thread.entryDone.connect(self._run_entry)
+        thread.done.connect(self._run_done)
+        self.run_thread = thread
+        self.last_summary = None
+        self.progress.setRange(0, len(items))
+        self.progress.setValue(0)
+        self.progress.setFormat("%v / %m photos")
+        self.progress.show()
+        self.cancel_button.setEnabled(True)
+        self.cancel_button.show()
+        self.statusBar().showMessage(f"Anonymizing {len(items)} photos into {self.settings.output_dir}…")
+        self._update_actions()
+        thread.start()
+        return True
+
+    def cancel(self) -> None:
+        if self.run_thread is not None:
+            self.run_thread.cancel()
+            self.cancel_button.setEnabled(False)
+            self.statusBar().showMessage("Cancelling after the current photo…")
+
+    def _run_progress(self, done: int, total: int) -> None:
+        self.progress.setMaximum(total)
+        self.progress.setValue(done)
+
+    def _run_entry(self, key: int, entry) -> None:
+        photo = self.model.find(key)
+        if photo is None:
+            return
+        if entry.status == "ok":
+            photo.status, photo.error = DONE, None
+            photo.output = Path(self.settings.output_dir) / entry.output
+            if photo.detected is None:
+                photo.set_detected([f for f in entry.faces if f.source != "user"])
+                photo.generation = self.generation
+        else:
+            photo.status, photo.error = ERROR, entry.error
+        self.model.changed(photo)
+        if photo is self.current:
+            self._show_info()
+
+    def _run_done(self, summary: RunSummary) -> None:
+        thread = self.run_thread
+        self.run_thread = None
+        if thread is not None:
+            thread.wait()
+            thread.deleteLater()
+        self.last_summary = summary
+        self.cancel_button.hide()
+        QTimer.singleShot(3000, lambda: self.run_thread is None and self.progress.hide())
+        text = summary.text()
+        if summary.report is not None:
+            text += f" · report: {summary.report}"
+        self.statusBar().showMessage(text)
+        self._update_actions()
+
+    def _update_actions(self) -> None:
+        has = self.model.rowCount() > 0
+        idle = not self.running
+        for a in (self.save_action, self.run_action):
+            a.setEnabled(has and idle)
+        self.run_button.setEnabled(has and idle)
+        self.cancel_action.setEnabled(not idle)
+        self.remove_action.setEnabled(has and idle)
+        self.clear_action.setEnabled(has and idle)
+        self._show_info()
+
+    # == the rest ==================================================================
+    def about(self) -> None:
+        AboutDialog(self).exec()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.running:
+            answer = QMessageBox.question(
+                self, "Anonymizer", "Photos are still being written. Stop after the current one and quit?"
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Stop every worker: the run (after its current photo), loading, the preview, training."""
+        if self._shut:
+            return
+        self._shut = True
+        self._save()
+        if self.run_thread is not None:
+            self.run_thread.cancel()
+            self.run_thread.wait()
+            self.run_thread = None
+        self.loader.stop()
+        self.previewer.stop()
+        self.training.shutdown()
+
+
+def _rect(box) -> QRectF:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return QRectF(x1, y1, x2 - x1, y2 - y1)

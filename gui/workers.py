@@ -1,0 +1,354 @@
+"""Background threads: loading and detection, the preview, and the run over all photos.
+
+The window never reads a photo, runs a detector or a replacer on its own
+thread; these workers do, and report through signals (queued to the GUI thread).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QThread, Signal
+
+from anonymizer import Anonymizer, Face
+from anonymizer.batch import Batch, BatchOptions, BatchPathError, ReportEntry, write_report
+from anonymizer.detection import Detector
+from anonymizer.imageio import read_image
+from gui.images import thumbnail, to_qimage
+from gui.settings import AnonymizeSettings
+
+log = logging.getLogger(__name__)
+
+
+class DetectorProvider:
+    """One detector per threshold, built on first use, used by one thread at a time.
+
+    The default builds the detector the pipeline itself builds; tests pass a
+    factory returning a fake.
+    """
+
+    def __init__(self, factory: Callable[[float], Detector] | None = None) -> None:
+        self._factory = factory or (lambda threshold: Anonymizer(threshold=threshold).detector)
+        self._detectors: dict[float, Detector] = {}
+        self._build_lock = threading.Lock()
+        self._use_lock = threading.Lock()  # detectors (torch modules) are not shared across threads at once
+
+    def detect(self, image: np.ndarray, threshold: float) -> list[Face]:
+        with self._use_lock:
+            return self.get(threshold).detect(image)
+
+    def get(self, threshold: float) -> Detector:
+        with self._build_lock:
+            if threshold not in self._detectors:
+                self._detectors[threshold] = self._factory(threshold)
+            return self._detectors[threshold]
+
+    def serialized(self, threshold: float) -> Detector:
+        """The detector for ``threshold``, taking turns with the other threads."""
+        return _Serialized(self, threshold)
+
+
+@dataclass
+class _Serialized:
+    provider: DetectorProvider
+    threshold: float
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        return self.provider.detect(image, self.threshold)
+
+
+@dataclass(order=True)
+class _Job:
+    priority: int
+    seq: int
+    key: int = 0
+    path: Path | None = None
+    detect: bool = True
+    want_image: bool = False
+    generation: int = 0
+    threshold: float = 0.0
+
+
+class LoaderThread(QThread):
+    """Reads photos, makes thumbnails and finds faces, most urgent first (the selected photo)."""
+
+    thumbnailReady = Signal(int, object, int, int)  # key, QImage, width, height
+    imageReady = Signal(int, object)  # key, HxWx3 uint8 RGB
+    facesReady = Signal(int, list, int)  # key, faces, generation
+    failed = Signal(int, str)  # key, message
+    idle = Signal()
+
+    URGENT, BACKGROUND = 0, 10
+
+    def __init__(self, detectors: DetectorProvider, parent=None) -> None:
+        super().__init__(parent)
+        self.detectors = detectors
+        self._queue: list[_Job] = []
+        self._cond = threading.Condition()
+        self._seq = itertools.count()
+        self._stop = False
+
+    def request(
+        self,
+        key: int,
+        path: Path,
+        *,
+        detect: bool,
+        want_image: bool,
+        threshold: float,
+        generation: int,
+        urgent: bool = False,
+    ) -> None:
+        job = _Job(
+            self.URGENT if urgent else self.BACKGROUND,
+            next(self._seq),
+            key,
+            path,
+            detect,
+            want_image,
+            generation,
+            threshold,
+        )
+        with self._cond:
+            heapq.heappush(self._queue, job)
+            self._cond.notify()
+
+    def forget(self, keys: set[int] | None = None) -> None:
+        """Drop the queued jobs of these photos (all when None)."""
+        with self._cond:
+            self._queue = [j for j in self._queue if keys is not None and j.key not in keys]
+            heapq.heapify(self._queue)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._queue.clear()
+            self._cond.notify()
+        self.wait()
+
+    def run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stop:
+                    self.idle.emit()
+                    self._cond.wait()
+                if self._stop:
+                    return
+                job = heapq.heappop(self._queue)
+            self._work(job)
+
+    def _work(self, job: _Job) -> None:
+        try:
+            rgb = read_image(job.path).rgb
+        except Exception as err:  # every reason a file is unusable ends up as the row's error
+            self.failed.emit(job.key, str(err) or type(err).__name__)
+            return
+        self.thumbnailReady.emit(job.key, thumbnail(rgb), rgb.shape[1], rgb.shape[0])
+        if job.want_image:
+            self.imageReady.emit(job.key, rgb)
+        if job.detect:
+            try:
+                faces = self.detectors.detect(rgb, job.threshold)
+            except Exception as err:
+                log.exception("detection failed on %s", job.path)
+                self.failed.emit(job.key, f"detection failed: {err}")
+                return
+            self.facesReady.emit(job.key, faces, job.generation)
+
+
+class PreviewThread(QThread):
+    """Anonymizes the selected photo with the current settings; only the newest request counts."""
+
+    ready = Signal(int, int, object)  # key, request id, QImage
+    failed = Signal(int, int, str)  # key, request id, message
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._cond = threading.Condition()
+        self._pending: tuple | None = None
+        self._stop = False
+        self._anonymizers: dict[tuple, Anonymizer] = {}
+
+    def request(self, request_id: int, key: int, image: np.ndarray, faces: list[Face], settings: AnonymizeSettings):
+        with self._cond:
+            self._pending = (request_id, key, image, faces, settings)
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+        self.wait()
+
+    def run(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None and not self._stop:
+                    self._cond.wait()
+                if self._stop:
+                    return
+                request_id, key, image, faces, settings = self._pending
+                self._pending = None
+            try:
+                anonymizer = self._anonymizer(settings)
+                result = anonymizer.anonymize(image, faces=faces)
+                self.ready.emit(key, request_id, to_qimage(result.image))
+            except Exception as err:
+                log.exception("preview failed")
+                self.failed.emit(key, request_id, str(err) or type(err).__name__)
+
+    def _anonymizer(self, settings: AnonymizeSettings) -> Anonymizer:
+        # Loading a generator takes a moment: keep the one built for these settings.
+        cache_key = settings.replacer_key()
+        if cache_key not in self._anonymizers:
+            self._anonymizers.clear()
+            self._anonymizers[cache_key] = settings.anonymizer()
+        return self._anonymizers[cache_key]
+
+
+@dataclass
+class ReviewedEntry(ReportEntry):
+    """A report entry that also says what the user changed: their faces are marked, kept faces listed."""
+
+    excluded: list[Face] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        out = super().to_dict()
+        if self.status == "ok":
+            for face, row in zip(self.faces, out["faces"], strict=True):
+                if face.source == "user":
+                    row["source"] = "user"
+            if self.excluded:
+                out["excluded"] = [{k: v for k, v in f.to_report().items() if k != "method"} for f in self.excluded]
+        return out
+
+
+@dataclass
+class RunItem:
+    """One photo to write: what it was opened as, and its reviewed faces (None: detect them)."""
+
+    key: int
+    path: Path
+    root: Path
+    faces: list[Face] | None
+    excluded: list[Face]
+
+
+REPORT_NAME = "report.json"
+
+
+class RunThread(QThread):
+    """Anonymizes and writes photos with the batch runner the CLI uses, one photo at a time.
+
+    Photos are grouped by what was opened (a folder or a single file), each
+    group run as the CLI would run it on that input; one report covers all.
+    """
+
+    progress = Signal(int, int)  # done, total
+    entryDone = Signal(int, object)  # photo key, ReviewedEntry
+    done = Signal(object)  # RunSummary
+
+    def __init__(
+        self,
+        items: list[RunItem],
+        settings: AnonymizeSettings,
+        detectors: DetectorProvider,
+        parent=None,
+    ) -> None:
+        super().__init__(parent)
+        self.items = items
+        self.settings = settings
+        self.detectors = detectors
+        self.out_dir = Path(settings.output_dir)
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def run(self) -> None:
+        summary = RunSummary(total=len(self.items), report=self.out_dir / REPORT_NAME)
+        entries: list[ReportEntry] = []
+        try:
+            anonymizer = self.settings.anonymizer(self.detectors.serialized(self.settings.threshold))
+        except Exception as err:
+            summary.error = f"cannot set up {self.settings.method}: {err}"
+            self.done.emit(summary)
+            return
+        groups: dict[Path, list[RunItem]] = {}
+        for item in self.items:
+            groups.setdefault(item.root, []).append(item)
+        for root, items in groups.items():
+            if self._cancel.is_set():
+                break
+            by_source = {item.path: item for item in items}
+            try:
+                batch = Batch(
+                    anonymizer,
+                    root,
+                    self.out_dir,
+                    BatchOptions(overwrite=True),
+                    faces_for=lambda job, by_source=by_source: by_source[job.source].faces,
+                )
+            except (BatchPathError, OSError) as err:
+                for item in items:
+                    name = item.path.name if root == item.path else item.path.relative_to(root).as_posix()
+                    self._record(summary, entries, item, ReportEntry(name, None, "error", error=str(err)))
+                continue
+            # The runner lists the whole input; only the photos still in the window are written.
+            batch.jobs = [job for job in batch.jobs if job.source in by_source]
+            for source in sorted(set(by_source) - {job.source for job in batch.jobs}):
+                item = by_source[source]  # in the window, but no longer a photo the runner would read
+                self._record(
+                    summary, entries, item, ReportEntry(item.path.name, None, "error", error="no longer found")
+                )
+
+            def progress(entry: ReportEntry, _done: int, _total: int, batch=batch, by_source=by_source) -> None:
+                job = batch.jobs[len(batch.entries) - 1]
+                self._record(summary, entries, by_source[job.source], entry)
+
+            batch.run(progress=progress, should_cancel=self._cancel.is_set)
+        summary.cancelled = self._cancel.is_set() and summary.done < summary.total
+        try:
+            write_report(summary.report, entries)
+        except OSError as err:
+            summary.error = f"cannot write the report: {err}"
+            summary.report = None
+        self.done.emit(summary)
+
+    def _record(self, summary: RunSummary, entries: list, item: RunItem, entry: ReportEntry) -> None:
+        reviewed = ReviewedEntry(**vars(entry), excluded=item.excluded if entry.status == "ok" else [])
+        entries.append(reviewed)
+        summary.done += 1
+        summary.counts[entry.status] = summary.counts.get(entry.status, 0) + 1
+        self.entryDone.emit(item.key, reviewed)
+        self.progress.emit(summary.done, summary.total)
+
+
+@dataclass
+class RunSummary:
+    total: int
+    report: Path | None
+    done: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    cancelled: bool = False
+    error: str | None = None
+
+    def text(self) -> str:
+        if self.error and not self.done:
+            return self.error
+        ok, failed = self.counts.get("ok", 0), self.counts.get("error", 0)
+        text = f"{ok} of {self.total} photo{'s' if self.total != 1 else ''} written"
+        if failed:
+            text += f", {failed} failed"
+        if self.cancelled:
+            text += " (cancelled)"
+        if self.error:
+            text += f"; {self.error}"
+        return text

@@ -1,0 +1,258 @@
+"""The main window, offscreen, with a fake detector and the real pipeline, batch runner and replacers."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+from conftest import FACE_A, FACE_B, MISSED, W, write_noise
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from anonymizer.imageio import read_image
+from gui.photos import DONE, ERROR, FACES, PhotoRole
+from gui.preview import FaceKind
+from gui.window import MainWindow
+from gui.workers import REPORT_NAME, DetectorProvider
+
+TIMEOUT = 10_000
+
+
+def drop(window, paths) -> None:
+    """Drag ``paths`` onto the window and drop them, as a file manager would."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    action = Qt.DropAction.CopyAction
+    enter = QDragEnterEvent(QPointF(50, 50), action, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    event = QDropEvent(QPointF(50, 50), action, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, event)
+    assert event.isAccepted()
+
+
+def rows(window) -> list[str]:
+    model = window.model
+    return [model.data(model.index(r)) for r in range(model.rowCount())]
+
+
+def wait_all_detected(qtbot, window) -> None:
+    qtbot.waitUntil(lambda: all(p.status in (FACES, ERROR) for p in window.model.photos), timeout=TIMEOUT)
+
+
+def run(qtbot, window, out, photos=None) -> dict:
+    window.settings_panel.set_output_dir(str(out))
+    assert window.anonymize(photos)
+    qtbot.waitUntil(lambda: not window.running, timeout=30_000)
+    return json.loads((out / REPORT_NAME).read_text())
+
+
+def view_point(window, x: float, y: float) -> QPoint:
+    return window.preview.mapFromScene(QPointF(x, y))
+
+
+def region(image: np.ndarray, box, grow: float = 0.0) -> np.ndarray:
+    x1, y1, x2, y2 = box
+    return image[int(y1 - grow) : int(y2 + grow), int(x1 - grow) : int(x2 + grow)]
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "in" / "album"
+    write_noise(folder / "a.png", 1)
+    write_noise(folder / "nested" / "b.png", 2)
+    (folder / "notes.txt").write_text("not a photo")
+    single = write_noise(tmp_path / "in" / "loose" / "c.png", 3)
+    return folder, single
+
+
+def test_drop_of_files_and_folders_fills_the_list(qtbot, window, photos):
+    folder, single = photos
+    assert window.model.rowCount() == 0
+    drop(window, [folder, single])
+    names = [p.relative for p in window.model.photos]
+    assert names == ["a.png", "nested/b.png", "c.png"]  # folders recursively, other files ignored
+    wait_all_detected(qtbot, window)
+    qtbot.waitUntil(lambda: all(p.thumbnail is not None for p in window.model.photos), timeout=TIMEOUT)
+    assert all("2 faces" in text for text in rows(window))
+    assert str(folder) in window.recent_folders()
+    drop(window, [folder])  # the same photos again are not listed twice
+    assert window.model.rowCount() == 3
+
+
+def test_detection_draws_the_faces(qtbot, window, photos):
+    folder, _ = photos
+    drop(window, [folder / "a.png"])
+    qtbot.waitUntil(lambda: len(window.preview.faces) == 2, timeout=TIMEOUT)
+    drawn = sorted(i.rect().getCoords() for i in window.preview.faces)
+    assert drawn == sorted([FACE_A, FACE_B])
+    assert all(i.kind is FaceKind.INCLUDED for i in window.preview.faces)
+    assert window.preview.photo.boundingRect() == QRectF(0, 0, W, 200)
+    # The anonymized preview arrives too, and toggling shows it.
+    qtbot.waitUntil(lambda: window.preview.photo.anonymized is not None, timeout=TIMEOUT)
+    window.toggle_action.trigger()
+    assert window.preview.mode.value == "anonymized"
+
+
+def test_excluded_face_is_untouched_and_an_added_box_is_anonymized(qtbot, window, photos, tmp_path):
+    folder, _ = photos
+    source = folder / "a.png"
+    drop(window, [source])
+    qtbot.waitUntil(lambda: len(window.preview.faces) == 2, timeout=TIMEOUT)
+    viewport = window.preview.viewport()
+
+    # Click face A: it is kept as it is.
+    center_a = view_point(window, (FACE_A[0] + FACE_A[2]) / 2, (FACE_A[1] + FACE_A[3]) / 2)
+    QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, center_a)
+    qtbot.waitUntil(lambda: any(i.kind is FaceKind.EXCLUDED for i in window.preview.faces), timeout=TIMEOUT)
+
+    # Drag a rectangle where the detector found nothing: a face is added.
+    start, end = view_point(window, *MISSED[:2]), view_point(window, *MISSED[2:])
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    QTest.mouseMove(viewport, (start + end) / 2)
+    QTest.mouseMove(viewport, end)
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+    added = [i for i in window.preview.faces if i.kind is FaceKind.ADDED]
+    assert len(added) == 1
+    assert np.allclose(added[0].rect().getCoords(), MISSED, atol=2.0)  # view pixels round to photo pixels
+    photo = window.model.photos[0]
+    assert "1 kept" in photo.status_text() and "1 added" in photo.status_text()
+
+    out = tmp_path / "out"
+    report = run(qtbot, window, out)
+    original = read_image(source).rgb
+    result = read_image(out / "a.png").rgb
+    assert result.shape == original.shape
+    # The kept face, and a margin around it, is bit for bit the original.
+    assert np.array_equal(region(result, FACE_A, grow=4), region(original, FACE_A, grow=4))
+    for box in (FACE_B, added[0].rect().getCoords()):
+        diff = np.abs(region(result, box).astype(int) - region(original, box).astype(int)).mean()
+        assert diff > 30, f"face {box} was not replaced"
+
+    (entry,) = report["images"]
+    assert entry["status"] == "ok" and entry["input"] == "a.png" and entry["output"] == "a.png"
+    assert [f.get("source") for f in entry["faces"]] == [None, "user"]
+    assert entry["faces"][0]["box"] == list(FACE_B)
+    assert [f["box"] for f in entry["excluded"]] == [list(FACE_A)]
+    assert all(f["method"] == "blur" for f in entry["faces"])
+    assert photo.status == DONE
+
+
+def test_anonymize_all_writes_every_file_and_the_progress_reaches_the_end(qtbot, window, photos, tmp_path):
+    folder, single = photos
+    drop(window, [folder, single])
+    out = tmp_path / "out"
+    report = run(qtbot, window, out)  # at once: photos not yet reviewed are detected by the run
+    for rel in ("a.png", "nested/b.png", "c.png"):
+        written = read_image(out / rel).rgb
+        assert written.shape == (200, W, 3)
+    assert window.progress.maximum() == 3 and window.progress.value() == 3
+    assert [e["status"] for e in report["images"]] == ["ok"] * 3
+    assert {e["input"] for e in report["images"]} == {"a.png", "nested/b.png", "c.png"}
+    assert all(len(e["faces"]) == 2 for e in report["images"])
+    assert all(p.status == DONE for p in window.model.photos)
+    assert window.last_summary is not None and not window.last_summary.cancelled
+
+
+def test_cancel_stops_cleanly_mid_run(qtbot, window, tmp_path, monkeypatch):
+    from anonymizer.replacers import BlurReplacer
+
+    slow = BlurReplacer.replace
+
+    def replace_slowly(self, crops):
+        time.sleep(0.25)
+        return slow(self, crops)
+
+    monkeypatch.setattr(BlurReplacer, "replace", replace_slowly)
+    folder = tmp_path / "many"
+    for i in range(8):
+        write_noise(folder / f"p{i}.png", 10 + i)
+    drop(window, [folder])
+    out = tmp_path / "out"
+    window.settings_panel.set_output_dir(str(out))
+    assert window.anonymize()
+    assert window.cancel_button.isVisible()
+    qtbot.waitUntil(lambda: window.progress.value() >= 2, timeout=30_000)
+    assert window.size().width() > 0  # the window answered while the run went on
+    QTest.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.running, timeout=30_000)
+
+    summary = window.last_summary
+    assert summary.cancelled
+    written = sorted(p.name for p in out.glob("*.png"))
+    assert 2 <= len(written) < 8
+    assert summary.counts == {"ok": len(written)}
+    assert not list(out.glob(".*"))  # no temporary, half-written file left behind
+    for name in written:
+        assert read_image(out / name).rgb.shape == (200, W, 3)
+    report = json.loads((out / REPORT_NAME).read_text())
+    assert sorted(e["output"] for e in report["images"]) == written
+    done = [p for p in window.model.photos if p.status == DONE]
+    assert len(done) == len(written)
+    assert not window.cancel_button.isVisible()
+
+
+def test_a_bad_file_in_the_drop_shows_an_error_row_and_the_run_goes_on(qtbot, window, photos, tmp_path):
+    folder, _ = photos
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 this is not really a JPEG")
+    drop(window, [folder, folder / "notes.txt"])
+    wait_all_detected(qtbot, window)
+    by_name = {p.relative: p for p in window.model.photos}
+    assert by_name["broken.jpg"].status == ERROR
+    assert by_name["notes.txt"].status == ERROR
+    row = window.model.index(window.model.row_of(by_name["broken.jpg"]))
+    assert row.data().startswith("broken.jpg\nError: not")
+    assert row.data(Qt.ItemDataRole.ForegroundRole) is not None
+    assert "not a supported image type" in by_name["notes.txt"].status_text()
+
+    out = tmp_path / "out"
+    report = run(qtbot, window, out)
+    status = {e["input"]: e["status"] for e in report["images"]}
+    assert status == {"a.png": "ok", "broken.jpg": "error", "nested/b.png": "ok", "notes.txt": "error"}
+    assert (out / "a.png").is_file() and (out / "nested" / "b.png").is_file()
+    assert not (out / "broken.jpg").exists()
+    assert by_name["broken.jpg"].status == ERROR and by_name["a.png"].status == DONE
+
+
+def test_settings_and_view_are_kept_between_runs(qtbot, tmp_path, detector):
+    path = str(tmp_path / "kept.ini")
+    provider = DetectorProvider(lambda t: detector)
+    first = MainWindow(store=QSettings(path, QSettings.Format.IniFormat), detectors=provider)
+    qtbot.addWidget(first)
+    panel = first.settings_panel
+    panel.method.setCurrentIndex(panel.method.findData("pixelate"))
+    panel.threshold.setValue(0.85)
+    panel.mask_scale.setValue(1.6)
+    panel.set_output_dir(str(tmp_path / "out"))
+    first.mode_actions[next(iter(first.mode_actions))].trigger()
+    first.shutdown()
+
+    second = MainWindow(store=QSettings(path, QSettings.Format.IniFormat), detectors=provider)
+    qtbot.addWidget(second)
+    kept = second.settings
+    assert (kept.method, kept.threshold, kept.mask_scale, kept.output_dir) == (
+        "pixelate",
+        0.85,
+        1.6,
+        str(tmp_path / "out"),
+    )
+    second.shutdown()
+
+
+def test_keyboard_moves_between_photos_and_changing_the_threshold_detects_again(qtbot, window, photos, detector):
+    folder, single = photos
+    drop(window, [folder, single])
+    wait_all_detected(qtbot, window)
+    assert window.current is window.model.photos[0]
+    QTest.keyClick(window, Qt.Key.Key_PageDown)
+    assert window.current is window.model.photos[1]
+    QTest.keyClick(window, Qt.Key.Key_PageUp)
+    assert window.list.currentIndex().data(PhotoRole) is window.model.photos[0]
+    calls = detector.calls
+    window.settings_panel.threshold.setValue(0.8)
+    qtbot.waitUntil(lambda: detector.calls >= calls + 3, timeout=TIMEOUT)
+    wait_all_detected(qtbot, window)
