@@ -1,0 +1,266 @@
+"""Anonymizing a file or a folder of photos into an output folder: what the CLI and the GUI share.
+
+A :class:`Batch` lists the photos under an input path (a file, or a folder
+searched recursively; candidates are chosen by extension), and for each one
+reads it, anonymizes it with the :class:`~anonymizer.pipeline.Anonymizer` it
+is given, writes the result atomically at the same relative path under the
+output folder, and records a :class:`ReportEntry`.
+
+It fails closed: when reading, detecting, replacing or writing fails for a
+photo, nothing is written for it, its entry says why, and the batch goes on.
+Outputs that already exist are skipped unless ``overwrite`` is set, so an
+interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from anonymizer.faces import Face
+from anonymizer.imageio import (
+    DEFAULT_JPEG_QUALITY,
+    DEFAULT_MAX_PIXELS,
+    IMAGE_EXTENSIONS,
+    ImageReadError,
+    atomic_output,
+    is_image_path,
+    read_image,
+    write_image,
+)
+from anonymizer.pipeline import Anonymizer
+
+log = logging.getLogger(__name__)
+
+REPORT_VERSION = 1
+
+
+class BatchPathError(ValueError):
+    """The input and output paths cannot be used together (the message says why)."""
+
+
+@dataclass
+class BatchOptions:
+    overwrite: bool = False  # replace outputs that exist; otherwise they are skipped
+    keep_metadata: bool = False  # keep EXIF (orientation reset to 1), XMP and comments
+    jpeg_quality: int = DEFAULT_JPEG_QUALITY  # for JPEG and WebP outputs
+    max_pixels: int | None = DEFAULT_MAX_PIXELS  # larger photos are refused before decoding
+
+
+@dataclass
+class ImageJob:
+    source: Path
+    output: Path
+    name: str  # the path relative to the input ("/"-separated); a single file's own name
+
+
+@dataclass
+class ReportEntry:
+    """One photo's line in the report: ``status`` is "ok", "error" or "skipped"."""
+
+    input: str
+    output: str | None
+    status: str
+    width: int | None = None
+    height: int | None = None
+    faces: list[Face] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        if self.status == "ok":
+            return {
+                "input": self.input,
+                "output": self.output,
+                "status": "ok",
+                "width": self.width,
+                "height": self.height,
+                "faces": [face.to_report() for face in self.faces],
+            }
+        if self.status == "skipped":
+            return {"input": self.input, "output": self.output, "status": "skipped"}
+        return {"input": self.input, "output": None, "status": "error", "error": self.error}
+
+
+def report_dict(entries: list[ReportEntry]) -> dict:
+    return {"version": REPORT_VERSION, "images": [entry.to_dict() for entry in entries]}
+
+
+def write_report(path: str | os.PathLike, entries: list[ReportEntry]) -> Path:
+    """Write the JSON report atomically (UTF-8, non-ASCII names kept as they are)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(report_dict(entries), indent=2, ensure_ascii=False) + "\n"
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_paths(input_path: str | os.PathLike, out_dir: str | os.PathLike) -> None:
+    """Raise :class:`BatchPathError` when the input is missing or writing into ``out_dir`` could touch it."""
+    root, out = Path(input_path), Path(out_dir)
+    if not root.exists():
+        raise BatchPathError(f"input not found: {root}")
+    if out.exists() and not out.is_dir():
+        raise BatchPathError(f"output is not a folder: {out}")
+    real_root, real_out = root.resolve(), out.resolve()
+    if root.is_dir():
+        if _inside(real_out, real_root):
+            raise BatchPathError(f"the output folder {out} is the input folder or inside it; choose one outside {root}")
+        return
+    if not is_image_path(root):
+        raise BatchPathError(f"not a supported image type: {root.name} (use one of {' '.join(IMAGE_EXTENSIONS)})")
+    if real_out / root.name == real_root:
+        raise BatchPathError(f"the output {out / root.name} would overwrite the input; choose another folder")
+
+
+def plan_jobs(input_path: str | os.PathLike, out_dir: str | os.PathLike) -> tuple[list[ImageJob], list[Path]]:
+    """The photos to process under ``input_path`` (sorted) and the other files, which are ignored."""
+    check_paths(input_path, out_dir)
+    root, out = Path(input_path), Path(out_dir)
+    if not root.is_dir():
+        return [ImageJob(source=root, output=out / root.name, name=root.name)], []
+    jobs: list[ImageJob] = []
+    ignored: list[Path] = []
+    for folder, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for filename in sorted(filenames):
+            path = Path(folder, filename)
+            if is_image_path(filename):
+                name = path.relative_to(root).as_posix()
+                jobs.append(ImageJob(source=path, output=out / name, name=name))
+            else:
+                ignored.append(path)
+    return jobs, ignored
+
+
+class Batch:
+    """Anonymize every photo under ``input_path`` into ``out_dir``.
+
+    >>> batch = Batch(Anonymizer(method="blur"), "photos", "anon")  # doctest: +SKIP
+    >>> batch.run(progress=lambda entry, done, total: print(done, total, entry.status))  # doctest: +SKIP
+    >>> write_report("report.json", batch.entries)  # doctest: +SKIP
+
+    ``progress(entry, done, total)`` is called after each photo;
+    ``should_cancel()`` is checked before each one and stops the run when true.
+    ``faces_for(job)``, when given, returns the faces to hide in a photo (in
+    pixels of the photo as displayed, e.g. reviewed in the GUI), or None to
+    detect them as usual.
+    """
+
+    def __init__(
+        self,
+        anonymizer: Anonymizer,
+        input_path: str | os.PathLike,
+        out_dir: str | os.PathLike,
+        options: BatchOptions | None = None,
+        faces_for: Callable[[ImageJob], list[Face] | None] | None = None,
+    ) -> None:
+        self.anonymizer = anonymizer
+        # Faces to hide per photo instead of detecting them (the GUI's reviewed faces); None: detect.
+        self.faces_for = faces_for
+        self.input_path = Path(input_path)
+        self.out_dir = Path(out_dir)
+        self.options = options or BatchOptions()
+        self.jobs, self.ignored = plan_jobs(self.input_path, self.out_dir)
+        self._sources = {job.source.resolve() for job in self.jobs}
+        self.entries: list[ReportEntry] = []
+        self.cancelled = False
+
+    def run(
+        self,
+        progress: Callable[[ReportEntry, int, int], None] | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> list[ReportEntry]:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        total = len(self.jobs)
+        for job in self.jobs[len(self.entries) :]:
+            if should_cancel is not None and should_cancel():
+                self.cancelled = True
+                break
+            entry = self.process(job)
+            self.entries.append(entry)
+            if progress is not None:
+                progress(entry, len(self.entries), total)
+        return self.entries
+
+    def process(self, job: ImageJob) -> ReportEntry:
+        """Read, anonymize and write one photo; never raises for a bad photo."""
+        opts = self.options
+        if job.output.resolve() in self._sources:
+            return self._error(job, "the output would overwrite an input file")
+        if job.output.exists() and not opts.overwrite:
+            return ReportEntry(input=job.name, output=job.name, status="skipped")
+        try:
+            loaded = read_image(job.source, max_pixels=opts.max_pixels)
+        except ImageReadError as err:
+            return self._error(job, str(err))
+        except (OSError, MemoryError) as err:
+            return self._error(job, f"cannot read: {err}")
+        try:
+            faces = self.faces_for(job) if self.faces_for is not None else None
+            result = self.anonymizer.anonymize(loaded.rgb, faces=faces)
+            if result.image.shape != loaded.rgb.shape:
+                raise RuntimeError(f"the pipeline returned an image of shape {result.image.shape}")
+        except Exception as err:  # fail closed: whatever went wrong, nothing is written
+            log.debug("anonymizing %s failed", job.source, exc_info=True)
+            return self._error(job, f"anonymizing failed: {type(err).__name__}: {err}")
+        try:
+            job.output.parent.mkdir(parents=True, exist_ok=True)
+            write_image(
+                job.output,
+                result.image,
+                loaded,
+                keep_metadata=opts.keep_metadata,
+                jpeg_quality=opts.jpeg_quality,
+            )
+        except Exception as err:
+            log.debug("writing %s failed", job.output, exc_info=True)
+            return self._error(job, f"cannot write the output: {type(err).__name__}: {err}")
+        return ReportEntry(
+            input=job.name,
+            output=job.name,
+            status="ok",
+            width=loaded.width,
+            height=loaded.height,
+            faces=result.faces,
+        )
+
+    @staticmethod
+    def _error(job: ImageJob, reason: str) -> ReportEntry:
+        return ReportEntry(input=job.name, output=None, status="error", error=reason)
+
+    def count(self, status: str) -> int:
+        return sum(1 for entry in self.entries if entry.status == status)
+
+    @property
+    def faces_hidden(self) -> int:
+        return sum(len(entry.faces) for entry in self.entries if entry.status == "ok")
+
+    @property
+    def ok(self) -> bool:
+        """True when every photo was written or already there."""
+        return self.count("error") == 0
+
+    def summary(self) -> str:
+        """One line, e.g. ``12 images: 11 written, 1 failed, 37 faces hidden -> anon``."""
+        done = len(self.entries)
+        parts = [f"{self.count('ok')} written"]
+        if self.count("skipped"):
+            parts.append(f"{self.count('skipped')} skipped (output already there)")
+        parts.append(f"{self.count('error')} failed")
+        faces = self.faces_hidden
+        text = f"{done} image{'s' if done != 1 else ''}: {', '.join(parts)}, {faces} face{'s' if faces != 1 else ''} hidden -> {self.out_dir}"
+        if done < len(self.jobs):
+            text += f" (stopped after {done} of {len(self.jobs)})"
+        if self.ignored:
+            n = len(self.ignored)
+            text += f"; {n} other file{'s' if n != 1 else ''} ignored"
+        return text

@@ -1,0 +1,254 @@
+"""``anonymize``: hide every face in a photo or a folder of photos.
+
+This module only parses arguments and wires objects together; the work is
+done by :class:`anonymizer.batch.Batch` and :class:`anonymizer.Anonymizer`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from anonymizer.batch import Batch, BatchOptions, BatchPathError, ReportEntry, check_paths, write_report
+from anonymizer.crops import DEFAULT_MASK_SCALE
+from anonymizer.detection import DEFAULT_MIN_FACE, DEFAULT_THRESHOLD
+from anonymizer.imageio import DEFAULT_JPEG_QUALITY, DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
+from anonymizer.pipeline import DEFAULT_METHOD, Anonymizer
+from anonymizer.replacers import METHODS
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+EPILOG = f"""\
+examples:
+  anonymize --input photo.jpg --out anon/
+  anonymize --input holiday/ --out holiday_anon/ --report report.json
+  anonymize --input holiday/ --out holiday_anon/ --method pixelate --overwrite
+  anonymize --input scans/ --out scans_anon/ --max-pixels 300000000 --keep-metadata
+
+The output folder mirrors the input: same relative paths, names and formats.
+Photos are chosen by extension ({" ".join(IMAGE_EXTENSIONS)}); other files are
+ignored and counted in the summary. Outputs that already exist are skipped
+(status "skipped" in the report) unless --overwrite is given, so an interrupted
+run resumes where it stopped. A photo that cannot be read or anonymized gets no
+output file, an "error" entry in the report and one line on stderr; the others
+go on.
+
+exit status: 0 when every photo was written (or already there), 1 when any
+failed, 2 for a usage error, 130 when interrupted.
+"""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _quality(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 100, got {text}")
+    return value
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def _mask_scale(text: str) -> float:
+    value = float(text)
+    if value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be at least 1.0 (the face box itself), got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="anonymize",
+        description="Find every face in photos and replace it: a generated face (gan), blur, pixelation or a solid fill.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--input", "-i", required=True, type=Path, metavar="PATH", help="a photo, or a folder searched recursively"
+    )
+    parser.add_argument(
+        "--out",
+        "-o",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="output folder (created if missing); must not be inside --input",
+    )
+    parser.add_argument(
+        "--method", choices=METHODS, default=DEFAULT_METHOD, help=f"how faces are replaced (default: {DEFAULT_METHOD})"
+    )
+    parser.add_argument("--report", type=Path, metavar="FILE.json", help="write a JSON report of every photo and face")
+    parser.add_argument(
+        "--threshold",
+        type=_probability,
+        default=DEFAULT_THRESHOLD,
+        help=f"detection confidence from 0 to 1; lower hides more (default: {DEFAULT_THRESHOLD})",
+    )
+    parser.add_argument(
+        "--min-face-size",
+        type=_positive_int,
+        default=DEFAULT_MIN_FACE,
+        metavar="PX",
+        help=f"smallest face searched for, in pixels (default: {DEFAULT_MIN_FACE})",
+    )
+    parser.add_argument(
+        "--mask-scale",
+        type=_mask_scale,
+        default=DEFAULT_MASK_SCALE,
+        metavar="X",
+        help=f"hidden region as a multiple of the face box (default: {DEFAULT_MASK_SCALE})",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where the networks run (default: auto, CUDA when available)",
+    )
+    parser.add_argument("--seed", type=int, help="random seed of the generator, for repeatable gan faces")
+    parser.add_argument(
+        "--weights", type=Path, metavar="FILE", help="generator weights for --method gan (default: the shipped ones)"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace outputs that already exist (default: skip them)"
+    )
+    parser.add_argument(
+        "--keep-metadata",
+        action="store_true",
+        help="keep EXIF (orientation reset to 1), XMP and comments; by default they are stripped, GPS included",
+    )
+    parser.add_argument(
+        "--jpeg-quality",
+        type=_quality,
+        default=DEFAULT_JPEG_QUALITY,
+        metavar="Q",
+        help=f"quality of JPEG and WebP outputs, 1-100 (default: {DEFAULT_JPEG_QUALITY})",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=_positive_int,
+        default=DEFAULT_MAX_PIXELS,
+        metavar="N",
+        help=f"refuse larger photos, checked before decoding (default: {DEFAULT_MAX_PIXELS:,})",
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar and no summary when all went well; failures are still printed",
+    )
+    return parser
+
+
+def _build_anonymizer(args: argparse.Namespace) -> Anonymizer:
+    options = {}
+    if args.method == "gan":
+        if args.weights is not None:
+            options["weights"] = args.weights
+        if args.seed is not None:
+            options["seed"] = args.seed
+    anonymizer = Anonymizer(
+        method=args.method,
+        threshold=args.threshold,
+        min_face_size=args.min_face_size,
+        mask_scale=args.mask_scale,
+        device=args.device,
+        **options,
+    )
+    anonymizer.detector  # noqa: B018 -- load the detector now, so that a failure stops the run before the first photo
+    return anonymizer
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # argparse exits on --help (0) and on usage errors (2)
+        return int(stop.code or 0)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(name)s: %(message)s")
+    if args.weights is not None and args.method != "gan":
+        parser.print_usage(sys.stderr)
+        print("anonymize: error: --weights is only used with --method gan", file=sys.stderr)
+        return EXIT_USAGE
+    options = BatchOptions(
+        overwrite=args.overwrite,
+        keep_metadata=args.keep_metadata,
+        jpeg_quality=args.jpeg_quality,
+        max_pixels=args.max_pixels,
+    )
+    try:
+        check_paths(args.input, args.out)  # before any network loads, so a usage error comes at once
+    except BatchPathError as err:
+        parser.print_usage(sys.stderr)
+        print(f"anonymize: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        anonymizer = _build_anonymizer(args)
+    except Exception as err:
+        print(f"anonymize: error: cannot set up the {args.method} method: {type(err).__name__}: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        batch = Batch(anonymizer, args.input, args.out, options)
+    except (BatchPathError, OSError) as err:
+        print(f"anonymize: error: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    return _run(batch, args)
+
+
+def _run(batch: Batch, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    faces = 0
+    bar = tqdm(total=len(batch.jobs), unit="img", file=sys.stderr, disable=args.quiet or None, dynamic_ncols=True)
+    bar.set_postfix(faces=0)
+
+    def progress(entry: ReportEntry, done: int, total: int) -> None:
+        nonlocal faces
+        faces += len(entry.faces)
+        if entry.status == "error":
+            tqdm.write(f"anonymize: {entry.input}: {entry.error}", file=sys.stderr)
+        bar.set_postfix(faces=faces)
+        bar.update(1)
+
+    interrupted = False
+    try:
+        batch.run(progress=progress)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.close()
+    if args.report is not None:
+        try:
+            write_report(args.report, batch.entries)
+        except OSError as err:
+            print(f"anonymize: error: cannot write the report {args.report}: {err}", file=sys.stderr)
+            return EXIT_FAILED
+    summary = batch.summary()
+    if args.report is not None:
+        summary += f"; report: {args.report}"
+    if interrupted:
+        print(f"anonymize: interrupted: {summary}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if not batch.ok:
+        print(f"anonymize: {summary}", file=sys.stderr)
+        return EXIT_FAILED
+    if not batch.jobs:
+        print(f"anonymize: no photos found in {args.input}", file=sys.stderr)
+    if not args.quiet:
+        print(summary)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+import numpy as np
+import pytest
+from conftest import make_face, noise_image
+
+from anonymizer.crops import (
+    DEFAULT_MASK_SCALE,
+    FEATHER,
+    crop_geometry,
+    feather_alpha,
+    hidden_region,
+    make_crop,
+    paste_back,
+    rect_mask,
+)
+
+
+def _region_mask(shape, rect) -> np.ndarray:
+    return rect_mask(shape, np.asarray(rect, dtype=np.float32)).astype(bool)
+
+
+def _replaced_mask(shape, face) -> np.ndarray:
+    """Pixels the paste may touch: the crop's painted square mapped back to the photo."""
+    crop = make_crop(np.zeros((*shape, 3), np.uint8), face)
+    x0, y0 = crop.origin
+    rect = crop.hidden / crop.scale
+    feather = FEATHER * max(rect[2] - rect[0], rect[3] - rect[1])
+    grown = rect + np.array([-feather, -feather, feather, feather]) + np.array([x0, y0, x0, y0])
+    return _region_mask(shape, grown)
+
+
+def _solid(crop, value: int) -> np.ndarray:
+    return np.full((crop.size, crop.size, 3), value, np.uint8)
+
+
+def test_crop_is_a_square_around_the_face_with_context():
+    image = noise_image(200, 300)
+    face = make_face((100, 50, 160, 130))  # 60x80
+    crop = make_crop(image, face)
+    x0, y0, side = crop_geometry(face.box)
+    assert crop.image.shape == (side, side, 3) and crop.mask.shape == (side, side)
+    assert side >= 2 * 80  # at least twice the face's longer side
+    assert (crop.origin, crop.side) == ((x0, y0), side)
+    # The centre of the crop is the centre of the face.
+    assert abs(x0 + side / 2 - 130) <= 1 and abs(y0 + side / 2 - 90) <= 1
+    # Inside the photo the crop is the photo's own pixels.
+    np.testing.assert_array_equal(crop.image, image[y0 : y0 + side, x0 : x0 + side])
+    # Landmarks move with the crop.
+    np.testing.assert_allclose(crop.landmarks, face.landmarks - [x0, y0], atol=1e-4)
+
+
+def test_mask_covers_the_hidden_region_and_leaves_context():
+    face = make_face((100, 50, 160, 130))
+    crop = make_crop(noise_image(200, 300), face)
+    hidden = _region_mask(crop.mask.shape, crop.hidden)
+    assert crop.mask[hidden].min() == 1.0  # everything hidden is painted by the replacer
+    assert crop.mask.sum() > hidden.sum()  # plus a feather band
+    assert crop.mask[0, :].max() == 0.0 and crop.mask[:, 0].max() == 0.0  # and context is left around it
+
+
+def test_resized_crop_keeps_geometry_in_crop_pixels():
+    face = make_face((100, 50, 160, 130))
+    native = make_crop(noise_image(200, 300), face)
+    small = make_crop(noise_image(200, 300), face, size=64)
+    assert small.image.shape == (64, 64, 3) and small.size == 64
+    np.testing.assert_allclose(small.hidden, native.hidden * small.scale, rtol=1e-5)
+    np.testing.assert_allclose(small.landmarks, native.landmarks * small.scale, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("size", [None, 64, 256])
+def test_hidden_region_is_fully_replaced_and_outside_untouched(size):
+    image = noise_image(240, 320, low=50, high=200)
+    face = make_face((120, 60, 180, 140))
+    crop = make_crop(image, face, size=size)
+    out = paste_back(image, [crop], [_solid(crop, 7)])
+    hidden = _region_mask(image.shape[:2], hidden_region(face.box))
+    assert (out[hidden] == 7).all()
+    outside = ~_replaced_mask(image.shape[:2], face)
+    np.testing.assert_array_equal(out[outside], image[outside])
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert image.min() >= 50  # the input was not changed in place
+
+
+def test_feather_band_blends_between_new_and_old():
+    image = np.full((200, 200, 3), 200, np.uint8)
+    face = make_face((80, 80, 120, 120))
+    crop = make_crop(image, face)
+    out = paste_back(image, [crop], [_solid(crop, 0)])
+    row = out[100, :, 0].astype(int)
+    hidden = hidden_region(face.box)
+    left_edge = int(np.floor(hidden[0]))
+    band = row[left_edge - 5 : left_edge]
+    assert (np.diff(band) <= 0).all()  # fades monotonically towards the face
+    assert 0 < band.min() and band.max() <= 200
+
+
+def test_overlapping_faces_leave_no_original_pixel_in_any_hidden_region():
+    image = noise_image(240, 320, low=50, high=200)
+    faces = [make_face((100, 60, 170, 150)), make_face((140, 80, 210, 170)), make_face((120, 100, 160, 150))]
+    crops = [make_crop(image, f) for f in faces]
+    out = paste_back(image, crops, [_solid(c, v) for c, v in zip(crops, (5, 250, 20), strict=True)])
+    union = np.zeros(image.shape[:2], bool)
+    for face in faces:
+        union |= _region_mask(image.shape[:2], hidden_region(face.box))
+    assert np.isin(out[union], (5, 250, 20)).all()
+
+
+@pytest.mark.parametrize(
+    "box",
+    [(-20, -10, 40, 50), (280, 190, 340, 260), (0, 100, 30, 140), (150, 0, 190, 20)],
+    ids=["top-left-outside", "bottom-right-outside", "left-edge", "top-edge"],
+)
+def test_crops_at_image_borders(box):
+    image = noise_image(240, 320, low=50, high=200)
+    face = make_face(box)
+    crop = make_crop(image, face)
+    assert crop.image.shape == (crop.side, crop.side, 3)
+    out = paste_back(image, [crop], [_solid(crop, 3)])
+    assert out.shape == image.shape
+    hidden = _region_mask(image.shape[:2], hidden_region(face.box))
+    assert hidden.any() and (out[hidden] == 3).all()
+    outside = ~_replaced_mask(image.shape[:2], face)
+    np.testing.assert_array_equal(out[outside], image[outside])
+
+
+def test_crop_beyond_the_border_replicates_the_edge():
+    image = noise_image(100, 100)
+    crop = make_crop(image, make_face((-30, 20, 10, 60)))
+    x0, y0 = crop.origin
+    assert x0 < 0
+    inside_col = -x0  # the crop column of the photo's column 0
+    np.testing.assert_array_equal(crop.image[:, 0], crop.image[:, inside_col])
+
+
+def test_face_outside_the_image_is_refused():
+    with pytest.raises(ValueError, match="outside"):
+        make_crop(noise_image(100, 100), make_face((500, 500, 560, 560)))
+
+
+def test_paste_back_checks_its_inputs():
+    image = noise_image(100, 100)
+    crop = make_crop(image, make_face((30, 30, 60, 60)))
+    with pytest.raises(ValueError):
+        paste_back(image, [crop], [])
+    with pytest.raises(ValueError):
+        paste_back(image, [crop], [np.zeros((5, 5, 3), np.uint8)])
+
+
+def test_hidden_region_scales_the_box():
+    np.testing.assert_allclose(hidden_region(np.array([0, 0, 10, 20]), 2.0), [-5, -10, 15, 30])
+    assert DEFAULT_MASK_SCALE >= 1.0
+
+
+def test_feather_alpha_is_one_inside_and_zero_far_away():
+    alpha = feather_alpha((50, 50), np.array([20, 20, 30, 30], np.float32), 5.0)
+    assert alpha[25, 25] == 1.0 and alpha[0, 0] == 0.0
+    assert 0.0 < alpha[25, 32] < 1.0

@@ -1,0 +1,100 @@
+import numpy as np
+import pytest
+from conftest import make_face, noise_image
+
+from anonymizer.crops import make_crop
+from anonymizer.replacers import (
+    METHODS,
+    BlurReplacer,
+    PixelateReplacer,
+    SolidReplacer,
+    make_replacer,
+)
+
+
+def _crops(image, boxes, size=None):
+    return [make_crop(image, make_face(b), size) for b in boxes]
+
+
+def _hidden(crop) -> tuple[slice, slice]:
+    x1, y1, x2, y2 = (int(round(v)) for v in crop.hidden)
+    return slice(y1, y2), slice(x1, x2)
+
+
+@pytest.mark.parametrize("replacer", [BlurReplacer(), PixelateReplacer(), SolidReplacer()], ids=lambda r: r.name)
+@pytest.mark.parametrize("size", [None, 64])
+def test_each_replacer_returns_one_uint8_crop_per_face(replacer, size):
+    image = noise_image(300, 400)
+    crops = _crops(image, [(50, 50, 90, 100), (200, 100, 320, 250), (0, 0, 14, 14)], size)
+    out = replacer.replace(crops)
+    assert len(out) == len(crops)
+    for crop, px in zip(crops, out, strict=True):
+        assert px.shape == crop.image.shape and px.dtype == np.uint8
+    assert replacer.replace([]) == []
+
+
+def test_make_replacer_names():
+    for name in ("blur", "pixelate", "solid"):
+        assert make_replacer(name).name == name
+    assert set(METHODS) == {"gan", "blur", "pixelate", "solid"}
+    with pytest.raises(ValueError, match="unknown method"):
+        make_replacer("sparkles")
+
+
+def _edge_width(row: np.ndarray) -> int:
+    """Pixels between 10% and 90% of a dark-to-bright step."""
+    lo, hi = float(row.min()), float(row.max())
+    t = (row.astype(np.float32) - lo) / max(hi - lo, 1.0)
+    return int(np.argmax(t >= 0.9) - np.argmax(t >= 0.1))
+
+
+def _step_image(side: int) -> np.ndarray:
+    image = np.zeros((side, side, 3), np.uint8)
+    image[:, side // 2 :] = 255
+    return image
+
+
+def test_blur_strength_scales_with_face_size():
+    widths = {}
+    for face in (40, 160):
+        image = _step_image(600)
+        c = 300
+        crop = make_crop(image, make_face((c - face / 2, c - face / 2, c + face / 2, c + face / 2)))
+        out = BlurReplacer().replace([crop])[0]
+        widths[face] = _edge_width(out[crop.size // 2, :, 0])
+    assert widths[40] >= 5  # a real blur, even on a small face
+    assert 2.5 <= widths[160] / widths[40] <= 6.0  # four times the face, about four times the blur
+
+
+def test_blur_removes_the_detail_of_the_face():
+    image = noise_image(300, 300)
+    crop = make_crop(image, make_face((100, 100, 200, 200)))
+    out = BlurReplacer().replace([crop])[0]
+    ys, xs = _hidden(crop)
+    assert out[ys, xs].std() < 0.1 * crop.image[ys, xs].std()
+
+
+@pytest.mark.parametrize("face", [40, 120])
+def test_pixelate_block_size_follows_the_face(face):
+    side = 400
+    ramp = np.linspace(0, 255, side, dtype=np.float32)[None, :, None]
+    image = np.broadcast_to(ramp, (side, side, 3)).astype(np.uint8).copy()
+    c = side / 2
+    crop = make_crop(image, make_face((c - face / 2, c - face / 2, c + face / 2, c + face / 2)))
+    replacer = PixelateReplacer(blocks=8)
+    out = replacer.replace([crop])[0]
+    row = out[crop.size // 2, :, 0].astype(int)
+    runs = np.diff(np.flatnonzero(np.diff(row) != 0))  # lengths of the inner runs of one colour
+    hidden_side = float(crop.hidden[2] - crop.hidden[0])
+    expected = hidden_side / 8
+    assert abs(float(np.median(runs)) - expected) <= max(1.5, 0.15 * expected)
+    # Blocks are flat in both directions.
+    column = out[:, crop.size // 2, 0].astype(int)
+    assert len(np.unique(column)) == 1
+
+
+def test_solid_fills_with_its_colour():
+    crop = make_crop(noise_image(100, 100), make_face((30, 30, 60, 60)))
+    out = SolidReplacer(color=(10, 20, 30)).replace([crop])[0]
+    assert (out.reshape(-1, 3) == (10, 20, 30)).all()
+    out[0, 0] = 0  # a writable copy, not a view of a shared buffer
