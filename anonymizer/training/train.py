@@ -1,0 +1,333 @@
+"""The adversarial training loop of the conditional generator.
+
+Minimax objective in its non-saturating form: the discriminator learns to tell
+real crops from composites (``mask * generated + (1 - mask) * real``) under the
+same condition; the generator learns to make it call composites real. Beside
+it: an L1 term on the replaced region (Context Encoders' reconstruction term,
+which steadies the first thousands of steps on a CPU budget), spectral norm in
+the discriminator, the epsilon penalty on its real logits (Karras et al. 2018,
+as in DeepPrivacy) and an exponential moving average of the generator, which
+is what gets exported.
+
+Runs on the CPU, one GPU (mixed precision), or several through
+``torchrun ... -m anonymizer.training.cli train`` (DDP; gloo on the CPU).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn import functional as F
+
+from anonymizer.detection import resolve_device
+from anonymizer.training.dataset import FaceArrays, load_dataset
+from models.io import save_generator
+from models.networks import Discriminator, Generator, GeneratorConfig, condition
+
+log = logging.getLogger(__name__)
+
+FLIP_LANDMARKS = [1, 0, 2, 4, 3]  # a mirrored face swaps eyes and mouth corners
+EPSILON_PENALTY = 0.001
+SAMPLE_COUNT = 16
+
+
+@dataclass
+class TrainOptions:
+    steps: int = 20000
+    batch_size: int = 32
+    checkpoint_every: int = 500
+    lr: float = 2e-4
+    rec_weight: float = 4.0
+    ema_decay: float = 0.999
+    width: int = 16
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = None
+    amp: bool = True
+
+
+def to_tensors(arrays: FaceArrays, index: np.ndarray, device: str) -> tuple[torch.Tensor, ...]:
+    """A batch as image (-1..1), mask (0/1) and landmarks tensors."""
+    image = torch.from_numpy(arrays.images[index]).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
+    mask = torch.from_numpy(arrays.masks[index]).to(device).float().unsqueeze(1)
+    landmarks = torch.from_numpy(arrays.landmarks[index]).to(device).float()
+    return image, mask, landmarks
+
+
+def flip(
+    image: torch.Tensor, mask: torch.Tensor, landmarks: torch.Tensor, which: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """Mirror the samples selected by the boolean ``which``."""
+    if not bool(which.any()):
+        return image, mask, landmarks
+    image, mask, landmarks = image.clone(), mask.clone(), landmarks.clone()
+    image[which] = image[which].flip(-1)
+    mask[which] = mask[which].flip(-1)
+    mirrored = landmarks[which][:, FLIP_LANDMARKS]
+    mirrored[..., 0] = image.shape[-1] - mirrored[..., 0]
+    landmarks[which] = mirrored
+    return image, mask, landmarks
+
+
+def sample_sheet(generator: Generator, batch: tuple[torch.Tensor, ...], z: torch.Tensor) -> np.ndarray:
+    """Rows: masked input | generated composite | original, one column per face."""
+    image, mask, landmarks = batch
+    with torch.no_grad():
+        composite = generator.inpaint(image, mask, landmarks, z)
+    rows = [image * (1 - mask), composite, image]
+    grid = torch.cat([torch.cat(list(r), dim=2) for r in rows], dim=1)
+    return ((grid.permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5).round().byte().cpu().numpy()
+
+
+def plot_losses(csv_path: Path, out: Path) -> None:
+    """A small line plot of the losses, drawn with OpenCV (no plotting library needed)."""
+    import cv2
+
+    with open(csv_path) as f:
+        rows = list(csv.DictReader(f))
+    if len(rows) < 2:
+        return
+    keys = ["d_loss", "g_adv", "g_rec"]
+    colours = [(200, 60, 60), (60, 60, 200), (60, 160, 60)]
+    steps = np.array([float(r["step"]) for r in rows])
+    w, h, pad = 800, 400, 50
+    canvas = np.full((h, w, 3), 255, np.uint8)
+    values = {k: np.array([float(r[k]) for r in rows]) for k in keys}
+    top = max(float(np.percentile(np.concatenate(list(values.values())), 99)), 1e-3)
+    cv2.rectangle(canvas, (pad, pad // 2), (w - pad // 2, h - pad), (0, 0, 0), 1)
+    for i, key in enumerate(keys):
+        v = np.minimum(values[key], top)
+        # Smooth a little so the trend shows through the per-step noise.
+        if len(v) > 10:
+            v = np.convolve(v, np.ones(5) / 5, mode="same")
+        xs = pad + (steps - steps[0]) / max(steps[-1] - steps[0], 1) * (w - 1.5 * pad)
+        ys = h - pad - v / top * (h - 1.5 * pad)
+        pts = np.stack([xs, ys], 1).astype(np.int32)
+        cv2.polylines(canvas, [pts], False, colours[i], 1, cv2.LINE_AA)
+        cv2.putText(canvas, key, (pad + 10 + 110 * i, pad), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colours[i], 1, cv2.LINE_AA)
+    cv2.putText(
+        canvas,
+        f"step {int(steps[0])}..{int(steps[-1])}, max {top:.2f}",
+        (pad, h - 15),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.5,
+        (0, 0, 0),
+        1,
+        cv2.LINE_AA,
+    )
+    tmp = out.with_name(f".{out.name}.tmp.png")
+    cv2.imwrite(str(tmp), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+    os.replace(tmp, out)
+
+
+def _write_png(array: np.ndarray, out: Path) -> None:
+    from PIL import Image
+
+    tmp = out.with_name(f".{out.name}.tmp")
+    Image.fromarray(array).save(tmp, format="PNG")
+    os.replace(tmp, out)
+
+
+def _dist_info() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return world, int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -> dict:
+    """Train (or resume) in ``out``; returns the final step and the exported weights' path."""
+    from tqdm import tqdm
+
+    world, rank, local_rank = _dist_info()
+    device = resolve_device(options.device)
+    if world > 1:
+        dist.init_process_group("nccl" if device == "cuda" else "gloo")
+    if device == "cuda":
+        device = f"cuda:{local_rank}"
+        torch.cuda.set_device(device)
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "samples").mkdir(exist_ok=True)
+    main_process = rank == 0
+
+    train_set = load_dataset(data, "train")
+    try:
+        val_set = load_dataset(data, "val")
+    except ValueError:
+        val_set = train_set  # a tiny custom set may have no validation faces
+    manifest_mtime = (Path(data) / "manifest.json").stat().st_mtime
+    resolution = train_set.images.shape[1]
+    config = GeneratorConfig(resolution=resolution, width=options.width)
+
+    torch.manual_seed(options.seed)
+    generator = Generator(config).to(device)
+    discriminator = Discriminator(config).to(device)
+    ema = copy.deepcopy(generator).eval().requires_grad_(False)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=options.lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=options.lr, betas=(0.5, 0.999))
+    use_amp = options.amp and device.startswith("cuda")
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    rng = torch.Generator().manual_seed(options.seed * 1000 + rank)
+    step = 0
+
+    ckpt_path = out / "checkpoint.pt"
+    if ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        if state["config"] != config.to_dict():
+            raise ValueError(f"{ckpt_path} was trained with {state['config']}, not {config.to_dict()}")
+        generator.load_state_dict(state["generator"])
+        discriminator.load_state_dict(state["discriminator"])
+        ema.load_state_dict(state["ema"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        scaler.load_state_dict(state["scaler"])
+        rng.set_state(state["rng"][rank] if rank < len(state["rng"]) else state["rng"][0])
+        torch.set_rng_state(state["torch_rng"])
+        step = int(state["step"])
+        log.info("resumed from step %d", step)
+
+    g_model, d_model = generator, discriminator
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [local_rank] if device.startswith("cuda") else None
+        g_model = DDP(generator, device_ids=ids)
+        d_model = DDP(discriminator, device_ids=ids)
+
+    # A fixed validation batch and fixed latents: sample sheets are comparable across checkpoints.
+    fixed_index = np.arange(min(SAMPLE_COUNT, len(val_set)))
+    fixed_batch = to_tensors(val_set, fixed_index, device)
+    fixed_z = torch.randn(len(fixed_index), config.latent_dim, generator=torch.Generator().manual_seed(1234)).to(device)
+
+    csv_path = out / "losses.csv"
+    fields = ["step", "d_loss", "g_adv", "g_rec", "d_real", "d_fake", "images_per_s"]
+    if main_process and not csv_path.exists():
+        with open(csv_path, "w", newline="") as f:
+            csv.writer(f).writerow(fields)
+
+    def checkpoint() -> None:
+        rng_states = [rng.get_state()]
+        if world > 1:
+            gathered: list = [None] * world
+            dist.all_gather_object(gathered, rng.get_state())
+            rng_states = gathered
+        if not main_process:
+            return
+        state = {
+            "step": step,
+            "config": config.to_dict(),
+            "options": asdict(options),
+            "generator": generator.state_dict(),
+            "discriminator": discriminator.state_dict(),
+            "ema": ema.state_dict(),
+            "opt_g": opt_g.state_dict(),
+            "opt_d": opt_d.state_dict(),
+            "scaler": scaler.state_dict(),
+            "rng": rng_states,
+            "torch_rng": torch.get_rng_state(),
+        }
+        tmp = ckpt_path.with_name(".checkpoint.pt.tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, ckpt_path)
+        _write_png(sample_sheet(ema, fixed_batch, fixed_z), out / "samples" / f"step_{step:07d}.png")
+        plot_losses(csv_path, out / "losses.png")
+        info = {"steps": step, "images_seen": step * options.batch_size * world, "training_faces": len(train_set)}
+        save_generator(ema, out / "generator.safetensors", info={"training": info})
+
+    bar = tqdm(total=options.steps, initial=step, unit="step", desc="training", disable=not (progress and main_process))
+    log_rows: list[list] = []
+    log_every = min(10, options.checkpoint_every)
+    tick = time.perf_counter()
+    while step < options.steps:
+        index = torch.randint(len(train_set), (options.batch_size,), generator=rng).numpy()
+        which = torch.rand(options.batch_size, generator=rng) < 0.5
+        z = torch.randn(options.batch_size, config.latent_dim, generator=rng).to(device)
+        real, mask, landmarks = flip(*to_tensors(train_set, index, device), which.to(device))
+
+        with torch.autocast(device_type="cuda", enabled=use_amp):
+            generated = g_model(condition(real, mask, landmarks), z)
+            fake = mask * generated + (1 - mask) * real
+            # Discriminator: real and composite in one pass (one DDP forward per backward).
+            logits = d_model(torch.cat([real, fake.detach()]), mask.repeat(2, 1, 1, 1), landmarks.repeat(2, 1, 1))
+            d_real, d_fake = logits.float().chunk(2)
+            d_loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean() + EPSILON_PENALTY * (d_real**2).mean()
+        opt_d.zero_grad(set_to_none=True)
+        scaler.scale(d_loss).backward()
+        scaler.step(opt_d)
+
+        with torch.autocast(device_type="cuda", enabled=use_amp):
+            g_logits = d_model(fake, mask, landmarks).float()
+            g_adv = F.softplus(-g_logits).mean()
+            g_rec = ((fake.float() - real).abs() * mask).sum() / (mask.sum() * 3).clamp(min=1)
+            g_loss = g_adv + options.rec_weight * g_rec
+        opt_g.zero_grad(set_to_none=True)
+        scaler.scale(g_loss).backward()
+        scaler.step(opt_g)
+        scaler.update()
+
+        with torch.no_grad():
+            for p_ema, p in zip(ema.parameters(), generator.parameters()):
+                p_ema.lerp_(p, 1 - options.ema_decay)
+            for b_ema, b in zip(ema.buffers(), generator.buffers()):
+                b_ema.copy_(b)
+        step += 1
+        bar.update(1)
+
+        if step % log_every == 0:
+            now = time.perf_counter()
+            speed = log_every * options.batch_size * world / max(now - tick, 1e-9)
+            tick = now
+            row = [
+                step,
+                d_loss.item(),
+                g_adv.item(),
+                g_rec.item(),
+                d_real.mean().item(),
+                d_fake.mean().item(),
+                round(speed, 1),
+            ]
+            log_rows.append(row)
+            bar.set_postfix(d=f"{row[1]:.3f}", g=f"{row[2]:.3f}", rec=f"{row[3]:.3f}", img_s=f"{speed:.0f}")
+        if step % options.checkpoint_every == 0 or step == options.steps:
+            if main_process and log_rows:
+                with open(csv_path, "a", newline="") as f:
+                    csv.writer(f).writerows(log_rows)
+            log_rows.clear()
+            checkpoint()
+            # A dataset still being prepared grows: take in the new faces.
+            mtime = (Path(data) / "manifest.json").stat().st_mtime
+            if mtime != manifest_mtime:
+                manifest_mtime = mtime
+                train_set = load_dataset(data, "train")
+                log.info("dataset grew to %d training faces", len(train_set))
+    bar.close()
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    result = {"step": step, "weights": str(out / "generator.safetensors")}
+    if main_process:
+        (out / "result.json").write_text(json.dumps(result) + "\n")
+    return result
+
+
+def export_checkpoint(checkpoint: Path, out: Path) -> Path:
+    """Write the EMA generator of a training checkpoint as a weights file."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    generator = Generator(GeneratorConfig(**state["config"]))
+    generator.load_state_dict(state["ema"])
+    info = {
+        "steps": int(state["step"]),
+        "images_seen": int(state["step"]) * int(state["options"]["batch_size"]),
+    }
+    return save_generator(generator, Path(out), info={"training": info})

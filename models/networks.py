@@ -1,0 +1,151 @@
+"""The conditional DCGAN: a U-Net generator over the masked crop and a conditional discriminator.
+
+In the lineage of DCGAN (strided convolutions, batch norm, ReLU/LeakyReLU,
+tanh output), Context Encoders and DeepPrivacy. The condition is the masked
+crop, the mask, and five landmark heatmaps; a latent vector joins at the
+bottleneck so that every draw gives a different face.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn.utils import spectral_norm
+
+N_LANDMARKS = 5
+COND_CHANNELS = 3 + 1 + N_LANDMARKS  # masked RGB, mask, landmark heatmaps
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    resolution: int = 64
+    width: int = 32  # channels of the first level; doubles per level up to max_width
+    max_width: int = 256
+    latent_dim: int = 128
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def levels(self) -> int:
+        """Down-sampling steps from the resolution to a 4x4 bottleneck."""
+        if self.resolution not in (64, 128, 256):
+            raise ValueError(f"resolution must be 64, 128 or 256, not {self.resolution}")
+        return {64: 4, 128: 5, 256: 6}[self.resolution]
+
+    def channels(self) -> list[int]:
+        return [min(self.width * 2**i, self.max_width) for i in range(self.levels + 1)]
+
+
+def landmark_heatmaps(landmarks: torch.Tensor, resolution: int, sigma: float | None = None) -> torch.Tensor:
+    """Gaussian blobs (B x 5 x R x R) at landmarks given in crop pixels (B x 5 x 2)."""
+    sigma = sigma or resolution / 32
+    coords = torch.arange(resolution, device=landmarks.device, dtype=torch.float32) + 0.5
+    dx = coords.view(1, 1, 1, -1) - landmarks[..., 0].view(*landmarks.shape[:2], 1, 1)
+    dy = coords.view(1, 1, -1, 1) - landmarks[..., 1].view(*landmarks.shape[:2], 1, 1)
+    return torch.exp(-(dx * dx + dy * dy) / (2 * sigma * sigma))
+
+
+def condition(image: torch.Tensor, mask: torch.Tensor, landmarks: torch.Tensor) -> torch.Tensor:
+    """The generator's input: the crop with the face blanked, the mask, the landmark maps.
+
+    ``image`` is B x 3 x R x R in [-1, 1]; ``mask`` B x 1 x R x R, 1 where the face is replaced.
+    """
+    masked = image * (1 - mask)
+    return torch.cat([masked, mask, landmark_heatmaps(landmarks, image.shape[-1])], dim=1)
+
+
+class _Down(nn.Module):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.Conv2d(cin, cout, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.LeakyReLU(0.2, inplace=True),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(x)
+
+
+class _Up(nn.Module):
+    def __init__(self, cin: int, cskip: int, cout: int) -> None:
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.Conv2d(cin + cskip, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+        )
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        # Nearest upsampling then convolution: no checkerboard of transposed convolutions.
+        x = nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+        return self.block(torch.cat([x, skip], dim=1))
+
+
+class Generator(nn.Module):
+    """U-Net from the condition (and a latent vector) to an RGB crop in [-1, 1]."""
+
+    def __init__(self, config: GeneratorConfig = GeneratorConfig()) -> None:
+        super().__init__()
+        self.config = config
+        ch = config.channels()
+        self.stem = nn.Sequential(nn.Conv2d(COND_CHANNELS, ch[0], 3, padding=1), nn.LeakyReLU(0.2, inplace=True))
+        self.downs = nn.ModuleList(_Down(ch[i], ch[i + 1]) for i in range(config.levels))
+        bottleneck = ch[-1]
+        self.latent = nn.Linear(config.latent_dim, bottleneck * 16)
+        self.mix = nn.Sequential(
+            nn.Conv2d(bottleneck * 2, bottleneck, 3, padding=1, bias=False),
+            nn.BatchNorm2d(bottleneck),
+            nn.ReLU(inplace=True),
+        )
+        self.ups = nn.ModuleList(_Up(ch[i + 1], ch[i], ch[i]) for i in reversed(range(config.levels)))
+        self.to_rgb = nn.Sequential(nn.Conv2d(ch[0], 3, 3, padding=1), nn.Tanh())
+
+    def forward(self, cond: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        x = self.stem(cond)
+        skips = [x]
+        for down in self.downs:
+            x = down(x)
+            skips.append(x)
+        skips.pop()  # the bottleneck itself
+        noise = self.latent(z).view(z.shape[0], self.config.channels()[-1], 4, 4)
+        x = self.mix(torch.cat([x, noise], dim=1))
+        for up in self.ups:
+            x = up(x, skips.pop())
+        return self.to_rgb(x)
+
+    def inpaint(
+        self, image: torch.Tensor, mask: torch.Tensor, landmarks: torch.Tensor, z: torch.Tensor
+    ) -> torch.Tensor:
+        """The composite ``mask * generated + (1 - mask) * image``."""
+        generated = self(condition(image, mask, landmarks), z)
+        return mask * generated + (1 - mask) * image
+
+
+class Discriminator(nn.Module):
+    """Tells real crops from composites, given the same condition (mask and landmarks)."""
+
+    def __init__(self, config: GeneratorConfig = GeneratorConfig()) -> None:
+        super().__init__()
+        ch = config.channels()
+        layers: list[nn.Module] = [spectral_norm(nn.Conv2d(COND_CHANNELS, ch[0], 3, padding=1)), nn.LeakyReLU(0.2)]
+        for i in range(config.levels):
+            layers += [
+                spectral_norm(nn.Conv2d(ch[i], ch[i + 1], 4, stride=2, padding=1)),
+                nn.LeakyReLU(0.2),
+            ]
+        self.features = nn.Sequential(*layers)
+        self.head = spectral_norm(nn.Linear(ch[-1] * 16, 1))
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor, landmarks: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([image, mask, landmark_heatmaps(landmarks, image.shape[-1])], dim=1)
+        return self.head(self.features(x).flatten(1)).squeeze(1)

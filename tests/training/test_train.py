@@ -1,0 +1,157 @@
+"""Retraining end to end on a handful of photos, exact resume, and DDP on the CPU."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from anonymizer import Anonymizer
+from anonymizer.training.dataset import PrepareOptions, load_dataset, prepare_dataset, split_of
+from anonymizer.training.train import TrainOptions, train
+from models.io import WeightsError, load_generator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def face_folder(tmp_path_factory) -> Path:
+    """A user's folder of face photos: variations of the astronaut portrait, in sub-folders."""
+    skdata = pytest.importorskip("skimage.data")
+    base = Image.fromarray(skdata.astronaut())
+    folder = tmp_path_factory.mktemp("faces")
+    for i in range(8):
+        person = folder / f"person_{i % 4}"
+        person.mkdir(exist_ok=True)
+        im = base.crop((40 + 6 * i, 0 + 4 * i, 400 + 6 * i, 360 + 4 * i)).resize((200, 200))
+        if i % 2:
+            im = im.transpose(Image.FLIP_LEFT_RIGHT)
+        im.save(person / f"photo_{i}.jpg", quality=90)
+    (folder / "notes.txt").write_text("not a photo")
+    (folder / "empty.jpg").write_bytes(b"")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def dataset(face_folder, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dataset")
+    summary = prepare_dataset(face_folder, out, PrepareOptions(min_face_size=20), progress=False)
+    assert summary["photos_seen"] == 9  # 8 photos and the empty .jpg; the .txt is not a photo
+    assert summary["dropped"].get("unreadable (UnidentifiedImageError)") == 1
+    return out
+
+
+def test_prepare_keeps_the_faces_cropped_as_at_inference(dataset):
+    data = load_dataset(dataset, "all")
+    assert 6 <= len(data) <= 8  # near-duplicates may go, but most photos give a face
+    assert data.images.shape[1:] == (64, 64, 3) and data.images.dtype == np.uint8
+    assert data.masks.shape[1:] == (64, 64)
+    # The mask covers the middle of the crop and the landmarks lie inside it.
+    assert data.masks[:, 32, 32].all() and not data.masks[:, 0, 0].any()
+    assert ((data.landmarks > 8) & (data.landmarks < 56)).all()
+
+
+def test_prepare_resumes_without_redoing_work(face_folder, dataset):
+    before = json.loads((dataset / "manifest.json").read_text())
+    summary = prepare_dataset(face_folder, dataset, PrepareOptions(min_face_size=20), progress=False)
+    after = json.loads((dataset / "manifest.json").read_text())
+    assert after["shards"] == before["shards"]
+    assert summary["photos_seen"] == 9
+
+
+def test_split_keeps_each_person_on_one_side():
+    sides = {split_of(f"lfw/Some_Person/Some_Person_{i:04d}.jpg", 0.5) for i in range(20)}
+    assert len(sides) == 1
+    files = {split_of(f"celeba/{i:06d}.jpg", 0.5) for i in range(50)}
+    assert files == {"train", "val"}
+
+
+def _small(steps: int, **kw) -> TrainOptions:
+    return TrainOptions(steps=steps, batch_size=4, checkpoint_every=2, width=8, threads=1, **kw)
+
+
+def test_training_resumes_exactly(dataset, tmp_path):
+    straight = tmp_path / "straight"
+    train(dataset, straight, _small(4), progress=False)
+    resumed = tmp_path / "resumed"
+    train(dataset, resumed, _small(2), progress=False)
+    train(dataset, resumed, _small(4), progress=False)
+    a = torch.load(straight / "checkpoint.pt", weights_only=True)
+    b = torch.load(resumed / "checkpoint.pt", weights_only=True)
+    assert a["step"] == b["step"] == 4
+    for part in ("generator", "discriminator", "ema"):
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), f"{part}.{key} differs after resume"
+    # The run folder has what a user watches: samples, losses and their plot, the generator.
+    assert sorted(p.name for p in (straight / "samples").iterdir()) == ["step_0000002.png", "step_0000004.png"]
+    assert (straight / "losses.png").is_file()
+    rows = (straight / "losses.csv").read_text().splitlines()
+    assert rows[0].startswith("step,d_loss,g_adv")
+
+
+def test_retrained_weights_anonymize_a_photo(dataset, tmp_path):
+    run = tmp_path / "run"
+    result = train(dataset, run, _small(2), progress=False)
+    weights = Path(result["weights"])
+    skdata = pytest.importorskip("skimage.data")
+    image = skdata.astronaut()
+    anon = Anonymizer(method="gan", weights=weights, seed=3, device="cpu")
+    out = anon.anonymize(image)
+    assert len(out.faces) == 1 and out.faces[0].method == "gan"
+    x1, y1, x2, y2 = out.faces[0].box.astype(int)
+    assert not np.array_equal(out.image[y1:y2, x1:x2], image[y1:y2, x1:x2])
+    # Same seed, same face.
+    again = Anonymizer(method="gan", weights=weights, seed=3, device="cpu").anonymize(image, faces=out.faces)
+    assert np.array_equal(again.image, out.image)
+
+
+def test_corrupt_weights_are_refused(dataset, tmp_path):
+    result = train(dataset, tmp_path / "run", _small(2), progress=False)
+    weights = Path(result["weights"])
+    data = bytearray(weights.read_bytes())
+    data[-10] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="checksum"):
+        load_generator(weights)
+
+
+def test_ddp_on_cpu_with_two_processes(dataset, tmp_path):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29517",
+        "-m",
+        "anonymizer.training.cli",
+        "-q",
+        "train",
+        "--data",
+        str(dataset),
+        "--out",
+        str(out),
+        "--steps",
+        "2",
+        "--checkpoint-every",
+        "2",
+        "--batch-size",
+        "2",
+        "--width",
+        "8",
+        "--device",
+        "cpu",
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 2 and len(state["rng"]) == 2  # both ranks' data streams are saved
+    assert json.loads((out / "result.json").read_text())["step"] == 2
