@@ -53,7 +53,7 @@ class FaceItem(QGraphicsRectItem):
             pen.setStyle(Qt.PenStyle.DashLine)
         self.setPen(pen)
         fill = QColor(color)
-        fill.setAlpha(40 if kind is not FaceKind.EXCLUDED else 0)
+        fill.setAlpha(22 if kind is not FaceKind.EXCLUDED else 0)
         self.setBrush(QBrush(fill))
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setAcceptHoverEvents(True)
@@ -71,9 +71,9 @@ class FaceItem(QGraphicsRectItem):
         font.setBold(True)
         tag.setFont(font)
         tag.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
-        tag.setPos(rect.left(), rect.top() - 2)
-        # Drawn above the box's top-left corner, whatever the zoom.
-        tag.setTransform(tag.transform().translate(0, -tag.boundingRect().height()))
+        # Just above the box's top-left corner, the same size at every zoom.
+        tag.setPos(rect.left(), rect.top())
+        tag.setTransform(tag.transform().translate(0, -tag.boundingRect().height() - 3))
         self.tag = tag
 
 

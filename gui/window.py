@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QStyle,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -251,9 +252,22 @@ class MainWindow(QMainWindow):
         menu = self.menuBar().addMenu("&Help")
         menu.addAction(about)
 
+        style = self.style()
+        for a, icon in (
+            (self.open_action, QStyle.StandardPixmap.SP_DialogOpenButton),
+            (self.open_folder_action, QStyle.StandardPixmap.SP_DirOpenIcon),
+            (self.prev_action, QStyle.StandardPixmap.SP_ArrowBack),
+            (self.next_action, QStyle.StandardPixmap.SP_ArrowForward),
+            (self.save_action, QStyle.StandardPixmap.SP_DialogSaveButton),
+            (self.run_action, QStyle.StandardPixmap.SP_MediaPlay),
+            (self.cancel_action, QStyle.StandardPixmap.SP_MediaStop),
+            (about, QStyle.StandardPixmap.SP_MessageBoxInformation),
+        ):
+            a.setIcon(style.standardIcon(icon))
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
         toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         toolbar.addActions([self.open_action, self.open_folder_action])
         toolbar.addSeparator()
         toolbar.addActions([self.prev_action, self.next_action])
@@ -360,9 +374,12 @@ class MainWindow(QMainWindow):
                     photo.error = f"not a supported image type (use one of {' '.join(IMAGE_EXTENSIONS)})"
                 photos.append(photo)
         new = self.model.add(photos)
+        for photo in new:  # every thumbnail first, then the faces: the list fills in quickly
+            if photo.status != ERROR:
+                self._request(photo, detect=False)
         for photo in new:
             if photo.status != ERROR:
-                self._request(photo)
+                self._request(photo, thumb=False)
         if new:
             self.statusBar().showMessage(f"Added {len(new)} photo{'s' if len(new) != 1 else ''}", 4000)
             if self.current is None:
@@ -370,16 +387,25 @@ class MainWindow(QMainWindow):
         self._update_actions()
         return new
 
-    def _request(self, photo: Photo, urgent: bool = False, redetect: bool = False) -> None:
+    def _request(
+        self,
+        photo: Photo,
+        urgent: bool = False,
+        redetect: bool = False,
+        detect: bool = True,
+        thumb: bool | None = None,
+    ) -> None:
         want_image = photo is self.current and photo.key not in self.images
-        detect = redetect or photo.detected is None
-        if not (want_image or detect):
+        thumb = photo.thumbnail is None if thumb is None else thumb
+        detect = detect and (redetect or photo.detected is None)
+        if not (want_image or detect or thumb):
             return
         if urgent:
             self.loader.forget({photo.key})  # the urgent job does what the queued one would
         self.loader.request(
             photo.key,
             photo.path,
+            thumb=thumb,
             detect=detect,
             want_image=want_image,
             threshold=self.settings.threshold,
@@ -510,12 +536,14 @@ class MainWindow(QMainWindow):
         if photo is None:
             n = self.model.rowCount()
             self.info.setText("No photos yet" if n == 0 else f"{n} photos")
+            self.setWindowTitle("Anonymizer")
             return
         text = f"{photo.relative}"
         if photo.width:
             text += f"  ·  {photo.width}×{photo.height}"
         text += f"  ·  {photo.status_text()}"
         self.info.setText(text)
+        self.setWindowTitle(f"{photo.path.name} — Anonymizer")
 
     def _face_clicked(self, kind: FaceKind, index: int) -> None:
         photo = self.current

@@ -70,6 +70,7 @@ class _Job:
     seq: int
     key: int = 0
     path: Path | None = None
+    thumb: bool = True
     detect: bool = True
     want_image: bool = False
     generation: int = 0
@@ -85,7 +86,7 @@ class LoaderThread(QThread):
     failed = Signal(int, str)  # key, message
     idle = Signal()
 
-    URGENT, BACKGROUND = 0, 10
+    URGENT, THUMBNAIL, DETECT = 0, 5, 10
 
     def __init__(self, detectors: DetectorProvider, parent=None) -> None:
         super().__init__(parent)
@@ -100,22 +101,16 @@ class LoaderThread(QThread):
         key: int,
         path: Path,
         *,
+        thumb: bool,
         detect: bool,
         want_image: bool,
         threshold: float,
         generation: int,
         urgent: bool = False,
     ) -> None:
-        job = _Job(
-            self.URGENT if urgent else self.BACKGROUND,
-            next(self._seq),
-            key,
-            path,
-            detect,
-            want_image,
-            generation,
-            threshold,
-        )
+        """Queue work on a photo; the selected photo (urgent) first, then thumbnails, then detection."""
+        priority = self.URGENT if urgent else self.DETECT if detect else self.THUMBNAIL
+        job = _Job(priority, next(self._seq), key, path, thumb, detect, want_image, generation, threshold)
         with self._cond:
             heapq.heappush(self._queue, job)
             self._cond.notify()
@@ -150,7 +145,8 @@ class LoaderThread(QThread):
         except Exception as err:  # every reason a file is unusable ends up as the row's error
             self.failed.emit(job.key, str(err) or type(err).__name__)
             return
-        self.thumbnailReady.emit(job.key, thumbnail(rgb), rgb.shape[1], rgb.shape[0])
+        if job.thumb:
+            self.thumbnailReady.emit(job.key, thumbnail(rgb), rgb.shape[1], rgb.shape[0])
         if job.want_image:
             self.imageReady.emit(job.key, rgb)
         if job.detect:

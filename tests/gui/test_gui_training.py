@@ -1,0 +1,59 @@
+"""The Retrain panel drives the real training command: a tiny run is started, watched, stopped and used."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+FACES = Path("/work/shared/data/faces/lfw")
+
+
+@pytest.fixture
+def face_photos(tmp_path) -> Path:
+    people = sorted(p for p in FACES.glob("*") if p.is_dir())[:6] if FACES.is_dir() else []
+    if len(people) < 6:
+        pytest.skip("the shared face photos are not here")
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for person in people:
+        first = sorted(person.glob("*.jpg"))[0]
+        shutil.copy(first, folder / first.name)
+    return folder
+
+
+def test_start_watch_stop_and_use_a_tiny_training_run(qtbot, window, face_photos, tmp_path):
+    panel = window.training
+    run = tmp_path / "run"
+    panel.faces_dir.setText(str(face_photos))
+    panel.run_dir.setText(str(run))
+    panel.steps.setValue(1000)  # far more than it gets to: the test stops it
+    panel.checkpoint_every.setValue(1)
+    panel.batch_size.setValue(4)
+    assert not panel.use_button.isEnabled()
+
+    QTest.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert panel.running and not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
+    # Preparing the dataset, then training: the first sample sheet and exported generator appear.
+    qtbot.waitUntil(lambda: panel.stage == "train", timeout=120_000)
+    qtbot.waitUntil(lambda: panel.samples.pixmap() is not None and not panel.samples.pixmap().isNull(), timeout=180_000)
+    assert (run / "dataset").is_dir()
+    assert sorted((run / "samples").glob("step_*.png"))
+    qtbot.waitUntil(lambda: panel.progress.value() >= 1, timeout=60_000)  # read from tqdm's output
+    assert panel.progress.maximum() == 1000 and "Training step" in panel.progress.format()
+
+    process = panel.process
+    QTest.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.running, timeout=30_000)
+    assert process is not None and panel.process is None
+    assert panel.status.text().startswith("Stopped")
+    assert panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
+
+    # The exported generator is offered for anonymizing.
+    qtbot.waitUntil(panel.use_button.isEnabled, timeout=5_000)
+    QTest.mouseClick(panel.use_button, Qt.MouseButton.LeftButton)
+    assert window.settings.method == "gan"
+    assert window.settings.weights == str(run / "generator.safetensors")
