@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt is imported, if conftest has not
+
 import shutil
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from conftest import SHARED
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 
-FACES = Path("/work/shared/data/faces/lfw")
+from gui.training import TrainingPanel
+
+FACES = SHARED / "data" / "faces" / "lfw"
 
 
 @pytest.fixture
@@ -25,8 +32,10 @@ def face_photos(tmp_path) -> Path:
     return folder
 
 
-def test_start_watch_stop_and_use_a_tiny_training_run(qtbot, window, face_photos, tmp_path):
-    panel = window.training
+def test_start_watch_stop_and_use_a_tiny_training_run(qtbot, face_photos, tmp_path):
+    panel = TrainingPanel(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(panel)
+    panel.show()
     run = tmp_path / "run"
     panel.faces_dir.setText(str(face_photos))
     panel.run_dir.setText(str(run))
@@ -54,6 +63,6 @@ def test_start_watch_stop_and_use_a_tiny_training_run(qtbot, window, face_photos
 
     # The exported generator is offered for anonymizing.
     qtbot.waitUntil(panel.use_button.isEnabled, timeout=5_000)
-    QTest.mouseClick(panel.use_button, Qt.MouseButton.LeftButton)
-    assert window.settings.method == "gan"
-    assert window.settings.weights == str(run / "generator.safetensors")
+    with qtbot.waitSignal(panel.useWeights) as used:
+        QTest.mouseClick(panel.use_button, Qt.MouseButton.LeftButton)
+    assert used.args == [str(run / "generator.safetensors")]

@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
-import json
-import time
+import os
 
-import numpy as np
-import pytest
-from conftest import FACE_A, FACE_B, MISSED, W, write_noise
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, QSettings, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt is imported, if conftest has not
 
-from anonymizer.imageio import read_image
-from gui.photos import DONE, ERROR, FACES, PhotoRole
-from gui.preview import FaceKind
-from gui.window import MainWindow
-from gui.workers import REPORT_NAME, DetectorProvider
+import json  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from conftest import FakeDetector, noise_image  # noqa: E402
+from PIL import Image  # noqa: E402
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, QSettings, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from anonymizer.imageio import read_image  # noqa: E402
+from gui.photos import DONE, ERROR, FACES, PhotoRole  # noqa: E402
+from gui.preview import FaceKind  # noqa: E402
+from gui.window import MainWindow  # noqa: E402
+from gui.workers import REPORT_NAME, DetectorProvider  # noqa: E402
+
+W, H = 240, 200
+# Two "faces" far enough apart that hiding one (mask and feather) never touches the other,
+# and a free area below them where a test draws a face the detector "missed".
+FACE_A = (20.0, 20.0, 70.0, 80.0)
+FACE_B = (150.0, 20.0, 200.0, 80.0)
+MISSED = (90.0, 120.0, 140.0, 180.0)
 
 TIMEOUT = 10_000
 
@@ -60,6 +73,29 @@ def region(image: np.ndarray, box, grow: float = 0.0) -> np.ndarray:
     return image[int(y1 - grow) : int(y2 + grow), int(x1 - grow) : int(x2 + grow)]
 
 
+def write_noise(path: Path, seed: int) -> Path:
+    """A seeded noise photo: any replacement of its pixels shows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(noise_image(H, W, seed)).save(path)
+    return path
+
+
+@pytest.fixture
+def detector() -> FakeDetector:
+    return FakeDetector([FACE_A, FACE_B])
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, detector):
+    store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(store=store, detectors=DetectorProvider(lambda threshold: detector))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.shutdown()
+
+
 @pytest.fixture
 def photos(tmp_path):
     folder = tmp_path / "in" / "album"
@@ -91,7 +127,7 @@ def test_detection_draws_the_faces(qtbot, window, photos):
     drawn = sorted(i.rect().getCoords() for i in window.preview.faces)
     assert drawn == sorted([FACE_A, FACE_B])
     assert all(i.kind is FaceKind.INCLUDED for i in window.preview.faces)
-    assert window.preview.photo.boundingRect() == QRectF(0, 0, W, 200)
+    assert window.preview.photo.boundingRect() == QRectF(0, 0, W, H)
     # The anonymized preview arrives too, and toggling shows it.
     qtbot.waitUntil(lambda: window.preview.photo.anonymized is not None, timeout=TIMEOUT)
     window.toggle_action.trigger()
@@ -149,7 +185,7 @@ def test_anonymize_all_writes_every_file_and_the_progress_reaches_the_end(qtbot,
     report = run(qtbot, window, out)  # at once: photos not yet reviewed are detected by the run
     for rel in ("a.png", "nested/b.png", "c.png"):
         written = read_image(out / rel).rgb
-        assert written.shape == (200, W, 3)
+        assert written.shape == (H, W, 3)
     assert window.progress.maximum() == 3 and window.progress.value() == 3
     assert [e["status"] for e in report["images"]] == ["ok"] * 3
     assert {e["input"] for e in report["images"]} == {"a.png", "nested/b.png", "c.png"}
@@ -188,7 +224,7 @@ def test_cancel_stops_cleanly_mid_run(qtbot, window, tmp_path, monkeypatch):
     assert summary.counts == {"ok": len(written)}
     assert not list(out.glob(".*"))  # no temporary, half-written file left behind
     for name in written:
-        assert read_image(out / name).rgb.shape == (200, W, 3)
+        assert read_image(out / name).rgb.shape == (H, W, 3)
     report = json.loads((out / REPORT_NAME).read_text())
     assert sorted(e["output"] for e in report["images"]) == written
     done = [p for p in window.model.photos if p.status == DONE]
@@ -256,3 +292,10 @@ def test_keyboard_moves_between_photos_and_changing_the_threshold_detects_again(
     window.settings_panel.threshold.setValue(0.8)
     qtbot.waitUntil(lambda: detector.calls >= calls + 3, timeout=TIMEOUT)
     wait_all_detected(qtbot, window)
+
+
+def test_weights_from_the_retrain_panel_are_used_for_anonymizing(window, tmp_path):
+    weights = tmp_path / "run" / "generator.safetensors"
+    window.training.useWeights.emit(str(weights))
+    assert window.settings.method == "gan" and window.settings.weights == str(weights)
+    assert window.settings.replacer_options() == {"seed": window.settings.seed, "weights": str(weights)}
