@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 import anonymizer
 
-REPO_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
-
 
 def model_card_path() -> Path | None:
-    """``weights/README.md`` of the installed package, or of the source tree."""
-    candidates = []
-    spec = importlib.util.find_spec("weights")
-    if spec is not None and spec.submodule_search_locations:
-        candidates += [Path(p) / "README.md" for p in spec.submodule_search_locations]
-    candidates.append(REPO_WEIGHTS / "README.md")
-    return next((p for p in candidates if p.is_file()), None)
+    """``weights/README.md`` beside the shipped generator, wherever the package is installed."""
+    from anonymizer.gan import default_weights
+
+    card = default_weights().parent / "README.md"
+    return card if card.is_file() else None
 
 
 class AboutDialog(QDialog):

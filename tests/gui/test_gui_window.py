@@ -299,3 +299,14 @@ def test_weights_from_the_retrain_panel_are_used_for_anonymizing(window, tmp_pat
     window.training.useWeights.emit(str(weights))
     assert window.settings.method == "gan" and window.settings.weights == str(weights)
     assert window.settings.replacer_options() == {"seed": window.settings.seed, "weights": str(weights)}
+
+
+def test_about_box_shows_the_model_card(qtbot, tmp_path):
+    from gui.about import AboutDialog
+
+    card = tmp_path / "README.md"
+    card.write_text("# Face generator\n\n- resolution: 64 px\n- licence of the data: non-commercial research\n")
+    dialog = AboutDialog(card=card)
+    qtbot.addWidget(dialog)
+    text = dialog.text.toPlainText()
+    assert "Face generator" in text and "64 px" in text and "non-commercial" in text
