@@ -265,7 +265,7 @@ class TrainingPanel(QWidget):
         self._set_status("Stopping…")
         process = self.process
         process.terminate()
-        QTimer.singleShot(STOP_GRACE_MS, lambda: process.state() != QProcess.ProcessState.NotRunning and process.kill())
+        QTimer.singleShot(STOP_GRACE_MS, process, process.kill)  # cancelled if the process object is gone
         self._update_buttons()
 
     def _launch(self, stage: str, args: list[str]) -> None:

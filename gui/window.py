@@ -691,7 +691,7 @@ class MainWindow(QMainWindow):
             thread.deleteLater()
         self.last_summary = summary
         self.cancel_button.hide()
-        QTimer.singleShot(3000, lambda: self.run_thread is None and self.progress.hide())
+        QTimer.singleShot(3000, self, lambda: self.run_thread is None and self.progress.hide())
         text = summary.text()
         if summary.report is not None:
             text += f" · report: {summary.report}"

@@ -84,7 +84,6 @@ class LoaderThread(QThread):
     imageReady = Signal(int, object)  # key, HxWx3 uint8 RGB
     facesReady = Signal(int, list, int)  # key, faces, generation
     failed = Signal(int, str)  # key, message
-    idle = Signal()
 
     URGENT, THUMBNAIL, DETECT = 0, 5, 10
 
@@ -132,7 +131,6 @@ class LoaderThread(QThread):
         while True:
             with self._cond:
                 while not self._queue and not self._stop:
-                    self.idle.emit()
                     self._cond.wait()
                 if self._stop:
                     return
