@@ -1,0 +1,121 @@
+"""Detection: IoU, the union's merging (with fake detectors), landmarks, and one real photo."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from anonymizer.detection import UnionDetector, YuNetDetector, box_iou, make_detector, merge_faces
+from anonymizer.faces import Face, estimate_landmarks
+
+
+def face(box, score=0.9, landmarks=None, source="detector"):
+    box = np.asarray(box, dtype=np.float32)
+    lm = estimate_landmarks(box) if landmarks is None else landmarks
+    return Face(box, score, lm, source=source)
+
+
+class Fake:
+    def __init__(self, faces):
+        self.faces = faces
+        self.calls = 0
+
+    def detect(self, image):
+        self.calls += 1
+        return [Face(f.box.copy(), f.score, f.landmarks.copy(), source=f.source) for f in self.faces]
+
+
+IMAGE = np.zeros((200, 300, 3), dtype=np.uint8)
+
+
+def test_box_iou_values():
+    a = np.array([[0, 0, 10, 10], [0, 0, 10, 10]])
+    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]])
+    iou = box_iou(a, b)
+    assert iou.shape == (2, 3)
+    np.testing.assert_allclose(iou[0], [1.0, 50 / 150, 0.0], atol=1e-6)
+
+
+def test_box_iou_empty_and_degenerate():
+    assert box_iou(np.zeros((0, 4)), np.array([[0, 0, 1, 1]])).shape == (0, 1)
+    assert box_iou(np.array([[5, 5, 5, 5]]), np.array([[5, 5, 5, 5]]))[0, 0] == 0.0
+
+
+def test_union_keeps_faces_only_one_member_finds():
+    a = Fake([face([10, 10, 50, 50])])
+    b = Fake([face([200, 100, 240, 150])])
+    faces = UnionDetector(detectors=[a, b]).detect(IMAGE)
+    assert a.calls == b.calls == 1
+    assert sorted(f.box[0] for f in faces) == [10, 200]
+
+
+def test_union_merges_the_same_face_into_the_union_of_boxes():
+    lm = np.array([[20, 25], [40, 25], [30, 35], [22, 45], [38, 45]], dtype=np.float32)
+    a = Fake([face([10, 10, 50, 50], 0.8, lm)])
+    b = Fake([face([12, 8, 52, 48], 0.95)])
+    (merged,) = UnionDetector(detectors=[a, b], merge_iou=0.3).detect(IMAGE)
+    np.testing.assert_allclose(merged.box, [10, 8, 52, 50])
+    assert merged.score == pytest.approx(0.95)
+    np.testing.assert_allclose(merged.landmarks, lm)  # the first member's landmarks win
+
+
+def test_real_landmarks_beat_estimated_ones_whatever_the_order():
+    lm = np.array([[20, 25], [40, 25], [30, 35], [22, 45], [38, 45]], dtype=np.float32)
+    a = Fake([face([10, 10, 50, 50], 0.99, source="estimated")])
+    b = Fake([face([11, 11, 51, 51], 0.7, lm)])
+    (merged,) = UnionDetector(detectors=[a, b]).detect(IMAGE)
+    np.testing.assert_allclose(merged.landmarks, lm)
+    assert merged.source == "detector"
+
+
+def test_faces_below_merge_iou_stay_apart():
+    a = Fake([face([0, 0, 40, 40])])
+    b = Fake([face([30, 30, 70, 70])])  # IoU 100/3100
+    assert len(UnionDetector(detectors=[a, b], merge_iou=0.3).detect(IMAGE)) == 2
+
+
+def test_merge_of_nothing():
+    assert merge_faces([[], []], 0.3) == []
+    assert UnionDetector(detectors=[Fake([]), Fake([])]).detect(IMAGE) == []
+
+
+def test_estimated_landmarks_lie_inside_the_box():
+    box = np.array([10, 20, 110, 140], dtype=np.float32)
+    lm = estimate_landmarks(box)
+    assert lm.shape == (5, 2)
+    assert (lm[:, 0] > box[0]).all() and (lm[:, 0] < box[2]).all()
+    assert (lm[:, 1] > box[1]).all() and (lm[:, 1] < box[3]).all()
+    assert lm[0, 0] < lm[1, 0] and lm[3, 0] < lm[4, 0]  # viewer's left first, as MTCNN
+
+
+def test_make_detector_rejects_unknown_names():
+    with pytest.raises(ValueError):
+        make_detector("nope")
+
+
+def _astronaut():
+    data = pytest.importorskip("skimage.data")
+    return np.ascontiguousarray(data.astronaut())
+
+
+def _check_one_face_with_landmarks(faces):
+    assert len(faces) == 1
+    f = faces[0]
+    assert f.score >= 0.6 and 60 <= f.size <= 200
+    x1, y1, x2, y2 = f.box
+    assert 150 <= (x1 + x2) / 2 <= 260 and 80 <= (y1 + y2) / 2 <= 160  # her face, not the flag
+    lm = f.landmarks
+    assert ((lm[:, 0] > x1) & (lm[:, 0] < x2) & (lm[:, 1] > y1) & (lm[:, 1] < y2)).all()
+    assert lm[0, 0] < lm[1, 0] and lm[3, 0] < lm[4, 0]
+    assert lm[2, 1] > lm[:2, 1].max() and lm[3:, 1].min() > lm[2, 1]  # eyes, then nose, then mouth
+
+
+def test_yunet_finds_the_astronaut_with_its_own_landmarks():
+    faces = YuNetDetector().detect(_astronaut())
+    _check_one_face_with_landmarks(faces)
+    # The network's landmarks, not the box-proportion estimate.
+    assert np.abs(faces[0].landmarks - estimate_landmarks(faces[0].box)).max() > 0.5
+
+
+def test_default_detector_finds_the_astronaut():
+    _check_one_face_with_landmarks(make_detector("union", device="cpu").detect(_astronaut()))
