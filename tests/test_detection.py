@@ -119,3 +119,9 @@ def test_yunet_finds_the_astronaut_with_its_own_landmarks():
 
 def test_default_detector_finds_the_astronaut():
     _check_one_face_with_landmarks(make_detector("union", device="cpu").detect(_astronaut()))
+
+
+def test_union_when_the_first_member_finds_nothing_and_another_finds_several():
+    # The old union crashed here (argmax over an empty row of its IoU matrix).
+    b = Fake([face([10, 10, 50, 50]), face([100, 10, 140, 50]), face([200, 10, 240, 50])])
+    assert len(UnionDetector(detectors=[Fake([]), b]).detect(IMAGE)) == 3
