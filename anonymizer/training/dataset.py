@@ -22,7 +22,6 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 SHARD_SIZE = 1000
 
 
@@ -38,7 +37,9 @@ class PrepareOptions:
 
 
 def list_images(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    from anonymizer.imageio import is_image_path
+
+    return sorted(p for p in root.rglob("*") if p.is_file() and is_image_path(p))
 
 
 def split_of(rel: str, val_fraction: float) -> str:
@@ -58,7 +59,8 @@ def _dhash(crop: np.ndarray) -> str:
     import cv2
 
     grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
-    small = cv2.resize(grey, (9, 8), interpolation=cv2.INTER_AREA).astype(np.int16)
+    # 16x16 differences (256 bits): tight enough that distinct faces of similar light don't collide.
+    small = cv2.resize(grey, (17, 16), interpolation=cv2.INTER_AREA).astype(np.int16)
     bits = (small[:, 1:] > small[:, :-1]).flatten()
     return np.packbits(bits).tobytes().hex()
 
@@ -79,15 +81,13 @@ def _init_worker(resolution: int) -> None:
 def _process(args: tuple[str, str, float, float]) -> tuple[str, dict | None, str]:
     """Detect, filter and crop one photo. Returns (rel, sample or None, reason)."""
     path, rel, min_size, min_score = args
-    from PIL import Image, ImageOps
-
     from anonymizer.crops import make_crop
+    from anonymizer.imageio import ImageReadError, read_image
 
     try:
-        with Image.open(path) as im:
-            image = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is just dropped and counted
-        return rel, None, f"unreadable ({type(exc).__name__})"
+        image = read_image(path).rgb
+    except ImageReadError as exc:
+        return rel, None, f"unreadable ({exc})"
     faces = _worker_state["detector"].detect(image)
     if not faces:
         return rel, None, "no face found"

@@ -240,10 +240,10 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
         tmp = ckpt_path.with_name(".checkpoint.pt.tmp")
         torch.save(state, tmp)
         os.replace(tmp, ckpt_path)
-        _write_png(sample_sheet(ema, fixed_batch, fixed_z), out / "samples" / f"step_{step:07d}.png")
-        plot_losses(csv_path, out / "losses.png")
         info = {"steps": step, "images_seen": step * options.batch_size * world, "training_faces": len(train_set)}
         save_generator(ema, out / "generator.safetensors", info={"training": info})
+        _write_png(sample_sheet(ema, fixed_batch, fixed_z), out / "samples" / f"step_{step:07d}.png")
+        plot_losses(csv_path, out / "losses.png")
 
     bar = tqdm(total=options.steps, initial=step, unit="step", desc="training", disable=not (progress and main_process))
     log_rows: list[list] = []

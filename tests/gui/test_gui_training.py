@@ -51,6 +51,7 @@ def test_start_watch_stop_and_use_a_tiny_training_run(qtbot, face_photos, tmp_pa
     qtbot.waitUntil(lambda: panel.samples.pixmap() is not None and not panel.samples.pixmap().isNull(), timeout=180_000)
     assert (run / "dataset").is_dir()
     assert sorted((run / "samples").glob("step_*.png"))
+    assert (run / "generator.safetensors").is_file()  # exported before the sample sheet is drawn
     qtbot.waitUntil(lambda: panel.progress.value() >= 1, timeout=60_000)  # read from tqdm's output
     assert panel.progress.maximum() == 1000 and "Training step" in panel.progress.format()
 

@@ -44,7 +44,7 @@ def dataset(face_folder, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dataset")
     summary = prepare_dataset(face_folder, out, PrepareOptions(min_face_size=20), progress=False)
     assert summary["photos_seen"] == 9  # 8 photos and the empty .jpg; the .txt is not a photo
-    assert summary["dropped"].get("unreadable (UnidentifiedImageError)") == 1
+    assert summary["dropped"].get("unreadable (not an image: the file is empty)") == 1
     return out
 
 
