@@ -1,0 +1,755 @@
+"""Quality benchmark: do anonymized faces stay detectable, and do they stop being the same person?
+
+Reproduce (from the repository root; the ``eval`` extra brings dlib and its models)::
+
+    .venv/bin/pip install -e '.[eval]'
+    .venv/bin/python benchmarks/quality.py --weights weights/generator.safetensors   # full run, writes benchmarks/results/
+    .venv/bin/python benchmarks/quality.py --limit 30 --wider-limit 20 --out /tmp/q --samples-dir /tmp/q  # a quick run
+
+Data (read only, ``shared/data``):
+
+* **held-out faces**: photos of ``faces/`` (LFW, CelebA, UTKFace) whose split,
+  by :func:`anonymizer.training.dataset.split_of` with the training run's
+  validation fraction 0.1, is ``val``: the generator never trained on them (LFW
+  is split by person, so nobody in these LFW photos was trained on either; the
+  same celebrity may still appear in a CelebA training photo). A seeded sample,
+  ``--limit`` photos in all, split evenly across the three sets.
+* **WIDER**: the 400 in-the-wild photos of ``wider/images`` (``--wider-limit``).
+
+Per photo, the faces are detected once in the original with the default
+detector (``make_detector("union")``, default threshold and minimum size, via
+``Anonymizer.detect``) and the same faces are handed to every method:
+``Anonymizer(method=m).anonymize(image, faces=faces)``. Every detected face is
+anonymized (small ones by the pipeline's fallback, as in normal use), but only
+faces whose box has a longer side of at least ``--min-size`` (32) px are scored:
+
+* **retention**: the share of those faces that the same detector still finds
+  in the anonymized photo: a detection there matched one-to-one (greedily, by
+  IoU) to the original face box at IoU >= 0.5. High is good for ``gan`` (the
+  photo still shows a face where there was one); blur/pixelate/solid are
+  expected to lose most faces.
+* **identity**: dlib's ResNet face-recognition model (``dlib_face_recognition_resnet_model_v1``,
+  128-d descriptors, from ``face_recognition_models``). For each face, dlib's
+  5-point shape predictor is run on the face box in each image (original and
+  anonymized, separately, as anyone trying to recognise the face would), and the
+  descriptor is computed from the chip it aligns. Reported: the share of
+  anonymized faces within Euclidean distance 0.6 of their original (dlib's
+  same-person threshold: "same person" is a leak; low is good) and the mean
+  distance.
+
+Reference rows, so the numbers can be read:
+
+* ``jpeg`` (sanity): the original re-encoded as JPEG at quality 50 (the photos are
+  stored at 75, where a re-encode would change next to nothing). Not
+  anonymized at all: retention and same-person share should be ~100%.
+* ``other person`` (floor): the original face against the original face of a
+  different photo (a derangement of the scored faces; LFW photos of the same
+  person excluded). The share within 0.6 is dlib's false-match rate on these
+  faces: what a perfect anonymizer that draws an unrelated face would score.
+
+The GAN draws its latent codes from ``--seed`` (reseeded per photo), so a run is
+deterministic for given weights. Writes ``quality.json``, ``quality.md`` and a
+per-face ``quality.csv`` to ``--out``, and ``samples_gan.png`` (32 held-out faces,
+original | gan, the distance under each pair) and ``samples_methods.png`` (a few
+faces under every method) to ``--samples-dir``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import importlib.util
+import io
+import json
+import math
+import os
+import platform
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from anonymizer.detection import box_iou  # noqa: E402
+from anonymizer.faces import Face  # noqa: E402
+from anonymizer.imageio import IMAGE_EXTENSIONS, ImageReadError, read_image  # noqa: E402
+from anonymizer.pipeline import Anonymizer  # noqa: E402
+from anonymizer.training.dataset import split_of  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+FACE_SETS = ("lfw", "celeba", "utkface")
+METHODS = ("gan", "blur", "pixelate", "solid")
+SANITY = "jpeg"  # the re-encoded original: not anonymized
+OTHER = "other person"  # original vs the original face of another photo
+SAME_PERSON = 0.6  # dlib's threshold for "same person"
+JPEG_QUALITY = 50  # WIDER, CelebA and LFW are stored at libjpeg quality 75; re-encoding at 75 changes ~nothing
+VAL_FRACTION = 0.1  # the training run's PrepareOptions.val_fraction
+
+
+# ---------------------------------------------------------------- metric helpers
+
+
+def match_faces(original: np.ndarray, found: np.ndarray, min_iou: float = 0.5) -> np.ndarray:
+    """For each original box, whether a found box matches it one-to-one at IoU >= ``min_iou``.
+
+    Pairs are taken greedily from the highest IoU down, so one detection never
+    accounts for two faces.
+    """
+    original = np.asarray(original, dtype=np.float32).reshape(-1, 4)
+    found = np.asarray(found, dtype=np.float32).reshape(-1, 4)
+    matched = np.zeros(len(original), dtype=bool)
+    if not len(original) or not len(found):
+        return matched
+    iou = box_iou(original, found)
+    used = np.zeros(len(found), dtype=bool)
+    for flat in np.argsort(-iou, axis=None, kind="stable"):
+        i, j = divmod(int(flat), len(found))
+        if iou[i, j] < min_iou:
+            break
+        if not matched[i] and not used[j]:
+            matched[i] = used[j] = True
+    return matched
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """95% Wilson score interval of a share k/n."""
+    if n == 0:
+        return None
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def derangement(groups: list[str], seed: int) -> list[int]:
+    """A permutation pairing each item with one of another group (its photo or person), when possible."""
+    n = len(groups)
+    if n < 2:
+        return list(range(n))
+    rng = random.Random(seed)
+    order = list(range(n))
+    for _ in range(100):
+        rng.shuffle(order)
+        if all(groups[i] != groups[order[i]] for i in range(n)):
+            return order
+    # Fall back to a shift of a shuffled order; a clash left here is rare and tiny in effect.
+    base = list(range(n))
+    rng.shuffle(base)
+    perm = [0] * n
+    for k in range(n):
+        perm[base[k]] = base[(k + 1) % n]
+    return perm
+
+
+def face_box_int(box: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    h, w = shape[:2]
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return (
+        int(max(0, math.floor(x1))),
+        int(max(0, math.floor(y1))),
+        int(min(w - 1, math.ceil(x2))),
+        int(min(h - 1, math.ceil(y2))),
+    )
+
+
+def jpeg_roundtrip(image: np.ndarray, quality: int = JPEG_QUALITY) -> np.ndarray:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="JPEG", quality=quality)
+    buf.seek(0)
+    return np.asarray(Image.open(buf).convert("RGB"))
+
+
+# ---------------------------------------------------------------- dlib
+
+
+def dlib_model_dir() -> Path:
+    """The folder of face_recognition_models' .dat files, found without importing the package.
+
+    (Its ``__init__`` imports ``pkg_resources``, which is not installed beside torch.)
+    """
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("face_recognition_models is not installed: .venv/bin/pip install -e '.[eval]'")
+    folder = Path(list(spec.submodule_search_locations)[0]) / "models"
+    for name in ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat"):
+        if not (folder / name).is_file():
+            raise SystemExit(f"{folder / name} is missing: reinstall face_recognition_models")
+    return folder
+
+
+class Recognizer:
+    """dlib's 5-point alignment and ResNet descriptor at given face boxes."""
+
+    def __init__(self) -> None:
+        try:
+            import dlib
+        except ImportError:
+            raise SystemExit("dlib is not installed: .venv/bin/pip install -e '.[eval]'") from None
+        folder = dlib_model_dir()
+        self.dlib = dlib
+        self.predictor = dlib.shape_predictor(str(folder / "shape_predictor_5_face_landmarks.dat"))
+        self.model = dlib.face_recognition_model_v1(str(folder / "dlib_face_recognition_resnet_model_v1.dat"))
+
+    def descriptors(self, image: np.ndarray, boxes: list[np.ndarray]) -> np.ndarray:
+        """Nx128 descriptors of the faces at ``boxes`` (landmarks found in this image)."""
+        if not boxes:
+            return np.zeros((0, 128), dtype=np.float32)
+        image = np.ascontiguousarray(image)
+        shapes = self.dlib.full_object_detections()
+        for box in boxes:
+            rect = self.dlib.rectangle(*face_box_int(box, image.shape))
+            shapes.append(self.predictor(image, rect))
+        out = self.model.compute_face_descriptor(image, shapes)
+        return np.array([np.asarray(d) for d in out], dtype=np.float32)
+
+
+def detect(anonymizer: Anonymizer, image: np.ndarray) -> list[Face]:
+    """``anonymizer.detect(image)``, working around a crash of the union detector.
+
+    ``UnionDetector.detect`` (anonymizer/detection.py) computes its IoU matrix
+    against MTCNN's faces before the merge loop, then appends YuNet-only faces
+    to that list inside the loop: when MTCNN finds nothing and YuNet finds two
+    or more faces, ``np.argmax`` of an empty row raises ValueError. What the
+    detector means to return then is every YuNet face, with landmarks from
+    MTCNN on its crop where it finds them; that is what is returned here.
+    """
+    from anonymizer.detection import UnionDetector
+
+    try:
+        return anonymizer.detect(image)
+    except ValueError:
+        det = anonymizer.detector
+        mtcnn, yunet = getattr(det, "mtcnn", None), getattr(det, "yunet", None)
+        if not isinstance(det, UnionDetector) or mtcnn is None or yunet is None or mtcnn.detect(image):
+            raise
+        det = type("Parts", (), {"mtcnn": mtcnn, "yunet": yunet})
+        faces = det.yunet.detect(image)
+        for face in faces:
+            landmarks = det.mtcnn.landmarks_in(image, face.box)
+            if landmarks is not None:
+                face.landmarks = landmarks
+        return faces
+
+
+# ---------------------------------------------------------------- data
+
+
+@dataclass
+class Photo:
+    dataset: str  # "heldout" or "wider"
+    subset: str  # lfw / celeba / utkface / the WIDER event
+    rel: str  # relative to the dataset's root
+    path: Path
+    group: str  # identity group: the LFW person, else the photo
+
+
+def heldout_photos(faces_dir: Path, limit: int, seed: int) -> list[Photo]:
+    """A seeded sample of validation photos, even across the sets, interleaved."""
+    per_set: dict[str, list[Photo]] = {}
+    for name in FACE_SETS:
+        root = faces_dir / name
+        if not root.is_dir():
+            continue
+        rels = sorted(
+            p.relative_to(faces_dir).as_posix()
+            for p in root.rglob("*")
+            if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+        )
+        val = [r for r in rels if split_of(r, VAL_FRACTION) == "val"]
+        random.Random(f"{seed}:{name}").shuffle(val)
+        per_set[name] = [
+            Photo("heldout", name, r, faces_dir / r, str(Path(r).parent) if name == "lfw" else r) for r in val
+        ]
+    if not per_set:
+        raise SystemExit(f"no face sets under {faces_dir}")
+    names = list(per_set)
+    quota = {n: limit // len(names) + (1 if i < limit % len(names) else 0) for i, n in enumerate(names)}
+    chosen = {n: per_set[n][: quota[n]] for n in names}
+    out: list[Photo] = []
+    for k in range(max(len(v) for v in chosen.values())):
+        out.extend(chosen[n][k] for n in names if k < len(chosen[n]))
+    return out
+
+
+def wider_photos(wider_dir: Path, limit: int, seed: int) -> list[Photo]:
+    root = wider_dir / "images"
+    if not root.is_dir():
+        raise SystemExit(f"no WIDER photos under {root}")
+    paths = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if limit < len(paths):
+        paths = sorted(random.Random(f"{seed}:wider").sample(paths, limit))
+    return [
+        Photo("wider", p.relative_to(root).parts[0], p.relative_to(root).as_posix(), p, p.relative_to(root).as_posix())
+        for p in paths
+    ]
+
+
+# ---------------------------------------------------------------- the run
+
+
+@dataclass
+class FaceRecord:
+    dataset: str
+    subset: str
+    photo: str
+    group: str
+    box: list[float]
+    size: float
+    descriptor: np.ndarray
+    identity: str  # who the face is: the LFW person, else this face of this photo
+    retained: dict[str, bool] = field(default_factory=dict)
+    distance: dict[str, float] = field(default_factory=dict)
+    anonymized: dict[str, np.ndarray] = field(default_factory=dict)  # descriptors
+
+
+@dataclass
+class SampleFace:
+    crops: dict[str, np.ndarray]  # "original" and each method: square crop around the face
+    distance: float | None
+
+
+def sample_crop(image: np.ndarray, box: np.ndarray, tile: int, grow: float = 2.0) -> np.ndarray:
+    """The face's box grown ``grow`` times into a square, border-replicated, resized to ``tile``."""
+    import cv2
+
+    x1, y1, x2, y2 = (float(v) for v in box)
+    side = max(x2 - x1, y2 - y1) * grow
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    x0, y0, s = int(round(cx - side / 2)), int(round(cy - side / 2)), max(2, int(round(side)))
+    h, w = image.shape[:2]
+    pad = max(0, -x0, -y0, x0 + s - w, y0 + s - h)
+    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else image
+    part = padded[y0 + pad : y0 + pad + s, x0 + pad : x0 + pad + s]
+    interp = cv2.INTER_AREA if s > tile else cv2.INTER_CUBIC
+    return cv2.resize(np.ascontiguousarray(part), (tile, tile), interpolation=interp)
+
+
+def run(args: argparse.Namespace) -> dict:
+    import torch
+    from tqdm import tqdm
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    for m in methods:
+        if m not in METHODS:
+            raise SystemExit(f"unknown method {m!r}: use {', '.join(METHODS)}")
+
+    photos = heldout_photos(Path(args.faces_dir), args.limit, args.seed) if args.limit > 0 else []
+    photos += wider_photos(Path(args.wider_dir), args.wider_limit, args.seed) if args.wider_limit > 0 else []
+    if not photos:
+        raise SystemExit("nothing to measure: --limit and --wider-limit are both 0")
+
+    recognizer = Recognizer()
+    base = Anonymizer(method="blur", device=args.device)
+    detector = base.detector
+    anonymizers: dict[str, Anonymizer] = {}
+    weights_info: dict | None = None
+    for m in methods:
+        options = {"weights": args.weights, "seed": args.seed} if m == "gan" else {}
+        anonymizers[m] = Anonymizer(method=m, detector=detector, device=args.device, **options)
+        if m == "gan":
+            rep = anonymizers[m].replacer
+            weights_info = {
+                "path": str(rep.weights),
+                "sha256": rep.info.get("sha256"),
+                "config": rep.info.get("config"),
+                "training": rep.info.get("training"),
+            }
+    variants = [*methods, SANITY]
+
+    records: list[FaceRecord] = []
+    samples: list[SampleFace] = []
+    photo_stats = {
+        "heldout": {"photos": 0, "unreadable": 0, "faces_detected": 0},
+        "wider": {"photos": 0, "unreadable": 0, "faces_detected": 0},
+    }
+    started = time.perf_counter()
+    bar = tqdm(photos, unit="photo", desc="quality", disable=args.quiet)
+    for photo in bar:
+        stats = photo_stats[photo.dataset]
+        stats["photos"] += 1
+        try:
+            image = read_image(photo.path).rgb
+        except ImageReadError as exc:
+            stats["unreadable"] += 1
+            tqdm.write(f"skipped {photo.rel}: {exc}")
+            continue
+        faces = detect(base, image)
+        stats["faces_detected"] += len(faces)
+        scored = [i for i, f in enumerate(faces) if f.size >= args.min_size]
+        if not scored:
+            continue
+        boxes = [faces[i].box for i in scored]
+        originals = recognizer.descriptors(image, boxes)
+        recs = [
+            FaceRecord(
+                photo.dataset,
+                photo.subset,
+                photo.rel,
+                photo.group,
+                [round(float(v), 1) for v in faces[i].box],
+                faces[i].size,
+                d,
+                photo.group if photo.subset == "lfw" else f"{photo.rel}#{i}",
+            )
+            for i, d in zip(scored, originals)
+        ]
+        # The photo's largest scored face goes to the sample sheets (held-out photos only).
+        want_sample = photo.dataset == "heldout" and len(samples) < args.samples
+        big = int(np.argmax([faces[i].size for i in scored])) if want_sample else -1
+        sample = SampleFace({"original": sample_crop(image, boxes[big], args.tile)}, None) if want_sample else None
+        for variant in variants:
+            if variant == SANITY:
+                out = jpeg_roundtrip(image, args.jpeg_quality)
+            else:
+                given = copy.deepcopy(faces)  # the pipeline fills in .method
+                out = anonymizers[variant].anonymize(image, faces=given).image
+            found = detect(base, out)
+            retained = match_faces(
+                np.stack(boxes), np.stack([f.box for f in found]) if found else np.zeros((0, 4)), args.iou
+            )
+            after = recognizer.descriptors(out, boxes)
+            dists = np.linalg.norm(after - originals, axis=1)
+            for rec, r, d, a in zip(recs, retained, dists, after):
+                rec.retained[variant] = bool(r)
+                rec.distance[variant] = float(d)
+                rec.anonymized[variant] = a
+            if sample is not None and variant != SANITY:
+                sample.crops[variant] = sample_crop(out, boxes[big], args.tile)
+                if variant == "gan":
+                    sample.distance = float(dists[big])
+        if sample is not None:
+            samples.append(sample)
+        records.extend(recs)
+        bar.set_postfix(faces=len(records))
+    bar.close()
+    elapsed = time.perf_counter() - started
+
+    summary = summarize(records, variants, args.seed)
+    result = {
+        "version": 1,
+        "settings": {
+            "detector": "union (default threshold and minimum size)",
+            "min_face_size": args.min_size,
+            "retention_iou": args.iou,
+            "same_person_threshold": SAME_PERSON,
+            "jpeg_quality": args.jpeg_quality,
+            "val_fraction": VAL_FRACTION,
+            "seed": args.seed,
+            "methods": methods,
+            "heldout_limit": args.limit,
+            "wider_limit": args.wider_limit,
+        },
+        "weights": weights_info,
+        "photos": photo_stats,
+        "results": summary,
+        "time": {
+            "seconds": round(elapsed, 1),
+            "photos": len(photos),
+            "seconds_per_photo": round(elapsed / max(1, len(photos)), 2),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cpus, torch {torch.__version__}, {torch.get_num_threads()} threads",
+        },
+        "command": " ".join([".venv/bin/python benchmarks/quality.py", *sys.argv[1:]]),
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "quality.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "quality.md").write_text(markdown(result))
+    write_csv(out / "quality.csv", records, variants)
+    if samples and args.samples_dir:
+        sdir = Path(args.samples_dir)
+        sdir.mkdir(parents=True, exist_ok=True)
+        if "gan" in methods:
+            pair_sheet(samples, "gan", sdir / "samples_gan.png", args.tile)
+        methods_sheet(samples[: args.method_samples], methods, sdir / "samples_methods.png", args.tile)
+    return result
+
+
+def reidentified(queries: np.ndarray, gallery: np.ndarray, query_ids: list[str], gallery_ids: list[str]) -> np.ndarray:
+    """Whether each query's nearest gallery descriptor is of the same identity (rank-1 re-identification)."""
+    if not len(queries) or not len(gallery):
+        return np.zeros(len(queries), dtype=bool)
+    d = np.linalg.norm(queries[:, None, :] - gallery[None, :, :], axis=2)
+    nearest = np.argmin(d, axis=1)
+    return np.array([query_ids[i] == gallery_ids[j] for i, j in enumerate(nearest)], dtype=bool)
+
+
+def _score(records: list[FaceRecord], variant: str) -> dict:
+    n = len(records)
+    ids = [r.identity for r in records]
+    gallery = np.stack([r.descriptor for r in records]) if n else np.zeros((0, 128))
+    queries = np.stack([r.anonymized[variant] for r in records]) if n else np.zeros((0, 128))
+    reid = int(reidentified(queries, gallery, ids, ids).sum())
+    retained = sum(r.retained[variant] for r in records)
+    same = sum(r.distance[variant] < SAME_PERSON for r in records)
+    dists = [r.distance[variant] for r in records]
+    return {
+        "faces": n,
+        "retained": retained,
+        "retention": retained / n if n else None,
+        "retention_ci95": wilson(retained, n),
+        "same_person": same,
+        "same_person_share": same / n if n else None,
+        "same_person_ci95": wilson(same, n),
+        "mean_distance": float(np.mean(dists)) if n else None,
+        "median_distance": float(np.median(dists)) if n else None,
+        "reidentified": reid,
+        "reidentified_share": reid / n if n else None,
+        "reidentified_ci95": wilson(reid, n),
+        "gallery": n,
+    }
+
+
+def _other_person(records: list[FaceRecord], seed: int) -> dict:
+    n = len(records)
+    perm = derangement([r.group for r in records], seed)
+    desc = np.stack([r.descriptor for r in records]) if n else np.zeros((0, 128))
+    dists = np.linalg.norm(desc - desc[perm], axis=1) if n >= 2 else np.zeros(0)
+    same = int((dists < SAME_PERSON).sum())
+    m = len(dists)
+    return {
+        "faces": m,
+        "retained": None,
+        "retention": None,
+        "retention_ci95": None,
+        "same_person": same,
+        "same_person_share": same / m if m else None,
+        "same_person_ci95": wilson(same, m),
+        "mean_distance": float(dists.mean()) if m else None,
+        "median_distance": float(np.median(dists)) if m else None,
+        "reidentified": None,
+        "reidentified_share": (1 / m) if m else None,  # chance: one face of the gallery at random
+        "reidentified_ci95": None,
+        "gallery": m,
+    }
+
+
+def summarize(records: list[FaceRecord], variants: list[str], seed: int) -> list[dict]:
+    groups: list[tuple[str, list[FaceRecord]]] = []
+    for dataset in ("heldout", "wider"):
+        recs = [r for r in records if r.dataset == dataset]
+        groups.append((dataset, recs))
+        if dataset == "heldout":
+            for name in FACE_SETS:
+                groups.append((f"heldout/{name}", [r for r in recs if r.subset == name]))
+    rows = []
+    for name, recs in groups:
+        if not recs:
+            continue
+        for variant in variants:
+            rows.append({"dataset": name, "method": variant, **_score(recs, variant)})
+        rows.append({"dataset": name, "method": OTHER, **_other_person(recs, seed)})
+    return rows
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def markdown(result: dict) -> str:
+    s = result["settings"]
+    w = result["weights"]
+    lines = ["# Quality: retention and identity", ""]
+    if w:
+        t = w.get("training") or {}
+        lines.append(
+            f"GAN weights: `{Path(w['path']).name}` (sha256 `{str(w['sha256'])[:12]}`, "
+            f"{t.get('steps', '?')} steps, {t.get('images_seen', '?')} images seen, config {w.get('config')})."
+        )
+        lines.append("")
+    lines += [
+        f"Faces: detected in the original by the default union detector; scored when the box's longer side is >= {s['min_face_size']:g} px.",
+        f"**Retention**: share of those still detected after anonymization (a detection matched one-to-one at IoU >= {s['retention_iou']} with the original box).",
+        f"**Same person**: share whose dlib ResNet descriptor (5-point alignment on the same box, in each image) lies within {s['same_person_threshold']} of the original's; **distance**: mean Euclidean distance.",
+        f"Reference rows: `{SANITY}` is the original re-encoded at JPEG quality {s['jpeg_quality']} (no anonymization: should be ~100% / ~100%); "
+        f"`{OTHER}` pairs each original face with the original face of another photo (dlib's false-match rate: the floor a perfect anonymizer would reach).",
+        f"**Re-identified**: share whose nearest original descriptor, among all scored faces of the same data, is their own original (rank-1, no threshold; LFW photos of the same person count as a hit; chance is 1/faces, shown on the `{OTHER}` row).",
+        "",
+        "| data | method | faces | retention | same person | mean distance | re-identified |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    names = {"heldout": "held-out faces", "wider": "WIDER"}
+    for row in result["results"]:
+        if row["dataset"] not in names:
+            continue
+        lines.append(_row(names[row["dataset"]], row))
+    sub = [r for r in result["results"] if r["dataset"].startswith("heldout/")]
+    if sub:
+        lines += [
+            "",
+            "Held-out faces by set:",
+            "",
+            "| set | method | faces | retention | same person | mean distance | re-identified |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        lines += [_row(r["dataset"].split("/", 1)[1], r) for r in sub]
+    p = result["photos"]
+    t = result["time"]
+    lines += [
+        "",
+        f"Photos: held-out {p['heldout']['photos']} ({p['heldout']['faces_detected']} faces detected), "
+        f"WIDER {p['wider']['photos']} ({p['wider']['faces_detected']} faces detected); unreadable: "
+        f"{p['heldout']['unreadable'] + p['wider']['unreadable']}. Shares come with 95% Wilson intervals in `quality.json`.",
+        f"Run: {t['seconds']:.0f} s ({t['seconds_per_photo']} s/photo) on {t['machine']}. Seed {s['seed']}.",
+        "",
+        f"Reproduce: `{result['command']}`",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _row(name: str, row: dict) -> str:
+    ret = "–" if row["retention"] is None else f"{_pct(row['retention'])} ({row['retained']}/{row['faces']})"
+    same = f"{_pct(row['same_person_share'])} ({row['same_person']}/{row['faces']})"
+    dist = "–" if row["mean_distance"] is None else f"{row['mean_distance']:.3f}"
+    method = f"`{row['method']}`" if row["method"] in (SANITY, OTHER) else row["method"]
+    if row["reidentified"] is None:
+        reid = "–" if row["reidentified_share"] is None else f"{_pct(row['reidentified_share'])} (chance)"
+    else:
+        reid = f"{_pct(row['reidentified_share'])} ({row['reidentified']}/{row['faces']})"
+    return f"| {name} | {method} | {row['faces']} | {ret} | {same} | {dist} | {reid} |"
+
+
+def write_csv(path: Path, records: list[FaceRecord], variants: list[str]) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(
+            [
+                "dataset",
+                "subset",
+                "photo",
+                "box",
+                "size",
+                *[f"{v}_retained" for v in variants],
+                *[f"{v}_distance" for v in variants],
+            ]
+        )
+        for r in records:
+            w.writerow(
+                [
+                    r.dataset,
+                    r.subset,
+                    r.photo,
+                    " ".join(f"{v:g}" for v in r.box),
+                    f"{r.size:.1f}",
+                    *[int(r.retained[v]) for v in variants],
+                    *[f"{r.distance[v]:.4f}" for v in variants],
+                ]
+            )
+
+
+# ---------------------------------------------------------------- sample sheets
+
+
+def _label(tile: np.ndarray, text: str) -> np.ndarray:
+    import cv2
+
+    strip = np.full((16, tile.shape[1], 3), 255, dtype=np.uint8)
+    cv2.putText(strip, text, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([tile, strip], axis=0)
+
+
+def _save_png(image: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    Image.fromarray(image).save(path, optimize=True)
+
+
+def pair_sheet(samples: list[SampleFace], method: str, path: Path, tile: int, per_row: int = 8) -> None:
+    """Pairs original | ``method``, ``per_row`` pairs a row; the dlib distance under each pair."""
+    gap = 6
+    cells = []
+    for s in samples:
+        sep = np.full((tile, 2, 3), 255, dtype=np.uint8)
+        pair = np.concatenate([s.crops["original"], sep, s.crops[method]], axis=1)
+        text = f"d={s.distance:.2f}" + (" same" if s.distance is not None and s.distance < SAME_PERSON else "")
+        cells.append(_label(pair, text))
+    _save_png(_grid(cells, per_row, gap), path)
+
+
+def methods_sheet(samples: list[SampleFace], methods: list[str], path: Path, tile: int) -> None:
+    """One row per face: original, then each method."""
+    rows = []
+    for s in samples:
+        row = [_label(s.crops["original"], "original")] + [_label(s.crops[m], m) for m in methods]
+        rows.append(row)
+    cells = [c for row in rows for c in row]
+    _save_png(_grid(cells, 1 + len(methods), 4), path)
+
+
+def _grid(cells: list[np.ndarray], per_row: int, gap: int) -> np.ndarray:
+    h, w = cells[0].shape[:2]
+    n_rows = math.ceil(len(cells) / per_row)
+    cols = min(per_row, len(cells))
+    sheet = np.full((n_rows * (h + gap) + gap, cols * (w + gap) + gap, 3), 255, dtype=np.uint8)
+    for k, cell in enumerate(cells):
+        r, c = divmod(k, per_row)
+        y, x = gap + r * (h + gap), gap + c * (w + gap)
+        sheet[y : y + h, x : x + w] = cell
+    return sheet
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from anonymizer.gan import default_weights
+
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--weights",
+        default=str(default_weights()),
+        help="GAN generator (.safetensors with its .json); default: the shipped weights",
+    )
+    p.add_argument("--methods", default=",".join(METHODS), help="comma-separated, from gan,blur,pixelate,solid")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=300,
+        help="held-out face photos in all, split evenly over LFW/CelebA/UTKFace (0: none)",
+    )
+    p.add_argument("--wider-limit", type=int, default=400, help="WIDER photos (400: all; 0: none)")
+    p.add_argument("--faces-dir", default=str(DATA / "faces"))
+    p.add_argument("--wider-dir", default=str(DATA / "wider"))
+    p.add_argument(
+        "--min-size", type=float, default=32.0, help="score faces whose box's longer side is at least this (px)"
+    )
+    p.add_argument("--iou", type=float, default=0.5, help="IoU for a face to count as still detected")
+    p.add_argument("--jpeg-quality", type=int, default=JPEG_QUALITY, help="quality of the re-encoded sanity row")
+    p.add_argument("--seed", type=int, default=0, help="photo sample and GAN latent codes")
+    p.add_argument("--device", default="cpu", help="auto, cpu or cuda")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    p.add_argument(
+        "--samples-dir", default=str(ROOT / "docs"), help="where samples_gan.png / samples_methods.png go ('' for none)"
+    )
+    p.add_argument("--samples", type=int, default=32, help="held-out faces on samples_gan.png")
+    p.add_argument("--method-samples", type=int, default=6, help="faces on samples_methods.png")
+    p.add_argument("--tile", type=int, default=96, help="side of one face on the sheets (px)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if "gan" in args.methods and not Path(args.weights).is_file():
+        raise SystemExit(f"no GAN weights at {args.weights}: pass --weights, or leave gan out of --methods")
+    result = run(args)
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

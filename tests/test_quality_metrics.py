@@ -1,0 +1,80 @@
+"""Fast checks of the metric helpers of benchmarks/quality.py (no detector, no dlib, no data)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def quality():
+    spec = importlib.util.spec_from_file_location("bench_quality", ROOT / "benchmarks" / "quality.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_quality"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_match_faces_is_one_to_one_at_the_iou_threshold(quality):
+    original = np.array([[0, 0, 10, 10], [100, 100, 110, 110], [0, 0, 10, 9]], dtype=np.float32)
+    found = np.array([[0, 0, 10, 10], [105, 105, 115, 115]], dtype=np.float32)
+    # Face 0 and face 2 both overlap the first detection; only the better one takes it.
+    # Face 1 overlaps the second at IoU 25/175 < 0.5.
+    assert quality.match_faces(original, found).tolist() == [True, False, False]
+    assert quality.match_faces(original, np.zeros((0, 4))).tolist() == [False, False, False]
+    assert quality.match_faces(np.zeros((0, 4)), found).tolist() == []
+
+
+def test_wilson_interval_brackets_the_share(quality):
+    lo, hi = quality.wilson(50, 100)
+    assert lo < 0.5 < hi and hi - lo == pytest.approx(0.19, abs=0.01)
+    assert quality.wilson(0, 10)[0] == 0.0 and quality.wilson(10, 10)[1] == 1.0
+    assert quality.wilson(0, 0) is None
+
+
+def test_derangement_pairs_different_groups(quality):
+    groups = ["a", "a", "b", "c", "d", "d", "e"]
+    perm = quality.derangement(groups, seed=1)
+    assert sorted(perm) == list(range(len(groups)))
+    assert all(groups[i] != groups[j] for i, j in enumerate(perm))
+    assert perm == quality.derangement(groups, seed=1)
+
+
+def test_reidentified_by_nearest_original(quality):
+    gallery = np.eye(3, dtype=np.float32)
+    queries = np.array([[0.9, 0, 0], [0, 0, 1], [0, 0, 0.8]], dtype=np.float32)
+    ids = ["x", "y", "z"]
+    assert quality.reidentified(queries, gallery, ids, ids).tolist() == [True, False, True]
+
+
+def test_sample_crop_is_square_and_handles_borders(quality):
+    image = np.zeros((50, 80, 3), dtype=np.uint8)
+    image[10:30, 5:25] = 200
+    tile = quality.sample_crop(image, np.array([5, 10, 25, 30]), 32)
+    assert tile.shape == (32, 32, 3) and tile.dtype == np.uint8
+    assert tile[16, 16].tolist() == [200, 200, 200]
+    assert quality.sample_crop(image, np.array([-10, -10, 60, 70]), 24).shape == (24, 24, 3)
+
+
+def test_heldout_sample_takes_only_validation_photos(quality, tmp_path):
+    from anonymizer.training.dataset import split_of
+
+    for name in (
+        "lfw/P_A/P_A_0001.jpg",
+        "lfw/P_B/P_B_0001.jpg",
+        *(f"celeba/{i:06d}.jpg" for i in range(60)),
+        *(f"utkface/{i}_0_0_x.jpg" for i in range(60)),
+    ):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    photos = quality.heldout_photos(tmp_path, 6, seed=0)
+    assert photos and all(split_of(p.rel, 0.1) == "val" for p in photos)
+    assert photos == quality.heldout_photos(tmp_path, 6, seed=0)
+    assert len(photos) <= 6
