@@ -42,6 +42,7 @@ def save_generator(generator: Generator, path: Path, info: dict | None = None) -
     state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
     tmp = path.with_name(f".{path.name}.tmp")
     save_file(state, str(tmp), metadata={"format": FORMAT, "config": json.dumps(generator.config.to_dict())})
+    os.chmod(tmp, 0o644)  # safetensors writes owner-only; weights are meant to be shared
     meta = {"format": FORMAT, "config": generator.config.to_dict(), "sha256": sha256_of(tmp), **(info or {})}
     tmp_meta = path.with_name(f".{path.name}.json.tmp")
     tmp_meta.write_text(json.dumps(meta, indent=2) + "\n")
