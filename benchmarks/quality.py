@@ -318,7 +318,7 @@ class SampleFace:
 
 
 def sample_crop(image: np.ndarray, box: np.ndarray, tile: int, grow: float = 2.0) -> np.ndarray:
-    """The face's box grown ``grow`` times into a square, border-replicated, resized to ``tile``."""
+    """The face's box grown ``grow`` times into a square, resized to ``tile``; beyond the photo is white."""
     import cv2
 
     x1, y1, x2, y2 = (float(v) for v in box)
@@ -327,7 +327,7 @@ def sample_crop(image: np.ndarray, box: np.ndarray, tile: int, grow: float = 2.0
     x0, y0, s = int(round(cx - side / 2)), int(round(cy - side / 2)), max(2, int(round(side)))
     h, w = image.shape[:2]
     pad = max(0, -x0, -y0, x0 + s - w, y0 + s - h)
-    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else image
+    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(255, 255, 255)) if pad else image
     part = padded[y0 + pad : y0 + pad + s, x0 + pad : x0 + pad + s]
     interp = cv2.INTER_AREA if s > tile else cv2.INTER_CUBIC
     return cv2.resize(np.ascontiguousarray(part), (tile, tile), interpolation=interp)
