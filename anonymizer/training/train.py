@@ -277,8 +277,10 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
         scaler.update()
 
         with torch.no_grad():
+            # Warm-up: early on the average must not be anchored to the random initial weights.
+            decay = min(options.ema_decay, (1 + step) / (10 + step))
             for p_ema, p in zip(ema.parameters(), generator.parameters()):
-                p_ema.lerp_(p, 1 - options.ema_decay)
+                p_ema.lerp_(p, 1 - decay)
             for b_ema, b in zip(ema.buffers(), generator.buffers()):
                 b_ema.copy_(b)
         step += 1
