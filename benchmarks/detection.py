@@ -330,7 +330,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--deface-python", type=Path, default=DEFACE_PYTHON)
     ap.add_argument("--dump", type=Path, default=None, help="also write every photo's boxes here (JSON)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads for our detectors (default 1: on a busy machine more threads stall; 0 leaves torch's default)",
+    )
     args = ap.parse_args(argv)
+    if args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     for t in tools:

@@ -125,3 +125,28 @@ def test_union_when_the_first_member_finds_nothing_and_another_finds_several():
     # The old union crashed here (argmax over an empty row of its IoU matrix).
     b = Fake([face([10, 10, 50, 50]), face([100, 10, 140, 50]), face([200, 10, 240, 50])])
     assert len(UnionDetector(detectors=[Fake([]), b]).detect(IMAGE)) == 3
+
+
+def test_mirrored_rows_come_back_to_the_photo_with_the_viewers_left_eye_first():
+    from anonymizer.detection import _mirror_rows
+
+    lm = [30, 40, 50, 40, 40, 50, 32, 60, 48, 60]  # left eye, right eye, nose, left mouth, right mouth
+    row = np.array([[90, 20, 30, 40, 45, *lm]], dtype=np.float32)
+    once = _mirror_rows(row, 100)
+    np.testing.assert_allclose(once[0, 1:5], [100 - 20 - 40, 30, 40, 45])
+    assert once[0, 5] < once[0, 7] and once[0, 11] < once[0, 13]  # still the viewer's left first
+    np.testing.assert_allclose(_mirror_rows(once, 100), row)
+
+
+def test_weak_candidates_are_kept_on_a_face_and_dropped_on_a_wall():
+    image = _astronaut()
+    (face,) = YuNetDetector().detect(image)
+    wall = np.array([420, 400, 480, 460], dtype=np.float32)  # plain background, lower right
+    p = YuNetDetector(verify=True).verify_probability(image, np.stack([face.box, wall]), np.array([0.3, 0.3]))
+    assert p.shape == (2,)
+    assert p[0] >= 0.3 > p[1]
+
+
+def test_the_mirrored_pass_finds_the_astronaut_once():
+    faces = YuNetDetector(verify=True, mirror=True).detect(_astronaut())
+    _check_one_face_with_landmarks(faces)
