@@ -348,7 +348,9 @@ class YuNetDetector:
                 (score < self.threshold) & (score >= self.candidate_threshold) & (size >= self.min_face_size)
             )
             if len(weak):
-                boxes = np.c_[rows[weak, 1], rows[weak, 2], rows[weak, 1] + rows[weak, 3], rows[weak, 2] + rows[weak, 4]]
+                boxes = np.c_[
+                    rows[weak, 1], rows[weak, 2], rows[weak, 1] + rows[weak, 3], rows[weak, 2] + rows[weak, 4]
+                ]
                 keep[weak] = self.verify_probability(image, boxes, score[weak]) >= self.verify_threshold
         return self._faces(rows, keep)
 
@@ -504,7 +506,10 @@ class CenterFaceDetector:
         y1 = np.clip((ys + offset[0, 0, ys, xs] + 0.5) * 4 - s0 / 2, 0, h32)
         boxes = np.stack([x1, y1, np.minimum(x1 + s1, w32), np.minimum(y1 + s0, h32)], axis=1)
         marks = np.stack(
-            [np.stack([lms[0, 2 * j + 1, ys, xs] * s1 + x1, lms[0, 2 * j, ys, xs] * s0 + y1], axis=1) for j in range(5)],
+            [
+                np.stack([lms[0, 2 * j + 1, ys, xs] * s1 + x1, lms[0, 2 * j, ys, xs] * s0 + y1], axis=1)
+                for j in range(5)
+            ],
             axis=1,
         )
         scores = heat[ys, xs]
@@ -518,7 +523,9 @@ class CenterFaceDetector:
             suppressed |= iou[i] >= 0.3
             box = boxes[i].astype(np.float32)
             size = max(box[2] - box[0], box[3] - box[1])
-            if size >= self.min_face_size and scores[i] > (self.small_threshold if size < self.small_face else self.threshold):
+            if size >= self.min_face_size and scores[i] > (
+                self.small_threshold if size < self.small_face else self.threshold
+            ):
                 faces.append(Face(box, float(scores[i]), marks[i].astype(np.float32)))
         return faces
 

