@@ -106,11 +106,11 @@ def plot_losses(csv_path: Path, out: Path) -> None:
     top = max(float(np.percentile(np.concatenate(list(values.values())), 99)), 1e-3)
     cv2.rectangle(canvas, (pad, pad // 2), (w - pad // 2, h - pad), (0, 0, 0), 1)
     for i, key in enumerate(keys):
-        v = np.minimum(values[key], top)
-        # Smooth a little so the trend shows through the per-step noise.
+        v, x = np.minimum(values[key], top), steps
+        # Smooth a little so the trend shows through the per-step noise (no padding at the ends).
         if len(v) > 10:
-            v = np.convolve(v, np.ones(5) / 5, mode="same")
-        xs = pad + (steps - steps[0]) / max(steps[-1] - steps[0], 1) * (w - 1.5 * pad)
+            v, x = np.convolve(v, np.ones(5) / 5, mode="valid"), steps[2:-2]
+        xs = pad + (x - steps[0]) / max(steps[-1] - steps[0], 1) * (w - 1.5 * pad)
         ys = h - pad - v / top * (h - 1.5 * pad)
         pts = np.stack([xs, ys], 1).astype(np.int32)
         cv2.polylines(canvas, [pts], False, colours[i], 1, cv2.LINE_AA)
