@@ -1,7 +1,7 @@
 """Training speed of the generator (images per second) on this machine, with the real training loop.
 
     .venv/bin/anonymize-train prepare --input ../shared/data/faces --out data/faces64 --limit 2000
-    .venv/bin/python benchmarks/training_speed.py --data data/faces64
+    .venv/bin/python benchmarks/training_speed.py --data data/faces64 --threads 1
 
 Runs ``--steps`` optimisation steps of :func:`anonymizer.training.train.train`
 in a temporary folder (after a few warm-up steps) and writes the figures to
@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--out", default=str(RESULTS / "training_speed.json"))
     args = parser.parse_args()
 
@@ -43,6 +44,7 @@ def main() -> None:
             checkpoint_every=args.steps,
             width=args.width,
             device=args.device,
+            threads=args.threads,
         )
         start = time.perf_counter()
         train(Path(args.data), Path(tmp), options, progress=False)
