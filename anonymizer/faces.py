@@ -56,9 +56,7 @@ def estimate_landmarks(box: np.ndarray) -> np.ndarray:
     """
     x1, y1, x2, y2 = (float(v) for v in box)
     w, h = x2 - x1, y2 - y1
-    rel = np.array(
-        [[0.31, 0.40], [0.69, 0.40], [0.50, 0.58], [0.35, 0.78], [0.65, 0.78]], dtype=np.float32
-    )
+    rel = np.array([[0.31, 0.40], [0.69, 0.40], [0.50, 0.58], [0.35, 0.78], [0.65, 0.78]], dtype=np.float32)
     return np.stack([x1 + rel[:, 0] * w, y1 + rel[:, 1] * h], axis=1)
 
 

@@ -85,7 +85,9 @@ class Anonymizer:
             for i, crop, px in zip(indices, group, pixels):
                 px = np.asarray(px)
                 if px.shape != crop.image.shape or px.dtype != np.uint8:
-                    raise RuntimeError(f"{replacer.name} returned a {px.dtype} {px.shape} crop, expected uint8 {crop.image.shape}")
+                    raise RuntimeError(
+                        f"{replacer.name} returned a {px.dtype} {px.shape} crop, expected uint8 {crop.image.shape}"
+                    )
                 crops[i], new[i] = crop, px
                 faces[i].method = replacer.name
         return ImageResult(image=paste_back(image, crops, new), faces=faces)
