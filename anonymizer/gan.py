@@ -15,7 +15,8 @@ import torch
 
 from anonymizer.crops import FaceCrop, rect_mask
 from anonymizer.detection import resolve_device
-from models.io import load_generator, read_info
+from models.io import load_generator
+from models.networks import to_model_inputs
 
 log = logging.getLogger(__name__)
 
@@ -48,21 +49,13 @@ class GanReplacer:
         self.weights = Path(weights) if weights else default_weights()
         self.device = resolve_device(device)
         self.generator = load_generator(self.weights, self.device)
-        self.info = read_info(self.weights)
         self.crop_size = self.generator.config.resolution
         self.min_face_size = min_face_size
         self.batch_size = batch_size
         self.seed = seed
-        self._rng = (
-            torch.Generator().manual_seed(seed)
-            if seed is not None
-            else torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, (1,)).item()))
-        )
-
-    def reseed(self, seed: int | None) -> None:
-        """Restart the latent draws: the same seed gives the same faces for the same photo."""
-        self.seed = seed
-        self._rng.manual_seed(seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item()))
+        self._rng = torch.Generator()
+        if seed is None:
+            self._rng.seed()  # a non-deterministic seed: other faces on every run
 
     def replace(self, crops: list[FaceCrop]) -> list[np.ndarray]:
         if not crops:
@@ -76,11 +69,12 @@ class GanReplacer:
 
     @torch.no_grad()
     def _replace_batch(self, crops: list[FaceCrop]) -> list[np.ndarray]:
-        images = np.stack([c.image for c in crops])
-        masks = np.stack([c.mask for c in crops])
-        image = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(self.device)
-        mask = torch.from_numpy(masks).float().unsqueeze(1).to(self.device)
-        landmarks = torch.from_numpy(np.stack([c.landmarks for c in crops])).float().to(self.device)
+        image, mask, landmarks = to_model_inputs(
+            np.stack([c.image for c in crops]),
+            np.stack([c.mask for c in crops]),
+            np.stack([c.landmarks for c in crops]),
+            self.device,
+        )
         z = torch.randn(len(crops), self.generator.config.latent_dim, generator=self._rng).to(self.device)
         composite = self.generator.inpaint(image, mask, landmarks, z)
         result = ((composite.clamp(-1, 1) + 1) * 127.5).permute(0, 2, 3, 1).cpu().numpy()

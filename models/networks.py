@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils import spectral_norm
@@ -46,6 +47,20 @@ def landmark_heatmaps(landmarks: torch.Tensor, resolution: int, sigma: float | N
     dx = coords.view(1, 1, 1, -1) - landmarks[..., 0].view(*landmarks.shape[:2], 1, 1)
     dy = coords.view(1, 1, -1, 1) - landmarks[..., 1].view(*landmarks.shape[:2], 1, 1)
     return torch.exp(-(dx * dx + dy * dy) / (2 * sigma * sigma))
+
+
+def to_model_inputs(
+    images: np.ndarray, masks: np.ndarray, landmarks: np.ndarray, device: str | torch.device = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """uint8 NxRxRx3 crops, NxRxR masks and Nx5x2 landmarks as the networks take them.
+
+    Training and inference both go through here, so the generator is fed exactly
+    what it learned on: image in [-1, 1] (N x 3 x R x R), mask 0/1 (N x 1 x R x R).
+    """
+    image = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
+    mask = torch.from_numpy(np.ascontiguousarray(masks)).to(device).float().unsqueeze(1)
+    points = torch.from_numpy(np.ascontiguousarray(landmarks)).to(device).float()
+    return image, mask, points
 
 
 def condition(image: torch.Tensor, mask: torch.Tensor, landmarks: torch.Tensor) -> torch.Tensor:

@@ -160,6 +160,7 @@ def prepare_dataset(input_dir: Path, out: Path, options: PrepareOptions, progres
     splits: list[str] = []
     covered: list[str] = []
     shard_hashes: list[str] = []
+    kept = sum(s["count"] for s in manifest["shards"])
 
     def flush() -> None:
         index = len(manifest["shards"])
@@ -176,7 +177,8 @@ def prepare_dataset(input_dir: Path, out: Path, options: PrepareOptions, progres
         tmp = manifest_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(manifest))
         os.replace(tmp, manifest_path)
-        samples.clear(), rels.clear(), splits.clear(), covered.clear(), shard_hashes.clear()
+        for pending in (samples, rels, splits, covered, shard_hashes):
+            pending.clear()
 
     ctx = get_context("spawn")
     workers = max(1, options.workers)
@@ -197,7 +199,8 @@ def prepare_dataset(input_dir: Path, out: Path, options: PrepareOptions, progres
                     samples.append(sample)
                     rels.append(rel)
                     splits.append(split_of(rel, options.val_fraction))
-            bar.set_postfix(kept=sum(s["count"] for s in manifest["shards"]) + len(samples))
+                    kept += 1
+            bar.set_postfix(kept=kept)
             if len(covered) >= SHARD_SIZE:
                 flush()
         bar.close()

@@ -32,7 +32,7 @@ from torch.nn import functional as F
 from anonymizer.detection import resolve_device
 from anonymizer.training.dataset import FaceArrays, load_dataset
 from models.io import save_generator
-from models.networks import Discriminator, Generator, GeneratorConfig, condition
+from models.networks import Discriminator, Generator, GeneratorConfig, condition, to_model_inputs
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +57,8 @@ class TrainOptions:
 
 
 def to_tensors(arrays: FaceArrays, index: np.ndarray, device: str) -> tuple[torch.Tensor, ...]:
-    """A batch as image (-1..1), mask (0/1) and landmarks tensors."""
-    image = torch.from_numpy(arrays.images[index]).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
-    mask = torch.from_numpy(arrays.masks[index]).to(device).float().unsqueeze(1)
-    landmarks = torch.from_numpy(arrays.landmarks[index]).to(device).float()
-    return image, mask, landmarks
+    """The samples at ``index`` as image (-1..1), mask (0/1) and landmarks tensors."""
+    return to_model_inputs(arrays.images[index], arrays.masks[index], arrays.landmarks[index], device)
 
 
 def flip(
