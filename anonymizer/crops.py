@@ -17,6 +17,7 @@ shows of the face ever comes from the original face pixels.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import cv2
@@ -166,18 +167,60 @@ def _crop_window(crop: FaceCrop, shape: tuple[int, int]) -> tuple[slice, slice, 
     )
 
 
-def paste_back(image: np.ndarray, crops: list[FaceCrop], new: list[np.ndarray]) -> np.ndarray:
+GRAIN_BLUR = 1.0  # sigma of the blur whose residual measures grain
+_kernel = cv2.getGaussianKernel(9, GRAIN_BLUR)
+_impulse = np.zeros((9, 1))
+_impulse[4] = 1
+# The residual of white noise of std s has std GRAIN_GAIN * s.
+GRAIN_GAIN = float(np.sqrt(((np.outer(_impulse, _impulse) - np.outer(_kernel, _kernel)) ** 2).sum()))
+MAX_GRAIN = 12.0  # grey levels: a cap, so a busy background does not turn the face into static
+
+
+def grain_level(pixels: np.ndarray, where: np.ndarray) -> float:
+    """Robust std (grey levels) of the fine residual of luma over the pixels ``where`` is true."""
+    luma = pixels.astype(np.float32).mean(axis=2)
+    residual = luma - cv2.GaussianBlur(luma, (0, 0), GRAIN_BLUR)
+    values = residual[where]
+    if values.size < 64:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(values - np.median(values))))
+
+
+def add_grain(native: np.ndarray, context: np.ndarray, inside: np.ndarray, seed: int) -> np.ndarray:
+    """Give the upscaled new pixels the fine grain (sensor noise, JPEG texture) of the photo around them.
+
+    A face generated at 64 px and scaled up to a large face is smooth where the
+    photo is not, which makes it look pasted on. The grain missing inside the
+    replaced region (measured around it in ``context``, where ``inside`` is
+    false) is added back as luma noise. It carries nothing of the original face.
+    """
+    have = grain_level(native, inside)
+    want = grain_level(context, ~inside)
+    sigma = min(np.sqrt(max(want * want - have * have, 0.0)) / GRAIN_GAIN, MAX_GRAIN)
+    if sigma < 0.5:
+        return native
+    noise = np.random.default_rng(seed).normal(0.0, sigma, native.shape[:2]).astype(np.float32)
+    return native + noise[..., None]
+
+
+def paste_back(
+    image: np.ndarray, crops: list[FaceCrop], new: list[np.ndarray], grain: list[bool] | None = None
+) -> np.ndarray:
     """Blend each replaced crop into a copy of ``image`` and return it.
 
     The hidden region of every face is pasted last with alpha 1, so where faces
     overlap, no feathered edge of one face lets the original of another show.
+    Where ``grain`` is true, the crop gets the photo's grain (:func:`add_grain`);
+    the noise is seeded by the new pixels, so equal inputs give equal outputs.
     """
     if len(crops) != len(new):
         raise ValueError("one replaced crop is needed per crop")
+    if grain is not None and len(grain) != len(crops):
+        raise ValueError("one grain flag is needed per crop")
     out = image.astype(np.float32)
     shape = image.shape[:2]
     natives: list[np.ndarray | None] = []
-    for crop, pixels in zip(crops, new):
+    for n, (crop, pixels) in enumerate(zip(crops, new)):
         window = _crop_window(crop, shape)
         if window is None:
             natives.append(None)
@@ -188,10 +231,18 @@ def paste_back(image: np.ndarray, crops: list[FaceCrop], new: list[np.ndarray]) 
         native = pixels.astype(np.float32)
         if crop.size != crop.side:
             native = cv2.resize(native, (crop.side, crop.side), interpolation=cv2.INTER_LINEAR)
+        iy, ix, cy, cx = window
+        if grain is not None and grain[n]:
+            inside = rect_mask((crop.side, crop.side), _replaced_region(crop.hidden / crop.scale)) > 0.5
+            seed = zlib.crc32(np.ascontiguousarray(pixels).tobytes())
+            context = np.zeros_like(native)
+            context[cy, cx] = image[iy, ix]
+            visible = np.zeros(inside.shape, bool)
+            visible[cy, cx] = True
+            native = add_grain(native, np.where(visible[..., None], context, native), inside | ~visible, seed)
         natives.append(native)
         hidden = crop.hidden / crop.scale
         alpha = feather_alpha((crop.side, crop.side), hidden, _feather_width(hidden))[..., None]
-        iy, ix, cy, cx = window
         out[iy, ix] = alpha[cy, cx] * native[cy, cx] + (1 - alpha[cy, cx]) * out[iy, ix]
     for crop, native in zip(crops, natives):
         if native is None:

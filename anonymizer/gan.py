@@ -37,6 +37,7 @@ def default_weights() -> Path:
 
 class GanReplacer:
     name = "gan"
+    grain = True  # pasted back with the photo's grain: faces scaled up from 64 px are smooth
 
     def __init__(
         self,

@@ -77,6 +77,7 @@ class Anonymizer:
             groups.setdefault(id(chosen), (chosen, []))[1].append(i)
         crops: list = [None] * len(faces)
         new: list = [None] * len(faces)
+        grain = [False] * len(faces)
         for replacer, indices in groups.values():
             group = [make_crop(image, faces[i], replacer.crop_size, mask_scale=self.mask_scale) for i in indices]
             pixels = replacer.replace(group)
@@ -89,8 +90,9 @@ class Anonymizer:
                         f"{replacer.name} returned a {px.dtype} {px.shape} crop, expected uint8 {crop.image.shape}"
                     )
                 crops[i], new[i] = crop, px
+                grain[i] = getattr(replacer, "grain", False)
                 faces[i].method = replacer.name
-        return ImageResult(image=paste_back(image, crops, new), faces=faces)
+        return ImageResult(image=paste_back(image, crops, new, grain), faces=faces)
 
 
 def _check_rgb(image: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ from anonymizer.crops import (
     FEATHER,
     crop_geometry,
     feather_alpha,
+    grain_level,
     hidden_region,
     make_crop,
     paste_back,
@@ -154,3 +155,29 @@ def test_feather_alpha_is_one_inside_and_zero_far_away():
     alpha = feather_alpha((50, 50), np.array([20, 20, 30, 30], np.float32), 5.0)
     assert alpha[25, 25] == 1.0 and alpha[0, 0] == 0.0
     assert 0.0 < alpha[25, 32] < 1.0
+
+
+def test_grain_matches_the_photo_around_a_smooth_upscaled_face():
+    rng = np.random.default_rng(3)
+    photo = np.clip(128 + rng.normal(0, 6, (400, 400, 3)), 0, 255).astype(np.uint8)  # a noisy grey photo
+    face = make_face((150, 150, 250, 250))
+    crop = make_crop(photo, face, size=64)  # scaled down, as for the GAN
+    smooth = np.full((64, 64, 3), 128, np.uint8)  # a generated face with no fine detail at all
+    plain = paste_back(photo, [crop], [smooth])
+    grainy = paste_back(photo, [crop], [smooth], grain=[True])
+    hidden = _region_mask(photo.shape[:2], hidden_region(face.box))
+    context_level = grain_level(photo, ~_replaced_mask(photo.shape[:2], face))
+    assert grain_level(plain, hidden) < 0.2 * context_level
+    assert grain_level(grainy, hidden) == pytest.approx(context_level, rel=0.25)
+    # Deterministic for equal inputs, and nothing outside the replaced region changes.
+    np.testing.assert_array_equal(grainy, paste_back(photo, [crop], [smooth], grain=[True]))
+    outside = ~_replaced_mask(photo.shape[:2], face)
+    np.testing.assert_array_equal(grainy[outside], photo[outside])
+
+
+def test_no_grain_is_added_to_a_clean_photo():
+    photo = np.full((300, 300, 3), 90, np.uint8)
+    face = make_face((100, 100, 180, 180))
+    crop = make_crop(photo, face, size=64)
+    new = np.full((64, 64, 3), 200, np.uint8)
+    np.testing.assert_array_equal(paste_back(photo, [crop], [new], grain=[True]), paste_back(photo, [crop], [new]))
