@@ -492,6 +492,13 @@ def _score(records: list[FaceRecord], variant: str) -> dict:
     reid = int(reidentified(queries, gallery, ids, ids).sum())
     retained = sum(r.retained[variant] for r in records)
     same = sum(r.distance[variant] < SAME_PERSON for r in records)
+    # Same person here but not under a solid box over the same region: what the
+    # method's own pixels give away, beyond the hair, ears and background around them.
+    beyond = (
+        sum(r.distance[variant] < SAME_PERSON <= r.distance["solid"] for r in records)
+        if all("solid" in r.distance for r in records)
+        else None
+    )
     dists = [r.distance[variant] for r in records]
     return {
         "faces": n,
@@ -501,6 +508,9 @@ def _score(records: list[FaceRecord], variant: str) -> dict:
         "same_person": same,
         "same_person_share": same / n if n else None,
         "same_person_ci95": wilson(same, n),
+        "same_person_beyond_solid": beyond,
+        "same_person_beyond_solid_share": beyond / n if n and beyond is not None else None,
+        "same_person_beyond_solid_ci95": wilson(beyond, n) if beyond is not None else None,
         "mean_distance": float(np.mean(dists)) if n else None,
         "median_distance": float(np.median(dists)) if n else None,
         "reidentified": reid,
@@ -525,6 +535,9 @@ def _other_person(records: list[FaceRecord], seed: int) -> dict:
         "same_person": same,
         "same_person_share": same / m if m else None,
         "same_person_ci95": wilson(same, m),
+        "same_person_beyond_solid": None,
+        "same_person_beyond_solid_share": None,
+        "same_person_beyond_solid_ci95": None,
         "mean_distance": float(dists.mean()) if m else None,
         "median_distance": float(np.median(dists)) if m else None,
         "reidentified": None,
@@ -573,10 +586,12 @@ def markdown(result: dict) -> str:
         f"**Same person**: share whose dlib ResNet descriptor (5-point alignment on the same box, in each image) lies within {s['same_person_threshold']} of the original's; **distance**: mean Euclidean distance.",
         f"Reference rows: `{SANITY}` is the original re-encoded at JPEG quality {s['jpeg_quality']} (no anonymization: should be ~100% / ~100%); "
         f"`{OTHER}` pairs each original face with the original face of another photo (dlib's false-match rate: the floor a perfect anonymizer would reach).",
+        "**Beyond solid**: share that is the same person under this method but not under a solid box over the same region: "
+        "what the method's own pixels give away, beyond the hair, ears, clothes and background that every method leaves (needs `solid` in the run).",
         f"**Re-identified**: share whose nearest original descriptor, among all scored faces of the same data, is their own original (rank-1, no threshold; LFW photos of the same person count as a hit; chance is 1/faces, shown on the `{OTHER}` row).",
         "",
-        "| data | method | faces | retention | same person | mean distance | re-identified |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| data | method | faces | retention | same person | beyond solid | mean distance | re-identified |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     names = {"heldout": "held-out faces", "wider": "WIDER"}
     for row in result["results"]:
@@ -589,8 +604,8 @@ def markdown(result: dict) -> str:
             "",
             "Held-out faces by set:",
             "",
-            "| set | method | faces | retention | same person | mean distance | re-identified |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+            "| set | method | faces | retention | same person | beyond solid | mean distance | re-identified |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         lines += [_row(r["dataset"].split("/", 1)[1], r) for r in sub]
     p = result["photos"]
@@ -612,12 +627,14 @@ def _row(name: str, row: dict) -> str:
     ret = "–" if row["retention"] is None else f"{_pct(row['retention'])} ({row['retained']}/{row['faces']})"
     same = f"{_pct(row['same_person_share'])} ({row['same_person']}/{row['faces']})"
     dist = "–" if row["mean_distance"] is None else f"{row['mean_distance']:.3f}"
+    k = row.get("same_person_beyond_solid")
+    beyond = "–" if k is None else f"{_pct(row['same_person_beyond_solid_share'])} ({k}/{row['faces']})"
     method = f"`{row['method']}`" if row["method"] in (SANITY, OTHER) else row["method"]
     if row["reidentified"] is None:
         reid = "–" if row["reidentified_share"] is None else f"{_pct(row['reidentified_share'])} (chance)"
     else:
         reid = f"{_pct(row['reidentified_share'])} ({row['reidentified']}/{row['faces']})"
-    return f"| {name} | {method} | {row['faces']} | {ret} | {same} | {dist} | {reid} |"
+    return f"| {name} | {method} | {row['faces']} | {ret} | {same} | {beyond} | {dist} | {reid} |"
 
 
 def write_csv(path: Path, records: list[FaceRecord], variants: list[str]) -> None:

@@ -78,3 +78,30 @@ def test_heldout_sample_takes_only_validation_photos(quality, tmp_path):
     assert photos and all(split_of(p.rel, 0.1) == "val" for p in photos)
     assert photos == quality.heldout_photos(tmp_path, 6, seed=0)
     assert len(photos) <= 6
+
+
+def test_same_person_beyond_solid_counts_only_what_solid_fill_does_not_match(quality):
+    def record(i, gan, solid):
+        desc = np.full(128, float(i))
+        return quality.FaceRecord(
+            "heldout",
+            "lfw",
+            f"p{i}.jpg",
+            f"g{i}",
+            [0, 0, 10, 10],
+            10.0,
+            desc,
+            f"id{i}",
+            retained={"gan": True, "solid": False},
+            distance={"gan": gan, "solid": solid},
+            anonymized={"gan": desc, "solid": desc},
+        )
+
+    # Face 0: both match (the context gives it away); face 1: only the GAN matches; face 2: neither.
+    records = [record(0, 0.5, 0.55), record(1, 0.4, 0.9), record(2, 0.8, 0.7)]
+    gan = quality._score(records, "gan")
+    assert (gan["same_person"], gan["same_person_beyond_solid"]) == (2, 1)
+    assert quality._score(records, "solid")["same_person_beyond_solid"] == 0
+    for r in records:
+        del r.distance["solid"]
+    assert quality._score(records, "gan")["same_person_beyond_solid"] is None
