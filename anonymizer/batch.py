@@ -89,14 +89,34 @@ def report_dict(entries: list[ReportEntry]) -> dict:
     return {"version": REPORT_VERSION, "images": [entry.to_dict() for entry in entries]}
 
 
-def write_report(path: str | os.PathLike, entries: list[ReportEntry]) -> Path:
-    """Write the JSON report atomically (UTF-8, non-ASCII names kept as they are)."""
+def write_report(path: str | os.PathLike, entries: list[ReportEntry], merge: bool = False) -> Path:
+    """Write the JSON report atomically (UTF-8, non-ASCII names kept as they are).
+
+    With ``merge``, the entries of an existing report at ``path`` for other
+    inputs are kept, so re-doing a few photos does not drop the rest from it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(report_dict(entries), indent=2, ensure_ascii=False) + "\n"
+    report = report_dict(entries)
+    if merge:
+        new_inputs = {image["input"] for image in report["images"]}
+        report["images"] = [i for i in _earlier_images(path) if i.get("input") not in new_inputs] + report["images"]
+    text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     with atomic_output(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path
+
+
+def _earlier_images(path: Path) -> list[dict]:
+    """The image entries of the report at ``path``; none when it is missing, unreadable or of another version."""
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(report, dict) or report.get("version") != REPORT_VERSION:
+        return []
+    images = report.get("images")
+    return [i for i in images if isinstance(i, dict)] if isinstance(images, list) else []
 
 
 def _inside(path: Path, folder: Path) -> bool:

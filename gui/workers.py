@@ -310,7 +310,8 @@ class RunThread(QThread):
             batch.run(progress=progress, should_cancel=self._cancel.is_set)
         summary.cancelled = self._cancel.is_set() and summary.done < summary.total
         try:
-            write_report(summary.report, entries)
+            # Save Selected re-does a few photos: the report keeps the others' entries.
+            write_report(summary.report, entries, merge=True)
         except OSError as err:
             summary.error = f"cannot write the report: {err}"
             summary.report = None

@@ -126,3 +126,20 @@ def test_faces_for_replaces_detection(tmp_path):
     assert [len(e.faces) for e in batch.entries] == [2, 1]
     assert detector.calls == 1  # only b.png, which had no faces given, went through detection
     assert batch.entries[0].faces[0].box.tolist() == [10, 10, 30, 30]
+
+
+def test_merged_report_keeps_the_other_photos_entries(tmp_path):
+    path = tmp_path / "report.json"
+    write_report(path, [ReportEntry("a.png", None, "error", error="x"), ReportEntry("b.png", "b.png", "skipped")])
+    write_report(path, [ReportEntry("a.png", "a.png", "skipped")], merge=True)
+    images = json.loads(path.read_text())["images"]
+    assert images == [
+        {"input": "b.png", "output": "b.png", "status": "skipped"},
+        {"input": "a.png", "output": "a.png", "status": "skipped"},
+    ]
+    # Without merge, or over a file that is not a report, only the new entries are written.
+    path.write_text("not json")
+    write_report(path, [ReportEntry("c.png", "c.png", "skipped")], merge=True)
+    assert [i["input"] for i in json.loads(path.read_text())["images"]] == ["c.png"]
+    write_report(path, [ReportEntry("d.png", "d.png", "skipped")])
+    assert [i["input"] for i in json.loads(path.read_text())["images"]] == ["d.png"]

@@ -192,6 +192,9 @@ def test_anonymize_all_writes_every_file_and_the_progress_reaches_the_end(qtbot,
     assert all(len(e["faces"]) == 2 for e in report["images"])
     assert all(p.status == DONE for p in window.model.photos)
     assert window.last_summary is not None and not window.last_summary.cancelled
+    # Re-doing one photo (Save Selected) keeps the others in the report.
+    again = run(qtbot, window, out, [window.model.photos[0]])
+    assert sorted(e["input"] for e in again["images"]) == ["a.png", "c.png", "nested/b.png"]
 
 
 def test_cancel_stops_cleanly_mid_run(qtbot, window, tmp_path, monkeypatch):
