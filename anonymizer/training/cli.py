@@ -35,6 +35,7 @@ def _train(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         lr=args.lr,
         rec_weight=args.rec_weight,
+        colour_weight=args.colour_weight,
         seed=args.seed,
         device=args.device,
         width=args.width,
@@ -89,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-every", type=int, default=500)
     t.add_argument("--lr", type=float, default=2e-4)
     t.add_argument("--rec-weight", type=float, default=4.0, help="weight of the L1 term beside the adversarial loss")
+    t.add_argument(
+        "--colour-weight",
+        type=float,
+        default=0.0,
+        help="weight of the L1 between the mean colours of the new and the real face (against colour casts)",
+    )
     t.add_argument("--width", type=int, default=16, help="channels of the first layer (network width)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))

@@ -48,6 +48,7 @@ class TrainOptions:
     checkpoint_every: int = 500
     lr: float = 2e-4
     rec_weight: float = 4.0
+    colour_weight: float = 0.0
     ema_decay: float = 0.999
     width: int = 16
     seed: int = 0
@@ -59,6 +60,17 @@ class TrainOptions:
 def to_tensors(arrays: FaceArrays, index: np.ndarray, device: str) -> tuple[torch.Tensor, ...]:
     """The samples at ``index`` as image (-1..1), mask (0/1) and landmarks tensors."""
     return to_model_inputs(arrays.images[index], arrays.masks[index], arrays.landmarks[index], device)
+
+
+def mean_colour_error(fake: torch.Tensor, real: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """L1 between the mean colours of the replaced region in ``fake`` and ``real``, per face.
+
+    Unlike the pixel L1 it says nothing about where anything goes, so it does not
+    pull the face towards a blurry average; it only keeps the skin tone and light
+    of the new face from drifting into a colour cast.
+    """
+    area = mask.sum((2, 3)).clamp(min=1)
+    return (((fake - real) * mask).sum((2, 3)) / area).abs().mean()
 
 
 def flip(
@@ -209,10 +221,13 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
     fixed_z = torch.randn(len(fixed_index), config.latent_dim, generator=torch.Generator().manual_seed(1234)).to(device)
 
     csv_path = out / "losses.csv"
-    fields = ["step", "d_loss", "g_adv", "g_rec", "d_real", "d_fake", "images_per_s"]
-    if main_process and not csv_path.exists():
-        with open(csv_path, "w", newline="") as f:
-            csv.writer(f).writerow(fields)
+    fields = ["step", "d_loss", "g_adv", "g_rec", "d_real", "d_fake", "images_per_s", "g_colour"]
+    if main_process:
+        with open(csv_path, newline="") if csv_path.exists() else open(os.devnull) as f:
+            old_rows = list(csv.reader(f))
+        if not old_rows or old_rows[0] != fields:  # new, or written by a version with fewer columns
+            with open(csv_path, "w", newline="") as f:
+                csv.writer(f).writerows([fields] + old_rows[1:])
 
     def checkpoint() -> None:
         rng_states = [rng.get_state()]
@@ -270,7 +285,8 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
             g_logits = d_model(fake, mask, landmarks).float()
             g_adv = F.softplus(-g_logits).mean()
             g_rec = ((fake.float() - real).abs() * mask).sum() / (mask.sum() * 3).clamp(min=1)
-            g_loss = g_adv + options.rec_weight * g_rec
+            g_col = mean_colour_error(fake.float(), real, mask)
+            g_loss = g_adv + options.rec_weight * g_rec + options.colour_weight * g_col
         opt_g.zero_grad(set_to_none=True)
         scaler.scale(g_loss).backward()
         scaler.step(opt_g)
@@ -298,6 +314,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
                 d_real.mean().item(),
                 d_fake.mean().item(),
                 round(speed, 1),
+                g_col.item(),
             ]
             log_rows.append(row)
             bar.set_postfix(d=f"{row[1]:.3f}", g=f"{row[2]:.3f}", rec=f"{row[3]:.3f}", img_s=f"{speed:.0f}")

@@ -155,3 +155,23 @@ def test_ddp_on_cpu_with_two_processes(dataset, tmp_path):
     state = torch.load(out / "checkpoint.pt", weights_only=True)
     assert state["step"] == 2 and len(state["rng"]) == 2  # both ranks' data streams are saved
     assert json.loads((out / "result.json").read_text())["step"] == 2
+
+
+def test_mean_colour_error_sees_a_colour_cast_but_not_where_pixels_are():
+    from anonymizer.training.train import mean_colour_error
+
+    real = torch.rand(2, 3, 16, 16) * 2 - 1
+    mask = torch.zeros(2, 1, 16, 16)
+    mask[:, :, 4:12, 4:12] = 1
+    assert mean_colour_error(real, real, mask).item() == 0.0
+    # The same pixels in another order inside the region: same mean colour, no error.
+    shuffled = real.clone()
+    shuffled[:, :, 4:12, 4:12] = real[:, :, 4:12, 4:12].flip(-1).flip(-2)
+    assert mean_colour_error(shuffled, real, mask).item() == pytest.approx(0.0, abs=1e-6)
+    # A cast of +0.2 in red only, inside the region: a third of 0.2 over the three channels.
+    cast = real.clone()
+    cast[:, 0] += 0.2 * mask[:, 0]
+    assert mean_colour_error(cast, real, mask).item() == pytest.approx(0.2 / 3, rel=1e-4)
+    # Outside the region nothing counts.
+    outside = real + 0.5 * (1 - mask)
+    assert mean_colour_error(outside, real, mask).item() == pytest.approx(0.0, abs=1e-6)
