@@ -81,6 +81,7 @@ from anonymizer.faces import Face  # noqa: E402
 from anonymizer.imageio import IMAGE_EXTENSIONS, ImageReadError, read_image  # noqa: E402
 from anonymizer.pipeline import Anonymizer  # noqa: E402
 from anonymizer.training.dataset import split_of  # noqa: E402
+from models.io import read_info  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 FACE_SETS = ("lfw", "celeba", "utkface")
@@ -359,11 +360,12 @@ def run(args: argparse.Namespace) -> dict:
         anonymizers[m] = Anonymizer(method=m, detector=detector, device=args.device, **options)
         if m == "gan":
             rep = anonymizers[m].replacer
+            info = read_info(rep.weights)
             weights_info = {
                 "path": str(rep.weights),
-                "sha256": rep.info.get("sha256"),
-                "config": rep.info.get("config"),
-                "training": rep.info.get("training"),
+                "sha256": info.get("sha256"),
+                "config": info.get("config"),
+                "training": info.get("training"),
             }
     variants = [*methods, SANITY]
 
