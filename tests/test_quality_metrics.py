@@ -105,3 +105,21 @@ def test_same_person_beyond_solid_counts_only_what_solid_fill_does_not_match(qua
     for r in records:
         del r.distance["solid"]
     assert quality._score(records, "gan")["same_person_beyond_solid"] is None
+
+
+def test_colour_stats_report_a_cast_in_grey_levels():
+    import torch
+
+    spec = importlib.util.spec_from_file_location("bench_colour", ROOT / "benchmarks" / "colour_bias.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    real = torch.zeros(4, 3, 8, 8)
+    mask = torch.zeros(4, 1, 8, 8)
+    mask[:, :, 2:6, 2:6] = 1
+    cyan = real.clone()
+    cyan[:, 0] -= 0.1 * mask[:, 0]  # red down by 0.1 (12.75 grey levels) inside the region only
+    cyan[:, 2] += 0.1 * mask[:, 0]
+    stats = module.colour_stats(cyan, real, mask)
+    assert stats["bias_rgb"] == pytest.approx([-12.75, 0.0, 12.75], abs=0.01)
+    assert stats["mean_colour_error"] == pytest.approx(8.5, abs=0.01)  # (12.75 + 0 + 12.75) / 3
+    assert stats["l1"] == pytest.approx(8.5, abs=0.01)
