@@ -235,11 +235,11 @@ def paste_back(
         if grain is not None and grain[n]:
             inside = rect_mask((crop.side, crop.side), _replaced_region(crop.hidden / crop.scale)) > 0.5
             seed = zlib.crc32(np.ascontiguousarray(pixels).tobytes())
-            context = np.zeros_like(native)
+            context = native.copy()  # the photo where the crop lies on it; beyond its edge nothing is measured
             context[cy, cx] = image[iy, ix]
             visible = np.zeros(inside.shape, bool)
             visible[cy, cx] = True
-            native = add_grain(native, np.where(visible[..., None], context, native), inside | ~visible, seed)
+            native = add_grain(native, context, inside | ~visible, seed)
         natives.append(native)
         hidden = crop.hidden / crop.scale
         alpha = feather_alpha((crop.side, crop.side), hidden, _feather_width(hidden))[..., None]

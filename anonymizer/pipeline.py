@@ -90,7 +90,7 @@ class Anonymizer:
                         f"{replacer.name} returned a {px.dtype} {px.shape} crop, expected uint8 {crop.image.shape}"
                     )
                 crops[i], new[i] = crop, px
-                grain[i] = getattr(replacer, "grain", False)
+                grain[i] = replacer.grain
                 faces[i].method = replacer.name
         return ImageResult(image=paste_back(image, crops, new, grain), faces=faces)
 

@@ -21,6 +21,7 @@ class Replacer(Protocol):
     name: str
     crop_size: int | None  # the side crops are resized to; None keeps them at photo resolution
     min_face_size: float  # smaller faces go to the pipeline's fallback replacer
+    grain: bool  # paste back with the photo's grain (for crops painted at a lower resolution)
 
     def replace(self, crops: list[FaceCrop]) -> list[np.ndarray]: ...
 
@@ -39,6 +40,7 @@ class BlurReplacer:
     name = "blur"
     crop_size = None
     min_face_size = 0.0
+    grain = False
 
     def __init__(self, strength: float = 6.0) -> None:
         self.strength = strength
@@ -62,6 +64,7 @@ class PixelateReplacer:
     name = "pixelate"
     crop_size = None
     min_face_size = 0.0
+    grain = False
 
     def __init__(self, blocks: int = 8) -> None:
         self.blocks = blocks
@@ -82,6 +85,7 @@ class SolidReplacer:
     name = "solid"
     crop_size = None
     min_face_size = 0.0
+    grain = False
 
     def __init__(self, color: tuple[int, int, int] = (0, 0, 0)) -> None:
         self.color = np.asarray(color, dtype=np.uint8)

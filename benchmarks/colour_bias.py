@@ -32,20 +32,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from anonymizer.training.dataset import load_dataset  # noqa: E402
-from anonymizer.training.train import to_tensors  # noqa: E402
+from anonymizer.training.train import masked_l1, mean_colour_difference, to_tensors  # noqa: E402
 from models.io import load_generator, read_info  # noqa: E402
 from models.networks import condition  # noqa: E402
 
 
 def colour_stats(generated: torch.Tensor, real: torch.Tensor, mask: torch.Tensor) -> dict:
-    """Colour bias, mean-colour error and L1 of ``generated`` against ``real`` inside ``mask`` (tensors in -1..1)."""
-    area = mask.sum((2, 3)).clamp(min=1)
-    diff = ((generated - real) * mask).sum((2, 3)) / area  # per face and channel
+    """Colour bias, mean-colour error and L1 of ``generated`` against ``real`` inside ``mask`` (tensors in -1..1).
+
+    The same measures as the training losses (``--colour-weight``, ``--rec-weight``), in grey levels.
+    """
+    diff = mean_colour_difference(generated, real, mask)  # per face and channel
     scale = 127.5
     return {
         "bias_rgb": [round(float(v) * scale, 2) for v in diff.mean(0)],
         "mean_colour_error": round(float(diff.abs().mean()) * scale, 2),
-        "l1": round(float(((generated - real).abs() * mask).sum() / (mask.sum() * 3)) * scale, 2),
+        "l1": round(float(masked_l1(generated, real, mask)) * scale, 2),
     }
 
 

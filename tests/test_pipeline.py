@@ -12,6 +12,7 @@ class RecordingReplacer:
     name = "fake-gan"
     crop_size = 32
     min_face_size = 50.0
+    grain = False
 
     def __init__(self, broken: bool = False) -> None:
         self.broken = broken

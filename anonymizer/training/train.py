@@ -62,6 +62,17 @@ def to_tensors(arrays: FaceArrays, index: np.ndarray, device: str) -> tuple[torc
     return to_model_inputs(arrays.images[index], arrays.masks[index], arrays.landmarks[index], device)
 
 
+def masked_l1(fake: torch.Tensor, real: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean absolute pixel difference inside the replaced region (the reconstruction term)."""
+    return ((fake - real).abs() * mask).sum() / (mask.sum() * 3).clamp(min=1)
+
+
+def mean_colour_difference(fake: torch.Tensor, real: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per face and channel (B x 3), the mean colour of the replaced region in ``fake`` minus ``real``'s."""
+    area = mask.sum((2, 3)).clamp(min=1)
+    return ((fake - real) * mask).sum((2, 3)) / area
+
+
 def mean_colour_error(fake: torch.Tensor, real: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """L1 between the mean colours of the replaced region in ``fake`` and ``real``, per face.
 
@@ -69,8 +80,7 @@ def mean_colour_error(fake: torch.Tensor, real: torch.Tensor, mask: torch.Tensor
     pull the face towards a blurry average; it only keeps the skin tone and light
     of the new face from drifting into a colour cast.
     """
-    area = mask.sum((2, 3)).clamp(min=1)
-    return (((fake - real) * mask).sum((2, 3)) / area).abs().mean()
+    return mean_colour_difference(fake, real, mask).abs().mean()
 
 
 def flip(
@@ -223,8 +233,10 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
     csv_path = out / "losses.csv"
     fields = ["step", "d_loss", "g_adv", "g_rec", "d_real", "d_fake", "images_per_s", "g_colour"]
     if main_process:
-        with open(csv_path, newline="") if csv_path.exists() else open(os.devnull) as f:
-            old_rows = list(csv.reader(f))
+        old_rows: list[list[str]] = []
+        if csv_path.exists():
+            with open(csv_path, newline="") as f:
+                old_rows = list(csv.reader(f))
         if not old_rows or old_rows[0] != fields:  # new, or written by a version with fewer columns
             with open(csv_path, "w", newline="") as f:
                 csv.writer(f).writerows([fields] + old_rows[1:])
@@ -284,7 +296,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
         with torch.autocast(device_type="cuda", enabled=use_amp):
             g_logits = d_model(fake, mask, landmarks).float()
             g_adv = F.softplus(-g_logits).mean()
-            g_rec = ((fake.float() - real).abs() * mask).sum() / (mask.sum() * 3).clamp(min=1)
+            g_rec = masked_l1(fake.float(), real, mask)
             g_col = mean_colour_error(fake.float(), real, mask)
             g_loss = g_adv + options.rec_weight * g_rec + options.colour_weight * g_col
         opt_g.zero_grad(set_to_none=True)
