@@ -36,6 +36,7 @@ def _train(args: argparse.Namespace) -> int:
         lr=args.lr,
         rec_weight=args.rec_weight,
         colour_weight=args.colour_weight,
+        balance_sources=args.balance_sources,
         seed=args.seed,
         device=args.device,
         width=args.width,
@@ -95,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.0,
         help="weight of the L1 between the mean colours of the new and the real face (against colour casts)",
+    )
+    t.add_argument(
+        "--balance-sources",
+        action="store_true",
+        help="draw every top-level folder of the dataset equally often, whatever its size",
     )
     t.add_argument("--width", type=int, default=16, help="channels of the first layer (network width)")
     t.add_argument("--seed", type=int, default=0)

@@ -49,6 +49,7 @@ class TrainOptions:
     lr: float = 2e-4
     rec_weight: float = 4.0
     colour_weight: float = 0.0
+    balance_sources: bool = False
     ema_decay: float = 0.999
     width: int = 16
     seed: int = 0
@@ -60,6 +61,17 @@ class TrainOptions:
 def to_tensors(arrays: FaceArrays, index: np.ndarray, device: str) -> tuple[torch.Tensor, ...]:
     """The samples at ``index`` as image (-1..1), mask (0/1) and landmarks tensors."""
     return to_model_inputs(arrays.images[index], arrays.masks[index], arrays.landmarks[index], device)
+
+
+def source_weights(files: np.ndarray) -> torch.Tensor:
+    """Sampling weights that give every top-level folder of a dataset the same share of the batches.
+
+    A face set that holds most of the photos (UTKFace's tight crops, say) would
+    otherwise teach the generator mostly its own kind of context.
+    """
+    sources = np.array([f.split("/", 1)[0] if "/" in f else "" for f in files])
+    _, inverse, counts = np.unique(sources, return_inverse=True, return_counts=True)
+    return torch.from_numpy(1.0 / counts[inverse])
 
 
 def masked_l1(fake: torch.Tensor, real: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -270,12 +282,16 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
         _write_png(sample_sheet(ema, fixed_batch, fixed_z), out / "samples" / f"step_{step:07d}.png")
         plot_losses(csv_path, out / "losses.png")
 
+    weights = source_weights(train_set.files) if options.balance_sources else None
     bar = tqdm(total=options.steps, initial=step, unit="step", desc="training", disable=not (progress and main_process))
     log_rows: list[list] = []
     log_every = min(10, options.checkpoint_every)
     tick = time.perf_counter()
     while step < options.steps:
-        index = torch.randint(len(train_set), (options.batch_size,), generator=rng).numpy()
+        if weights is None:
+            index = torch.randint(len(train_set), (options.batch_size,), generator=rng).numpy()
+        else:
+            index = torch.multinomial(weights, options.batch_size, replacement=True, generator=rng).numpy()
         which = torch.rand(options.batch_size, generator=rng) < 0.5
         z = torch.randn(options.batch_size, config.latent_dim, generator=rng).to(device)
         real, mask, landmarks = flip(*to_tensors(train_set, index, device), which.to(device))
@@ -341,6 +357,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
             if mtime != manifest_mtime:
                 manifest_mtime = mtime
                 train_set = load_dataset(data, "train")
+                weights = source_weights(train_set.files) if options.balance_sources else None
                 log.info("dataset grew to %d training faces", len(train_set))
     bar.close()
     if world > 1:

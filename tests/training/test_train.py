@@ -175,3 +175,31 @@ def test_mean_colour_error_sees_a_colour_cast_but_not_where_pixels_are():
     # Outside the region nothing counts.
     outside = real + 0.5 * (1 - mask)
     assert mean_colour_error(outside, real, mask).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_balanced_sources_draw_each_face_set_equally_often():
+    from anonymizer.training.train import source_weights
+
+    # 6 faces from one set, 2 from another, 1 from a third (its file sits in a person folder).
+    files = np.array([f"utk/{i}.jpg" for i in range(6)] + ["celeba/a.jpg", "celeba/b.jpg", "lfw/Ann/1.jpg"])
+    weights = source_weights(files)
+    draws = torch.multinomial(weights, 30000, replacement=True, generator=torch.Generator().manual_seed(0))
+    share = np.bincount(draws.numpy(), minlength=len(files))
+    per_set = np.array([share[:6].sum(), share[6:8].sum(), share[8]]) / len(draws)
+    assert np.allclose(per_set, 1 / 3, atol=0.02)
+    # Within a set every face is as likely as the others.
+    assert share[:6].min() > 0.8 * share[:6].max()
+    # Files at the top of the dataset folder form one group of their own.
+    assert torch.equal(source_weights(np.array(["a.jpg", "b.jpg"])), torch.tensor([0.5, 0.5], dtype=torch.float64))
+
+
+def test_balanced_training_runs_and_resumes_exactly(dataset, tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    train(dataset, straight, _small(3, balance_sources=True), progress=False)
+    train(dataset, resumed, _small(1, balance_sources=True), progress=False)
+    train(dataset, resumed, _small(3, balance_sources=True), progress=False)
+    a = torch.load(straight / "checkpoint.pt", weights_only=True)
+    b = torch.load(resumed / "checkpoint.pt", weights_only=True)
+    assert a["options"]["balance_sources"] and a["step"] == b["step"] == 3
+    for key in a["ema"]:
+        assert torch.equal(a["ema"][key], b["ema"][key])
