@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 from models.networks import Generator, GeneratorConfig
 
 FORMAT = "anonymizer-generator-v1"
+METADATA_KEY = "anonymizer"
 
 
 class WeightsError(RuntimeError):
@@ -41,7 +42,10 @@ def save_generator(generator: Generator, path: Path, info: dict | None = None) -
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
     tmp = path.with_name(f".{path.name}.tmp")
-    save_file(state, str(tmp), metadata={"format": FORMAT, "config": json.dumps(generator.config.to_dict())})
+    # One metadata key only: safetensors writes the header's metadata in an order that can
+    # change from one process to the next, and the checksum must not depend on it.
+    header = json.dumps({"format": FORMAT, "config": generator.config.to_dict()}, sort_keys=True)
+    save_file(state, str(tmp), metadata={METADATA_KEY: header})
     os.chmod(tmp, 0o644)  # safetensors writes owner-only; weights are meant to be shared
     meta = {"format": FORMAT, "config": generator.config.to_dict(), "sha256": sha256_of(tmp), **(info or {})}
     tmp_meta = path.with_name(f".{path.name}.json.tmp")
