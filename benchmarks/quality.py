@@ -88,12 +88,23 @@ FACE_SETS = ("lfw", "celeba", "utkface")
 METHODS = ("gan", "blur", "pixelate", "solid")
 SANITY = "jpeg"  # the re-encoded original: not anonymized
 OTHER = "other person"  # original vs the original face of another photo
+# Face sizes (longer side of the box, px) reported apart: dlib's descriptor, and what the
+# context around a face gives away, depend on the size.
+SIZE_BANDS = ((32, 64), (64, 128), (128, None))
 SAME_PERSON = 0.6  # dlib's threshold for "same person"
 JPEG_QUALITY = 50  # WIDER, CelebA and LFW are stored at libjpeg quality 75; re-encoding at 75 changes ~nothing
 VAL_FRACTION = 0.1  # the training run's PrepareOptions.val_fraction
 
 
 # ---------------------------------------------------------------- metric helpers
+
+
+def size_band(size: float) -> str | None:
+    """The band a face of this size falls in, named like ``64-127 px``; None below the first."""
+    for lo, hi in SIZE_BANDS:
+        if size >= lo and (hi is None or size < hi):
+            return f"{lo}-{hi - 1} px" if hi is not None else f">= {lo} px"
+    return None
 
 
 def match_faces(original: np.ndarray, found: np.ndarray, min_iou: float = 0.5) -> np.ndarray:
@@ -557,6 +568,9 @@ def summarize(records: list[FaceRecord], variants: list[str], seed: int) -> list
         if dataset == "heldout":
             for name in FACE_SETS:
                 groups.append((f"heldout/{name}", [r for r in recs if r.subset == name]))
+        for lo, _ in SIZE_BANDS:
+            band = size_band(lo)
+            groups.append((f"{dataset}@{band}", [r for r in recs if size_band(r.size) == band]))
     rows = []
     for name, recs in groups:
         if not recs:
@@ -610,6 +624,18 @@ def markdown(result: dict) -> str:
             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         lines += [_row(r["dataset"].split("/", 1)[1], r) for r in sub]
+    by_size = [r for r in result["results"] if "@" in r["dataset"]]
+    if by_size:
+        lines += [
+            "",
+            "By face size (the box's longer side in the original; `other person` pairs faces of the same band):",
+            "",
+            "| data | size | method | faces | retention | same person | beyond solid | mean distance | re-identified |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for r in by_size:
+            dataset, band = r["dataset"].split("@", 1)
+            lines.append(_row(f"{names[dataset]} | {band}", r))
     p = result["photos"]
     t = result["time"]
     lines += [

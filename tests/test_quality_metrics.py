@@ -123,3 +123,40 @@ def test_colour_stats_report_a_cast_in_grey_levels():
     assert stats["bias_rgb"] == pytest.approx([-12.75, 0.0, 12.75], abs=0.01)
     assert stats["mean_colour_error"] == pytest.approx(8.5, abs=0.01)  # (12.75 + 0 + 12.75) / 3
     assert stats["l1"] == pytest.approx(8.5, abs=0.01)
+
+
+def test_faces_are_also_scored_by_size_band(quality):
+    assert [quality.size_band(s) for s in (20, 32, 63.9, 64, 127, 128, 900)] == [
+        None,
+        "32-63 px",
+        "32-63 px",
+        "64-127 px",
+        "64-127 px",
+        ">= 128 px",
+        ">= 128 px",
+    ]
+
+    def record(i, size, gan):
+        desc = np.full(128, float(i))
+        return quality.FaceRecord(
+            "wider",
+            "",
+            f"p{i}.jpg",
+            f"g{i}",
+            [0, 0, size, size],
+            size,
+            desc,
+            f"id{i}",
+            retained={"gan": True},
+            distance={"gan": gan},
+            anonymized={"gan": desc},
+        )
+
+    records = [record(0, 40, 0.5), record(1, 50, 0.9), record(2, 200, 0.5), record(3, 300, 0.5)]
+    rows = {(r["dataset"], r["method"]): r for r in quality.summarize(records, ["gan"], seed=0)}
+    assert rows[("wider", "gan")]["faces"] == 4
+    small, large = rows[("wider@32-63 px", "gan")], rows[("wider@>= 128 px", "gan")]
+    assert (small["faces"], small["same_person"]) == (2, 1)
+    assert (large["faces"], large["same_person"]) == (2, 2)
+    assert ("wider@64-127 px", "gan") not in rows  # an empty band has no row
+    assert rows[("wider@>= 128 px", quality.OTHER)]["faces"] == 2
