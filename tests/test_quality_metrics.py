@@ -80,25 +80,30 @@ def test_heldout_sample_takes_only_validation_photos(quality, tmp_path):
     assert len(photos) <= 6
 
 
-def test_same_person_beyond_solid_counts_only_what_solid_fill_does_not_match(quality):
-    def record(i, gan, solid):
-        desc = np.full(128, float(i))
-        return quality.FaceRecord(
-            "heldout",
-            "lfw",
-            f"p{i}.jpg",
-            f"g{i}",
-            [0, 0, 10, 10],
-            10.0,
-            desc,
-            f"id{i}",
-            retained={"gan": True, "solid": False},
-            distance={"gan": gan, "solid": solid},
-            anonymized={"gan": desc, "solid": desc},
-        )
+def _record(quality, i: int, distance: dict, size: float = 10.0, dataset: str = "heldout"):
+    """A scored face whose descriptors are all ``i`` and whose method distances are given."""
+    desc = np.full(128, float(i))
+    return quality.FaceRecord(
+        dataset,
+        "lfw" if dataset == "heldout" else "",
+        f"p{i}.jpg",
+        f"g{i}",
+        [0, 0, size, size],
+        size,
+        desc,
+        f"id{i}",
+        retained={m: m == "gan" for m in distance},
+        distance=dict(distance),
+        anonymized={m: desc for m in distance},
+    )
 
+
+def test_same_person_beyond_solid_counts_only_what_solid_fill_does_not_match(quality):
     # Face 0: both match (the context gives it away); face 1: only the GAN matches; face 2: neither.
-    records = [record(0, 0.5, 0.55), record(1, 0.4, 0.9), record(2, 0.8, 0.7)]
+    records = [
+        _record(quality, i, {"gan": gan, "solid": solid})
+        for i, (gan, solid) in enumerate([(0.5, 0.55), (0.4, 0.9), (0.8, 0.7)])
+    ]
     gan = quality._score(records, "gan")
     assert (gan["same_person"], gan["same_person_beyond_solid"]) == (2, 1)
     assert quality._score(records, "solid")["same_person_beyond_solid"] == 0
@@ -136,23 +141,8 @@ def test_faces_are_also_scored_by_size_band(quality):
         ">= 128 px",
     ]
 
-    def record(i, size, gan):
-        desc = np.full(128, float(i))
-        return quality.FaceRecord(
-            "wider",
-            "",
-            f"p{i}.jpg",
-            f"g{i}",
-            [0, 0, size, size],
-            size,
-            desc,
-            f"id{i}",
-            retained={"gan": True},
-            distance={"gan": gan},
-            anonymized={"gan": desc},
-        )
-
-    records = [record(0, 40, 0.5), record(1, 50, 0.9), record(2, 200, 0.5), record(3, 300, 0.5)]
+    sizes_and_distances = [(40, 0.5), (50, 0.9), (200, 0.5), (300, 0.5)]
+    records = [_record(quality, i, {"gan": d}, size, "wider") for i, (size, d) in enumerate(sizes_and_distances)]
     rows = {(r["dataset"], r["method"]): r for r in quality.summarize(records, ["gan"], seed=0)}
     assert rows[("wider", "gan")]["faces"] == 4
     small, large = rows[("wider@32-63 px", "gan")], rows[("wider@>= 128 px", "gan")]
