@@ -44,10 +44,10 @@ def save_generator(generator: Generator, path: Path, info: dict | None = None) -
     tmp = path.with_name(f".{path.name}.tmp")
     # One metadata key only: safetensors writes the header's metadata in an order that can
     # change from one process to the next, and the checksum must not depend on it.
-    header = json.dumps({"format": FORMAT, "config": generator.config.to_dict()}, sort_keys=True)
-    save_file(state, str(tmp), metadata={METADATA_KEY: header})
+    described = {"format": FORMAT, "config": generator.config.to_dict()}
+    save_file(state, str(tmp), metadata={METADATA_KEY: json.dumps(described, sort_keys=True)})
     os.chmod(tmp, 0o644)  # safetensors writes owner-only; weights are meant to be shared
-    meta = {"format": FORMAT, "config": generator.config.to_dict(), "sha256": sha256_of(tmp), **(info or {})}
+    meta = {**described, "sha256": sha256_of(tmp), **(info or {})}
     tmp_meta = path.with_name(f".{path.name}.json.tmp")
     tmp_meta.write_text(json.dumps(meta, indent=2) + "\n")
     os.replace(tmp, path)
