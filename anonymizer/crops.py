@@ -108,6 +108,42 @@ def crop_geometry(
     return x0, y0, side
 
 
+def _intersects(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+
+
+def paint_waves(
+    faces: list[Face], context: float = DEFAULT_CONTEXT, mask_scale: float = DEFAULT_MASK_SCALE
+) -> list[list[int]]:
+    """Indices of ``faces`` grouped into waves to be cut, replaced and pasted one after another.
+
+    Two faces whose crops see each other's hidden region (people side by side,
+    a face in front of another) must not be replaced from the same photo: the
+    second one pasted would cut a hard edge into the first, and each replacer
+    would paint from the other's original face. So they go in different waves,
+    and a later wave is cut from the photo as the earlier waves left it.
+    Smaller faces go first, so where two faces overlap the larger (nearer) one
+    is painted last and stays whole. Faces that do not touch share a wave: a
+    photo of separate faces is a single wave, one batch per replacer.
+    """
+    order = sorted(range(len(faces)), key=lambda i: (faces[i].size, i))
+    windows, hidden = {}, {}
+    for i in order:
+        x0, y0, side = crop_geometry(faces[i].box, context, mask_scale)
+        windows[i] = np.array([x0, y0, x0 + side, y0 + side], dtype=np.float32)
+        hidden[i] = hidden_region(faces[i].box, mask_scale)
+    wave_of: dict[int, int] = {}
+    for n, i in enumerate(order):
+        touching = [
+            wave_of[j] for j in order[:n] if _intersects(windows[i], hidden[j]) or _intersects(windows[j], hidden[i])
+        ]
+        wave_of[i] = max(touching) + 1 if touching else 0
+    waves: list[list[int]] = [[] for _ in range(max(wave_of.values(), default=-1) + 1)]
+    for i in range(len(faces)):
+        waves[wave_of[i]].append(i)
+    return waves
+
+
 def make_crop(
     image: np.ndarray,
     face: Face,

@@ -1,13 +1,15 @@
 """The GAN replacer: paints a new face into each crop with the trained generator.
 
 It sees the crop with the face region blanked out, the mask and the landmarks,
-never the face itself, so it cannot copy the identity. All faces of a photo go
-through the generator as one batch.
+never the face itself, so it cannot copy the identity. The faces the pipeline
+hands over together (all faces of a photo, unless some overlap: see
+:func:`anonymizer.crops.paint_waves`) go through the generator as one batch.
 """
 
 from __future__ import annotations
 
 import logging
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -61,12 +63,28 @@ class GanReplacer:
     def replace(self, crops: list[FaceCrop]) -> list[np.ndarray]:
         if not crops:
             return []
-        if self.seed is not None:
-            self._rng.manual_seed(self.seed)  # reproducible per photo, whatever ran before
         out: list[np.ndarray] = []
         for start in range(0, len(crops), self.batch_size):
             out.extend(self._replace_batch(crops[start : start + self.batch_size]))
         return out
+
+    def _latents(self, crops: list[FaceCrop]) -> torch.Tensor:
+        """One latent code per face: random, or with a seed, a function of the seed and what the generator sees.
+
+        Seeded codes follow from each crop's context (its face pixels masked
+        out), not from its place in a batch: a photo gives the same faces
+        however its faces are batched or ordered, and faces with different
+        surroundings do not share a code.
+        """
+        dim = self.generator.config.latent_dim
+        if self.seed is None:
+            return torch.randn(len(crops), dim, generator=self._rng)
+        codes = []
+        for crop in crops:
+            context = np.where(crop.mask[..., None] > 0.5, 0, crop.image).astype(np.uint8)
+            key = zlib.crc32(np.ascontiguousarray(context).tobytes(), self.seed & 0xFFFFFFFF)
+            codes.append(torch.randn(dim, generator=torch.Generator().manual_seed(key)))
+        return torch.stack(codes)
 
     @torch.no_grad()
     def _replace_batch(self, crops: list[FaceCrop]) -> list[np.ndarray]:
@@ -76,7 +94,7 @@ class GanReplacer:
             np.stack([c.landmarks for c in crops]),
             self.device,
         )
-        z = torch.randn(len(crops), self.generator.config.latent_dim, generator=self._rng).to(self.device)
+        z = self._latents(crops).to(self.device)
         composite = self.generator.inpaint(image, mask, landmarks, z)
         result = ((composite.clamp(-1, 1) + 1) * 127.5).permute(0, 2, 3, 1).cpu().numpy()
         return [match_seam_colour(r, c) for r, c in zip(result, crops)]

@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from anonymizer.crops import DEFAULT_MASK_SCALE, make_crop, paste_back
+from anonymizer.crops import DEFAULT_MASK_SCALE, make_crop, paint_waves, paste_back
 from anonymizer.detection import DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, Detector, make_detector
 from anonymizer.faces import Face, ImageResult
 from anonymizer.replacers import PixelateReplacer, Replacer, make_replacer
@@ -71,13 +71,18 @@ class Anonymizer:
         faces = list(faces)
         if not faces:
             return ImageResult(image=image.copy(), faces=[])
+        out = image
+        for wave in paint_waves(faces, mask_scale=self.mask_scale):
+            out = self._replace_wave(out, faces, wave)
+        return ImageResult(image=out, faces=faces)
+
+    def _replace_wave(self, image: np.ndarray, faces: list[Face], wave: list[int]) -> np.ndarray:
+        """Replace the faces ``wave`` indexes (one batch per replacer) and paste them into a copy of ``image``."""
         groups: dict[int, tuple[Replacer, list[int]]] = {}
-        for i, face in enumerate(faces):
-            chosen = self.replacer if face.size >= self.replacer.min_face_size else self.fallback
+        for i in wave:
+            chosen = self.replacer if faces[i].size >= self.replacer.min_face_size else self.fallback
             groups.setdefault(id(chosen), (chosen, []))[1].append(i)
-        crops: list = [None] * len(faces)
-        new: list = [None] * len(faces)
-        grain = [False] * len(faces)
+        crops, new, grain = [], [], []
         for replacer, indices in groups.values():
             group = [make_crop(image, faces[i], replacer.crop_size, mask_scale=self.mask_scale) for i in indices]
             pixels = replacer.replace(group)
@@ -89,10 +94,11 @@ class Anonymizer:
                     raise RuntimeError(
                         f"{replacer.name} returned a {px.dtype} {px.shape} crop, expected uint8 {crop.image.shape}"
                     )
-                crops[i], new[i] = crop, px
-                grain[i] = replacer.grain
+                crops.append(crop)
+                new.append(px)
+                grain.append(replacer.grain)
                 faces[i].method = replacer.name
-        return ImageResult(image=paste_back(image, crops, new, grain), faces=faces)
+        return paste_back(image, crops, new, grain)
 
 
 def _check_rgb(image: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ from anonymizer.crops import (
     grain_level,
     hidden_region,
     make_crop,
+    paint_waves,
     paste_back,
     rect_mask,
 )
@@ -181,3 +182,21 @@ def test_no_grain_is_added_to_a_clean_photo():
     crop = make_crop(photo, face, size=64)
     new = np.full((64, 64, 3), 200, np.uint8)
     np.testing.assert_array_equal(paste_back(photo, [crop], [new], grain=[True]), paste_back(photo, [crop], [new]))
+
+
+def test_faces_apart_share_one_wave():
+    faces = [make_face((20, 20, 60, 70)), make_face((200, 30, 250, 90)), make_face((100, 150, 130, 190))]
+    assert paint_waves(faces) == [[0, 1, 2]]
+    assert paint_waves([]) == []
+
+
+def test_touching_faces_are_painted_smallest_first():
+    # A face in front (large), one half behind it (small), and one far away.
+    faces = [make_face((100, 60, 200, 180)), make_face((60, 70, 110, 130)), make_face((400, 60, 450, 120))]
+    assert paint_waves(faces) == [[1, 2], [0]]
+
+
+def test_a_chain_of_faces_takes_as_many_waves_as_it_needs():
+    # Each face's crop reaches the next one's face: sizes grow along the row.
+    faces = [make_face((x, 50, x + w, 50 + w)) for x, w in ((0, 30), (35, 34), (75, 38), (120, 42))]
+    assert paint_waves(faces) == [[0], [1], [2], [3]]

@@ -68,3 +68,61 @@ def test_a_replacer_returning_garbage_fails_closed():
 def test_only_rgb_uint8_is_accepted(shape, dtype):
     with pytest.raises(ValueError, match="RGB"):
         Anonymizer(method="blur", detector=FakeDetector()).anonymize(np.zeros(shape, dtype))
+
+
+class ShadingReplacer:
+    """Paints the replaced region of every crop flat, one shade per call, and keeps the crops it got."""
+
+    name = "shade"
+    crop_size = None  # native crops: pixels compare exactly
+    min_face_size = 0.0
+    grain = False
+
+    def __init__(self) -> None:
+        self.calls: list[list] = []
+
+    def replace(self, crops):
+        self.calls.append(crops)
+        out = []
+        for crop in crops:
+            pixels = crop.image.copy()
+            pixels[crop.mask > 0.5] = 10 * len(self.calls)
+            out.append(pixels)
+        return out
+
+
+def _hidden_mask(shape, face) -> np.ndarray:
+    return rect_mask(shape, hidden_region(face.box)).astype(bool)
+
+
+def test_faces_apart_go_through_the_replacer_in_one_batch():
+    image = noise_image(200, 500, low=50, high=200)
+    boxes = [(20, 20, 80, 90), (200, 40, 260, 110), (380, 60, 450, 140)]
+    replacer = ShadingReplacer()
+    result = Anonymizer(detector=FakeDetector(boxes), replacer=replacer).anonymize(image)
+    assert [len(call) for call in replacer.calls] == [3]
+    assert [f.method for f in result.faces] == ["shade"] * 3
+
+
+def test_a_face_overlapping_another_is_cut_from_the_photo_with_the_other_already_replaced():
+    image = noise_image(260, 320, low=50, high=200)
+    before = image.copy()
+    big, small = (100, 60, 200, 180), (60, 70, 110, 130)  # the small face half behind the big one
+    replacer = ShadingReplacer()
+    result = Anonymizer(detector=FakeDetector([big, small]), replacer=replacer).anonymize(image)
+    assert [len(call) for call in replacer.calls] == [1, 1]
+    (small_crop,), (big_crop,) = replacer.calls
+    assert small_crop.face_size < big_crop.face_size
+    # The big face's replacer saw the small face as replaced (shade 10), not its original pixels.
+    x0, y0 = big_crop.origin
+    small_in_crop = hidden_region(result.faces[1].box) - np.array([x0, y0, x0, y0], np.float32)
+    seen = rect_mask((big_crop.side, big_crop.side), small_in_crop).astype(bool)
+    assert seen.any() and (big_crop.image[seen] == 10).all()
+    # The big face is whole (painted last); the rest of the small face shows its own new pixels,
+    # faded into the big one's across its feather: nothing of either original.
+    big_hidden = _hidden_mask(image.shape[:2], result.faces[0])
+    small_hidden = _hidden_mask(image.shape[:2], result.faces[1])
+    assert (result.image[big_hidden] == 20).all()
+    rest = result.image[small_hidden & ~big_hidden]
+    assert ((rest >= 10) & (rest <= 20)).all() and (rest == 10).any()
+    np.testing.assert_array_equal(image, before)

@@ -98,3 +98,33 @@ def test_solid_fills_with_its_colour():
     out = SolidReplacer(color=(10, 20, 30)).replace([crop])[0]
     assert (out.reshape(-1, 3) == (10, 20, 30)).all()
     out[0, 0] = 0  # a writable copy, not a view of a shared buffer
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    """An untrained generator small enough to run in a blink: behaviour of the replacer, not of training."""
+    import torch
+
+    from models.io import save_generator
+    from models.networks import Generator, GeneratorConfig
+
+    torch.manual_seed(0)
+    generator = Generator(GeneratorConfig(resolution=64, width=4, max_width=16, latent_dim=8))
+    return save_generator(generator, tmp_path_factory.mktemp("weights") / "tiny.safetensors")
+
+
+def test_seeded_gan_faces_do_not_depend_on_batching(tiny_weights):
+    from anonymizer.gan import GanReplacer
+
+    image = noise_image(300, 400)
+    a, b = _crops(image, [(50, 50, 110, 120), (220, 100, 320, 210)], 64)
+    gan = GanReplacer(tiny_weights, device="cpu", seed=3)
+    together = gan.replace([a, b])
+    np.testing.assert_array_equal(together[1], gan.replace([b])[0])
+    np.testing.assert_array_equal(together[0], GanReplacer(tiny_weights, device="cpu", seed=3).replace([a])[0])
+    inside = b.mask > 0.5
+    assert not np.array_equal(
+        together[1][inside], GanReplacer(tiny_weights, device="cpu", seed=4).replace([b])[0][inside]
+    )
+    unseeded = GanReplacer(tiny_weights, device="cpu")
+    assert not np.array_equal(unseeded.replace([b])[0][inside], unseeded.replace([b])[0][inside])
