@@ -18,7 +18,7 @@ shows of the face ever comes from the original face pixels.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -253,6 +253,24 @@ def paste_back(
         raise ValueError("one replaced crop is needed per crop")
     if grain is not None and len(grain) != len(crops):
         raise ValueError("one grain flag is needed per crop")
+    # Work on the part of the photo the crops cover only: a big photo is copied once, not converted whole.
+    h, w = image.shape[:2]
+    inside = [c for c in crops if _crop_window(c, (h, w)) is not None]
+    if not inside:
+        return image.copy()
+    x1 = max(0, min(c.origin[0] for c in inside))
+    y1 = max(0, min(c.origin[1] for c in inside))
+    x2 = min(w, max(c.origin[0] + c.side for c in inside))
+    y2 = min(h, max(c.origin[1] + c.side for c in inside))
+    shifted = [replace(c, origin=(c.origin[0] - x1, c.origin[1] - y1)) for c in crops]
+    result = image.copy()
+    result[y1:y2, x1:x2] = _paste_region(image[y1:y2, x1:x2], shifted, new, grain)
+    return result
+
+
+def _paste_region(
+    image: np.ndarray, crops: list[FaceCrop], new: list[np.ndarray], grain: list[bool] | None
+) -> np.ndarray:
     out = image.astype(np.float32)
     shape = image.shape[:2]
     natives: list[np.ndarray | None] = []
