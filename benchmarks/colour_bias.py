@@ -13,7 +13,12 @@ real face's. Reported per weights file, in grey levels (0-255):
 * ``mean_colour_error``: the mean absolute difference of the per-face mean
   colours (skin tone and light off, whatever the direction);
 * ``l1``: the mean absolute pixel difference inside the region (lower is
-  closer to the real face; not a goal in itself, a generated face should differ).
+  closer to the real face; not a goal in itself, a generated face should differ);
+* ``chroma_ratio``: how colourful the new faces are against the real ones, the
+  mean chroma (max - min channel per pixel) inside the region, generated over
+  real: below 1 is greyer (washed-out skin);
+* ``contrast_ratio``: the spread of brightness inside the region (std of luma
+  per face), generated over real: below 1 is flatter (a ghostly face).
 
 Writes ``benchmarks/results/colour_bias.json``.
 """
@@ -48,7 +53,23 @@ def colour_stats(generated: torch.Tensor, real: torch.Tensor, mask: torch.Tensor
         "bias_rgb": [round(float(v) * scale, 2) for v in diff.mean(0)],
         "mean_colour_error": round(float(diff.abs().mean()) * scale, 2),
         "l1": round(float(masked_l1(generated, real, mask)) * scale, 2),
+        "chroma_ratio": round(_mean_chroma(generated, mask) / max(_mean_chroma(real, mask), 1e-6), 3),
+        "contrast_ratio": round(_luma_spread(generated, mask) / max(_luma_spread(real, mask), 1e-6), 3),
     }
+
+
+def _mean_chroma(images: torch.Tensor, mask: torch.Tensor) -> float:
+    chroma = images.amax(1, keepdim=True) - images.amin(1, keepdim=True)
+    return float((chroma * mask).sum() / mask.sum().clamp(min=1))
+
+
+def _luma_spread(images: torch.Tensor, mask: torch.Tensor) -> float:
+    """The mean over faces of the std of luma inside the mask."""
+    luma = images.mean(1, keepdim=True)
+    area = mask.sum((1, 2, 3)).clamp(min=1)
+    mean = (luma * mask).sum((1, 2, 3)) / area
+    var = (((luma - mean[:, None, None, None]) ** 2) * mask).sum((1, 2, 3)) / area
+    return float(var.sqrt().mean())
 
 
 def main() -> None:

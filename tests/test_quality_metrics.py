@@ -21,6 +21,14 @@ def quality():
     return module
 
 
+@pytest.fixture(scope="module")
+def colour_bench():
+    spec = importlib.util.spec_from_file_location("bench_colour", ROOT / "benchmarks" / "colour_bias.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_match_faces_is_one_to_one_at_the_iou_threshold(quality):
     original = np.array([[0, 0, 10, 10], [100, 100, 110, 110], [0, 0, 10, 9]], dtype=np.float32)
     found = np.array([[0, 0, 10, 10], [105, 105, 115, 115]], dtype=np.float32)
@@ -112,22 +120,38 @@ def test_same_person_beyond_solid_counts_only_what_solid_fill_does_not_match(qua
     assert quality._score(records, "gan")["same_person_beyond_solid"] is None
 
 
-def test_colour_stats_report_a_cast_in_grey_levels():
+def test_colour_stats_report_a_cast_in_grey_levels(colour_bench):
     import torch
 
-    spec = importlib.util.spec_from_file_location("bench_colour", ROOT / "benchmarks" / "colour_bias.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     real = torch.zeros(4, 3, 8, 8)
     mask = torch.zeros(4, 1, 8, 8)
     mask[:, :, 2:6, 2:6] = 1
     cyan = real.clone()
     cyan[:, 0] -= 0.1 * mask[:, 0]  # red down by 0.1 (12.75 grey levels) inside the region only
     cyan[:, 2] += 0.1 * mask[:, 0]
-    stats = module.colour_stats(cyan, real, mask)
+    stats = colour_bench.colour_stats(cyan, real, mask)
     assert stats["bias_rgb"] == pytest.approx([-12.75, 0.0, 12.75], abs=0.01)
     assert stats["mean_colour_error"] == pytest.approx(8.5, abs=0.01)  # (12.75 + 0 + 12.75) / 3
     assert stats["l1"] == pytest.approx(8.5, abs=0.01)
+
+
+def test_colour_stats_see_washed_out_and_flat_faces(colour_bench):
+    import torch
+
+    real = torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    mask = torch.zeros(4, 1, 8, 8)
+    mask[:, :, 2:6, 2:6] = 1
+    grey = real.mean(1, keepdim=True)
+    half_colour = grey + 0.5 * (real - grey)  # same brightness, half the chroma
+    stats = colour_bench.colour_stats(half_colour, real, mask)
+    assert stats["chroma_ratio"] == pytest.approx(0.5, abs=0.001)
+    assert stats["contrast_ratio"] == pytest.approx(1.0, abs=0.001)
+    centre = (grey * mask).sum((2, 3), keepdim=True) / mask.sum((2, 3), keepdim=True)
+    flat = real - grey + centre + 0.25 * (grey - centre)  # same colours around a quarter of the brightness spread
+    stats = colour_bench.colour_stats(flat, real, mask)
+    assert stats["contrast_ratio"] == pytest.approx(0.25, abs=0.001)
+    assert stats["chroma_ratio"] == pytest.approx(1.0, abs=0.001)
+    assert colour_bench.colour_stats(real, real, mask)["chroma_ratio"] == pytest.approx(1.0)
 
 
 def test_faces_are_also_scored_by_size_band(quality):
