@@ -122,11 +122,14 @@ def paint_waves(
     second one pasted would cut a hard edge into the first, and each replacer
     would paint from the other's original face. So they go in different waves,
     and a later wave is cut from the photo as the earlier waves left it.
-    Smaller faces go first, so where two faces overlap the larger (nearer) one
-    is painted last and stays whole. Faces that do not touch share a wave: a
-    photo of separate faces is a single wave, one batch per replacer.
+    Larger faces go first, so where two hidden regions overlap, the smaller
+    face is painted last and stays whole: the overlap is a smaller share of the
+    larger face, which still reads as a face. (Smallest first left 5 more of
+    WIDER's 181 scored faces undetected after the GAN; largest first kept
+    one more than pasting all faces at once.) Faces that do not touch share
+    a wave: a photo of separate faces is a single wave, one batch per replacer.
     """
-    order = sorted(range(len(faces)), key=lambda i: (faces[i].size, i))
+    order = sorted(range(len(faces)), key=lambda i: (-faces[i].size, i))
     windows, hidden = {}, {}
     for i in order:
         x0, y0, side = crop_geometry(faces[i].box, context, mask_scale)

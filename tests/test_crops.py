@@ -190,13 +190,13 @@ def test_faces_apart_share_one_wave():
     assert paint_waves([]) == []
 
 
-def test_touching_faces_are_painted_smallest_first():
-    # A face in front (large), one half behind it (small), and one far away.
+def test_touching_faces_are_painted_largest_first():
+    # A large face, a small one beside it whose crop reaches into it, and one far away.
     faces = [make_face((100, 60, 200, 180)), make_face((60, 70, 110, 130)), make_face((400, 60, 450, 120))]
-    assert paint_waves(faces) == [[1, 2], [0]]
+    assert paint_waves(faces) == [[0, 2], [1]]
 
 
 def test_a_chain_of_faces_takes_as_many_waves_as_it_needs():
     # Each face's crop reaches the next one's face: sizes grow along the row.
     faces = [make_face((x, 50, x + w, 50 + w)) for x, w in ((0, 30), (35, 34), (75, 38), (120, 42))]
-    assert paint_waves(faces) == [[0], [1], [2], [3]]
+    assert paint_waves(faces) == [[3], [2], [1], [0]]

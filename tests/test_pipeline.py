@@ -107,22 +107,22 @@ def test_faces_apart_go_through_the_replacer_in_one_batch():
 def test_a_face_overlapping_another_is_cut_from_the_photo_with_the_other_already_replaced():
     image = noise_image(260, 320, low=50, high=200)
     before = image.copy()
-    big, small = (100, 60, 200, 180), (60, 70, 110, 130)  # the small face half behind the big one
+    big, small = (100, 60, 200, 180), (60, 70, 110, 130)  # the small face's region runs into the big one's
     replacer = ShadingReplacer()
     result = Anonymizer(detector=FakeDetector([big, small]), replacer=replacer).anonymize(image)
     assert [len(call) for call in replacer.calls] == [1, 1]
-    (small_crop,), (big_crop,) = replacer.calls
-    assert small_crop.face_size < big_crop.face_size
-    # The big face's replacer saw the small face as replaced (shade 10), not its original pixels.
-    x0, y0 = big_crop.origin
-    small_in_crop = hidden_region(result.faces[1].box) - np.array([x0, y0, x0, y0], np.float32)
-    seen = rect_mask((big_crop.side, big_crop.side), small_in_crop).astype(bool)
-    assert seen.any() and (big_crop.image[seen] == 10).all()
-    # The big face is whole (painted last); the rest of the small face shows its own new pixels,
-    # faded into the big one's across its feather: nothing of either original.
+    (big_crop,), (small_crop,) = replacer.calls
+    assert big_crop.face_size > small_crop.face_size
+    # The small face's replacer saw the big face as replaced (shade 10), not its original pixels.
+    x0, y0 = small_crop.origin
+    big_in_crop = hidden_region(result.faces[0].box) - np.array([x0, y0, x0, y0], np.float32)
+    seen = rect_mask((small_crop.side, small_crop.side), big_in_crop).astype(bool)
+    assert seen.any() and (small_crop.image[seen] == 10).all()
+    # The small face is whole (painted last); the rest of the big face shows its own new pixels,
+    # faded into the small one's across its feather: nothing of either original.
     big_hidden = _hidden_mask(image.shape[:2], result.faces[0])
     small_hidden = _hidden_mask(image.shape[:2], result.faces[1])
-    assert (result.image[big_hidden] == 20).all()
-    rest = result.image[small_hidden & ~big_hidden]
+    assert (result.image[small_hidden] == 20).all()
+    rest = result.image[big_hidden & ~small_hidden]
     assert ((rest >= 10) & (rest <= 20)).all() and (rest == 10).any()
     np.testing.assert_array_equal(image, before)
