@@ -47,8 +47,9 @@ Reference rows, so the numbers can be read:
   person excluded). The share within 0.6 is dlib's false-match rate on these
   faces: what a perfect anonymizer that draws an unrelated face would score.
 
-The GAN draws its latent codes from ``--seed`` (reseeded per photo), so a run is
-deterministic for given weights. Writes ``quality.json``, ``quality.md`` and a
+The GAN draws its latent codes from ``--gan-seed`` (default: ``--seed``), so a run
+is deterministic for given weights; another ``--gan-seed`` on the same photos
+shows how much of a GAN figure is the draw of its faces rather than the weights. Writes ``quality.json``, ``quality.md`` and a
 per-face ``quality.csv`` to ``--out``, and ``samples_gan.png`` (32 held-out faces,
 original | gan, the distance under each pair) and ``samples_methods.png`` (a few
 faces under every method) to ``--samples-dir``.
@@ -367,7 +368,7 @@ def run(args: argparse.Namespace) -> dict:
     anonymizers: dict[str, Anonymizer] = {}
     weights_info: dict | None = None
     for m in methods:
-        options = {"weights": args.weights, "seed": args.seed} if m == "gan" else {}
+        options = {"weights": args.weights, "seed": gan_seed(args)} if m == "gan" else {}
         anonymizers[m] = Anonymizer(method=m, detector=detector, device=args.device, **options)
         if m == "gan":
             rep = anonymizers[m].replacer
@@ -459,6 +460,7 @@ def run(args: argparse.Namespace) -> dict:
             "jpeg_quality": args.jpeg_quality,
             "val_fraction": VAL_FRACTION,
             "seed": args.seed,
+            "gan_seed": gan_seed(args),
             "methods": methods,
             "heldout_limit": args.limit,
             "wider_limit": args.wider_limit,
@@ -643,7 +645,7 @@ def markdown(result: dict) -> str:
         f"Photos: held-out {p['heldout']['photos']} ({p['heldout']['faces_detected']} faces detected), "
         f"WIDER {p['wider']['photos']} ({p['wider']['faces_detected']} faces detected); unreadable: "
         f"{p['heldout']['unreadable'] + p['wider']['unreadable']}. Shares come with 95% Wilson intervals in `quality.json`.",
-        f"Run: {t['seconds']:.0f} s ({t['seconds_per_photo']} s/photo) on {t['machine']}. Seed {s['seed']}.",
+        f"Run: {t['seconds']:.0f} s ({t['seconds_per_photo']} s/photo) on {t['machine']}. Seed {s['seed']}, GAN seed {s.get('gan_seed', s['seed'])}.",
         "",
         f"Reproduce: `{result['command']}`",
         "",
@@ -747,6 +749,10 @@ def _grid(cells: list[np.ndarray], per_row: int, gap: int) -> np.ndarray:
 # ---------------------------------------------------------------- CLI
 
 
+def gan_seed(args: argparse.Namespace) -> int:
+    return args.seed if args.gan_seed is None else args.gan_seed
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from anonymizer.gan import default_weights
 
@@ -773,7 +779,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--iou", type=float, default=0.5, help="IoU for a face to count as still detected")
     p.add_argument("--jpeg-quality", type=int, default=JPEG_QUALITY, help="quality of the re-encoded sanity row")
-    p.add_argument("--seed", type=int, default=0, help="photo sample and GAN latent codes")
+    p.add_argument("--seed", type=int, default=0, help="photo sample (and GAN latent codes, unless --gan-seed)")
+    p.add_argument("--gan-seed", type=int, default=None, help="seed of the GAN's latent codes (default: --seed)")
     p.add_argument("--device", default="cpu", help="auto, cpu or cuda")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))

@@ -174,3 +174,8 @@ def test_faces_are_also_scored_by_size_band(quality):
     assert (large["faces"], large["same_person"]) == (2, 2)
     assert ("wider@64-127 px", "gan") not in rows  # an empty band has no row
     assert rows[("wider@>= 128 px", quality.OTHER)]["faces"] == 2
+
+
+def test_gan_seed_defaults_to_the_photo_seed(quality):
+    assert quality.gan_seed(quality.parse_args(["--seed", "3"])) == 3
+    assert quality.gan_seed(quality.parse_args(["--seed", "3", "--gan-seed", "5"])) == 5
