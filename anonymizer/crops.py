@@ -119,9 +119,9 @@ def paint_waves(
 
     Two faces whose crops see each other's hidden region (people side by side,
     a face in front of another) must not be replaced from the same photo: the
-    second one pasted would cut a hard edge into the first, and each replacer
-    would paint from the other's original face. So they go in different waves,
-    and a later wave is cut from the photo as the earlier waves left it.
+    second one pasted would cut a hard edge into the first, painted without
+    knowing it. So they go in different waves, and a later wave is cut from
+    the photo as the earlier waves left it: its new face continues theirs.
     Larger faces go first, so where two hidden regions overlap, the smaller
     face is painted last and stays whole: the overlap is a smaller share of the
     larger face, which still reads as a face. (Smallest first left 5 more of
