@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from anonymizer.detection import box_iou
 from anonymizer.faces import Face
 
 DEFAULT_CONTEXT = 2.0  # crop side as a multiple of the face box's longer side
@@ -108,10 +109,6 @@ def crop_geometry(
     return x0, y0, side
 
 
-def _intersects(a: np.ndarray, b: np.ndarray) -> bool:
-    return bool(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
-
-
 def paint_waves(
     faces: list[Face], context: float = DEFAULT_CONTEXT, mask_scale: float = DEFAULT_MASK_SCALE
 ) -> list[list[int]]:
@@ -130,18 +127,15 @@ def paint_waves(
     touch share a wave: a photo of separate faces is a single wave, one batch
     per replacer.
     """
+    corners = [crop_geometry(f.box, context, mask_scale) for f in faces]
+    windows = np.array([(x0, y0, x0 + side, y0 + side) for x0, y0, side in corners], np.float32).reshape(-1, 4)
+    hidden = np.array([hidden_region(f.box, mask_scale) for f in faces], np.float32).reshape(-1, 4)
+    sees = box_iou(windows, hidden) > 0  # [i, j]: face i's crop shows part of face j's hidden region
+    touching = sees | sees.T
     order = sorted(range(len(faces)), key=lambda i: (-faces[i].size, i))
-    windows, hidden = {}, {}
-    for i in order:
-        x0, y0, side = crop_geometry(faces[i].box, context, mask_scale)
-        windows[i] = np.array([x0, y0, x0 + side, y0 + side], dtype=np.float32)
-        hidden[i] = hidden_region(faces[i].box, mask_scale)
     wave_of: dict[int, int] = {}
     for n, i in enumerate(order):
-        touching = [
-            wave_of[j] for j in order[:n] if _intersects(windows[i], hidden[j]) or _intersects(windows[j], hidden[i])
-        ]
-        wave_of[i] = max(touching) + 1 if touching else 0
+        wave_of[i] = max((wave_of[j] + 1 for j in order[:n] if touching[i, j]), default=0)
     waves: list[list[int]] = [[] for _ in range(max(wave_of.values(), default=-1) + 1)]
     for i in range(len(faces)):
         waves[wave_of[i]].append(i)
