@@ -56,9 +56,8 @@ class GanReplacer:
         self.min_face_size = min_face_size
         self.batch_size = batch_size
         self.seed = seed
-        self._rng = torch.Generator()
-        if seed is None:
-            self._rng.seed()  # a non-deterministic seed: other faces on every run
+        self._rng = torch.Generator()  # unseeded only (seeded codes come from each crop): other faces every run
+        self._rng.seed()
 
     def replace(self, crops: list[FaceCrop]) -> list[np.ndarray]:
         if not crops:
