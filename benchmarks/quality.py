@@ -49,7 +49,8 @@ Reference rows, so the numbers can be read:
 
 The GAN draws its latent codes from ``--gan-seed`` (default: ``--seed``), so a run
 is deterministic for given weights; another ``--gan-seed`` on the same photos
-shows how much of a GAN figure is the draw of its faces rather than the weights. Writes ``quality.json``, ``quality.md`` and a
+shows how much of a GAN figure is the draw of its faces rather than the weights.
+Writes ``quality.json``, ``quality.md`` and a
 per-face ``quality.csv`` to ``--out``, and ``samples_gan.png`` (32 held-out faces,
 original | gan, the distance under each pair) and ``samples_methods.png`` (a few
 faces under every method) to ``--samples-dir``.
@@ -645,7 +646,7 @@ def markdown(result: dict) -> str:
         f"Photos: held-out {p['heldout']['photos']} ({p['heldout']['faces_detected']} faces detected), "
         f"WIDER {p['wider']['photos']} ({p['wider']['faces_detected']} faces detected); unreadable: "
         f"{p['heldout']['unreadable'] + p['wider']['unreadable']}. Shares come with 95% Wilson intervals in `quality.json`.",
-        f"Run: {t['seconds']:.0f} s ({t['seconds_per_photo']} s/photo) on {t['machine']}. Seed {s['seed']}, GAN seed {s.get('gan_seed', s['seed'])}.",
+        f"Run: {t['seconds']:.0f} s ({t['seconds_per_photo']} s/photo) on {t['machine']}. Seed {s['seed']}, GAN seed {s['gan_seed']}.",
         "",
         f"Reproduce: `{result['command']}`",
         "",
