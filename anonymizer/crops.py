@@ -3,22 +3,25 @@
 Inference and training both cut faces with :func:`make_crop`, so the generator
 is trained on exactly the crops, masks and landmarks it is later given.
 
-Two regions matter per face, both axis-aligned rectangles around the box:
+Where a face is replaced is a :class:`Region`, which each replacer chooses
+(blur, pixelate and solid take the user's ``--mask-scale``; the GAN the region
+its generator was trained on). Two areas matter per face:
 
-* the *hidden* region: the box grown by ``mask_scale``. Every pixel in it is
-  fully replaced (alpha 1) in the output.
-* the *replaced* region: the hidden region grown by a feather band. The
-  replacer paints all of it; across the band the new pixels fade into the
-  photo. Outside it the photo is untouched.
+* the *hidden* area: the box grown by ``Region.scale`` (a rectangle, or the
+  ellipse inscribed in it). Every pixel in it is fully replaced (alpha 1) in
+  the output.
+* the *replaced* area: the hidden area grown by a feather band. The replacer
+  paints all of it; across the band the new pixels fade into the photo.
+  Outside it the photo is untouched.
 
-The mask handed to a replacer is the replaced region, so nothing the output
+The mask handed to a replacer is the replaced area, so nothing the output
 shows of the face ever comes from the original face pixels.
 """
 
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -29,6 +32,23 @@ from anonymizer.faces import Face
 DEFAULT_CONTEXT = 2.0  # crop side as a multiple of the face box's longer side
 DEFAULT_MASK_SCALE = 1.3  # hidden region as a multiple of the face box
 FEATHER = 0.12  # feather band as a fraction of the hidden region's longer side
+SHAPES = ("rect", "ellipse")
+
+
+@dataclass(frozen=True)
+class Region:
+    """Where a face is replaced, relative to its box, and how much context its crop holds."""
+
+    scale: float = DEFAULT_MASK_SCALE  # the hidden area's bounding rectangle: the box grown by this
+    shape: str = "rect"  # "rect", or "ellipse": the ellipse inscribed in that rectangle
+    feather: float = FEATHER  # the fade band beyond it, as a fraction of its longer side
+    context: float = DEFAULT_CONTEXT  # the crop's side as a multiple of the box's longer side
+
+    def __post_init__(self) -> None:
+        if self.shape not in SHAPES:
+            raise ValueError(f"region shape must be one of {', '.join(SHAPES)}, not {self.shape!r}")
+        if self.scale <= 0 or self.feather < 0 or self.context <= 0:
+            raise ValueError(f"invalid region {self}")
 
 
 @dataclass
@@ -36,12 +56,13 @@ class FaceCrop:
     """One face cut out of a photo, as every replacer receives it."""
 
     image: np.ndarray  # SxSx3 uint8, the context (face pixels included; replacers mask them)
-    mask: np.ndarray  # SxS float32, 1 where the replacer must paint (the replaced region)
-    hidden: np.ndarray  # [x1, y1, x2, y2] of the hidden region, in crop pixels
+    mask: np.ndarray  # SxS float32, 1 where the replacer must paint (the replaced area)
+    hidden: np.ndarray  # [x1, y1, x2, y2] of the hidden area's bounding rectangle, in crop pixels
     landmarks: np.ndarray  # 5x2 float32, in crop pixels
     origin: tuple[int, int]  # top-left corner of the crop in the photo (may be negative)
     side: int  # side of the crop in photo pixels
     face_size: float  # longer side of the face box, in photo pixels
+    region: Region = field(default_factory=Region)
 
     @property
     def size(self) -> int:
@@ -52,6 +73,11 @@ class FaceCrop:
         """Crop pixels per photo pixel."""
         return self.size / self.side
 
+    def areas(self, native: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(hidden 0/1, alpha, replaced 0/1) over the crop, at crop size or, with ``native``, photo size."""
+        side, hidden = (self.side, self.hidden / self.scale) if native else (self.size, self.hidden)
+        return region_masks((side, side), hidden, self.region)
+
 
 def _grow(box: np.ndarray, factor: float) -> np.ndarray:
     x1, y1, x2, y2 = (float(v) for v in box)
@@ -61,75 +87,98 @@ def _grow(box: np.ndarray, factor: float) -> np.ndarray:
 
 
 def hidden_region(box: np.ndarray, mask_scale: float = DEFAULT_MASK_SCALE) -> np.ndarray:
-    """The rectangle, in photo pixels, that is fully replaced for a face box."""
+    """The rectangle, in photo pixels, that bounds what is fully replaced for a face box."""
     return _grow(box, mask_scale)
 
 
-def _feather_width(hidden: np.ndarray) -> float:
-    return FEATHER * max(float(hidden[2] - hidden[0]), float(hidden[3] - hidden[1]), 1.0)
+def _feather_width(hidden: np.ndarray, feather: float = FEATHER) -> float:
+    return feather * max(float(hidden[2] - hidden[0]), float(hidden[3] - hidden[1]), 1.0)
 
 
-def _replaced_region(hidden: np.ndarray) -> np.ndarray:
-    f = _feather_width(hidden)
+def _replaced_region(hidden: np.ndarray, feather: float = FEATHER) -> np.ndarray:
+    f = _feather_width(hidden, feather)
     return hidden + np.array([-f, -f, f, f], dtype=np.float32)
+
+
+def _pixel_centres(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    h, w = shape
+    return np.arange(h, dtype=np.float32)[:, None] + 0.5, np.arange(w, dtype=np.float32)[None, :] + 0.5
 
 
 def rect_mask(shape: tuple[int, int], rect: np.ndarray) -> np.ndarray:
     """A hard 0/1 float32 mask of the pixels whose centres lie inside ``rect``."""
-    h, w = shape
-    ys = np.arange(h, dtype=np.float32)[:, None] + 0.5
-    xs = np.arange(w, dtype=np.float32)[None, :] + 0.5
+    ys, xs = _pixel_centres(shape)
     inside = (xs >= rect[0]) & (xs < rect[2]) & (ys >= rect[1]) & (ys < rect[3])
     return inside.astype(np.float32)
 
 
-def feather_alpha(shape: tuple[int, int], hidden: np.ndarray, feather: float) -> np.ndarray:
-    """1 inside ``hidden``, falling linearly to 0 at ``feather`` pixels outside it."""
-    h, w = shape
-    ys = np.arange(h, dtype=np.float32)[:, None] + 0.5
-    xs = np.arange(w, dtype=np.float32)[None, :] + 0.5
-    dx = np.maximum(np.maximum(hidden[0] - xs, xs - hidden[2]), 0.0)
-    dy = np.maximum(np.maximum(hidden[1] - ys, ys - hidden[3]), 0.0)
-    dist = np.sqrt(dx * dx + dy * dy)
+def _outside_distance(shape: tuple[int, int], rect: np.ndarray, kind: str) -> np.ndarray:
+    """Distance (pixels) of each pixel centre outside the rectangle, or the ellipse inscribed in it; 0 inside."""
+    ys, xs = _pixel_centres(shape)
+    if kind == "rect":
+        dx = np.maximum(np.maximum(rect[0] - xs, xs - rect[2]), 0.0)
+        dy = np.maximum(np.maximum(rect[1] - ys, ys - rect[3]), 0.0)
+        return np.sqrt(dx * dx + dy * dy)
+    cx, cy = (rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2
+    a, b = max((rect[2] - rect[0]) / 2, 1e-3), max((rect[3] - rect[1]) / 2, 1e-3)
+    dx, dy = xs - cx, ys - cy
+    radius = np.sqrt((dx / a) ** 2 + (dy / b) ** 2)  # 1 on the ellipse
+    # Along the ray from the centre, the part of the distance beyond the ellipse.
+    return np.maximum(radius - 1.0, 0.0) * np.sqrt(dx * dx + dy * dy) / np.maximum(radius, 1e-6)
+
+
+def feather_alpha(shape: tuple[int, int], hidden: np.ndarray, feather: float, kind: str = "rect") -> np.ndarray:
+    """1 inside ``hidden`` (a rectangle, or its inscribed ellipse), falling linearly to 0 ``feather`` px beyond."""
+    dist = _outside_distance(shape, hidden, kind)
     return np.clip(1.0 - dist / max(feather, 1e-6), 0.0, 1.0).astype(np.float32)
 
 
-def crop_geometry(
-    box: np.ndarray, context: float = DEFAULT_CONTEXT, mask_scale: float = DEFAULT_MASK_SCALE
-) -> tuple[int, int, int]:
+def region_masks(shape: tuple[int, int], hidden: np.ndarray, region: Region) -> tuple[np.ndarray, ...]:
+    """(hidden 0/1, alpha, replaced 0/1) float32 masks for a hidden area's bounding rectangle ``hidden``."""
+    width = _feather_width(hidden, region.feather)
+    if region.shape == "rect":
+        hard = rect_mask(shape, hidden)
+        replaced = rect_mask(shape, _replaced_region(hidden, region.feather))
+    else:
+        dist = _outside_distance(shape, hidden, region.shape)
+        hard = (dist <= 0).astype(np.float32)
+        replaced = (dist < max(width, 1e-6)).astype(np.float32)
+    return hard, feather_alpha(shape, hidden, width, region.shape), replaced
+
+
+def crop_geometry(box: np.ndarray, region: Region = Region()) -> tuple[int, int, int]:
     """Top-left corner and side (photo pixels) of the square crop around a face box."""
     x1, y1, x2, y2 = (float(v) for v in box)
     face = max(x2 - x1, y2 - y1, 1.0)
-    replaced = _replaced_region(hidden_region(box, mask_scale))
+    replaced = _replaced_region(hidden_region(box, region.scale), region.feather)
     # The crop always keeps a margin of context around what gets replaced.
     need = 1.25 * max(replaced[2] - replaced[0], replaced[3] - replaced[1])
-    side = int(round(max(context * face, need, 8.0)))
+    side = int(round(max(region.context * face, need, 8.0)))
     x0 = int(round((x1 + x2) / 2 - side / 2))
     y0 = int(round((y1 + y2) / 2 - side / 2))
     return x0, y0, side
 
 
-def paint_waves(
-    faces: list[Face], context: float = DEFAULT_CONTEXT, mask_scale: float = DEFAULT_MASK_SCALE
-) -> list[list[int]]:
+def paint_waves(faces: list[Face], regions: list[Region] | Region = Region()) -> list[list[int]]:
     """Indices of ``faces`` grouped into waves to be cut, replaced and pasted one after another.
 
-    Two faces whose crops see each other's hidden region (people side by side,
-    a face in front of another) must not be replaced from the same photo: the
-    second one pasted would cut a hard edge into the first, painted without
-    knowing it. So they go in different waves, and a later wave is cut from
-    the photo as the earlier waves left it: its new face continues theirs.
-    Larger faces go first, so where two hidden regions overlap, the smaller
-    face is painted last and stays whole: the overlap is a smaller share of the
-    larger face, which still reads as a face. (Of WIDER's 181 scored faces,
-    the detector still found 172 after the GAN painted largest first, 166
-    smallest first, 171 with all faces pasted at once.) Faces that do not
-    touch share a wave: a photo of separate faces is a single wave, one batch
-    per replacer.
+    ``regions`` is one :class:`Region` for all faces or one per face (each
+    face's replacer chooses its own). Two faces whose crops see each other's
+    hidden region (people side by side, a face in front of another) must not
+    be replaced from the same photo: the second one pasted would cut a hard
+    edge into the first, painted without knowing it. So they go in different
+    waves, and a later wave is cut from the photo as the earlier waves left
+    it: its new face continues theirs. Larger faces go first, so where two
+    hidden regions overlap, the smaller face is painted last and stays whole:
+    the overlap is a smaller share of the larger face, which still reads as a
+    face. Faces that do not touch share a wave: a photo of separate faces is a
+    single wave, one batch per replacer.
     """
-    corners = [crop_geometry(f.box, context, mask_scale) for f in faces]
+    if isinstance(regions, Region):
+        regions = [regions] * len(faces)
+    corners = [crop_geometry(f.box, r) for f, r in zip(faces, regions)]
     windows = np.array([(x0, y0, x0 + side, y0 + side) for x0, y0, side in corners], np.float32).reshape(-1, 4)
-    hidden = np.array([hidden_region(f.box, mask_scale) for f in faces], np.float32).reshape(-1, 4)
+    hidden = np.array([hidden_region(f.box, r.scale) for f, r in zip(faces, regions)], np.float32).reshape(-1, 4)
     sees = box_iou(windows, hidden) > 0  # [i, j]: face i's crop shows part of face j's hidden region
     touching = sees | sees.T
     order = sorted(range(len(faces)), key=lambda i: (-faces[i].size, i))
@@ -142,18 +191,12 @@ def paint_waves(
     return waves
 
 
-def make_crop(
-    image: np.ndarray,
-    face: Face,
-    size: int | None = None,
-    context: float = DEFAULT_CONTEXT,
-    mask_scale: float = DEFAULT_MASK_SCALE,
-) -> FaceCrop:
+def make_crop(image: np.ndarray, face: Face, size: int | None = None, region: Region = Region()) -> FaceCrop:
     """Cut the square crop around ``face``, resized to ``size`` (native when None).
 
     Parts of the square beyond the photo are filled by replicating its border.
     """
-    x0, y0, side = crop_geometry(face.box, context, mask_scale)
+    x0, y0, side = crop_geometry(face.box, region)
     h, w = image.shape[:2]
     # Crop with border replication: pad only as much as the square leaves the photo.
     pad_l, pad_t = max(0, -x0), max(0, -y0)
@@ -171,17 +214,17 @@ def make_crop(
         part = cv2.resize(part, (out, out), interpolation=interp)
     scale = out / side
     offset = np.array([x0, y0, x0, y0], dtype=np.float32)
-    hidden = (hidden_region(face.box, mask_scale) - offset) * scale
-    replaced = _replaced_region(hidden)
+    hidden = (hidden_region(face.box, region.scale) - offset) * scale
     landmarks = (face.landmarks - np.array([x0, y0], dtype=np.float32)) * scale
     return FaceCrop(
         image=np.ascontiguousarray(part),
-        mask=rect_mask((out, out), replaced),
+        mask=region_masks((out, out), hidden, region)[2],
         hidden=hidden,
         landmarks=landmarks.astype(np.float32),
         origin=(x0, y0),
         side=side,
         face_size=face.size,
+        region=region,
     )
 
 
@@ -271,7 +314,7 @@ def _paste_region(
 ) -> np.ndarray:
     out = image.astype(np.float32)
     shape = image.shape[:2]
-    natives: list[np.ndarray | None] = []
+    natives: list[tuple[np.ndarray, np.ndarray] | None] = []
     for n, (crop, pixels) in enumerate(zip(crops, new)):
         window = _crop_window(crop, shape)
         if window is None:
@@ -284,23 +327,24 @@ def _paste_region(
         if crop.size != crop.side:
             native = cv2.resize(native, (crop.side, crop.side), interpolation=cv2.INTER_LINEAR)
         iy, ix, cy, cx = window
+        hard, alpha, replaced = crop.areas(native=True)
         if grain is not None and grain[n]:
-            inside = rect_mask((crop.side, crop.side), _replaced_region(crop.hidden / crop.scale)) > 0.5
+            inside = replaced > 0.5
             seed = zlib.crc32(np.ascontiguousarray(pixels).tobytes())
             context = native.copy()  # the photo where the crop lies on it; beyond its edge nothing is measured
             context[cy, cx] = image[iy, ix]
             visible = np.zeros(inside.shape, bool)
             visible[cy, cx] = True
             native = add_grain(native, context, inside | ~visible, seed)
-        natives.append(native)
-        hidden = crop.hidden / crop.scale
-        alpha = feather_alpha((crop.side, crop.side), hidden, _feather_width(hidden))[..., None]
+        natives.append((native, hard))
+        alpha = alpha[..., None]
         out[iy, ix] = alpha[cy, cx] * native[cy, cx] + (1 - alpha[cy, cx]) * out[iy, ix]
-    for crop, native in zip(crops, natives):
-        if native is None:
+    for crop, pasted in zip(crops, natives):
+        if pasted is None:
             continue
+        native, hard = pasted
         iy, ix, cy, cx = _crop_window(crop, shape)
-        hard = rect_mask((crop.side, crop.side), crop.hidden / crop.scale)[cy, cx].astype(bool)
+        hard = hard[cy, cx].astype(bool)
         region = out[iy, ix]
         region[hard] = native[cy, cx][hard]
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from anonymizer.crops import FaceCrop, rect_mask
+from anonymizer.crops import FaceCrop, Region
 from anonymizer.detection import resolve_device
 from models.io import load_generator
 from models.networks import to_model_inputs
@@ -52,7 +52,11 @@ class GanReplacer:
         self.weights = Path(weights) if weights else default_weights()
         self.device = resolve_device(device)
         self.generator = load_generator(self.weights, self.device)
-        self.crop_size = self.generator.config.resolution
+        config = self.generator.config
+        self.crop_size = config.resolution
+        self.region = Region(
+            scale=config.region_scale, shape=config.region_shape, feather=config.feather, context=config.context
+        )
         self.min_face_size = min_face_size
         self.batch_size = batch_size
         self.seed = seed
@@ -106,8 +110,8 @@ def match_seam_colour(generated: np.ndarray, crop: FaceCrop) -> np.ndarray:
     where the new pixels fade into the photo; the mean colour difference there
     (three numbers, no face detail) is taken out of everything generated.
     """
-    hidden = rect_mask(crop.mask.shape, crop.hidden)
-    band = (crop.mask > 0.5) & (hidden < 0.5)
+    hidden, _, replaced = crop.areas()
+    band = (replaced > 0.5) & (hidden < 0.5)
     out = generated.astype(np.float32)
     if band.sum() >= 16:
         shift = crop.image[band].astype(np.float32).mean(0) - out[band].mean(0)

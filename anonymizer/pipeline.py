@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from anonymizer.crops import DEFAULT_MASK_SCALE, make_crop, paint_waves, paste_back
+from anonymizer.crops import DEFAULT_MASK_SCALE, Region, make_crop, paint_waves, paste_back
 from anonymizer.detection import DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, Detector, make_detector
 from anonymizer.faces import Face, ImageResult
 from anonymizer.replacers import PixelateReplacer, Replacer, make_replacer
@@ -56,7 +56,7 @@ class Anonymizer:
 
     @property
     def detector(self) -> Detector:
-        if self._detector is None:  # built on first use: MTCNN takes a moment to load
+        if self._detector is None:  # built on first use, so a pipeline given its faces never loads one
             self._detector = make_detector(*self._detector_args)
         return self._detector
 
@@ -71,20 +71,30 @@ class Anonymizer:
         faces = list(faces)
         if not faces:
             return ImageResult(image=image.copy(), faces=[])
+        chosen = [self._replacer_for(face) for face in faces]
         out = image
-        for wave in paint_waves(faces, mask_scale=self.mask_scale):
-            out = self._replace_wave(out, faces, wave)
+        for wave in paint_waves(faces, [self.region_of(r) for r in chosen]):
+            out = self._replace_wave(out, faces, chosen, wave)
         return ImageResult(image=out, faces=faces)
 
-    def _replace_wave(self, image: np.ndarray, faces: list[Face], wave: list[int]) -> np.ndarray:
+    def _replacer_for(self, face: Face) -> Replacer:
+        return self.replacer if face.size >= self.replacer.min_face_size else self.fallback
+
+    def region_of(self, replacer: Replacer) -> Region:
+        """Where ``replacer`` paints: its own region (the GAN's is fixed by training), else ``mask_scale``'s."""
+        return replacer.region or Region(scale=self.mask_scale)
+
+    def _replace_wave(
+        self, image: np.ndarray, faces: list[Face], chosen: list[Replacer], wave: list[int]
+    ) -> np.ndarray:
         """Replace the faces ``wave`` indexes (one batch per replacer) and paste them into a copy of ``image``."""
         groups: dict[int, tuple[Replacer, list[int]]] = {}
         for i in wave:
-            chosen = self.replacer if faces[i].size >= self.replacer.min_face_size else self.fallback
-            groups.setdefault(id(chosen), (chosen, []))[1].append(i)
+            groups.setdefault(id(chosen[i]), (chosen[i], []))[1].append(i)
         crops, new, grain = [], [], []
         for replacer, indices in groups.values():
-            group = [make_crop(image, faces[i], replacer.crop_size, mask_scale=self.mask_scale) for i in indices]
+            region = self.region_of(replacer)
+            group = [make_crop(image, faces[i], replacer.crop_size, region) for i in indices]
             pixels = replacer.replace(group)
             if len(pixels) != len(group):
                 raise RuntimeError(f"{replacer.name} returned {len(pixels)} crops for {len(group)} faces")

@@ -12,7 +12,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from anonymizer.crops import FaceCrop
+from anonymizer.crops import FaceCrop, Region
 
 METHODS = ("gan", "blur", "pixelate", "solid")
 
@@ -22,6 +22,7 @@ class Replacer(Protocol):
     crop_size: int | None  # the side crops are resized to; None keeps them at photo resolution
     min_face_size: float  # smaller faces go to the pipeline's fallback replacer
     grain: bool  # paste back with the photo's grain (for crops painted at a lower resolution)
+    region: Region | None  # where it paints; None: the pipeline's region (the user's mask scale)
 
     def replace(self, crops: list[FaceCrop]) -> list[np.ndarray]: ...
 
@@ -41,6 +42,7 @@ class BlurReplacer:
     crop_size = None
     min_face_size = 0.0
     grain = False
+    region = None
 
     def __init__(self, strength: float = 6.0) -> None:
         self.strength = strength
@@ -65,6 +67,7 @@ class PixelateReplacer:
     crop_size = None
     min_face_size = 0.0
     grain = False
+    region = None
 
     def __init__(self, blocks: int = 8) -> None:
         self.blocks = blocks
@@ -86,6 +89,7 @@ class SolidReplacer:
     crop_size = None
     min_face_size = 0.0
     grain = False
+    region = None
 
     def __init__(self, color: tuple[int, int, int] = (0, 0, 0)) -> None:
         self.color = np.asarray(color, dtype=np.uint8)

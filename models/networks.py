@@ -25,6 +25,12 @@ class GeneratorConfig:
     width: int = 32  # channels of the first level; doubles per level up to max_width
     max_width: int = 256
     latent_dim: int = 128
+    # The face region the generator paints and the crop it sees (anonymizer.crops.Region), fixed
+    # by training: the defaults are those of the first generators, whose weights do not record them.
+    region_scale: float = 1.3  # the hidden area: the face box grown by this
+    region_shape: str = "rect"  # or "ellipse" (inscribed in that rectangle)
+    feather: float = 0.12  # fade band beyond it, a fraction of its longer side
+    context: float = 2.0  # crop side as a multiple of the face box's longer side
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -13,6 +13,7 @@ class RecordingReplacer:
     crop_size = 32
     min_face_size = 50.0
     grain = False
+    region = None
 
     def __init__(self, broken: bool = False) -> None:
         self.broken = broken
@@ -77,6 +78,7 @@ class ShadingReplacer:
     crop_size = None  # native crops: pixels compare exactly
     min_face_size = 0.0
     grain = False
+    region = None
 
     def __init__(self) -> None:
         self.calls: list[list] = []
