@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from anonymizer.training.dataset import load_dataset  # noqa: E402
-from anonymizer.training.train import masked_l1, mean_colour_difference, to_tensors  # noqa: E402
+from anonymizer.training.train import masked_l1, mean_colour_difference, region_of, to_tensors  # noqa: E402
 from models.io import load_generator, read_info  # noqa: E402
 from models.networks import condition  # noqa: E402
 
@@ -84,7 +84,9 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    val = load_dataset(Path(args.data), "val")
+    # The masks of the first generator's region: the weights compared paint different regions only
+    # if their configs say so, and then each would need its own masks; this compares like with like.
+    val = load_dataset(Path(args.data), "val", region_of(load_generator(Path(args.weights[0])).config))
     index = np.arange(0, len(val), 3)[: args.faces]
     real, mask, landmarks = to_tensors(val, index, "cpu")
     z = torch.randn(len(index), 128, generator=torch.Generator().manual_seed(args.seed))

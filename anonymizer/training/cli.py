@@ -12,8 +12,10 @@ from pathlib import Path
 def _prepare(args: argparse.Namespace) -> int:
     from anonymizer.training.dataset import PrepareOptions, prepare_dataset
 
+    shipped = _shipped_config()
     options = PrepareOptions(
-        resolution=args.resolution,
+        resolution=args.resolution or shipped.get("resolution", 64),
+        context=args.context or shipped.get("context", 2.0),
         min_face_size=args.min_face_size,
         min_score=args.min_score,
         val_fraction=args.val_fraction,
@@ -26,10 +28,51 @@ def _prepare(args: argparse.Namespace) -> int:
     return 0 if summary["kept"] else 1
 
 
+def _shipped_config() -> dict:
+    """The shipped generator's config: what fine-tuning from it needs the data to be."""
+    from anonymizer.gan import default_weights
+    from models.io import read_info
+
+    try:
+        return read_info(default_weights())["config"]
+    except Exception:  # noqa: BLE001 - without shipped weights the plain defaults apply
+        return {}
+
+
+def _init_weights(value: str) -> str | None:
+    if value == "none":
+        return None
+    if value == "shipped":
+        from anonymizer.gan import default_weights
+
+        return str(default_weights())
+    return value
+
+
+def _pack(args: argparse.Namespace) -> int:
+    from anonymizer.training.dataset import pack_dataset
+
+    summary = pack_dataset(Path(args.data), Path(args.out), int(args.max_mb * 1e6), quality=args.quality)
+    print(json.dumps(summary, indent=2))
+    print(
+        f"packed {summary['faces']} of {summary['of']} faces ({summary['val']} held out) "
+        f"in {summary['bytes'] / 1e6:.1f} MB -> {args.out}",
+        file=sys.stderr,
+    )
+    return 0 if summary["faces"] else 1
+
+
 def _train(args: argparse.Namespace) -> int:
     from anonymizer.training.train import TrainOptions, train
 
     options = TrainOptions(
+        minutes=args.minutes,
+        init=_init_weights(args.init),
+        region_scale=args.region_scale,
+        region_shape=args.region_shape,
+        feather=args.feather,
+        discriminator=args.discriminator,
+        colour_jitter=args.colour_jitter,
         steps=args.steps,
         batch_size=args.batch_size,
         checkpoint_every=args.checkpoint_every,
@@ -62,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Retrain the face generator on your own photos.",
         epilog=(
             "example:\n"
-            "  anonymize-train prepare --input my_faces/ --out data/faces64\n"
-            "  anonymize-train train --data data/faces64 --out runs/mine --steps 20000\n"
+            "  anonymize-train prepare --input my_faces/ --out data/mine\n"
+            "  anonymize-train train --data data/mine --out runs/mine --steps 2000   # fine-tunes the shipped one\n"
             "  anonymize --input photos/ --out anon/ --method gan --weights runs/mine/generator.safetensors\n"
             "multi-GPU: torchrun --nproc_per_node=4 -m anonymizer.training.cli train ..."
         ),
@@ -75,7 +118,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prepare", help="find, crop and mask the faces of a folder of photos")
     p.add_argument("--input", required=True, help="folder of photos (searched recursively)")
     p.add_argument("--out", required=True, help="dataset folder (created; an existing one is resumed)")
-    p.add_argument("--resolution", type=int, default=64, choices=(64, 128, 256))
+    p.add_argument(
+        "--resolution",
+        type=int,
+        default=None,
+        choices=(64, 128, 256),
+        help="crop side (default: the shipped generator's)",
+    )
+    p.add_argument(
+        "--context",
+        type=float,
+        default=None,
+        help="crop side as a multiple of the face box (default: the shipped generator's)",
+    )
     p.add_argument("--min-face-size", type=float, default=32.0, help="smallest face kept, in photo pixels")
     p.add_argument("--min-score", type=float, default=0.9, help="lowest detection score kept")
     p.add_argument("--val-fraction", type=float, default=0.1, help="share held out for validation")
@@ -102,12 +157,33 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="draw every top-level folder of the dataset equally often, whatever its size",
     )
-    t.add_argument("--width", type=int, default=16, help="channels of the first layer (network width)")
+    t.add_argument(
+        "--init",
+        default="shipped",
+        help="start from the shipped generator ('shipped', the default: fine-tuning), random weights ('none'), "
+        "or a generator weights FILE; a run that has a checkpoint resumes it instead",
+    )
+    t.add_argument("--minutes", type=float, default=None, help="stop after this many minutes of training")
+    t.add_argument("--discriminator", default="dcgan", choices=("dcgan", "projected"))
+    t.add_argument("--colour-jitter", type=float, default=0.0, help="random colour change of whole crops, e.g. 0.1")
+    t.add_argument(
+        "--region-scale", type=float, default=1.3, help="face region: the box grown by this (with --init none)"
+    )
+    t.add_argument("--region-shape", default="rect", choices=("rect", "ellipse"), help="face region (with --init none)")
+    t.add_argument("--feather", type=float, default=0.12, help="fade band of the face region (with --init none)")
+    t.add_argument("--width", type=int, default=16, help="channels of the first layer (network width; --init none)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     t.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     t.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     t.set_defaults(func=_train)
+
+    k = sub.add_parser("pack", help="write a prepared dataset as one small file of JPEG crops (to travel)")
+    k.add_argument("--data", required=True, help="a dataset folder made by 'prepare'")
+    k.add_argument("--out", required=True, help="the pack (.npz), which 'train --data' reads like the folder")
+    k.add_argument("--max-mb", type=float, default=28.0, help="size budget; faces beyond it are left out")
+    k.add_argument("--quality", type=int, default=90, help="JPEG quality of the crops")
+    k.set_defaults(func=_pack)
 
     e = sub.add_parser("export", help="write the EMA generator of a checkpoint as a weights file")
     e.add_argument("--checkpoint", required=True)

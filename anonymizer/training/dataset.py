@@ -2,9 +2,16 @@
 
 Faces are found by the same detector and cut by the same :func:`make_crop` as
 at inference, so the generator learns on exactly the crops it is later given.
-The dataset is a folder of ``.npz`` shards (uint8 crops, masks, landmarks,
-hidden regions, split) plus ``manifest.json``; preparation resumes where it
-stopped, since every finished shard records the files it covered.
+The dataset is a folder of ``.npz`` shards (uint8 crops, face boxes and
+landmarks in crop pixels, split) plus ``manifest.json``; preparation resumes
+where it stopped, since every finished shard records the files it covered.
+The crop's context is fixed at preparation; the face region the generator is
+to paint (:class:`anonymizer.crops.Region`) is not: its masks are drawn from
+the boxes when the dataset is loaded, so one dataset serves any region.
+
+:func:`pack_dataset` writes a dataset as one file of JPEG crops, small enough
+to travel with the working tree to a lent accelerator; :func:`load_dataset`
+reads either form.
 """
 
 from __future__ import annotations
@@ -23,11 +30,13 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 SHARD_SIZE = 1000
+DATASET_VERSION = 2  # 2: face boxes instead of masks, and the crop's context in the manifest
 
 
 @dataclass
 class PrepareOptions:
     resolution: int = 64
+    context: float = 2.0  # crop side as a multiple of the face box's longer side (crops.Region.context)
     min_face_size: float = 32.0
     min_score: float = 0.9
     val_fraction: float = 0.1
@@ -68,7 +77,7 @@ def _dhash(crop: np.ndarray) -> str:
 _worker_state: dict = {}
 
 
-def _init_worker(resolution: int) -> None:
+def _init_worker(resolution: int, context: float) -> None:
     import torch
 
     torch.set_num_threads(1)
@@ -76,12 +85,13 @@ def _init_worker(resolution: int) -> None:
 
     _worker_state["detector"] = make_detector("union", threshold=0.6, min_face_size=12, device="cpu")
     _worker_state["resolution"] = resolution
+    _worker_state["context"] = context
 
 
 def _process(args: tuple[str, str, float, float]) -> tuple[str, dict | None, str]:
     """Detect, filter and crop one photo. Returns (rel, sample or None, reason)."""
     path, rel, min_size, min_score = args
-    from anonymizer.crops import make_crop
+    from anonymizer.crops import Region, make_crop
     from anonymizer.imageio import ImageReadError, read_image
 
     try:
@@ -99,11 +109,10 @@ def _process(args: tuple[str, str, float, float]) -> tuple[str, dict | None, str
         return rel, None, "face too small"
     # Aligned face sets hold one subject per photo: keep the largest face.
     face = max(faces, key=lambda f: f.size)
-    crop = make_crop(image, face, _worker_state["resolution"])
+    crop = make_crop(image, face, _worker_state["resolution"], Region(scale=1.0, context=_worker_state["context"]))
     sample = {
         "image": crop.image,
-        "mask": (crop.mask > 0.5).astype(np.uint8),
-        "hidden": crop.hidden.astype(np.float32),
+        "box": crop.hidden.astype(np.float32),  # with scale 1 the hidden rectangle is the face box
         "landmarks": crop.landmarks.astype(np.float32),
     }
     return rel, sample, "kept"
@@ -115,8 +124,7 @@ def _write_shard(out: Path, index: int, samples: list[dict], rels: list[str], sp
     np.savez(
         tmp,
         images=np.stack([s["image"] for s in samples]) if samples else np.zeros((0, 1, 1, 3), np.uint8),
-        masks=np.stack([s["mask"] for s in samples]) if samples else np.zeros((0, 1, 1), np.uint8),
-        hidden=np.stack([s["hidden"] for s in samples]) if samples else np.zeros((0, 4), np.float32),
+        boxes=np.stack([s["box"] for s in samples]) if samples else np.zeros((0, 4), np.float32),
         landmarks=np.stack([s["landmarks"] for s in samples]) if samples else np.zeros((0, 5, 2), np.float32),
         split=np.array([sp == "val" for sp in splits], dtype=bool),
         files=np.array(rels, dtype=str),
@@ -136,9 +144,20 @@ def prepare_dataset(input_dir: Path, out: Path, options: PrepareOptions, progres
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
-    if manifest and manifest["resolution"] != options.resolution:
-        raise ValueError(f"{out} holds a {manifest['resolution']} px dataset; asked for {options.resolution}")
-    manifest = manifest or {"version": 1, "resolution": options.resolution, "shards": [], "dropped": {}}
+    if manifest and manifest.get("version") != DATASET_VERSION:
+        raise ValueError(f"{out} was prepared by an older version; prepare it again into a new folder")
+    if manifest and (manifest["resolution"], manifest["context"]) != (options.resolution, options.context):
+        raise ValueError(
+            f"{out} holds a {manifest['resolution']} px dataset with context {manifest['context']}; "
+            f"asked for {options.resolution} px with context {options.context}"
+        )
+    manifest = manifest or {
+        "version": DATASET_VERSION,
+        "resolution": options.resolution,
+        "context": options.context,
+        "shards": [],
+        "dropped": {},
+    }
 
     done: set[str] = set()
     hashes: set[str] = set()
@@ -182,7 +201,7 @@ def prepare_dataset(input_dir: Path, out: Path, options: PrepareOptions, progres
 
     ctx = get_context("spawn")
     workers = max(1, options.workers)
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(options.resolution,)) as pool:
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(options.resolution, options.context)) as pool:
         bar = tqdm(total=len(jobs), unit="photo", desc="preparing", disable=not progress)
         for rel, sample, reason in pool.imap_unordered(_process, jobs, chunksize=8):
             bar.update(1)
@@ -219,26 +238,138 @@ def summarize(out: Path) -> dict:
 @dataclass
 class FaceArrays:
     images: np.ndarray  # N x R x R x 3 uint8
-    masks: np.ndarray  # N x R x R uint8
+    boxes: np.ndarray  # N x 4 float32, the face box in crop pixels
     landmarks: np.ndarray  # N x 5 x 2 float32, crop pixels
     files: np.ndarray
+    context: float  # the crops' side as a multiple of the face box's longer side
+    masks: np.ndarray | None = None  # N x R x R uint8, drawn for a region by with_region()
 
     def __len__(self) -> int:
         return len(self.images)
 
+    def with_region(self, region) -> FaceArrays:
+        """The same faces with the replaced area of ``region`` (a crops.Region) as their masks."""
+        from anonymizer.crops import hidden_region, region_masks
 
-def load_dataset(path: Path, split: str = "train") -> FaceArrays:
-    """All samples of one split (``train``, ``val`` or ``all``) in memory."""
-    manifest = json.loads((Path(path) / "manifest.json").read_text())
-    parts: dict[str, list] = {"images": [], "masks": [], "landmarks": [], "files": []}
-    for shard in manifest["shards"]:
-        if not shard["count"]:
-            continue
-        with np.load(Path(path) / shard["file"]) as data:
-            keep = np.ones(len(data["split"]), bool) if split == "all" else (data["split"] == (split == "val"))
-            for key in parts:
-                parts[key].append(data[key][keep])
-    arrays = FaceArrays(**{k: np.concatenate(v) for k, v in parts.items()}) if parts["images"] else None
+        if abs(region.context - self.context) > 1e-6:
+            raise ValueError(f"the crops have context {self.context}, the region asks for {region.context}")
+        side = self.images.shape[1]
+        masks = np.empty(self.images.shape[:3], np.uint8)
+        for i, box in enumerate(self.boxes):
+            masks[i] = region_masks((side, side), hidden_region(box, region.scale), region)[2] > 0.5
+        return FaceArrays(self.images, self.boxes, self.landmarks, self.files, self.context, masks)
+
+
+KEYS = ("images", "boxes", "landmarks", "files")
+
+
+def load_dataset(path: Path, split: str = "train", region=None) -> FaceArrays:
+    """All samples of one split (``train``, ``val`` or ``all``) in memory, from a folder or a pack.
+
+    With ``region`` (a :class:`anonymizer.crops.Region`), the masks of its replaced area are drawn.
+    """
+    path = Path(path)
+    if path.is_file():
+        parts, context = _read_pack(path, split)
+    else:
+        manifest = json.loads((path / "manifest.json").read_text())
+        if manifest.get("version") != DATASET_VERSION:
+            raise ValueError(f"{path} was prepared by an older version; prepare it again into a new folder")
+        context = float(manifest["context"])
+        parts = {k: [] for k in KEYS}
+        for shard in manifest["shards"]:
+            if not shard["count"]:
+                continue
+            with np.load(path / shard["file"]) as data:
+                keep = _split_mask(data["split"], split)
+                for key in KEYS:
+                    parts[key].append(data[key][keep])
+    arrays = (
+        FaceArrays(**{k: np.concatenate(v) for k, v in parts.items()}, context=context) if parts["images"] else None
+    )
     if arrays is None or not len(arrays):
         raise ValueError(f"no {split} samples in {path}")
-    return arrays
+    return arrays if region is None else arrays.with_region(region)
+
+
+def _split_mask(is_val: np.ndarray, split: str) -> np.ndarray:
+    return np.ones(len(is_val), bool) if split == "all" else (is_val == (split == "val"))
+
+
+def pack_dataset(data: Path, out: Path, max_bytes: int, quality: int = 90, seed: int = 0) -> dict:
+    """Write the dataset as one ``.npz`` of JPEG crops of at most ``max_bytes``; returns what it holds.
+
+    Faces are taken in a seeded order that visits every top-level folder (face
+    set) in turn, so a budget that holds only part of the data keeps the sets'
+    balance. Every validation face is kept first: sample sheets stay comparable.
+    """
+    import cv2
+
+    arrays = load_dataset(data, "all")
+    manifest = json.loads((Path(data) / "manifest.json").read_text())
+    is_val = np.concatenate(
+        [np.load(Path(data) / s["file"])["split"] for s in manifest["shards"] if s["count"]]
+    ).astype(bool)
+    rng = np.random.default_rng(seed)
+    sources = np.array([f.split("/", 1)[0] for f in arrays.files])
+    queues = [list(rng.permutation(np.flatnonzero((sources == s) & ~is_val))) for s in np.unique(sources)]
+    order = list(np.flatnonzero(is_val))
+    while any(queues):
+        for queue in queues:
+            if queue:
+                order.append(queue.pop())
+    # Besides its JPEG, a face costs its box, landmarks, offset, flag and file name (numpy stores
+    # names as 4 bytes per character of the longest); the container's headers take about 2 kB.
+    per_face = 64 + 4 * max(len(f) for f in arrays.files)
+    chosen, blobs, used = [], [], 4096
+    for i in order:
+        ok, jpeg = cv2.imencode(
+            ".jpg", cv2.cvtColor(arrays.images[i], cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+        )
+        if not ok:
+            raise ValueError(f"could not encode {arrays.files[i]}")
+        if used + jpeg.size + per_face > max_bytes:
+            break
+        chosen.append(i)
+        blobs.append(jpeg.ravel())
+        used += jpeg.size + per_face
+    chosen_index = np.array(chosen, dtype=np.int64)
+    offsets = np.cumsum([0] + [b.size for b in blobs]).astype(np.int64)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp.npz")
+    np.savez(
+        tmp,
+        jpeg=np.concatenate(blobs) if blobs else np.zeros(0, np.uint8),
+        offsets=offsets,
+        boxes=arrays.boxes[chosen_index],
+        landmarks=arrays.landmarks[chosen_index],
+        files=arrays.files[chosen_index],
+        split=is_val[chosen_index],
+        meta=np.array(json.dumps({"version": DATASET_VERSION, "context": arrays.context, "quality": quality})),
+    )
+    os.replace(tmp, out)
+    kept_val = int(is_val[chosen_index].sum())
+    return {"faces": len(chosen), "val": kept_val, "of": len(arrays), "bytes": out.stat().st_size}
+
+
+def _read_pack(path: Path, split: str) -> tuple[dict, float]:
+    import cv2
+
+    with np.load(path) as data:
+        meta = json.loads(str(data["meta"]))
+        if meta.get("version") != DATASET_VERSION:
+            raise ValueError(f"{path} was packed by another version")
+        keep = np.flatnonzero(_split_mask(data["split"], split))
+        jpeg, offsets = data["jpeg"], data["offsets"]
+        images = [
+            cv2.cvtColor(cv2.imdecode(jpeg[offsets[i] : offsets[i + 1]], cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+            for i in keep
+        ]
+        parts = {
+            "images": [np.stack(images)] if images else [],
+            "boxes": [data["boxes"][keep]],
+            "landmarks": [data["landmarks"][keep]],
+            "files": [data["files"][keep]],
+        }
+    return parts, float(meta["context"])

@@ -31,7 +31,7 @@ from torch.nn import functional as F
 
 from anonymizer.detection import resolve_device
 from anonymizer.training.dataset import FaceArrays, load_dataset
-from models.io import save_generator
+from models.io import load_generator, read_info, save_generator
 from models.networks import Discriminator, Generator, GeneratorConfig, condition, to_model_inputs
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,68 @@ class TrainOptions:
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
-    amp: bool = True
+    amp: bool = True  # bf16 autocast on CUDA
+    minutes: float | None = None  # stop (and checkpoint) after this much training time
+    init: str | None = None  # a generator weights file to start from (fine-tuning); its config wins
+    region_scale: float = 1.3  # the face region to paint (crops.Region), for a generator started afresh
+    region_shape: str = "rect"
+    feather: float = 0.12
+    discriminator: str = "dcgan"  # or "projected": heads on frozen pretrained features (the train extra)
+    colour_jitter: float = 0.0  # strength of a random brightness/contrast/saturation change of whole crops
+
+
+def jitter_colour(image: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
+    """Change brightness, contrast and saturation of whole crops (image in [-1, 1]) at random.
+
+    The same change over the face and its context: the generator still has to
+    match the face to what it sees, over more kinds of light and skin.
+    """
+    if strength <= 0:
+        return image
+    b = image.shape[0]
+    draw = (torch.rand(b, 3, generator=generator) * 2 - 1).to(image.device) * strength
+    grey = image.mean(1, keepdim=True)
+    image = grey + (image - grey) * (1 + draw[:, 0]).view(b, 1, 1, 1)  # saturation
+    mean = image.mean((1, 2, 3), keepdim=True)
+    image = mean + (image - mean) * (1 + draw[:, 1]).view(b, 1, 1, 1)  # contrast
+    return (image + draw[:, 2].view(b, 1, 1, 1)).clamp(-1, 1)  # brightness
+
+
+def make_discriminator(kind: str, config: GeneratorConfig) -> torch.nn.Module:
+    if kind == "dcgan":
+        return Discriminator(config)
+    if kind == "projected":
+        from models.projected import ProjectedDiscriminator
+
+        return ProjectedDiscriminator()
+    raise ValueError(f"unknown discriminator {kind!r}: use dcgan or projected")
+
+
+def generator_config(options: TrainOptions, resolution: int, context: float) -> GeneratorConfig:
+    """What the generator is: from ``--init`` weights when fine-tuning, else from the options and the data."""
+    if options.init:
+        config = GeneratorConfig(**read_info(Path(options.init))["config"])
+        if (config.resolution, config.context) != (resolution, context):
+            raise ValueError(
+                f"{options.init} paints {config.resolution} px crops with context {config.context}; the data holds "
+                f"{resolution} px crops with context {context}: prepare it with --resolution {config.resolution} "
+                f"--context {config.context}"
+            )
+        return config
+    return GeneratorConfig(
+        resolution=resolution,
+        width=options.width,
+        region_scale=options.region_scale,
+        region_shape=options.region_shape,
+        feather=options.feather,
+        context=context,
+    )
+
+
+def region_of(config: GeneratorConfig):
+    from anonymizer.crops import Region
+
+    return Region(scale=config.region_scale, shape=config.region_shape, feather=config.feather, context=config.context)
 
 
 def to_tensors(arrays: FaceArrays, index: np.ndarray, device: str) -> tuple[torch.Tensor, ...]:
@@ -193,23 +254,29 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
     main_process = rank == 0
 
     train_set = load_dataset(data, "train")
+    config = generator_config(options, train_set.images.shape[1], train_set.context)
+    region = region_of(config)
+    train_set = train_set.with_region(region)
     try:
-        val_set = load_dataset(data, "val")
+        val_set = load_dataset(data, "val", region)
     except ValueError:
         val_set = train_set  # a tiny custom set may have no validation faces
-    manifest_mtime = (Path(data) / "manifest.json").stat().st_mtime
-    resolution = train_set.images.shape[1]
-    config = GeneratorConfig(resolution=resolution, width=options.width)
+    manifest = Path(data) if Path(data).is_file() else Path(data) / "manifest.json"
+    manifest_mtime = manifest.stat().st_mtime
 
     torch.manual_seed(options.seed)
     # Channels-last: about 25% more images/s on this CPU (oneDNN convolutions), and the layout GPUs prefer.
-    generator = Generator(config).to(device, memory_format=torch.channels_last)
-    discriminator = Discriminator(config).to(device, memory_format=torch.channels_last)
+    generator = Generator(config)
+    if options.init:
+        generator.load_state_dict(load_generator(Path(options.init)).state_dict())
+    generator = generator.to(device, memory_format=torch.channels_last)
+    discriminator = make_discriminator(options.discriminator, config).to(device, memory_format=torch.channels_last)
     ema = copy.deepcopy(generator).eval().requires_grad_(False)
     opt_g = torch.optim.Adam(generator.parameters(), lr=options.lr, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=options.lr, betas=(0.5, 0.999))
+    trainable_d = [p for p in discriminator.parameters() if p.requires_grad]
+    opt_d = torch.optim.Adam(trainable_d, lr=options.lr, betas=(0.5, 0.999))
     use_amp = options.amp and device.startswith("cuda")
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    scaler = torch.amp.GradScaler("cuda", enabled=False)  # bf16 needs no loss scaling; kept for the state's shape
     rng = torch.Generator().manual_seed(options.seed * 1000 + rank)
     step = 0
 
@@ -283,6 +350,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
         plot_losses(csv_path, out / "losses.png")
 
     weights = source_weights(train_set.files) if options.balance_sources else None
+    budget_end = time.monotonic() + options.minutes * 60 if options.minutes else None
     bar = tqdm(total=options.steps, initial=step, unit="step", desc="training", disable=not (progress and main_process))
     log_rows: list[list] = []
     log_every = min(10, options.checkpoint_every)
@@ -295,10 +363,11 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
         which = torch.rand(options.batch_size, generator=rng) < 0.5
         z = torch.randn(options.batch_size, config.latent_dim, generator=rng).to(device)
         real, mask, landmarks = flip(*to_tensors(train_set, index, device), which.to(device))
+        real = jitter_colour(real, options.colour_jitter, rng)
         real = real.contiguous(memory_format=torch.channels_last)
         mask = mask.contiguous(memory_format=torch.channels_last)
 
-        with torch.autocast(device_type="cuda", enabled=use_amp):
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
             generated = g_model(condition(real, mask, landmarks), z)
             fake = mask * generated + (1 - mask) * real
             # Discriminator: real and composite in one pass (one DDP forward per backward).
@@ -309,7 +378,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
         scaler.scale(d_loss).backward()
         scaler.step(opt_d)
 
-        with torch.autocast(device_type="cuda", enabled=use_amp):
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
             g_logits = d_model(fake, mask, landmarks).float()
             g_adv = F.softplus(-g_logits).mean()
             g_rec = masked_l1(fake.float(), real, mask)
@@ -329,6 +398,11 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
                 b_ema.copy_(b)
         step += 1
         bar.update(1)
+        out_of_time = budget_end is not None and time.monotonic() >= budget_end
+        if world > 1 and budget_end is not None:  # every process stops at the same step
+            flag = torch.tensor([float(out_of_time)], device=device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            out_of_time = bool(flag.item())
 
         if step % log_every == 0:
             now = time.perf_counter()
@@ -346,19 +420,22 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
             ]
             log_rows.append(row)
             bar.set_postfix(d=f"{row[1]:.3f}", g=f"{row[2]:.3f}", rec=f"{row[3]:.3f}", img_s=f"{speed:.0f}")
-        if step % options.checkpoint_every == 0 or step == options.steps:
+        if step % options.checkpoint_every == 0 or step == options.steps or out_of_time:
             if main_process and log_rows:
                 with open(csv_path, "a", newline="") as f:
                     csv.writer(f).writerows(log_rows)
             log_rows.clear()
             checkpoint()
             # A dataset still being prepared grows: take in the new faces.
-            mtime = (Path(data) / "manifest.json").stat().st_mtime
+            mtime = manifest.stat().st_mtime
             if mtime != manifest_mtime:
                 manifest_mtime = mtime
-                train_set = load_dataset(data, "train")
+                train_set = load_dataset(data, "train", region)
                 weights = source_weights(train_set.files) if options.balance_sources else None
                 log.info("dataset grew to %d training faces", len(train_set))
+        if out_of_time:
+            log.info("time budget of %s min reached at step %d", options.minutes, step)
+            break
     bar.close()
     if world > 1:
         dist.barrier()

@@ -14,7 +14,8 @@ import torch
 from PIL import Image
 
 from anonymizer import Anonymizer
-from anonymizer.training.dataset import PrepareOptions, load_dataset, prepare_dataset, split_of
+from anonymizer.crops import Region
+from anonymizer.training.dataset import PrepareOptions, load_dataset, pack_dataset, prepare_dataset, split_of
 from anonymizer.training.train import TrainOptions, train
 from models.io import WeightsError, load_generator
 
@@ -49,13 +50,41 @@ def dataset(face_folder, tmp_path_factory) -> Path:
 
 
 def test_prepare_keeps_the_faces_cropped_as_at_inference(dataset):
-    data = load_dataset(dataset, "all")
+    data = load_dataset(dataset, "all", Region())
     assert 6 <= len(data) <= 8  # near-duplicates may go, but most photos give a face
     assert data.images.shape[1:] == (64, 64, 3) and data.images.dtype == np.uint8
     assert data.masks.shape[1:] == (64, 64)
     # The mask covers the middle of the crop and the landmarks lie inside it.
     assert data.masks[:, 32, 32].all() and not data.masks[:, 0, 0].any()
     assert ((data.landmarks > 8) & (data.landmarks < 56)).all()
+    # The face box, centred in the crop: half its side with the default context of 2.
+    sides = np.maximum(data.boxes[:, 2] - data.boxes[:, 0], data.boxes[:, 3] - data.boxes[:, 1])
+    assert np.allclose(sides, 32, atol=1.5)
+
+
+def test_masks_follow_the_region_asked_for(dataset):
+    wide = load_dataset(dataset, "all", Region(scale=1.3))
+    tight = load_dataset(dataset, "all", Region(scale=1.05, shape="ellipse"))
+    assert (tight.masks <= wide.masks).all() and tight.masks.sum() < 0.8 * wide.masks.sum()
+    with pytest.raises(ValueError, match="context"):
+        load_dataset(dataset, "all", Region(context=1.5))
+
+
+def test_a_pack_holds_the_same_faces_as_jpeg_within_its_budget(dataset, tmp_path):
+    pack = tmp_path / "pack.npz"
+    summary = pack_dataset(dataset, pack, max_bytes=10_000_000)
+    full, packed = load_dataset(dataset, "all"), load_dataset(pack, "all")
+    assert summary["faces"] == len(full) == len(packed) and pack.stat().st_size <= 10_000_000
+    assert sorted(packed.files) == sorted(full.files)
+    order = [list(full.files).index(f) for f in packed.files]
+    np.testing.assert_array_equal(packed.boxes, full.boxes[order])
+    # JPEG at quality 90: close to the crops, not equal.
+    diff = np.abs(packed.images.astype(int) - full.images[order].astype(int)).mean()
+    assert 0 < diff < 4
+    # A smaller budget keeps fewer faces and stays under it.
+    budget = summary["bytes"] - 3000
+    small = pack_dataset(dataset, tmp_path / "small.npz", max_bytes=budget)
+    assert 0 < small["faces"] < summary["faces"] and small["bytes"] <= budget
 
 
 def test_prepare_resumes_without_redoing_work(face_folder, dataset):
@@ -110,6 +139,29 @@ def test_retrained_weights_anonymize_a_photo(dataset, tmp_path):
     # Same seed, same face.
     again = Anonymizer(method="gan", weights=weights, seed=3, device="cpu").anonymize(image, faces=out.faces)
     assert np.array_equal(again.image, out.image)
+
+
+def test_fine_tuning_starts_from_the_given_weights_and_changes_them(dataset, tmp_path):
+    # Another seed than the fine-tuning run's: its random start would be far from these weights.
+    base = Path(train(dataset, tmp_path / "base", _small(2, seed=5), progress=False)["weights"])
+    start = load_generator(base).state_dict()
+    tuned = Path(train(dataset, tmp_path / "tuned", _small(2, init=str(base)), progress=False)["weights"])
+    state = torch.load(tmp_path / "tuned" / "checkpoint.pt", weights_only=True)
+    after = load_generator(tuned).state_dict()
+    # The EMA after two steps from the given weights is still close to them, and not equal.
+    weights = [k for k in start if start[k].is_floating_point() and "running" not in k]  # not BatchNorm's statistics
+    assert any(not torch.equal(start[k], after[k]) for k in weights)
+    drift = max((start[k] - after[k]).abs().max().item() for k in weights)
+    fresh = max((start[k] - state["generator"][k]).abs().max().item() for k in weights)
+    assert drift < 0.05 and fresh < 0.05
+    # Its config, not the options', is what the run trains.
+    assert load_generator(tuned).config == load_generator(base).config
+
+
+def test_a_time_budget_stops_the_run_with_a_checkpoint(dataset, tmp_path):
+    result = train(dataset, tmp_path / "run", _small(100000, minutes=0.02), progress=False)
+    assert 0 < result["step"] < 100000
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["step"] == result["step"]
 
 
 def test_corrupt_weights_are_refused(dataset, tmp_path):
