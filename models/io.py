@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+import torch
 from safetensors.torch import load_file, save_file
 
 from models.networks import Generator, GeneratorConfig
@@ -36,11 +37,15 @@ def sidecar(path: Path) -> Path:
     return Path(path).with_suffix(".json")
 
 
-def save_generator(generator: Generator, path: Path, info: dict | None = None) -> Path:
-    """Write the weights and their sidecar atomically; return the weights path."""
+def save_generator(generator: Generator, path: Path, info: dict | None = None, half: bool = False) -> Path:
+    """Write the weights and their sidecar atomically; return the weights path.
+
+    With ``half``, floating-point tensors are stored as float16 (half the file;
+    loading turns them back into float32).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
+    state = {k: _stored(v, half) for k, v in generator.state_dict().items()}
     tmp = path.with_name(f".{path.name}.tmp")
     # One metadata key only: safetensors writes the header's metadata in an order that can
     # change from one process to the next, and the checksum must not depend on it.
@@ -53,6 +58,34 @@ def save_generator(generator: Generator, path: Path, info: dict | None = None) -
     os.replace(tmp, path)
     os.replace(tmp_meta, sidecar(path))
     return path
+
+
+def _stored(tensor, half: bool):
+    tensor = tensor.detach().cpu().contiguous()
+    return tensor.half() if half and tensor.is_floating_point() else tensor
+
+
+def save_trainable(module, path: Path, half: bool = True) -> Path:
+    """The parameters of ``module`` that train (a discriminator's heads, not its frozen features), atomically."""
+    path = Path(path)
+    state = {name: _stored(p, half) for name, p in module.named_parameters() if p.requires_grad}
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(state, str(tmp))
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return path
+
+
+def load_trainable(module, path: Path) -> None:
+    """Load what :func:`save_trainable` wrote into ``module``; every trainable parameter must be there."""
+    state = load_file(str(path), device="cpu")
+    params = dict(module.named_parameters())
+    wanted = {name for name, p in params.items() if p.requires_grad}
+    if set(state) != wanted or any(state[n].shape != params[n].shape for n in wanted):
+        raise WeightsError(f"{path} does not fit this network's trainable parameters")
+    with torch.no_grad():
+        for name, value in state.items():
+            params[name].copy_(value)
 
 
 def read_info(path: Path) -> dict:

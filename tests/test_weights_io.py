@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from safetensors import safe_open
 
@@ -37,3 +38,28 @@ def test_same_weights_give_the_same_file_and_checksum(tmp_path):
     loaded = load_generator(a)
     for key, value in _small_generator(0).state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key
+
+
+def test_half_precision_weights_load_as_float32_and_close(tmp_path):
+    generator = Generator(GeneratorConfig(width=8))
+    path = save_generator(generator, tmp_path / "g.safetensors", half=True)
+    full = save_generator(generator, tmp_path / "full.safetensors")
+    assert path.stat().st_size < 0.6 * full.stat().st_size
+    loaded = load_generator(path).state_dict()
+    for key, value in generator.state_dict().items():
+        if value.is_floating_point():
+            assert loaded[key].dtype == torch.float32
+            torch.testing.assert_close(loaded[key], value, rtol=2e-3, atol=1e-4)
+
+
+def test_trainable_parameters_round_trip_and_must_fit(tmp_path):
+    from models.io import WeightsError, load_trainable, save_trainable
+    from models.networks import Discriminator
+
+    source, target = Discriminator(GeneratorConfig(width=8)), Discriminator(GeneratorConfig(width=8))
+    path = save_trainable(source, tmp_path / "d.safetensors", half=False)
+    load_trainable(target, path)
+    for (name, a), b in zip(source.named_parameters(), target.parameters()):
+        assert torch.equal(a, b), name
+    with pytest.raises(WeightsError):
+        load_trainable(Discriminator(GeneratorConfig(width=16)), path)

@@ -31,7 +31,7 @@ from torch.nn import functional as F
 
 from anonymizer.detection import resolve_device
 from anonymizer.training.dataset import FaceArrays, load_dataset
-from models.io import load_generator, read_info, save_generator
+from models.io import load_generator, load_trainable, read_info, save_generator, save_trainable
 from models.networks import Discriminator, Generator, GeneratorConfig, condition, to_model_inputs
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 FLIP_LANDMARKS = [1, 0, 2, 4, 3]  # a mirrored face swaps eyes and mouth corners
 EPSILON_PENALTY = 0.001
 SAMPLE_COUNT = 16
+# Where a run writes its discriminator's trainable weights, beside generator.safetensors, per kind.
+DISCRIMINATOR_FILE = {"dcgan": "discriminator.safetensors", "projected": "discriminator_projected.safetensors"}
 
 
 @dataclass
@@ -267,10 +269,18 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
     torch.manual_seed(options.seed)
     # Channels-last: about 25% more images/s on this CPU (oneDNN convolutions), and the layout GPUs prefer.
     generator = Generator(config)
+    discriminator = make_discriminator(options.discriminator, config)
+    init_steps = init_images = 0
     if options.init:
         generator.load_state_dict(load_generator(Path(options.init)).state_dict())
+        trained = read_info(Path(options.init)).get("training", {})
+        init_steps, init_images = int(trained.get("steps", 0)), int(trained.get("images_seen", 0))
+        heads = Path(options.init).with_name(DISCRIMINATOR_FILE[options.discriminator])
+        if heads.is_file():  # the discriminator trained beside those weights: no start from scratch against them
+            load_trainable(discriminator, heads)
+            log.info("discriminator heads from %s", heads)
     generator = generator.to(device, memory_format=torch.channels_last)
-    discriminator = make_discriminator(options.discriminator, config).to(device, memory_format=torch.channels_last)
+    discriminator = discriminator.to(device, memory_format=torch.channels_last)
     ema = copy.deepcopy(generator).eval().requires_grad_(False)
     opt_g = torch.optim.Adam(generator.parameters(), lr=options.lr, betas=(0.5, 0.999))
     trainable_d = [p for p in discriminator.parameters() if p.requires_grad]
@@ -344,8 +354,17 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
         tmp = ckpt_path.with_name(".checkpoint.pt.tmp")
         torch.save(state, tmp)
         os.replace(tmp, ckpt_path)
-        info = {"steps": step, "images_seen": step * options.batch_size * world, "training_faces": len(train_set)}
-        save_generator(ema, out / "generator.safetensors", info={"training": info})
+        info = {
+            "steps": init_steps + step,
+            "images_seen": init_images + step * options.batch_size * world,
+            "training_faces": len(train_set),
+            "discriminator": options.discriminator,
+        }
+        if options.init:
+            info["init"] = Path(options.init).name
+        # Half precision: the weights travel (an accelerator's files come back in 16 MB pieces).
+        save_generator(ema, out / "generator.safetensors", info={"training": info}, half=True)
+        save_trainable(discriminator, out / DISCRIMINATOR_FILE[options.discriminator])
         _write_png(sample_sheet(ema, fixed_batch, fixed_z), out / "samples" / f"step_{step:07d}.png")
         plot_losses(csv_path, out / "losses.png")
 
