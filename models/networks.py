@@ -31,16 +31,21 @@ class GeneratorConfig:
     region_shape: str = "rect"  # or "ellipse" (inscribed in that rectangle)
     feather: float = 0.12  # fade band beyond it, a fraction of its longer side
     context: float = 2.0  # crop side as a multiple of the face box's longer side
+    # 2: the U-Net works at half the resolution, its input folded into channels (pixel unshuffle)
+    # and its output unfolded (pixel shuffle): no convolution at full resolution, the costliest.
+    fold: int = 1
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @property
     def levels(self) -> int:
-        """Down-sampling steps from the resolution to a 4x4 bottleneck."""
+        """Down-sampling steps from the (folded) resolution to a 4x4 bottleneck."""
         if self.resolution not in (64, 128, 256):
             raise ValueError(f"resolution must be 64, 128 or 256, not {self.resolution}")
-        return {64: 4, 128: 5, 256: 6}[self.resolution]
+        if self.fold not in (1, 2):
+            raise ValueError(f"fold must be 1 or 2, not {self.fold}")
+        return {64: 4, 128: 5, 256: 6}[self.resolution] - (self.fold - 1)
 
     def channels(self) -> list[int]:
         return [min(self.width * 2**i, self.max_width) for i in range(self.levels + 1)]
@@ -119,7 +124,11 @@ class Generator(nn.Module):
         super().__init__()
         self.config = config
         ch = config.channels()
-        self.stem = nn.Sequential(nn.Conv2d(COND_CHANNELS, ch[0], 3, padding=1), nn.LeakyReLU(0.2, inplace=True))
+        fold = config.fold
+        self.unshuffle = nn.PixelUnshuffle(fold)
+        self.stem = nn.Sequential(
+            nn.Conv2d(COND_CHANNELS * fold * fold, ch[0], 3, padding=1), nn.LeakyReLU(0.2, inplace=True)
+        )
         self.downs = nn.ModuleList(_Down(ch[i], ch[i + 1]) for i in range(config.levels))
         bottleneck = ch[-1]
         self.latent = nn.Linear(config.latent_dim, bottleneck * 16)
@@ -129,10 +138,11 @@ class Generator(nn.Module):
             nn.ReLU(inplace=True),
         )
         self.ups = nn.ModuleList(_Up(ch[i + 1], ch[i], ch[i]) for i in reversed(range(config.levels)))
-        self.to_rgb = nn.Sequential(nn.Conv2d(ch[0], 3, 3, padding=1), nn.Tanh())
+        self.to_rgb = nn.Sequential(nn.Conv2d(ch[0], 3 * fold * fold, 3, padding=1), nn.Tanh())
+        self.shuffle = nn.PixelShuffle(fold)
 
     def forward(self, cond: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        x = self.stem(cond)
+        x = self.stem(self.unshuffle(cond))
         skips = [x]
         for down in self.downs:
             x = down(x)
@@ -142,7 +152,7 @@ class Generator(nn.Module):
         x = self.mix(torch.cat([x, noise], dim=1))
         for up in self.ups:
             x = up(x, skips.pop())
-        return self.to_rgb(x)
+        return self.shuffle(self.to_rgb(x))
 
     def inpaint(
         self, image: torch.Tensor, mask: torch.Tensor, landmarks: torch.Tensor, z: torch.Tensor
