@@ -73,6 +73,7 @@ def _train(args: argparse.Namespace) -> int:
         feather=args.feather,
         discriminator=args.discriminator,
         colour_jitter=args.colour_jitter,
+        fold=args.fold,
         steps=args.steps,
         batch_size=args.batch_size,
         checkpoint_every=args.checkpoint_every,
@@ -171,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--region-shape", default="rect", choices=("rect", "ellipse"), help="face region (with --init none)")
     t.add_argument("--feather", type=float, default=0.12, help="fade band of the face region (with --init none)")
+    t.add_argument(
+        "--fold", type=int, default=1, choices=(1, 2), help="2: the generator works at half resolution (--init none)"
+    )
     t.add_argument("--width", type=int, default=16, help="channels of the first layer (network width; --init none)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))

@@ -63,6 +63,7 @@ class TrainOptions:
     region_scale: float = 1.3  # the face region to paint (crops.Region), for a generator started afresh
     region_shape: str = "rect"
     feather: float = 0.12
+    fold: int = 1  # 2: the generator works at half resolution (models.networks.GeneratorConfig.fold)
     discriminator: str = "dcgan"  # or "projected": heads on frozen pretrained features (the train extra)
     colour_jitter: float = 0.0  # strength of a random brightness/contrast/saturation change of whole crops
 
@@ -108,6 +109,7 @@ def generator_config(options: TrainOptions, resolution: int, context: float) -> 
     return GeneratorConfig(
         resolution=resolution,
         width=options.width,
+        fold=options.fold,
         region_scale=options.region_scale,
         region_shape=options.region_shape,
         feather=options.feather,
