@@ -296,12 +296,13 @@ def _split_mask(is_val: np.ndarray, split: str) -> np.ndarray:
     return np.ones(len(is_val), bool) if split == "all" else (is_val == (split == "val"))
 
 
-def pack_dataset(data: Path, out: Path, max_bytes: int, quality: int = 90, seed: int = 0) -> dict:
+def pack_dataset(data: Path, out: Path, max_bytes: int, quality: int = 90, seed: int = 0, val_faces: int = 64) -> dict:
     """Write the dataset as one ``.npz`` of JPEG crops of at most ``max_bytes``; returns what it holds.
 
     Faces are taken in a seeded order that visits every top-level folder (face
     set) in turn, so a budget that holds only part of the data keeps the sets'
-    balance. Every validation face is kept first: sample sheets stay comparable.
+    balance; ``val_faces`` held-out faces come first (sample sheets), then
+    training faces until the budget is spent.
     """
     import cv2
 
@@ -312,16 +313,19 @@ def pack_dataset(data: Path, out: Path, max_bytes: int, quality: int = 90, seed:
     ).astype(bool)
     rng = np.random.default_rng(seed)
     sources = np.array([f.split("/", 1)[0] for f in arrays.files])
-    queues = [list(rng.permutation(np.flatnonzero((sources == s) & ~is_val))) for s in np.unique(sources)]
-    order = list(np.flatnonzero(is_val))
-    while any(queues):
-        for queue in queues:
-            if queue:
-                order.append(queue.pop())
+
+    def interleaved(pool: np.ndarray) -> list[int]:
+        queues = [list(rng.permutation(np.flatnonzero(pool & (sources == s)))) for s in np.unique(sources)]
+        order = []
+        while any(queues):
+            order.extend(q.pop() for q in queues if q)
+        return order
+
+    order = interleaved(is_val)[:val_faces] + interleaved(~is_val)
     # Besides its JPEG, a face costs its box, landmarks, offset, flag and file name (numpy stores
     # names as 4 bytes per character of the longest); the container's headers take about 2 kB.
     per_face = 64 + 4 * max(len(f) for f in arrays.files)
-    chosen, blobs, used = [], [], 4096
+    chosen, blobs, used = [], [], 8192
     for i in order:
         ok, jpeg = cv2.imencode(
             ".jpg", cv2.cvtColor(arrays.images[i], cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
@@ -333,24 +337,33 @@ def pack_dataset(data: Path, out: Path, max_bytes: int, quality: int = 90, seed:
         chosen.append(i)
         blobs.append(jpeg.ravel())
         used += jpeg.size + per_face
-    chosen_index = np.array(chosen, dtype=np.int64)
-    offsets = np.cumsum([0] + [b.size for b in blobs]).astype(np.int64)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    while True:  # the estimate above is close; if the file still comes out too big, leave faces out
+        written = _write_pack(out, arrays, is_val, chosen, blobs, quality)
+        if written <= max_bytes or not chosen:
+            break
+        drop = max(1, len(chosen) // 100)
+        chosen, blobs = chosen[:-drop], blobs[:-drop]
+    kept_val = int(is_val[np.array(chosen, dtype=np.int64)].sum())
+    return {"faces": len(chosen), "val": kept_val, "of": len(arrays), "bytes": written}
+
+
+def _write_pack(out: Path, arrays: FaceArrays, is_val: np.ndarray, chosen: list, blobs: list, quality: int) -> int:
+    index = np.array(chosen, dtype=np.int64)
     tmp = out.with_name(f".{out.name}.tmp.npz")
     np.savez(
         tmp,
         jpeg=np.concatenate(blobs) if blobs else np.zeros(0, np.uint8),
-        offsets=offsets,
-        boxes=arrays.boxes[chosen_index],
-        landmarks=arrays.landmarks[chosen_index],
-        files=arrays.files[chosen_index],
-        split=is_val[chosen_index],
+        offsets=np.cumsum([0] + [b.size for b in blobs]).astype(np.int64),
+        boxes=arrays.boxes[index],
+        landmarks=arrays.landmarks[index],
+        files=arrays.files[index],
+        split=is_val[index],
         meta=np.array(json.dumps({"version": DATASET_VERSION, "context": arrays.context, "quality": quality})),
     )
     os.replace(tmp, out)
-    kept_val = int(is_val[chosen_index].sum())
-    return {"faces": len(chosen), "val": kept_val, "of": len(arrays), "bytes": out.stat().st_size}
+    return out.stat().st_size
 
 
 def _read_pack(path: Path, split: str) -> tuple[dict, float]:
