@@ -8,7 +8,7 @@ bottleneck so that every draw gives a different face.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -163,13 +163,18 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Tells real crops from composites, given the same condition (mask and landmarks)."""
+    """Tells real crops from composites, given the same condition (mask and landmarks).
 
-    def __init__(self, config: GeneratorConfig = GeneratorConfig()) -> None:
+    Strided convolutions from ``resolution`` down to 4x4, ``width`` channels at
+    first, doubling per level up to ``max_width``.
+    """
+
+    def __init__(self, resolution: int = 64, width: int = 16, max_width: int = 256) -> None:
         super().__init__()
-        ch = config.channels()
+        levels = {64: 4, 128: 5, 256: 6}[resolution]
+        ch = [min(width * 2**i, max_width) for i in range(levels + 1)]
         layers: list[nn.Module] = [spectral_norm(nn.Conv2d(COND_CHANNELS, ch[0], 3, padding=1)), nn.LeakyReLU(0.2)]
-        for i in range(config.levels):
+        for i in range(levels):
             layers += [
                 spectral_norm(nn.Conv2d(ch[i], ch[i + 1], 4, stride=2, padding=1)),
                 nn.LeakyReLU(0.2),
@@ -180,3 +185,31 @@ class Discriminator(nn.Module):
     def forward(self, image: torch.Tensor, mask: torch.Tensor, landmarks: torch.Tensor) -> torch.Tensor:
         x = torch.cat([image, mask, landmark_heatmaps(landmarks, image.shape[-1])], dim=1)
         return self.head(self.features(x).flatten(1)).squeeze(1)
+
+
+def grow_folded(small: Generator, **changes) -> Generator:
+    """A generator of twice ``small``'s resolution (fold 2) that starts out painting what ``small`` paints.
+
+    Its U-Net works at ``small``'s resolution, so every inner layer is copied;
+    the stem sees each input pixel's four sub-pixels (pixel unshuffle) and gets
+    ``small``'s weights shared among them (a 2x2 average of its input), and the
+    output layer writes each output pixel to its four sub-pixels (nearest
+    upsampling). Training then adds the detail the finer grid can hold.
+    ``changes`` go to the new config (the region, say).
+    """
+    config = small.config
+    if config.fold != 1:
+        raise ValueError("only an unfolded generator can be grown")
+    grown = Generator(replace(config, resolution=config.resolution * 2, fold=2, **changes))
+    state = small.state_dict()
+    target = grown.state_dict()
+    for key, value in state.items():
+        if key == "stem.0.weight":  # out x C x 3 x 3 -> out x 4C x 3 x 3, unshuffled channel c*4 + sub-pixel
+            value = value.repeat_interleave(4, dim=1) / 4
+        elif key == "to_rgb.0.weight":  # 3 x in x 3 x 3 -> 12 x in x 3 x 3, shuffled channel c*4 + sub-pixel
+            value = value.repeat_interleave(4, dim=0)
+        elif key == "to_rgb.0.bias":
+            value = value.repeat_interleave(4, dim=0)
+        target[key] = value.clone()
+    grown.load_state_dict(target)
+    return grown

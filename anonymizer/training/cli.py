@@ -74,6 +74,7 @@ def _train(args: argparse.Namespace) -> int:
         discriminator=args.discriminator,
         colour_jitter=args.colour_jitter,
         fold=args.fold,
+        grow=args.grow,
         steps=args.steps,
         batch_size=args.batch_size,
         checkpoint_every=args.checkpoint_every,
@@ -163,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="shipped",
         help="start from the shipped generator ('shipped', the default: fine-tuning), random weights ('none'), "
         "or a generator weights FILE; a run that has a checkpoint resumes it instead",
+    )
+    t.add_argument(
+        "--grow",
+        action="store_true",
+        help="the --init generator paints half the data's resolution: start from it grown to twice that (fold 2), "
+        "with the --region-* options",
     )
     t.add_argument("--minutes", type=float, default=None, help="stop after this many minutes of training")
     t.add_argument("--discriminator", default="dcgan", choices=("dcgan", "projected"))

@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ from torch.nn import functional as F
 from anonymizer.detection import resolve_device
 from anonymizer.training.dataset import FaceArrays, load_dataset
 from models.io import load_generator, load_trainable, read_info, save_generator, save_trainable
-from models.networks import Discriminator, Generator, GeneratorConfig, condition, to_model_inputs
+from models.networks import Discriminator, Generator, GeneratorConfig, condition, grow_folded, to_model_inputs
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class TrainOptions:
     amp: bool = True  # bf16 autocast on CUDA
     minutes: float | None = None  # stop (and checkpoint) after this much training time
     init: str | None = None  # a generator weights file to start from (fine-tuning); its config wins
+    grow: bool = False  # the init generator is of half the data's resolution: start from it grown (fold 2)
     region_scale: float = 1.3  # the face region to paint (crops.Region), for a generator started afresh
     region_shape: str = "rect"
     feather: float = 0.12
@@ -87,7 +88,7 @@ def jitter_colour(image: torch.Tensor, strength: float, generator: torch.Generat
 
 def make_discriminator(kind: str, config: GeneratorConfig) -> torch.nn.Module:
     if kind == "dcgan":
-        return Discriminator(config)
+        return Discriminator(config.resolution, config.width, config.max_width)
     if kind == "projected":
         from models.projected import ProjectedDiscriminator
 
@@ -99,6 +100,8 @@ def generator_config(options: TrainOptions, resolution: int, context: float) -> 
     """What the generator is: from ``--init`` weights when fine-tuning, else from the options and the data."""
     if options.init:
         config = GeneratorConfig(**read_info(Path(options.init))["config"])
+        if options.grow:
+            config = replace(config, resolution=config.resolution * 2, fold=2, **_region_options(options))
         if (config.resolution, config.context) != (resolution, context):
             raise ValueError(
                 f"{options.init} paints {config.resolution} px crops with context {config.context}; the data holds "
@@ -107,14 +110,12 @@ def generator_config(options: TrainOptions, resolution: int, context: float) -> 
             )
         return config
     return GeneratorConfig(
-        resolution=resolution,
-        width=options.width,
-        fold=options.fold,
-        region_scale=options.region_scale,
-        region_shape=options.region_shape,
-        feather=options.feather,
-        context=context,
+        resolution=resolution, width=options.width, fold=options.fold, context=context, **_region_options(options)
     )
+
+
+def _region_options(options: TrainOptions) -> dict:
+    return {"region_scale": options.region_scale, "region_shape": options.region_shape, "feather": options.feather}
 
 
 def region_of(config: GeneratorConfig):
@@ -273,12 +274,17 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
     generator = Generator(config)
     discriminator = make_discriminator(options.discriminator, config)
     init_steps = init_images = 0
-    if options.init:
+    if options.init and options.grow:
+        generator = grow_folded(load_generator(Path(options.init)), **_region_options(options))
+    elif options.init:
         generator.load_state_dict(load_generator(Path(options.init)).state_dict())
+    if options.init:
         trained = read_info(Path(options.init)).get("training", {})
         init_steps, init_images = int(trained.get("steps", 0)), int(trained.get("images_seen", 0))
         heads = Path(options.init).with_name(DISCRIMINATOR_FILE[options.discriminator])
-        if heads.is_file():  # the discriminator trained beside those weights: no start from scratch against them
+        if (
+            heads.is_file() and not options.grow
+        ):  # the discriminator trained beside those weights: no start from scratch against them
             load_trainable(discriminator, heads)
             log.info("discriminator heads from %s", heads)
     generator = generator.to(device, memory_format=torch.channels_last)
@@ -363,7 +369,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
             "discriminator": options.discriminator,
         }
         if options.init:
-            info["init"] = Path(options.init).name
+            info["init"] = Path(options.init).name + (" (grown to fold 2)" if options.grow else "")
         # Half precision: the weights travel (an accelerator's files come back in 16 MB pieces).
         save_generator(ema, out / "generator.safetensors", info={"training": info}, half=True)
         save_trainable(discriminator, out / DISCRIMINATOR_FILE[options.discriminator])
