@@ -5,6 +5,7 @@ from conftest import make_face, noise_image
 from anonymizer.crops import (
     DEFAULT_MASK_SCALE,
     FEATHER,
+    Region,
     crop_geometry,
     feather_alpha,
     grain_level,
@@ -200,3 +201,31 @@ def test_a_chain_of_faces_takes_as_many_waves_as_it_needs():
     # Each face's crop reaches the next one's face: sizes grow along the row.
     faces = [make_face((x, 50, x + w, 50 + w)) for x, w in ((0, 30), (35, 34), (75, 38), (120, 42))]
     assert paint_waves(faces) == [[3], [2], [1], [0]]
+
+
+def test_an_ellipse_region_replaces_the_ellipse_and_leaves_the_corners():
+    photo = noise_image(300, 300)
+    face = make_face((100, 90, 200, 210))  # 100 x 120
+    region = Region(scale=1.2, shape="ellipse", feather=0.1)
+    crop = make_crop(photo, face, region=region)
+    out = paste_back(photo, [crop], [_solid(crop, 255)])
+    rect = hidden_region(face.box, 1.2)  # 60..240 x 78..222
+    cx, cy = (rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2
+    ys, xs = np.mgrid[0:300, 0:300] + 0.5
+    radius = np.sqrt(((xs - cx) / ((rect[2] - rect[0]) / 2)) ** 2 + ((ys - cy) / ((rect[3] - rect[1]) / 2)) ** 2)
+    assert (out[radius <= 1] == 255).all()  # the whole ellipse is new
+    # The bounding rectangle's corners lie beyond the feather band (0.1 x 144 px): untouched.
+    corner = (radius > 1.3) & (xs > rect[0]) & (xs < rect[2]) & (ys > rect[1]) & (ys < rect[3])
+    assert corner.any()
+    np.testing.assert_array_equal(out[corner], photo[corner])
+    # The mask the replacer paints holds the ellipse and its band, and is smaller than the rectangle's.
+    hidden, alpha, replaced = crop.areas()
+    assert (replaced >= hidden).all() and (alpha[hidden > 0] == 1).all() and (alpha[replaced == 0] == 0).all()
+    assert replaced.sum() < make_crop(photo, face, region=Region(scale=1.2)).mask.sum()
+
+
+def test_a_region_is_checked():
+    with pytest.raises(ValueError, match="shape"):
+        Region(shape="circle")
+    with pytest.raises(ValueError):
+        Region(scale=0)
