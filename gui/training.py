@@ -100,9 +100,17 @@ class TrainingPanel(QWidget):
             "Dataset, checkpoints, samples and the trained generator go here; an existing run resumes"
         )
         form.addRow("&Run folder", self._with_browse(self.run_dir, "Run folder"))
+        self.start_from = QComboBox()
+        self.start_from.addItem("The shipped generator (fine-tune it)", "shipped")
+        self.start_from.addItem("Random weights (train from scratch)", "none")
+        self.start_from.setToolTip(
+            "Fine-tuning needs a few hundred photos; from scratch a GAN needs tens of thousands and a GPU"
+        )
+        form.addRow("Start &from", self.start_from)
         self.resolution = QComboBox()
         for r in (64, 128, 256):
             self.resolution.addItem(f"{r} px", r)
+        self.resolution.setToolTip("From scratch only: fine-tuning keeps the shipped generator's resolution")
         form.addRow("Re&solution", self.resolution)
         self.steps = QSpinBox()
         self.steps.setRange(1, 10_000_000)
@@ -159,6 +167,7 @@ class TrainingPanel(QWidget):
         self.poll.setInterval(POLL_MS)
         self.poll.timeout.connect(self.refresh_outputs)
         self.start_button.clicked.connect(self.start)
+        self.start_from.currentIndexChanged.connect(self._update_buttons)
         self.stop_button.clicked.connect(self.stop)
         self.use_button.clicked.connect(self._use)
         self.run_dir.editingFinished.connect(self.refresh_outputs)
@@ -199,8 +208,9 @@ class TrainingPanel(QWidget):
         self.stop_button.setEnabled(self.running and not self.stopping)
         weights = self.weights_path
         self.use_button.setEnabled(weights is not None and weights.is_file())
-        for w in (self.faces_dir, self.run_dir, self.resolution, self.steps, self.checkpoint_every, self.batch_size):
+        for w in (self.faces_dir, self.run_dir, self.start_from, self.steps, self.checkpoint_every, self.batch_size):
             w.setEnabled(not self.running)
+        self.resolution.setEnabled(not self.running and self.start_from.currentData() == "none")
 
     def _restore(self) -> None:
         default_run = (
@@ -210,6 +220,7 @@ class TrainingPanel(QWidget):
         get = (lambda k, d: store.value(f"training/{k}", d)) if store is not None else (lambda k, d: d)
         self.faces_dir.setText(str(get("faces_dir", "")))
         self.run_dir.setText(str(get("run_dir", str(default_run))))
+        self.start_from.setCurrentIndex(max(0, self.start_from.findData(str(get("start_from", "shipped")))))
         self.resolution.setCurrentIndex(max(0, self.resolution.findData(int(get("resolution", 64)))))
         self.steps.setValue(int(get("steps", self.steps.value())))
         self.checkpoint_every.setValue(int(get("checkpoint_every", self.checkpoint_every.value())))
@@ -221,6 +232,7 @@ class TrainingPanel(QWidget):
         for key, value in (
             ("faces_dir", self.faces_dir.text()),
             ("run_dir", self.run_dir.text()),
+            ("start_from", self.start_from.currentData()),
             ("resolution", self.resolution.currentData()),
             ("steps", self.steps.value()),
             ("checkpoint_every", self.checkpoint_every.value()),
@@ -244,18 +256,10 @@ class TrainingPanel(QWidget):
         self._save()
         self.log.clear()
         self.last_exit = ""
-        self._launch(
-            "prepare",
-            [
-                "prepare",
-                "--input",
-                faces,
-                "--out",
-                str(Path(run) / "dataset"),
-                "--resolution",
-                str(self.resolution.currentData()),
-            ],
-        )
+        # Fine-tuning prepares the data as the shipped generator was trained (the command's defaults).
+        scratch = self.start_from.currentData() == "none"
+        resolution = ["--resolution", str(self.resolution.currentData())] if scratch else []
+        self._launch("prepare", ["prepare", "--input", faces, "--out", str(Path(run) / "dataset"), *resolution])
 
     def stop(self) -> None:
         """Ask the trainer to end; kill it if it has not after a grace period."""
@@ -342,6 +346,8 @@ class TrainingPanel(QWidget):
                     str(self.checkpoint_every.value()),
                     "--batch-size",
                     str(self.batch_size.value()),
+                    "--init",
+                    str(self.start_from.currentData()),
                 ],
             )
         else:

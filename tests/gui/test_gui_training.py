@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt is imported, if conftest has not
 
+import json
 import shutil
 from pathlib import Path
 
@@ -43,6 +44,11 @@ def test_start_watch_stop_and_use_a_tiny_training_run(qtbot, face_photos, tmp_pa
     panel.checkpoint_every.setValue(1)
     panel.batch_size.setValue(4)
     assert not panel.use_button.isEnabled()
+    # Fine-tuning the shipped generator is the default, at its resolution; from scratch the resolution is asked.
+    assert panel.start_from.currentData() == "shipped" and not panel.resolution.isEnabled()
+    panel.start_from.setCurrentIndex(panel.start_from.findData("none"))
+    assert panel.resolution.isEnabled()
+    panel.start_from.setCurrentIndex(panel.start_from.findData("shipped"))
 
     QTest.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert panel.running and not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
@@ -52,6 +58,8 @@ def test_start_watch_stop_and_use_a_tiny_training_run(qtbot, face_photos, tmp_pa
     assert (run / "dataset").is_dir()
     assert sorted((run / "samples").glob("step_*.png"))
     assert (run / "generator.safetensors").is_file()  # exported before the sample sheet is drawn
+    trained = json.loads((run / "generator.json").read_text())["training"]
+    assert trained["init"] == "generator.safetensors" and trained["steps"] > 18000  # continues the shipped run
     qtbot.waitUntil(lambda: panel.progress.value() >= 1, timeout=60_000)  # read from tqdm's output
     assert panel.progress.maximum() == 1000 and "Training step" in panel.progress.format()
 
