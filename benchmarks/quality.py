@@ -47,13 +47,50 @@ Reference rows, so the numbers can be read:
   person excluded). The share within 0.6 is dlib's false-match rate on these
   faces: what a perfect anonymizer that draws an unrelated face would score.
 
+Realism and privacy (issue 11), on the held-out faces:
+
+* **classifier AUC** (a two-sample test): a logistic regression on standardised
+  dlib descriptors learns to tell the original faces from the anonymized ones,
+  per method; ``--folds`` (5) cross-validation folds grouped by identity group
+  (the LFW person, else the photo), so a face and its anonymized version are
+  always in the same fold; the mean ROC AUC of the folds, over ``--cv-repeats``
+  (5) draws of the folds, is reported (0.5: indistinguishable). Reference row
+  ``other person``: the originals of one half of the groups against those of
+  the other half, split within each face set (the floor, ~0.5).
+* **Fréchet distance** between Gaussians fitted to the descriptors (as FID
+  does). The groups are split into two halves, within each face set
+  (``--frechet-splits`` seeded splits, averaged): a method scores the mean of d(anonymized A, original B) and
+  d(anonymized B, original A), the floor is d(original A, original B), the same
+  sample sizes, so the ratio is like for like. ``all_vs_all`` in the JSON is
+  d(all anonymized, all originals): twice the samples per side, so less
+  small-sample bias than the floor, and not comparable to it.
+* **re-identification against a gallery** (rank-1): held-out LFW photos of
+  people with two or more photos (``--reid-queries``, the sample's LFW photos
+  first) are anonymized; the descriptor of the anonymized face (the photo's
+  largest) is compared with a gallery of the largest face of every held-out LFW
+  photo (``--reid-gallery`` caps it), its own photo left out. A hit is a
+  nearest gallery face of the same person; chance is 1 / gallery identities.
+
+dlib always gives a descriptor for a box (its landmarks are fitted inside the
+box the detector found), so no face lacks one; a pair with a non-finite
+descriptor would be dropped from both sides (``dropped`` in the JSON). Gallery
+photos where the detector finds no face of ``--min-size`` are left out, and a
+query counts only when its person keeps another photo in the gallery.
+
+The markdown opens with the issue's "done when" bars for ``gan``, each passed or
+failed: AUC <= 0.75, Fréchet <= 2x the floor, WIDER retention >= 97 % at >= 32
+and >= 64 px, re-identification <= solid's + 1 point, and beyond solid <= 1 %
+on held-out faces of >= 64 px.
+
 The GAN draws its latent codes from ``--gan-seed`` (default: ``--seed``), so a run
 is deterministic for given weights; another ``--gan-seed`` on the same photos
 shows how much of a GAN figure is the draw of its faces rather than the weights.
 Writes ``quality.json``, ``quality.md`` and a
 per-face ``quality.csv`` to ``--out``, and ``samples_gan.png`` (32 held-out faces,
-original | gan, the distance under each pair) and ``samples_methods.png`` (a few
-faces under every method) to ``--samples-dir``.
+original | gan, the distance under each pair), ``samples_gan_large.png``
+(``--large-samples`` held-out faces whose box is >= 128 px, at full size, original
+| gan) and ``samples_methods.png`` (a few faces under every method) to
+``--samples-dir``.
 """
 
 from __future__ import annotations
@@ -70,6 +107,7 @@ import platform
 import random
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,9 +131,19 @@ OTHER = "other person"  # original vs the original face of another photo
 # Face sizes (longer side of the box, px) reported apart: dlib's descriptor, and what the
 # context around a face gives away, depend on the size.
 SIZE_BANDS = ((32, 64), (64, 128), (128, None))
+AT_LEAST = (64,)  # also reported as one group: faces of at least this size
 SAME_PERSON = 0.6  # dlib's threshold for "same person"
 JPEG_QUALITY = 50  # WIDER, CelebA and LFW are stored at libjpeg quality 75; re-encoding at 75 changes ~nothing
 VAL_FRACTION = 0.1  # the training run's PrepareOptions.val_fraction
+ORIGINAL = "original"  # re-identification of the unanonymized face: dlib's own rank-1 rate
+LARGE_MIN_SIZE = 128  # faces on samples_gan_large.png
+LARGE_GROW = 1.6  # the crop around a face on samples_gan_large.png, in face sides
+# The issue's bars for the GAN.
+MAX_AUC = 0.75
+MAX_FRECHET_RATIO = 2.0
+MIN_RETENTION = 0.97
+REID_MARGIN = 0.01  # re-identified at most solid's share + 1 point
+MAX_BEYOND_SOLID = 0.01
 
 
 # ---------------------------------------------------------------- metric helpers
@@ -182,6 +230,210 @@ def jpeg_roundtrip(image: np.ndarray, quality: int = JPEG_QUALITY) -> np.ndarray
     return np.asarray(Image.open(buf).convert("RGB"))
 
 
+def grouped_folds(
+    groups: Sequence[str], n_folds: int, seed: int = 0, labels: Sequence[int] | None = None
+) -> np.ndarray:
+    """The fold (0 .. n_folds-1) of each item; every item of a group lands in the same fold.
+
+    Groups are shuffled (seeded) and dealt, largest first, to the fold holding
+    the fewest items so far, separately for each set of labels a group holds, so
+    every fold gets a share of each kind of group (both classes when groups hold
+    one label each).
+    """
+    members: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        members.setdefault(str(g), []).append(i)
+    strata: dict[tuple, list[str]] = {}
+    for g, idx in members.items():
+        key = tuple(sorted({int(labels[i]) for i in idx})) if labels is not None else ()
+        strata.setdefault(key, []).append(g)
+    rng = random.Random(seed)
+    fold = np.zeros(len(groups), dtype=int)
+    for key in sorted(strata):
+        names = strata[key]
+        rng.shuffle(names)
+        names.sort(key=lambda g: -len(members[g]))  # stable: shuffled among groups of one size
+        load = [0] * n_folds
+        for g in names:
+            k = min(range(n_folds), key=lambda f: (load[f], f))
+            fold[members[g]] = k
+            load[k] += len(members[g])
+    return fold
+
+
+def split_halves(groups: Sequence[str], seed: int = 0, strata: Sequence[str] | None = None) -> np.ndarray:
+    """A seeded split of the items into two halves by group: True for half A; items of a group stay together.
+
+    With ``strata`` (one per item, e.g. its face set), each stratum is split in
+    half on its own, so the halves differ in who is in them and not in where
+    the faces come from.
+    """
+    members: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        members.setdefault(str(g), []).append(i)
+    by_stratum: dict[str, list[str]] = {}
+    for g, idx in members.items():
+        by_stratum.setdefault(str(strata[idx[0]]) if strata is not None else "", []).append(g)
+    rng = random.Random(seed)
+    half_a = np.zeros(len(groups), dtype=bool)
+    for key in sorted(by_stratum):
+        names = by_stratum[key]
+        rng.shuffle(names)
+        names.sort(key=lambda g: -len(members[g]))
+        count = [0, 0]
+        for g in names:
+            side = 0 if count[0] <= count[1] else 1
+            half_a[members[g]] = side == 0
+            count[side] += len(members[g])
+    return half_a
+
+
+def finite_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Rows where both descriptors are finite (a face without one is dropped from both sides)."""
+    return np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
+
+
+def classifier_auc(
+    x: np.ndarray, labels: Sequence[int], groups: Sequence[str], folds: int = 5, seed: int = 0, repeats: int = 1
+) -> dict:
+    """Cross-validated ROC AUC of a logistic regression (standardised inputs) telling label 1 from label 0.
+
+    Folds are grouped (:func:`grouped_folds`), so no group is both trained on
+    and tested; the AUC is the mean over the folds whose test part holds both
+    labels, over ``repeats`` seeded draws of the folds. 0.5: the two sets
+    cannot be told apart.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(labels, dtype=int)
+    aucs = []
+    for r in range(repeats):
+        fold = grouped_folds(groups, folds, seed + r, y)
+        for k in range(folds):
+            test = fold == k
+            if len(set(y[test])) < 2 or len(set(y[~test])) < 2:
+                continue
+            model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+            model.fit(x[~test], y[~test])
+            aucs.append(float(roc_auc_score(y[test], model.decision_function(x[test]))))
+    return {
+        "auc": float(np.mean(aucs)) if aucs else None,
+        "fold_aucs": [round(a, 4) for a in aucs],
+        "samples": len(y),
+        "groups": len(set(map(str, groups))),
+        "repeats": repeats,
+    }
+
+
+def realism_auc(
+    originals: np.ndarray,
+    anonymized: np.ndarray,
+    groups: Sequence[str],
+    folds: int = 5,
+    seed: int = 0,
+    repeats: int = 1,
+) -> dict:
+    """:func:`classifier_auc` of original faces (0) against their anonymized versions (1), pair by pair."""
+    keep = finite_pairs(originals, anonymized)
+    kept = [g for g, k in zip(groups, keep) if k]
+    x = np.concatenate([originals[keep], anonymized[keep]])
+    labels = [0] * len(kept) + [1] * len(kept)
+    result = classifier_auc(x, labels, kept + kept, folds, seed, repeats)
+    return {**result, "pairs": len(kept), "dropped": int((~keep).sum())}
+
+
+def halves_auc(
+    originals: np.ndarray,
+    groups: Sequence[str],
+    folds: int = 5,
+    seed: int = 0,
+    repeats: int = 1,
+    strata: Sequence[str] | None = None,
+) -> dict:
+    """The floor of :func:`realism_auc`: original faces of one half of the groups against the other half's.
+
+    Each of the ``repeats`` draws takes its own split into halves (by
+    :func:`split_halves`, within ``strata``) and its own folds.
+    """
+    keep = np.isfinite(originals).all(axis=1)
+    kept = [g for g, k in zip(groups, keep) if k]
+    kept_strata = [t for t, k in zip(strata, keep) if k] if strata is not None else None
+    aucs: list[float] = []
+    for r in range(repeats):
+        labels = split_halves(kept, seed + r, kept_strata).astype(int)
+        aucs += classifier_auc(originals[keep], labels, kept, folds, seed + r)["fold_aucs"]
+    return {
+        "auc": float(np.mean(aucs)) if aucs else None,
+        "fold_aucs": aucs,
+        "samples": len(kept),
+        "groups": len(set(kept)),
+        "repeats": repeats,
+        "pairs": None,
+        "dropped": int((~keep).sum()),
+    }
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two sets of vectors (rows), as FID computes it."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError("the Fréchet distance needs two or more vectors on each side")
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # tr sqrt(A B) from the symmetric sqrt(A) B sqrt(A), which has the same eigenvalues.
+    w, v = np.linalg.eigh(cov_a)
+    root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    inner = root @ cov_b @ root
+    tr_mean = np.sqrt(np.clip(np.linalg.eigvalsh((inner + inner.T) / 2), 0, None)).sum()
+    d = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * tr_mean
+    return float(max(0.0, d))
+
+
+def frechet_against_halves(
+    originals: np.ndarray,
+    anonymized: np.ndarray,
+    groups: Sequence[str],
+    splits: int = 10,
+    seed: int = 0,
+    strata: Sequence[str] | None = None,
+) -> dict:
+    """Fréchet distance of anonymized faces to original faces, and its floor, like for like.
+
+    Over ``splits`` seeded splits of the groups into halves A and B: the method
+    scores the mean of d(anonymized A, original B) and d(anonymized B, original
+    A); the floor is d(original A, original B), what faces as real as the
+    originals but of other people would score. The halves are drawn by
+    :func:`split_halves` (within ``strata``). ``all_vs_all`` is d(anonymized,
+    original) on every face at once.
+    """
+    keep = finite_pairs(originals, anonymized)
+    orig, anon = originals[keep], anonymized[keep]
+    kept = [g for g, k in zip(groups, keep) if k]
+    kept_strata = [t for t, k in zip(strata, keep) if k] if strata is not None else None
+    dist, floor = [], []
+    for k in range(splits):
+        a = split_halves(kept, seed + k, kept_strata)
+        if min(a.sum(), (~a).sum()) < 2:
+            continue
+        floor.append(frechet_distance(orig[a], orig[~a]))
+        dist.append((frechet_distance(anon[a], orig[~a]) + frechet_distance(anon[~a], orig[a])) / 2)
+    d = float(np.mean(dist)) if dist else None
+    f = float(np.mean(floor)) if floor else None
+    return {
+        "distance": d,
+        "floor": f,
+        "ratio": d / f if d is not None and f else None,
+        "all_vs_all": frechet_distance(anon, orig) if len(kept) >= 2 else None,
+        "pairs": len(kept),
+        "dropped": int((~keep).sum()),
+        "splits": len(dist),
+    }
+
+
 # ---------------------------------------------------------------- dlib
 
 
@@ -266,19 +518,60 @@ class Photo:
     group: str  # identity group: the LFW person, else the photo
 
 
+def validation_rels(faces_dir: Path, name: str) -> list[str]:
+    """The photos of one face set (relative to ``faces_dir``, sorted) whose split is ``val``."""
+    rels = sorted(
+        p.relative_to(faces_dir).as_posix()
+        for p in (faces_dir / name).rglob("*")
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+    )
+    return [r for r in rels if split_of(r, VAL_FRACTION) == "val"]
+
+
+def person_of(rel: str) -> str:
+    """The LFW person of ``lfw/<Person>/<photo>``: the photo's folder."""
+    return str(Path(rel).parent)
+
+
+def reid_photos(
+    faces_dir: Path, queries: int, gallery: int, seed: int, prefer: Sequence[str] = ()
+) -> tuple[list[str], list[str]]:
+    """Query and gallery photos for re-identification, from the held-out LFW photos.
+
+    Queries: up to ``queries`` photos of people with two or more held-out
+    photos, those in ``prefer`` (already processed) first, then a seeded sample.
+    Gallery: every photo of the queries' people, plus the other held-out LFW
+    photos (all of them when ``gallery`` is 0, else a seeded sample up to
+    ``gallery`` photos in all). Both sorted.
+    """
+    if not (faces_dir / "lfw").is_dir():
+        return [], []
+    val = validation_rels(faces_dir, "lfw")
+    photos_of: dict[str, list[str]] = {}
+    for r in val:
+        photos_of.setdefault(person_of(r), []).append(r)
+    candidates = [r for r in val if len(photos_of[person_of(r)]) >= 2]
+    preferred = set(prefer)
+    first = [r for r in candidates if r in preferred]
+    rest = [r for r in candidates if r not in preferred]
+    random.Random(f"{seed}:reid").shuffle(rest)
+    chosen = sorted((first + rest)[:queries])
+    people = {person_of(r) for r in chosen}
+    must = [r for r in val if person_of(r) in people]
+    others = [r for r in val if person_of(r) not in people]
+    if gallery > 0:
+        random.Random(f"{seed}:gallery").shuffle(others)
+        others = others[: max(0, gallery - len(must))]
+    return chosen, sorted(must + others)
+
+
 def heldout_photos(faces_dir: Path, limit: int, seed: int) -> list[Photo]:
     """A seeded sample of validation photos, even across the sets, interleaved."""
     per_set: dict[str, list[Photo]] = {}
     for name in FACE_SETS:
-        root = faces_dir / name
-        if not root.is_dir():
+        if not (faces_dir / name).is_dir():
             continue
-        rels = sorted(
-            p.relative_to(faces_dir).as_posix()
-            for p in root.rglob("*")
-            if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-        )
-        val = [r for r in rels if split_of(r, VAL_FRACTION) == "val"]
+        val = validation_rels(faces_dir, name)
         random.Random(f"{seed}:{name}").shuffle(val)
         per_set[name] = [
             Photo("heldout", name, r, faces_dir / r, str(Path(r).parent) if name == "lfw" else r) for r in val
@@ -329,6 +622,17 @@ class FaceRecord:
 class SampleFace:
     crops: dict[str, np.ndarray]  # "original" and each method: square crop around the face
     distance: float | None
+    size: float = 0.0  # the face box's longer side in the photo (px)
+
+
+@dataclass
+class ReidFace:
+    """The largest face of a held-out LFW photo: its descriptor, and those after each method (queries only)."""
+
+    rel: str
+    person: str
+    original: np.ndarray
+    anonymized: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def sample_crop(image: np.ndarray, box: np.ndarray, tile: int, grow: float = 2.0) -> np.ndarray:
@@ -342,9 +646,20 @@ def sample_crop(image: np.ndarray, box: np.ndarray, tile: int, grow: float = 2.0
     h, w = image.shape[:2]
     pad = max(0, -x0, -y0, x0 + s - w, y0 + s - h)
     padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(255, 255, 255)) if pad else image
-    part = padded[y0 + pad : y0 + pad + s, x0 + pad : x0 + pad + s]
+    part = np.ascontiguousarray(padded[y0 + pad : y0 + pad + s, x0 + pad : x0 + pad + s])
     interp = cv2.INTER_AREA if s > tile else cv2.INTER_CUBIC
-    return cv2.resize(np.ascontiguousarray(part), (tile, tile), interpolation=interp)
+    return cv2.resize(part, (tile, tile), interpolation=interp)
+
+
+def full_size_crop(image: np.ndarray, box: np.ndarray, grow: float = LARGE_GROW) -> np.ndarray:
+    """The face's box grown ``grow`` times about its centre into a square, cut to the photo, not resized."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    half = max(x2 - x1, y2 - y1) * grow / 2
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    h, w = image.shape[:2]
+    left, top = max(0, int(round(cx - half))), max(0, int(round(cy - half)))
+    right, bottom = min(w, int(round(cx + half))), min(h, int(round(cy + half)))
+    return np.ascontiguousarray(image[top:bottom, left:right])
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -382,8 +697,24 @@ def run(args: argparse.Namespace) -> dict:
             }
     variants = [*methods, SANITY]
 
+    lfw_sample = [p.rel for p in photos if p.dataset == "heldout" and p.subset == "lfw"]
+    reid_queries, reid_gallery = (
+        reid_photos(Path(args.faces_dir), args.reid_queries, args.reid_gallery, args.seed, lfw_sample)
+        if args.reid_queries > 0
+        else ([], [])
+    )
+    query_set, gallery_set = set(reid_queries), set(reid_gallery)
+    if reid_queries and not args.quiet:
+        print(
+            f"re-identification: {len(reid_queries)} query photos of {len({person_of(r) for r in reid_queries})} people, "
+            f"gallery of {len(reid_gallery)} photos of {len({person_of(r) for r in reid_gallery})} people",
+            file=sys.stderr,
+        )
+
     records: list[FaceRecord] = []
     samples: list[SampleFace] = []
+    large: list[SampleFace] = []
+    reid: dict[str, ReidFace] = {}
     photo_stats = {
         "heldout": {"photos": 0, "unreadable": 0, "faces_detected": 0},
         "wider": {"photos": 0, "unreadable": 0, "faces_detected": 0},
@@ -423,6 +754,18 @@ def run(args: argparse.Namespace) -> dict:
         want_sample = photo.dataset == "heldout" and len(samples) < args.samples
         big = int(np.argmax([faces[i].size for i in scored])) if want_sample else -1
         sample = SampleFace({"original": sample_crop(image, boxes[big], args.tile)}, None) if want_sample else None
+        largest = int(np.argmax([faces[i].size for i in scored]))
+        want_large = (
+            photo.dataset == "heldout"
+            and "gan" in methods
+            and len(large) < args.large_samples
+            and faces[scored[largest]].size >= LARGE_MIN_SIZE
+        )
+        big_sample = (
+            SampleFace({"original": full_size_crop(image, boxes[largest])}, None, faces[scored[largest]].size)
+            if want_large
+            else None
+        )
         for variant in variants:
             if variant == SANITY:
                 out = jpeg_roundtrip(image, args.jpeg_quality)
@@ -443,14 +786,53 @@ def run(args: argparse.Namespace) -> dict:
                 sample.crops[variant] = sample_crop(out, boxes[big], args.tile)
                 if variant == "gan":
                     sample.distance = float(dists[big])
+            if big_sample is not None and variant == "gan":
+                big_sample.crops["gan"] = full_size_crop(out, boxes[largest])
+                big_sample.distance = float(dists[largest])
         if sample is not None:
             samples.append(sample)
+        if big_sample is not None:
+            large.append(big_sample)
+        if photo.dataset == "heldout" and photo.rel in gallery_set:
+            rec = recs[largest]
+            anonymized = {m: rec.anonymized[m] for m in methods} if photo.rel in query_set else {}
+            reid[photo.rel] = ReidFace(photo.rel, person_of(photo.rel), rec.descriptor, anonymized)
         records.extend(recs)
         bar.set_postfix(faces=len(records))
     bar.close()
+
+    # The rest of the re-identification gallery and queries: the largest face of each photo.
+    todo = [r for r in reid_gallery if r not in reid]
+    for rel in tqdm(todo, unit="photo", desc="re-id gallery", disable=args.quiet):
+        try:
+            image = read_image(Path(args.faces_dir) / rel).rgb
+        except ImageReadError as exc:
+            tqdm.write(f"skipped {rel}: {exc}")
+            continue
+        faces = detect(base, image)
+        if not faces or max(f.size for f in faces) < args.min_size:
+            continue
+        box = faces[int(np.argmax([f.size for f in faces]))].box
+        entry = ReidFace(rel, person_of(rel), recognizer.descriptors(image, [box])[0])
+        if rel in query_set:
+            for m in methods:
+                out = anonymizers[m].anonymize(image, faces=copy.deepcopy(faces)).image
+                entry.anonymized[m] = recognizer.descriptors(out, [box])[0]
+        reid[rel] = entry
     elapsed = time.perf_counter() - started
 
     summary = summarize(records, variants, args.seed)
+    held = [r for r in records if r.dataset == "heldout"]
+    realism = realism_summary(held, variants, args.folds, args.cv_repeats, args.frechet_splits, args.seed)
+    reid_result = gallery_reid([reid[r] for r in reid_gallery if r in reid], query_set, methods)
+    reid_result.update(
+        {
+            "queries_asked": len(reid_queries),
+            "gallery_photos_asked": len(reid_gallery),
+            "gallery_photos_without_face": len(reid_gallery) - len(reid),
+        }
+    )
+    verdicts = done_when(summary, realism, reid_result, args.min_size)
     result = {
         "version": 1,
         "settings": {
@@ -465,10 +847,18 @@ def run(args: argparse.Namespace) -> dict:
             "methods": methods,
             "heldout_limit": args.limit,
             "wider_limit": args.wider_limit,
+            "folds": args.folds,
+            "cv_repeats": args.cv_repeats,
+            "frechet_splits": args.frechet_splits,
+            "reid_queries": args.reid_queries,
+            "reid_gallery": args.reid_gallery,
         },
         "weights": weights_info,
         "photos": photo_stats,
         "results": summary,
+        "realism": realism,
+        "reid_gallery": reid_result,
+        "done_when": verdicts,
         "time": {
             "seconds": round(elapsed, 1),
             "photos": len(photos),
@@ -488,16 +878,158 @@ def run(args: argparse.Namespace) -> dict:
         if "gan" in methods:
             pair_sheet(samples, "gan", sdir / "samples_gan.png", args.tile)
         methods_sheet(samples[: args.method_samples], methods, sdir / "samples_methods.png", args.tile)
+    if large and args.samples_dir:
+        full_size_sheet(large, "gan", Path(args.samples_dir) / "samples_gan_large.png")
     return result
 
 
-def reidentified(queries: np.ndarray, gallery: np.ndarray, query_ids: list[str], gallery_ids: list[str]) -> np.ndarray:
-    """Whether each query's nearest gallery descriptor is of the same identity (rank-1 re-identification)."""
+def reidentified(
+    queries: np.ndarray,
+    gallery: np.ndarray,
+    query_ids: Sequence[str],
+    gallery_ids: Sequence[str],
+    query_keys: Sequence[str] | None = None,
+    gallery_keys: Sequence[str] | None = None,
+) -> np.ndarray:
+    """Whether each query's nearest gallery descriptor is of the same identity (rank-1 re-identification).
+
+    With keys (the photo of each descriptor), the gallery entries of a query's
+    own photo are left out for that query. A query with nothing left to compare
+    with, or with a non-finite descriptor, is not re-identified.
+    """
     if not len(queries) or not len(gallery):
         return np.zeros(len(queries), dtype=bool)
     d = np.linalg.norm(queries[:, None, :] - gallery[None, :, :], axis=2)
+    d[~np.isfinite(d)] = np.inf
+    if query_keys is not None and gallery_keys is not None:
+        d[np.asarray(query_keys)[:, None] == np.asarray(gallery_keys)[None, :]] = np.inf
     nearest = np.argmin(d, axis=1)
-    return np.array([query_ids[i] == gallery_ids[j] for i, j in enumerate(nearest)], dtype=bool)
+    found = np.isfinite(d[np.arange(len(d)), nearest])
+    return np.array([f and query_ids[i] == gallery_ids[j] for i, (j, f) in enumerate(zip(nearest, found))], dtype=bool)
+
+
+def gallery_reid(faces: Sequence[ReidFace], queries: set[str], methods: Sequence[str]) -> dict:
+    """Rank-1 re-identification of the query faces, after each method, against every face's original.
+
+    The gallery is the original descriptor of every face in ``faces``; a query
+    (a face whose photo is in ``queries``) is compared with all of them but its
+    own photo, and counts only when its person has another face in the gallery.
+    Row ``original``: the query's own original descriptor (dlib's rank-1 rate,
+    the ceiling). ``bar``: solid's share plus one point.
+    """
+    faces = [f for f in faces if np.isfinite(f.original).all()]
+    photos_of: dict[str, int] = {}
+    for f in faces:
+        photos_of[f.person] = photos_of.get(f.person, 0) + 1
+    asked = [f for f in faces if f.rel in queries and f.anonymized]
+    used = [f for f in asked if photos_of[f.person] >= 2]
+    gallery = np.stack([f.original for f in faces]) if faces else np.zeros((0, 128))
+    gallery_ids, gallery_keys = [f.person for f in faces], [f.rel for f in faces]
+    rows = {}
+    for variant in [ORIGINAL, *methods]:
+        q = (
+            np.stack([f.original if variant == ORIGINAL else f.anonymized[variant] for f in used])
+            if used
+            else np.zeros((0, 128))
+        )
+        hits = reidentified(q, gallery, [f.person for f in used], gallery_ids, [f.rel for f in used], gallery_keys)
+        k, n = int(hits.sum()), len(used)
+        rows[variant] = {"reidentified": k, "share": k / n if n else None, "ci95": wilson(k, n)}
+    solid = rows.get("solid", {}).get("share")
+    return {
+        "queries": len(used),
+        "queries_without_other_photo": len(asked) - len(used),
+        "query_identities": len({f.person for f in used}),
+        "gallery_faces": len(faces),
+        "gallery_identities": len(photos_of),
+        "chance": 1 / len(photos_of) if photos_of else None,
+        "methods": rows,
+        "bar": solid + REID_MARGIN if solid is not None else None,
+    }
+
+
+def realism_summary(
+    records: Sequence[FaceRecord], variants: Sequence[str], folds: int, repeats: int, splits: int, seed: int
+) -> dict:
+    """Classifier AUC and Fréchet distance of each variant's descriptors against the originals, with their floors.
+
+    The floors' halves are split within each face set (LFW, CelebA, UTKFace).
+    """
+    out: dict = {
+        "faces": len(records),
+        "groups": len({r.group for r in records}),
+        "folds": folds,
+        "cv_repeats": repeats,
+        "frechet_splits": splits,
+        "classifier_auc": {},
+        "frechet": {},
+    }
+    if len(records) < 4:
+        return out
+    groups = [r.group for r in records]
+    strata = [r.subset for r in records]
+    originals = np.stack([r.descriptor for r in records])
+    for v in variants:
+        anonymized = np.stack([r.anonymized[v] for r in records])
+        out["classifier_auc"][v] = realism_auc(originals, anonymized, groups, folds, seed, repeats)
+        out["frechet"][v] = frechet_against_halves(originals, anonymized, groups, splits, seed, strata)
+    out["classifier_auc"][OTHER] = halves_auc(originals, groups, folds, seed, repeats, strata)
+    floor = frechet_against_halves(originals, originals, groups, splits, seed, strata)["floor"]
+    out["frechet"][OTHER] = {"distance": floor, "floor": floor, "ratio": 1.0 if floor else None}
+    return out
+
+
+def done_when(rows: list[dict], realism: dict, reid: dict, min_size: float) -> list[dict]:
+    """The issue's bars for ``gan``, each with the measured value and pass (None: not measured)."""
+    by = {(r["dataset"], r["method"]): r for r in rows}
+    solid = reid["methods"].get("solid", {}).get("share")
+    bar_reid = reid.get("bar")
+
+    def check(criterion: str, value: float | None, bar: float | None, at_most: bool, unit: str = "share") -> dict:
+        ok = None if value is None or bar is None else (value <= bar + 1e-9 if at_most else value >= bar - 1e-9)
+        return {"criterion": criterion, "value": value, "bar": bar, "at_most": at_most, "unit": unit, "pass": ok}
+
+    retention = [
+        check(
+            f"WIDER retention, faces >= {name}",
+            by.get((group, "gan"), {}).get("retention"),
+            MIN_RETENTION,
+            at_most=False,
+        )
+        for name, group in ((f"{min_size:g} px", "wider"), ("64 px", "wider@>= 64 px"))
+    ]
+    return [
+        check(
+            "classifier AUC, gan faces vs originals (held-out)",
+            realism["classifier_auc"].get("gan", {}).get("auc"),
+            MAX_AUC,
+            at_most=True,
+            unit="auc",
+        ),
+        check(
+            "Fréchet distance / floor (held-out)",
+            realism["frechet"].get("gan", {}).get("ratio"),
+            MAX_FRECHET_RATIO,
+            at_most=True,
+            unit="ratio",
+        ),
+        *retention,
+        {
+            **check(
+                "re-identified in the LFW gallery (held-out)",
+                reid["methods"].get("gan", {}).get("share"),
+                bar_reid,
+                at_most=True,
+            ),
+            "solid": solid,
+        },
+        check(
+            "beyond solid, held-out faces >= 64 px",
+            by.get(("heldout@>= 64 px", "gan"), {}).get("same_person_beyond_solid_share"),
+            MAX_BEYOND_SOLID,
+            at_most=True,
+        ),
+    ]
 
 
 def _score(records: list[FaceRecord], variant: str) -> dict:
@@ -574,6 +1106,8 @@ def summarize(records: list[FaceRecord], variants: list[str], seed: int) -> list
         for lo, _ in SIZE_BANDS:
             band = size_band(lo)
             groups.append((f"{dataset}@{band}", [r for r in recs if size_band(r.size) == band]))
+        for lo in AT_LEAST:
+            groups.append((f"{dataset}@>= {lo} px", [r for r in recs if r.size >= lo]))
     rows = []
     for name, recs in groups:
         if not recs:
@@ -591,7 +1125,7 @@ def _pct(x: float | None) -> str:
 def markdown(result: dict) -> str:
     s = result["settings"]
     w = result["weights"]
-    lines = ["# Quality: retention and identity", ""]
+    lines = ["# Quality: retention, identity, realism and privacy", ""]
     if w:
         t = w.get("training") or {}
         lines.append(
@@ -599,7 +1133,12 @@ def markdown(result: dict) -> str:
             f"{t.get('steps', '?')} steps, {t.get('images_seen', '?')} images seen, config {w.get('config')})."
         )
         lines.append("")
+    lines += _done_when_lines(result.get("done_when") or [])
+    lines += _realism_lines(result)
+    lines += _wider_retention_lines(result)
     lines += [
+        "## Identity against each face's own original",
+        "",
         f"Faces: detected in the original by the default union detector; scored when the box's longer side is >= {s['min_face_size']:g} px.",
         f"**Retention**: share of those still detected after anonymization (a detection matched one-to-one at IoU >= {s['retention_iou']} with the original box).",
         f"**Same person**: share whose dlib ResNet descriptor (5-point alignment on the same box, in each image) lies within {s['same_person_threshold']} of the original's; **distance**: mean Euclidean distance.",
@@ -613,10 +1152,8 @@ def markdown(result: dict) -> str:
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     names = {"heldout": "held-out faces", "wider": "WIDER"}
-    for row in result["results"]:
-        if row["dataset"] not in names:
-            continue
-        lines.append(_row(names[row["dataset"]], row))
+    # WIDER's figures other than retention are in the by-size table below.
+    lines += [_row(names["heldout"], row) for row in result["results"] if row["dataset"] == "heldout"]
     sub = [r for r in result["results"] if r["dataset"].startswith("heldout/")]
     if sub:
         lines += [
@@ -652,6 +1189,100 @@ def markdown(result: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _num(x: float | None, digits: int = 3) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _done_when_lines(verdicts: list[dict]) -> list[str]:
+    if not verdicts:
+        return []
+    lines = [
+        "## Done when (issue 11), for `gan`",
+        "",
+        "| measure | bar | gan | verdict |",
+        "| --- | --- | ---: | --- |",
+    ]
+    show = {"auc": lambda x: _num(x), "ratio": lambda x: _num(x, 2), "share": _pct}
+    for v in verdicts:
+        fmt = show[v["unit"]]
+        limit = "not measured" if v["bar"] is None else f"{'<=' if v['at_most'] else '>='} {fmt(v['bar'])}"
+        if v.get("solid") is not None:
+            limit += f" (solid {_pct(v['solid'])} + 1 point)"
+        verdict = "not measured" if v["pass"] is None else ("**pass**" if v["pass"] else "**FAIL**")
+        lines.append(f"| {v['criterion']} | {limit} | {fmt(v['value'])} | {verdict} |")
+    return [*lines, ""]
+
+
+def _realism_lines(result: dict) -> list[str]:
+    realism = result.get("realism") or {}
+    reid = result.get("reid_gallery") or {}
+    auc, fd, rows = realism.get("classifier_auc") or {}, realism.get("frechet") or {}, reid.get("methods") or {}
+    if not auc and not rows:
+        return []
+    by = {(r["dataset"], r["method"]): r for r in result["results"]}
+    lines = [
+        "## Realism and privacy (held-out faces)",
+        "",
+        f"**Classifier AUC**: a logistic regression on standardised dlib descriptors telling the original faces from the method's, "
+        f"{realism.get('folds')}-fold cross-validated with folds grouped by person (LFW) or photo, so a face and its anonymized "
+        f"version share a fold; mean ROC AUC of the folds over {realism.get('cv_repeats')} draws of the folds, on "
+        f"{realism.get('faces')} faces ({realism.get('groups')} groups); 0.5: indistinguishable. `{OTHER}`: originals of one "
+        "half of the groups against the other half, split within each face set (the floor).",
+        f"**Fréchet**: distance between Gaussians fitted to the 128-d descriptors, the anonymized faces of one half of the groups "
+        f"(by person or photo, within each face set) against the originals of the other half, both ways, averaged over "
+        f"{realism.get('frechet_splits')} seeded splits; the floor (`{OTHER}`) is originals against originals on the same splits.",
+        f"**Re-identified**: rank-1 re-identification of anonymized held-out LFW faces in a gallery of the other held-out LFW photos "
+        f"(their largest face, original); `{ORIGINAL}` is the unanonymized face (dlib's own rate). Gallery: "
+        f"{reid.get('gallery_faces')} faces of {reid.get('gallery_identities')} people (chance {_pct(reid.get('chance'))}); "
+        f"{reid.get('queries')} queries of {reid.get('query_identities')} people "
+        f"({reid.get('queries_without_other_photo')} more left out: no other photo of the person in the gallery); "
+        f"{reid.get('gallery_photos_without_face')} gallery photos without a face of >= {result['settings']['min_face_size']:g} px left out.",
+        "**Beyond solid, >= 64 px**: as in the identity tables below, on held-out faces whose box is at least 64 px.",
+        "",
+        "| method | classifier AUC | Fréchet | Fréchet / floor | re-identified in the gallery | beyond solid, >= 64 px |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for variant in [*result["settings"]["methods"], SANITY, OTHER, ORIGINAL]:
+        a, f, r = auc.get(variant) or {}, fd.get(variant) or {}, rows.get(variant)
+        if variant == OTHER:
+            reid_text = f"{_pct(reid.get('chance'))} (chance)"
+        elif r:
+            reid_text = f"{_pct(r['share'])} ({r['reidentified']}/{reid.get('queries')})"
+        else:
+            reid_text = "–"
+        big = by.get(("heldout@>= 64 px", variant)) or {}
+        k = big.get("same_person_beyond_solid")
+        beyond = "–" if k is None else f"{_pct(big['same_person_beyond_solid_share'])} ({k}/{big['faces']})"
+        ratio = "–" if f.get("ratio") is None else f"{f['ratio']:.2f}x"
+        name = f"`{variant}`" if variant in (SANITY, OTHER, ORIGINAL) else variant
+        if not a and not f and not r:
+            continue
+        lines.append(
+            f"| {name} | {_num(a.get('auc'))} | {_num(f.get('distance'), 4)} | {ratio} | {reid_text} | {beyond} |"
+        )
+    return [*lines, ""]
+
+
+def _wider_retention_lines(result: dict) -> list[str]:
+    by = {(r["dataset"], r["method"]): r for r in result["results"]}
+    lo = f"{result['settings']['min_face_size']:g}"
+    lines = [
+        "## WIDER retention",
+        "",
+        f"| method | faces >= {lo} px | retention >= {lo} px | faces >= 64 px | retention >= 64 px |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for variant in [*result["settings"]["methods"], SANITY]:
+        cells = []
+        for group in ("wider", "wider@>= 64 px"):
+            row = by.get((group, variant))
+            cells += ["0", "–"] if row is None else [str(row["faces"]), f"{_pct(row['retention'])} ({row['retained']})"]
+        if cells[0] != "0" or cells[2] != "0":
+            name = f"`{variant}`" if variant == SANITY else variant
+            lines.append(f"| {name} | {' | '.join(cells)} |")
+    return [*lines, ""] if len(lines) > 4 else []
 
 
 def _row(name: str, row: dict) -> str:
@@ -725,6 +1356,26 @@ def pair_sheet(samples: list[SampleFace], method: str, path: Path, tile: int, pe
     _save_png(_grid(cells, per_row, gap), path)
 
 
+def full_size_sheet(samples: list[SampleFace], method: str, path: Path, per_row: int = 4) -> None:
+    """Pairs original | ``method`` at full size (no scaling), on white cells as large as the largest pair.
+
+    The label under each pair gives the face's size and dlib's distance between the two.
+    """
+    cells = []
+    for s in samples:
+        original, new = s.crops["original"], s.crops[method]
+        sep = np.full((original.shape[0], 4, 3), 255, dtype=np.uint8)
+        text = f"{method}: {s.size:.0f} px face, d={s.distance:.2f}" + (" same" if s.distance < SAME_PERSON else "")
+        cells.append(_label(np.concatenate([original, sep, new], axis=1), text))
+    h, w = max(c.shape[0] for c in cells), max(c.shape[1] for c in cells)
+    padded = []
+    for c in cells:
+        cell = np.full((h, w, 3), 255, dtype=np.uint8)
+        cell[: c.shape[0], : c.shape[1]] = c
+        padded.append(cell)
+    _save_png(_grid(padded, per_row, 10), path)
+
+
 def methods_sheet(samples: list[SampleFace], methods: list[str], path: Path, tile: int) -> None:
     """One row per face: original, then each method."""
     rows = []
@@ -791,6 +1442,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--samples", type=int, default=32, help="held-out faces on samples_gan.png")
     p.add_argument("--method-samples", type=int, default=6, help="faces on samples_methods.png")
     p.add_argument("--tile", type=int, default=96, help="side of one face on the sheets (px)")
+    p.add_argument(
+        "--large-samples",
+        type=int,
+        default=16,
+        help=f"held-out faces of >= {LARGE_MIN_SIZE} px on samples_gan_large.png, at full size (0: no sheet)",
+    )
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds of the realism classifier")
+    p.add_argument(
+        "--cv-repeats",
+        type=int,
+        default=5,
+        help="seeded draws of the folds (and of the halves) the AUC is averaged over",
+    )
+    p.add_argument(
+        "--frechet-splits",
+        type=int,
+        default=10,
+        help="seeded splits into halves the Fréchet distances are averaged over",
+    )
+    p.add_argument(
+        "--reid-queries",
+        type=int,
+        default=300,
+        help="held-out LFW photos of people with other photos, re-identified against the gallery (0: none)",
+    )
+    p.add_argument(
+        "--reid-gallery",
+        type=int,
+        default=0,
+        help="gallery photos at most (0: every held-out LFW photo; the queries' people are always in it)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p.parse_args(argv)
 

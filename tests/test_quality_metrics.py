@@ -179,3 +179,201 @@ def test_faces_are_also_scored_by_size_band(quality):
 def test_gan_seed_defaults_to_the_photo_seed(quality):
     assert quality.gan_seed(quality.parse_args(["--seed", "3"])) == 3
     assert quality.gan_seed(quality.parse_args(["--seed", "3", "--gan-seed", "5"])) == 5
+
+
+def test_faces_of_at_least_64_px_are_also_one_group(quality):
+    records = [_record(quality, i, {"gan": 0.9}, size, "wider") for i, size in enumerate((40, 64, 100, 300))]
+    rows = {(r["dataset"], r["method"]): r for r in quality.summarize(records, ["gan"], seed=0)}
+    assert rows[("wider", "gan")]["faces"] == 4
+    assert rows[("wider@>= 64 px", "gan")]["faces"] == 3
+
+
+def _pairs(n_groups: int, per_group: int = 1) -> list[str]:
+    return [f"person{g}" for g in range(n_groups) for _ in range(per_group)]
+
+
+def test_grouped_folds_keep_a_face_and_its_anonymized_version_together(quality):
+    groups = _pairs(23, 1) + _pairs(7, 3)  # some groups hold several photos
+    paired = groups + groups  # originals, then their anonymized versions
+    labels = [0] * len(groups) + [1] * len(groups)
+    fold = quality.grouped_folds(paired, 5, seed=0, labels=labels)
+    n = len(groups)
+    assert all(fold[i] == fold[i + n] for i in range(n))  # each pair in one fold
+    for g in set(paired):
+        assert len({fold[i] for i, h in enumerate(paired) if h == g}) == 1
+    sizes = np.bincount(fold, minlength=5)
+    assert sizes.min() > 0 and sizes.max() - sizes.min() <= 6
+    assert fold.tolist() == quality.grouped_folds(paired, 5, seed=0, labels=labels).tolist()
+
+
+def test_grouped_folds_give_every_fold_both_labels_when_groups_hold_one(quality):
+    groups = [f"g{i}" for i in range(20)]
+    labels = [i % 2 for i in range(20)]
+    fold = quality.grouped_folds(groups, 5, seed=1, labels=labels)
+    for k in range(5):
+        assert {labels[i] for i in np.flatnonzero(fold == k)} == {0, 1}
+
+
+def test_split_halves_keeps_groups_together_and_is_balanced(quality):
+    groups = _pairs(10, 2) + _pairs(30, 1)[10:]
+    half = quality.split_halves(groups, seed=2)
+    for g in set(groups):
+        assert len({bool(half[i]) for i, h in enumerate(groups) if h == g}) == 1
+    assert abs(int(half.sum()) - int((~half).sum())) <= 2
+    strata = ["lfw"] * 20 + ["utk"] * 20  # the first ten groups (two photos each) are LFW
+    half = quality.split_halves(groups, seed=2, strata=strata)
+    for name in ("lfw", "utk"):
+        inside = np.array([t == name for t in strata])
+        assert abs(int(half[inside].sum()) - int((~half[inside]).sum())) <= 2
+
+
+def test_classifier_auc_separable_vs_identical(quality):
+    pytest.importorskip("sklearn")
+    rng = np.random.default_rng(0)
+    groups = _pairs(200)
+    originals = rng.normal(size=(200, 8))
+    shifted = rng.normal(size=(200, 8)) + 6.0 * np.eye(8)[0]  # far apart along one axis
+    same = rng.normal(size=(200, 8))  # drawn like the originals
+    separable = quality.realism_auc(originals, shifted, groups, folds=5, seed=0)
+    assert separable["auc"] > 0.99 and len(separable["fold_aucs"]) == 5 and separable["pairs"] == 200
+    identical = quality.realism_auc(originals, same, groups, folds=5, seed=0, repeats=3)
+    assert 0.4 < identical["auc"] < 0.6 and len(identical["fold_aucs"]) == 15
+    floor = quality.halves_auc(originals, groups, folds=5, seed=0, repeats=3)
+    assert 0.4 < floor["auc"] < 0.6
+
+
+def test_halves_auc_stays_at_the_floor_when_face_sets_differ(quality):
+    pytest.importorskip("sklearn")
+    rng = np.random.default_rng(3)
+    strata = ["lfw"] * 100 + ["utk"] * 100
+    originals = rng.normal(size=(200, 8)) + 4.0 * np.array([[t == "utk"] for t in strata])  # two far-apart sets
+    floor = quality.halves_auc(originals, _pairs(200), folds=5, seed=0, repeats=3, strata=strata)
+    assert 0.4 < floor["auc"] < 0.6
+
+
+def test_realism_auc_drops_pairs_without_a_descriptor(quality):
+    pytest.importorskip("sklearn")
+    rng = np.random.default_rng(1)
+    originals, anonymized = rng.normal(size=(30, 4)), rng.normal(size=(30, 4)) + 5
+    anonymized[3] = np.nan
+    result = quality.realism_auc(originals, anonymized, _pairs(30), folds=3, seed=0)
+    assert (result["pairs"], result["dropped"], result["samples"]) == (29, 1, 58)
+    assert result["auc"] > 0.97
+
+
+def test_frechet_distance_is_zero_for_one_set_and_grows_with_a_mean_shift(quality):
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(200, 8))
+    assert quality.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-8)
+    shifts = [quality.frechet_distance(a, a + s) for s in (0.5, 1.0, 2.0)]
+    assert shifts == pytest.approx([0.5**2 * 8, 1.0**2 * 8, 2.0**2 * 8])  # same covariance: |shift|^2
+    wider = quality.frechet_distance(a, 2 * a)
+    assert wider > 0
+    with pytest.raises(ValueError):
+        quality.frechet_distance(a[:1], a)
+
+
+def test_frechet_against_halves_compares_like_with_like(quality):
+    rng = np.random.default_rng(0)
+    groups = _pairs(200)
+    originals = rng.normal(size=(200, 4))
+    same_kind = rng.normal(size=(200, 4))  # other faces, drawn like the originals
+    result = quality.frechet_against_halves(originals, same_kind, groups, splits=5, seed=0)
+    assert result["splits"] == 5 and result["floor"] > 0
+    assert 0.5 < result["ratio"] < 2.0
+    shifted = quality.frechet_against_halves(originals, same_kind + 1.0, groups, splits=5, seed=0)
+    assert shifted["floor"] == pytest.approx(result["floor"])
+    assert shifted["ratio"] > 10
+
+
+def test_reidentified_in_a_gallery_leaves_out_the_query_photo(quality):
+    gallery = np.array([[0, 0], [0.1, 0], [5, 5], [5, 5.2], [9, 0]], dtype=np.float32)
+    ids = ["ann", "ann", "bob", "bob", "cy"]
+    keys = ["a1", "a2", "b1", "b2", "c1"]
+    queries = np.array([[0, 0], [5, 5], [8.9, 0]], dtype=np.float32)  # exactly a1, exactly b1, near c1
+    hits = quality.reidentified(queries, gallery, ["ann", "bob", "cy"], ids, ["a1", "b1", "c1"], keys)
+    # a1 and b1 are left out, their other photo is nearest; c1 has no other photo: cy's nearest is someone else.
+    assert hits.tolist() == [True, True, False]
+    anonymized = np.array([[5, 4.9], [0.05, 0]], dtype=np.float32)  # ann's now nearest bob, bob's nearest ann
+    assert quality.reidentified(anonymized, gallery, ["ann", "bob"], ids, ["a1", "b1"], keys).tolist() == [False, False]
+    alone = quality.reidentified(queries[:1], gallery[:1], ["ann"], ["ann"], ["a1"], ["a1"])
+    assert alone.tolist() == [False]  # nothing left to compare with
+
+
+def test_gallery_reid_counts_only_queries_with_another_photo(quality):
+    def face(rel, person, x, anonymized_x=None):
+        anonymized = (
+            {} if anonymized_x is None else {"gan": np.array([anonymized_x, 0.0]), "solid": np.array([50.0, 0])}
+        )
+        return quality.ReidFace(rel, person, np.array([x, 0.0]), anonymized)
+
+    faces = [
+        face("lfw/A/A_1.jpg", "lfw/A", 0.0, anonymized_x=0.2),  # still nearest A_2: re-identified
+        face("lfw/A/A_2.jpg", "lfw/A", 0.5),
+        face("lfw/B/B_1.jpg", "lfw/B", 10.0, anonymized_x=20.6),  # now nearest C: not
+        face("lfw/B/B_2.jpg", "lfw/B", 10.5),
+        face("lfw/C/C_1.jpg", "lfw/C", 21.0, anonymized_x=21.0),  # no other photo of C: not a query
+    ]
+    queries = {f.rel for f in faces if f.anonymized}
+    result = quality.gallery_reid(faces, queries, ["gan", "solid"])
+    assert (result["queries"], result["queries_without_other_photo"]) == (2, 1)
+    assert (result["gallery_faces"], result["gallery_identities"]) == (5, 3)
+    assert result["chance"] == pytest.approx(1 / 3)
+    assert result["methods"]["gan"]["reidentified"] == 1
+    assert result["methods"][quality.ORIGINAL]["reidentified"] == 2
+    assert result["bar"] == pytest.approx(result["methods"]["solid"]["share"] + 0.01)
+
+
+def test_reid_photos_come_from_held_out_people_with_several_photos(quality, tmp_path):
+    from anonymizer.training.dataset import split_of
+
+    for person in range(200):
+        for k in range(1 + person % 3):
+            path = tmp_path / "lfw" / f"P{person}" / f"P{person}_{k:04d}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"")
+    queries, gallery = quality.reid_photos(tmp_path, 5, 0, seed=0)
+    assert queries and len(queries) <= 5
+    assert all(split_of(r, 0.1) == "val" for r in gallery)
+    assert set(queries) <= set(gallery)
+    for q in queries:
+        person = quality.person_of(q)
+        assert sum(quality.person_of(r) == person for r in gallery) >= 2
+    everyone = [p for p in quality.validation_rels(tmp_path, "lfw")]
+    assert gallery == everyone  # 0: every held-out photo
+    first = quality.reid_photos(tmp_path, 2, 0, seed=0, prefer=[queries[-1]])[0]
+    assert queries[-1] in first
+    capped = quality.reid_photos(tmp_path, 2, 3, seed=0)[1]
+    assert len(capped) <= max(
+        3, sum(quality.person_of(r) in {quality.person_of(q) for q in queries[:2]} for r in gallery)
+    )
+
+
+def test_done_when_checks_each_bar(quality):
+    rows = [
+        {"dataset": "wider", "method": "gan", "retention": 0.98},
+        {"dataset": "wider@>= 64 px", "method": "gan", "retention": 0.95},
+        {"dataset": "heldout@>= 64 px", "method": "gan", "same_person_beyond_solid_share": 0.01},
+    ]
+    realism = {"classifier_auc": {"gan": {"auc": 0.8}}, "frechet": {"gan": {"ratio": 1.5}}}
+    reid = {"methods": {"gan": {"share": 0.03}, "solid": {"share": 0.02}}, "bar": 0.03}
+    verdicts = quality.done_when(rows, realism, reid, 32)
+    assert [v["pass"] for v in verdicts] == [False, True, True, False, True, True]
+    missing = quality.done_when([], {"classifier_auc": {}, "frechet": {}}, {"methods": {}}, 32)
+    assert all(v["pass"] is None for v in missing)
+
+
+def test_full_size_sheet_keeps_faces_at_their_size(quality, tmp_path):
+    from PIL import Image
+
+    image = np.zeros((300, 300, 3), dtype=np.uint8)
+    crop = quality.full_size_crop(image, np.array([100, 100, 230, 230]), 1.6)
+    assert crop.shape == (208, 208, 3)  # 130 px x 1.6, not resized
+    assert quality.full_size_crop(image, np.array([200, 0, 330, 130]), 1.6).shape == (169, 139, 3)  # cut to the photo
+    samples = [
+        quality.SampleFace({"original": crop, "gan": crop}, 0.7, 130.0),
+        quality.SampleFace({"original": crop[:150, :150], "gan": crop[:150, :150]}, 0.5, 94.0),
+    ]
+    quality.full_size_sheet(samples, "gan", tmp_path / "large.png")
+    sheet = Image.open(tmp_path / "large.png")
+    assert sheet.size[0] >= 2 * (2 * 208 + 4) and sheet.size[1] >= 208
