@@ -18,7 +18,7 @@ import torch
 from anonymizer.crops import FaceCrop, Region
 from anonymizer.detection import resolve_device
 from models.io import load_generator
-from models.networks import to_model_inputs
+from models.networks import GeneratorConfig, to_model_inputs
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +54,7 @@ class GanReplacer:
         self.generator = load_generator(self.weights, self.device)
         config = self.generator.config
         self.crop_size = config.resolution
-        self.region = Region(
-            scale=config.region_scale, shape=config.region_shape, feather=config.feather, context=config.context
-        )
+        self.region = region_of(config)
         self.min_face_size = min_face_size
         self.batch_size = batch_size
         self.seed = seed
@@ -101,6 +99,11 @@ class GanReplacer:
         composite = self.generator.inpaint(image, mask, landmarks, z)
         result = ((composite.clamp(-1, 1) + 1) * 127.5).permute(0, 2, 3, 1).cpu().numpy()
         return [match_seam_colour(r, c) for r, c in zip(result, crops)]
+
+
+def region_of(config: GeneratorConfig) -> Region:
+    """The face region a generator paints and the crop it sees, as its config records them."""
+    return Region(scale=config.region_scale, shape=config.region_shape, feather=config.feather, context=config.context)
 
 
 def match_seam_colour(generated: np.ndarray, crop: FaceCrop) -> np.ndarray:

@@ -36,8 +36,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from anonymizer.gan import region_of  # noqa: E402
 from anonymizer.training.dataset import load_dataset  # noqa: E402
-from anonymizer.training.train import masked_l1, mean_colour_difference, region_of, to_tensors  # noqa: E402
+from anonymizer.training.train import masked_l1, mean_colour_difference, to_tensors  # noqa: E402
 from models.io import load_generator, read_info  # noqa: E402
 from models.networks import condition  # noqa: E402
 

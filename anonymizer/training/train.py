@@ -30,6 +30,7 @@ import torch.distributed as dist
 from torch.nn import functional as F
 
 from anonymizer.detection import resolve_device
+from anonymizer.gan import region_of
 from anonymizer.training.dataset import FaceArrays, load_dataset
 from models.io import load_generator, load_trainable, read_info, save_generator, save_trainable
 from models.networks import Discriminator, Generator, GeneratorConfig, condition, grow_folded, to_model_inputs
@@ -118,12 +119,6 @@ def generator_config(options: TrainOptions, resolution: int, context: float) -> 
 
 def _region_options(options: TrainOptions) -> dict:
     return {"region_scale": options.region_scale, "region_shape": options.region_shape, "feather": options.feather}
-
-
-def region_of(config: GeneratorConfig):
-    from anonymizer.crops import Region
-
-    return Region(scale=config.region_scale, shape=config.region_shape, feather=config.feather, context=config.context)
 
 
 def to_tensors(arrays: FaceArrays, index: np.ndarray, device: str) -> tuple[torch.Tensor, ...]:
