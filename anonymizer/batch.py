@@ -141,16 +141,31 @@ def check_paths(input_path: str | os.PathLike, out_dir: str | os.PathLike) -> No
         raise BatchPathError(f"the output {out / root.name} would overwrite the input; choose another folder")
 
 
-def plan_jobs(input_path: str | os.PathLike, out_dir: str | os.PathLike) -> tuple[list[ImageJob], list[Path]]:
-    """The photos to process under ``input_path`` (sorted) and the other files, which are ignored."""
+def plan_jobs(
+    input_path: str | os.PathLike, out_dir: str | os.PathLike, notes: list[str] | None = None
+) -> tuple[list[ImageJob], list[Path]]:
+    """The photos to process under ``input_path`` (sorted) and the other files, which are ignored.
+
+    Links to folders are not followed (a link back up the tree would never end) and
+    folders that cannot be listed are passed over; each gets a line in ``notes``.
+    """
     check_paths(input_path, out_dir)
     root, out = Path(input_path), Path(out_dir)
     if not root.is_dir():
         return [ImageJob(source=root, output=out / root.name, name=root.name)], []
     jobs: list[ImageJob] = []
     ignored: list[Path] = []
-    for folder, dirnames, filenames in os.walk(root):
+    notes = notes if notes is not None else []
+
+    def unreadable(err: OSError) -> None:
+        where = Path(err.filename).relative_to(root).as_posix() if err.filename else str(root)
+        notes.append(f"{where}: folder not searched: {err.strerror or err}")
+
+    for folder, dirnames, filenames in os.walk(root, onerror=unreadable):
         dirnames.sort()
+        for name in [d for d in dirnames if os.path.islink(os.path.join(folder, d))]:
+            dirnames.remove(name)
+            notes.append(f"{Path(folder, name).relative_to(root).as_posix()}: a link to a folder, not followed")
         for filename in sorted(filenames):
             path = Path(folder, filename)
             if is_image_path(filename):
@@ -161,6 +176,62 @@ def plan_jobs(input_path: str | os.PathLike, out_dir: str | os.PathLike) -> tupl
     return jobs, ignored
 
 
+def process_job(
+    anonymizer: Anonymizer,
+    job: ImageJob,
+    options: BatchOptions,
+    sources: frozenset[Path] | set[Path],
+    faces: list[Face] | None = None,
+) -> ReportEntry:
+    """Read, anonymize and write one photo; never raises for a bad photo (its entry says why).
+
+    ``sources``: every input of the batch (resolved), which no output may overwrite;
+    ``faces``: the faces to hide, or None to detect them.
+    """
+    opts = options
+    if job.output.resolve() in sources:
+        return _error(job, "the output would overwrite an input file")
+    if job.output.exists() and not opts.overwrite:
+        return ReportEntry(input=job.name, output=job.name, status="skipped")
+    try:
+        loaded = read_image(job.source, max_pixels=opts.max_pixels)
+    except ImageReadError as err:
+        return _error(job, str(err))
+    except (OSError, MemoryError) as err:
+        return _error(job, f"cannot read: {err}")
+    try:
+        result = anonymizer.anonymize(loaded.rgb, faces=faces)
+        if result.image.shape != loaded.rgb.shape:
+            raise RuntimeError(f"the pipeline returned an image of shape {result.image.shape}")
+    except Exception as err:  # fail closed: whatever went wrong, nothing is written
+        log.debug("anonymizing %s failed", job.source, exc_info=True)
+        return _error(job, f"anonymizing failed: {type(err).__name__}: {err}")
+    try:
+        job.output.parent.mkdir(parents=True, exist_ok=True)
+        write_image(
+            job.output,
+            result.image,
+            loaded,
+            keep_metadata=opts.keep_metadata,
+            jpeg_quality=opts.jpeg_quality,
+        )
+    except Exception as err:
+        log.debug("writing %s failed", job.output, exc_info=True)
+        return _error(job, f"cannot write the output: {type(err).__name__}: {err}")
+    return ReportEntry(
+        input=job.name,
+        output=job.name,
+        status="ok",
+        width=loaded.width,
+        height=loaded.height,
+        faces=result.faces,
+    )
+
+
+def _error(job: ImageJob, reason: str) -> ReportEntry:
+    return ReportEntry(input=job.name, output=None, status="error", error=reason)
+
+
 class Batch:
     """Anonymize every photo under ``input_path`` into ``out_dir``.
 
@@ -168,11 +239,18 @@ class Batch:
     >>> batch.run(progress=lambda entry, done, total: print(done, total, entry.status))  # doctest: +SKIP
     >>> write_report("report.json", batch.entries)  # doctest: +SKIP
 
-    ``progress(entry, done, total)`` is called after each photo;
-    ``should_cancel()`` is checked before each one and stops the run when true.
-    ``faces_for(job)``, when given, returns the faces to hide in a photo (in
-    pixels of the photo as displayed, e.g. reviewed in the GUI), or None to
-    detect them as usual.
+    ``progress(entry, done, total)`` is called after each photo, in the order
+    of the jobs; ``should_cancel()`` is checked before each one is started and
+    stops the run when true. ``faces_for(job)``, when given, returns the faces
+    to hide in a photo (in pixels of the photo as displayed, e.g. reviewed in
+    the GUI), or None to detect them as usual.
+
+    ``workers`` > 1 anonymizes that many photos at once, each in a worker
+    process of its own that rebuilds the pipeline from ``anonymizer.recipe``
+    and uses its share of the cores (see :mod:`anonymizer.parallel`). Outputs,
+    entries and their order are the same as with one worker. A pipeline that
+    cannot be rebuilt (given its own detector or replacer) or ``faces_for``
+    runs in this process.
     """
 
     def __init__(
@@ -182,6 +260,7 @@ class Batch:
         out_dir: str | os.PathLike,
         options: BatchOptions | None = None,
         faces_for: Callable[[ImageJob], list[Face] | None] | None = None,
+        workers: int = 1,
     ) -> None:
         self.anonymizer = anonymizer
         # Faces to hide per photo instead of detecting them (the GUI's reviewed faces); None: detect.
@@ -189,73 +268,68 @@ class Batch:
         self.input_path = Path(input_path)
         self.out_dir = Path(out_dir)
         self.options = options or BatchOptions()
-        self.jobs, self.ignored = plan_jobs(self.input_path, self.out_dir)
-        self._sources = {job.source.resolve() for job in self.jobs}
-        self.entries: list[ReportEntry] = []
+        self.workers = max(1, int(workers))
+        self.notes: list[str] = []  # folders passed over while listing the input, one line each
+        self.jobs, self.ignored = plan_jobs(self.input_path, self.out_dir, self.notes)
+        self._sources = frozenset(job.source.resolve() for job in self.jobs)
+        self.entries: list[ReportEntry] = []  # in the order of the jobs
+        self._done: set[int] = set()  # indices of the jobs with an entry
         self.cancelled = False
+
+    def _workers_for(self, jobs: int) -> int:
+        if self.faces_for is not None or self.anonymizer.recipe is None:
+            return 1
+        return max(1, min(self.workers, jobs))
 
     def run(
         self,
         progress: Callable[[ReportEntry, int, int], None] | None = None,
         should_cancel: Callable[[], bool] | None = None,
     ) -> list[ReportEntry]:
+        """Process the jobs without an entry yet (all of them, unless an earlier run was stopped)."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        todo = [i for i in range(len(self.jobs)) if i not in self._done]
+        workers = self._workers_for(len(todo))
         total = len(self.jobs)
-        for job in self.jobs[len(self.entries) :]:
-            if should_cancel is not None and should_cancel():
-                self.cancelled = True
-                break
-            entry = self.process(job)
-            self.entries.append(entry)
+
+        def deliver(index: int, entry: ReportEntry) -> None:
+            self._record(index, entry)
             if progress is not None:
                 progress(entry, len(self.entries), total)
+
+        if workers > 1:
+            from anonymizer.parallel import run_in_workers
+
+            finished = run_in_workers(
+                self.anonymizer.recipe,
+                [self.jobs[i] for i in todo],
+                self.options,
+                self._sources,
+                workers,
+                lambda position, entry: deliver(todo[position], entry),
+                should_cancel,
+            )
+            self.cancelled = not finished
+        else:
+            for i in todo:
+                if should_cancel is not None and should_cancel():
+                    self.cancelled = True
+                    break
+                deliver(i, self.process(self.jobs[i]))
         return self.entries
+
+    def _record(self, index: int, entry: ReportEntry) -> None:
+        self._done.add(index)
+        self.entries.append(entry)
 
     def process(self, job: ImageJob) -> ReportEntry:
         """Read, anonymize and write one photo; never raises for a bad photo."""
-        opts = self.options
-        if job.output.resolve() in self._sources:
-            return self._error(job, "the output would overwrite an input file")
-        if job.output.exists() and not opts.overwrite:
-            return ReportEntry(input=job.name, output=job.name, status="skipped")
-        try:
-            loaded = read_image(job.source, max_pixels=opts.max_pixels)
-        except ImageReadError as err:
-            return self._error(job, str(err))
-        except (OSError, MemoryError) as err:
-            return self._error(job, f"cannot read: {err}")
         try:
             faces = self.faces_for(job) if self.faces_for is not None else None
-            result = self.anonymizer.anonymize(loaded.rgb, faces=faces)
-            if result.image.shape != loaded.rgb.shape:
-                raise RuntimeError(f"the pipeline returned an image of shape {result.image.shape}")
-        except Exception as err:  # fail closed: whatever went wrong, nothing is written
-            log.debug("anonymizing %s failed", job.source, exc_info=True)
-            return self._error(job, f"anonymizing failed: {type(err).__name__}: {err}")
-        try:
-            job.output.parent.mkdir(parents=True, exist_ok=True)
-            write_image(
-                job.output,
-                result.image,
-                loaded,
-                keep_metadata=opts.keep_metadata,
-                jpeg_quality=opts.jpeg_quality,
-            )
-        except Exception as err:
-            log.debug("writing %s failed", job.output, exc_info=True)
-            return self._error(job, f"cannot write the output: {type(err).__name__}: {err}")
-        return ReportEntry(
-            input=job.name,
-            output=job.name,
-            status="ok",
-            width=loaded.width,
-            height=loaded.height,
-            faces=result.faces,
-        )
-
-    @staticmethod
-    def _error(job: ImageJob, reason: str) -> ReportEntry:
-        return ReportEntry(input=job.name, output=None, status="error", error=reason)
+        except Exception as err:  # fail closed, as for a failure in the pipeline
+            log.debug("faces for %s failed", job.source, exc_info=True)
+            return _error(job, f"anonymizing failed: {type(err).__name__}: {err}")
+        return process_job(self.anonymizer, job, self.options, self._sources, faces)
 
     def count(self, status: str) -> int:
         return sum(1 for entry in self.entries if entry.status == status)

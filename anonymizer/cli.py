@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from anonymizer.batch import Batch, BatchOptions, BatchPathError, ReportEntry, check_paths, write_report
 from anonymizer.crops import DEFAULT_MASK_SCALE
 from anonymizer.detection import DEFAULT_MIN_FACE, DEFAULT_THRESHOLD
+from anonymizer.device import cpu_count
 from anonymizer.imageio import DEFAULT_JPEG_QUALITY, DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from anonymizer.pipeline import DEFAULT_METHOD, Anonymizer
 from anonymizer.replacers import METHODS
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 EPILOG = f"""\
 examples:
@@ -35,8 +38,13 @@ run resumes where it stopped. A photo that cannot be read or anonymized gets no
 output file, an "error" entry in the report and one line on stderr; the others
 go on.
 
+A folder is done by one worker process per core (--workers); the outputs, the
+report and its order are the same as with --workers 1. Ctrl-C or SIGTERM stops
+the run after the photos in progress: no half-written file is left, and the
+report lists what was done.
+
 exit status: 0 when every photo was written (or already there), 1 when any
-failed, 2 for a usage error, 130 when interrupted.
+failed, 2 for a usage error, 130 when interrupted, 143 when terminated.
 """
 
 
@@ -143,6 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"refuse larger photos, checked before decoding (default: {DEFAULT_MAX_PIXELS:,})",
     )
     parser.add_argument(
+        "--workers",
+        "-j",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help=f"photos anonymized at once, each in a process of its own (default: the number of cores, {cpu_count()} here; "
+        "1 with --device cuda)",
+    )
+    parser.add_argument(
         "-q",
         "--quiet",
         action="store_true",
@@ -199,16 +216,32 @@ def main(argv: list[str] | None = None) -> int:
         print(f"anonymize: error: cannot set up the {args.method} method: {type(err).__name__}: {err}", file=sys.stderr)
         return EXIT_FAILED
     try:
-        batch = Batch(anonymizer, args.input, args.out, options)
+        batch = Batch(anonymizer, args.input, args.out, options, workers=_workers(args))
     except (BatchPathError, OSError) as err:
         print(f"anonymize: error: {err}", file=sys.stderr)
         return EXIT_FAILED
     return _run(batch, args)
 
 
+def _workers(args: argparse.Namespace) -> int:
+    if args.workers is not None:
+        return args.workers
+    return 1 if args.device == "cuda" else cpu_count()
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, ``kill``): stop as on Ctrl-C, leaving the report of what was done."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Terminated()
+
+
 def _run(batch: Batch, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    for note in batch.notes:
+        print(f"anonymize: {note}", file=sys.stderr)
     faces = 0
     bar = tqdm(total=len(batch.jobs), unit="img", file=sys.stderr, disable=args.quiet or None, dynamic_ncols=True)
     bar.set_postfix(faces=0)
@@ -221,25 +254,35 @@ def _run(batch: Batch, args: argparse.Namespace) -> int:
         bar.set_postfix(faces=faces)
         bar.update(1)
 
-    interrupted = False
+    interrupted: KeyboardInterrupt | None = None
+    main_thread = threading.current_thread() is threading.main_thread()  # signals can only be set there
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
         batch.run(progress=progress)
-    except KeyboardInterrupt:
-        interrupted = True
+    except KeyboardInterrupt as stop:
+        interrupted = stop
     finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the report is written whatever comes next
         bar.close()
-    if args.report is not None:
-        try:
+    try:
+        if args.report is not None:
             write_report(args.report, batch.entries)
-        except OSError as err:
-            print(f"anonymize: error: cannot write the report {args.report}: {err}", file=sys.stderr)
-            return EXIT_FAILED
+    except OSError as err:
+        print(f"anonymize: error: cannot write the report {args.report}: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     summary = batch.summary()
     if args.report is not None:
         summary += f"; report: {args.report}"
-    if interrupted:
-        print(f"anonymize: interrupted: {summary}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    if interrupted is not None:
+        print(
+            f"anonymize: {'terminated' if isinstance(interrupted, _Terminated) else 'interrupted'}: {summary}",
+            file=sys.stderr,
+        )
+        return EXIT_TERMINATED if isinstance(interrupted, _Terminated) else EXIT_INTERRUPTED
     if not batch.ok:
         print(f"anonymize: {summary}", file=sys.stderr)
         return EXIT_FAILED

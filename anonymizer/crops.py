@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from anonymizer.detection import box_iou
+from anonymizer.boxes import box_iou, grow_boxes
 from anonymizer.faces import Face
 
 DEFAULT_CONTEXT = 2.0  # crop side as a multiple of the face box's longer side
@@ -79,16 +79,9 @@ class FaceCrop:
         return region_masks((side, side), hidden, self.region)
 
 
-def _grow(box: np.ndarray, factor: float) -> np.ndarray:
-    x1, y1, x2, y2 = (float(v) for v in box)
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    hw, hh = (x2 - x1) * factor / 2, (y2 - y1) * factor / 2
-    return np.array([cx - hw, cy - hh, cx + hw, cy + hh], dtype=np.float32)
-
-
 def hidden_region(box: np.ndarray, mask_scale: float = DEFAULT_MASK_SCALE) -> np.ndarray:
     """The rectangle, in photo pixels, that bounds what is fully replaced for a face box."""
-    return _grow(box, mask_scale)
+    return grow_boxes(np.asarray(box, dtype=np.float32).reshape(4), mask_scale)
 
 
 def _feather_width(hidden: np.ndarray, feather: float = FEATHER) -> float:

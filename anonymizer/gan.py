@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from anonymizer.crops import FaceCrop, Region
-from anonymizer.detection import resolve_device
+from anonymizer.device import resolve_device
 from models.io import load_generator
 from models.networks import GeneratorConfig, to_model_inputs
 

@@ -17,6 +17,7 @@ import contextlib
 import io
 import logging
 import os
+import stat
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -149,6 +150,16 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
     checked from the header, before the pixels are decoded.
     """
     path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ImageReadError("cannot read: no such file (a broken link?)") from None
+    except OSError as err:
+        raise ImageReadError(f"cannot read: {err.strerror or err}") from None
+    if stat.S_ISDIR(mode):
+        raise ImageReadError("cannot read: it is a directory")
+    if not stat.S_ISREG(mode):  # a named pipe or a device would block or never end
+        raise ImageReadError("cannot read: not a regular file (a named pipe, socket or device)")
     try:
         opened = _open(path)
     except UnidentifiedImageError:

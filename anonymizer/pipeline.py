@@ -37,11 +37,25 @@ class Anonymizer:
         min_face_size: int = DEFAULT_MIN_FACE,
         mask_scale: float = DEFAULT_MASK_SCALE,
         device: str = "auto",
-        detector_name: str = "union",
+        detector_name: str = "default",
         **replacer_options,
     ) -> None:
         self._detector = detector
         self._detector_args = (detector_name, threshold, min_face_size, device)
+        # What rebuilds this pipeline in another process (see ``recipe``); None when given its own parts.
+        self._recipe = (
+            dict(
+                method=method,
+                threshold=threshold,
+                min_face_size=min_face_size,
+                mask_scale=mask_scale,
+                device=device,
+                detector_name=detector_name,
+                **replacer_options,
+            )
+            if detector is None and replacer is None and fallback is None
+            else None
+        )
         if replacer is None:
             if method == "gan":
                 replacer_options.setdefault("device", device)
@@ -49,6 +63,12 @@ class Anonymizer:
         self.replacer = replacer
         self.fallback = fallback or PixelateReplacer()
         self.mask_scale = mask_scale
+
+    @property
+    def recipe(self) -> dict | None:
+        """Keyword arguments that build the same pipeline anew (``Anonymizer(**recipe)``), e.g. in a worker
+        process; None for a pipeline given its own detector, replacer or fallback, which cannot be rebuilt."""
+        return None if self._recipe is None else dict(self._recipe)
 
     @property
     def method(self) -> str:

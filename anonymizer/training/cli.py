@@ -136,7 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="crop side as a multiple of the face box (default: the shipped generator's)",
     )
     p.add_argument("--min-face-size", type=float, default=32.0, help="smallest face kept, in photo pixels")
-    p.add_argument("--min-score", type=float, default=0.9, help="lowest detection score kept")
+    p.add_argument(
+        "--min-score", type=float, default=0.75, help="lowest detection score kept (the default detector's scale)"
+    )
     p.add_argument("--val-fraction", type=float, default=0.1, help="share held out for validation")
     p.add_argument("--limit", type=int, default=None, help="use at most this many photos (a seeded random subset)")
     p.add_argument("--workers", type=int, default=1, help="detection processes")

@@ -38,7 +38,7 @@ class PrepareOptions:
     resolution: int = 64
     context: float = 2.0  # crop side as a multiple of the face box's longer side (crops.Region.context)
     min_face_size: float = 32.0
-    min_score: float = 0.9
+    min_score: float = 0.75  # CenterFace scores a clear face 0.8-0.95
     val_fraction: float = 0.1
     limit: int | None = None
     seed: int = 0
@@ -83,7 +83,7 @@ def _init_worker(resolution: int, context: float) -> None:
     torch.set_num_threads(1)
     from anonymizer.detection import make_detector
 
-    _worker_state["detector"] = make_detector("union", threshold=0.6, min_face_size=12, device="cpu")
+    _worker_state["detector"] = make_detector(threshold=0.6, min_face_size=12, device="cpu")
     _worker_state["resolution"] = resolution
     _worker_state["context"] = context
 

@@ -29,7 +29,7 @@ import torch
 import torch.distributed as dist
 from torch.nn import functional as F
 
-from anonymizer.detection import resolve_device
+from anonymizer.device import resolve_device
 from anonymizer.gan import region_of
 from anonymizer.training.dataset import FaceArrays, load_dataset
 from models.io import load_generator, load_trainable, read_info, save_generator, save_trainable

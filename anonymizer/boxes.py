@@ -1,0 +1,74 @@
+"""Box geometry shared by the detectors, the crops and the benchmarks. Boxes are ``[x1, y1, x2, y2]`` in pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def xywh_to_xyxy(x, y, w, h) -> np.ndarray:
+    """Boxes from corners and sizes (arrays of the same length), as an Nx4 float32 array."""
+    x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
+    return np.stack([x, y, x + np.asarray(w, np.float32), y + np.asarray(h, np.float32)], axis=-1).reshape(-1, 4)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix of boxes ``a`` (Nx4) and ``b`` (Mx4)."""
+    a = np.asarray(a, dtype=np.float32).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float32).reshape(-1, 4)
+    ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-6)
+
+
+def grow_boxes(boxes: np.ndarray, factor: float) -> np.ndarray:
+    """Each box scaled by ``factor`` about its centre (Nx4 or a single box, same shape back)."""
+    boxes = np.asarray(boxes, dtype=np.float64)
+    centre = (boxes[..., :2] + boxes[..., 2:]) / 2
+    half = (boxes[..., 2:] - boxes[..., :2]) * (factor / 2)
+    return np.concatenate([centre - half, centre + half], axis=-1).astype(np.float32)
+
+
+def box_sizes(boxes: np.ndarray) -> np.ndarray:
+    """The longer side of each box."""
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    return np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+
+
+def greedy_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+    """Indices of the boxes kept by greedy suppression (best score first; a box overlapping a kept one at
+    IoU >= ``iou`` is dropped), best first."""
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    if len(boxes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    overlap = box_iou(boxes, boxes)
+    gone = np.zeros(len(boxes), dtype=bool)
+    keep = []
+    for i in np.argsort(-np.asarray(scores), kind="stable"):
+        if gone[i]:
+            continue
+        keep.append(i)
+        gone |= overlap[i] >= iou
+    return np.asarray(keep, dtype=np.int64)
+
+
+def square_window(box: np.ndarray, scale: float = 1.0, minimum: float = 1.0) -> tuple[int, int, int]:
+    """Top-left corner and side (whole pixels) of the square of side ``scale`` x the box's longer side,
+    centred on the box."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    side = int(round(max(scale * max(x2 - x1, y2 - y1), minimum)))
+    return int(round((x1 + x2) / 2 - side / 2)), int(round((y1 + y2) / 2 - side / 2)), side
+
+
+def cut_square(image: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
+    """The ``side`` x ``side`` window at ``(x0, y0)``, zero where it leaves the image."""
+    h, w = image.shape[:2]
+    out = np.zeros((side, side, *image.shape[2:]), dtype=image.dtype)
+    sx0, sy0, sx1, sy1 = max(0, x0), max(0, y0), min(w, x0 + side), min(h, y0 + side)
+    if sx1 > sx0 and sy1 > sy0:
+        out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = image[sy0:sy1, sx0:sx1]
+    return out

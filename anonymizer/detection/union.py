@@ -1,0 +1,193 @@
+"""The default detector, and the union of several detectors it grew from.
+
+:class:`CascadeDetector` (``make_detector("default")``) runs CenterFace three
+ways and merges what it finds:
+
+* on the photo itself: faces scored over ``threshold`` (0.17) from 32 px,
+  over ``threshold - 0.01`` under 32 px, where false finds are more frequent;
+* on the photo scaled down to ``large_side`` px (640): faces of ``large_min``
+  px (48) or more scored over 0.3 -- a very large face becomes one of a size
+  the network knows;
+* on the photo turned by 90, 180 and 270 degrees at ``turned_side`` px (480):
+  faces of ``large_min`` px or more scored over 0.5 that no upright pass found
+  (a face upside down or lying sideways is upright in one of them).
+
+Boxes are grown 1.2x (CenterFace's are tight). ``benchmarks/detector_study.py``
+chose these settings on the 400 WIDER photos of ``benchmarks/detection.py``
+(results in ``benchmarks/results/detector_study.md``): against the previous
+default (:class:`UnionDetector` of YuNet with its verifier and CenterFace,
+``make_detector("yunet+centerface")``), it hides at least as many faces in
+every size bucket from 16 px up, changes fewer pixels outside faces, and costs
+about a third of the time on crowd photos; YuNet no longer added any face of
+16 px or more there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from anonymizer.boxes import box_sizes, grow_boxes
+from anonymizer.detection.centerface import CenterFace, CenterFaceDetector
+from anonymizer.detection.merge import merge_faces
+from anonymizer.detection.yunet import DEFAULT_MIN_FACE, YuNetDetector
+from anonymizer.faces import Face
+
+DEFAULT_THRESHOLD = 0.17
+TURNS = (90, 180, 270)  # degrees clockwise
+
+
+def _turn(image: np.ndarray, angle: int) -> np.ndarray:
+    import cv2
+
+    code = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}[angle]
+    return np.ascontiguousarray(cv2.rotate(image, code))
+
+
+def turn_back(points: np.ndarray, angle: int, shape: tuple[int, int]) -> np.ndarray:
+    """Points (..., 2) found on the image turned ``angle`` degrees clockwise, in the unturned image of ``shape``
+    (height, width)."""
+    h, w = shape
+    x, y = points[..., 0], points[..., 1]
+    if angle == 90:
+        out = (y, h - x)
+    elif angle == 180:
+        out = (w - x, h - y)
+    else:
+        out = (w - y, x)
+    return np.stack(out, axis=-1).astype(np.float32)
+
+
+def _boxes_back(boxes: np.ndarray, angle: int, shape: tuple[int, int]) -> np.ndarray:
+    corners = turn_back(boxes.reshape(-1, 2, 2), angle, shape)
+    return np.concatenate([corners.min(axis=1), corners.max(axis=1)], axis=1)
+
+
+def _overlaps(boxes: np.ndarray, found: np.ndarray, share: float = 0.2) -> np.ndarray:
+    """True for each box whose intersection with some box of ``found`` is ``share`` or more of the smaller one."""
+    if len(boxes) == 0 or len(found) == 0:
+        return np.zeros(len(boxes), dtype=bool)
+    ix = np.minimum(boxes[:, None, 2], found[None, :, 2]) - np.maximum(boxes[:, None, 0], found[None, :, 0])
+    iy = np.minimum(boxes[:, None, 3], found[None, :, 3]) - np.maximum(boxes[:, None, 1], found[None, :, 1])
+    inter = np.clip(ix, 0, None) * np.clip(iy, 0, None)
+
+    def area(b: np.ndarray) -> np.ndarray:
+        return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+
+    smaller = np.minimum(area(boxes)[:, None], area(found)[None, :])
+    return (inter / np.maximum(smaller, 1e-6)).max(axis=1) >= share
+
+
+class CascadeDetector:
+    """The default detector: CenterFace on the photo, scaled down, and turned (see the module's docstring)."""
+
+    def __init__(
+        self,
+        threshold: float = DEFAULT_THRESHOLD,
+        min_face_size: int = DEFAULT_MIN_FACE,
+        grow: float = 1.2,
+        large_side: int = 640,
+        large_threshold: float = 0.3,
+        large_min: float = 48.0,
+        turned_side: int | None = 480,
+        turned_threshold: float = 0.5,
+        merge_iou: float = 0.3,
+        model_path: str | None = None,
+    ) -> None:
+        self.photo = CenterFaceDetector(
+            threshold, min_face_size, model_path, small_threshold=max(0.0, threshold - 0.01), grow=grow
+        )
+        self.net: CenterFace = self.photo.net
+        self.threshold = threshold
+        self.grow = grow
+        self.large_side = large_side
+        self.large_threshold = max(large_threshold, threshold)
+        self.large_min = large_min
+        self.turned_side = turned_side
+        self.turned_threshold = max(turned_threshold, threshold)
+        self.merge_iou = merge_iou
+
+    def _scaled(self, image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+        import cv2
+
+        f = side / max(image.shape[:2])
+        if f >= 1.0:
+            return image, 1.0
+        return cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA), f
+
+    def _faces(
+        self, boxes: np.ndarray, scores: np.ndarray, marks: np.ndarray, f: float, keep: np.ndarray
+    ) -> list[Face]:
+        boxes = grow_boxes(boxes[keep] / f, self.grow) if len(boxes) else boxes
+        return [Face(b, float(s), m / f) for b, s, m in zip(boxes, scores[keep], marks[keep])]
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        passes = [self.photo.detect(image)]
+        if max(image.shape[:2]) > self.large_side:
+            small, f = self._scaled(image, self.large_side)
+            boxes, scores, marks = self.net.find(small, self.large_threshold)
+            passes.append(self._faces(boxes, scores, marks, f, box_sizes(boxes) / f >= self.large_min))
+        if self.turned_side:
+            small, f = self._scaled(image, self.turned_side)
+            upright = np.array([face.box for group in passes for face in group], np.float32).reshape(-1, 4)
+            turned = []
+            for angle in TURNS:
+                boxes, scores, marks = self.net.find(_turn(small, angle), self.turned_threshold)
+                boxes = _boxes_back(boxes, angle, small.shape[:2])
+                marks = turn_back(marks, angle, small.shape[:2])
+                keep = box_sizes(boxes) / f >= self.large_min
+                keep &= ~_overlaps(grow_boxes(boxes, self.grow) / f, upright)  # what an upright pass found stays
+                turned += self._faces(boxes, scores, marks, f, keep)
+            passes.append(turned)
+        return merge_faces(passes, self.merge_iou)
+
+
+class UnionDetector:
+    """Every face any of ``detectors`` finds, merged where several find the same one.
+
+    ``detectors`` are tried in order of preference for landmarks (see
+    :func:`~anonymizer.detection.merge.merge_faces`).
+    """
+
+    def __init__(self, detectors: Sequence, merge_iou: float = 0.3) -> None:
+        self.detectors = list(detectors)
+        self.merge_iou = merge_iou
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        return merge_faces([d.detect(image) for d in self.detectors], self.merge_iou)
+
+
+DETECTORS = ("default", "yunet+centerface", "union-yunet", "yunet", "centerface", "mtcnn")
+
+
+def make_detector(
+    name: str = "default",
+    threshold: float = DEFAULT_THRESHOLD,
+    min_face_size: int = DEFAULT_MIN_FACE,
+    device: str = "auto",
+):
+    """A detector by name: ``default`` (:class:`CascadeDetector`); for comparison, ``yunet+centerface`` (the
+    previous default: YuNet with its verifier, and CenterFace), ``union-yunet`` (YuNet on the photo and the
+    mirrored photo, with its verifier), and ``yunet``, ``centerface``, ``mtcnn`` alone. ``threshold``
+    is the default's (YuNet's own thresholds are fixed where it is a member); ``device`` is MTCNN's."""
+    if name == "default":
+        return CascadeDetector(threshold, min_face_size)
+    if name == "yunet+centerface":
+        return UnionDetector(
+            [
+                YuNetDetector(0.6, min_face_size, verify=True, verify_threshold=0.7),
+                CenterFaceDetector(0.2, min_face_size, small_threshold=0.22, grow=1.2),
+            ]
+        )
+    if name == "union-yunet":
+        return UnionDetector([YuNetDetector(0.6, min_face_size, verify=True, mirror=True)])
+    if name == "yunet":
+        return YuNetDetector(0.6, min_face_size)
+    if name == "centerface":
+        return CenterFaceDetector(min_face_size=min_face_size)
+    if name == "mtcnn":
+        from anonymizer.detection.mtcnn import MTCNNDetector
+
+        return MTCNNDetector(0.6, min_face_size, device)
+    raise ValueError(f"unknown detector {name!r}: use one of {', '.join(DETECTORS)}")

@@ -1,0 +1,51 @@
+"""Where the networks run: the device (CPU or CUDA) and how many CPU threads each process uses."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_threads: int | None = None
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` picks CUDA when torch sees a GPU, otherwise the CPU."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda")
+    if device == "cpu":
+        return "cpu"
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for, but torch sees no CUDA device")
+    return device
+
+
+def cpu_count() -> int:
+    """CPU cores this process may use (its affinity mask where the system has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def set_threads(threads: int) -> None:
+    """Use ``threads`` CPU threads per network call in this process (OpenCV, onnxruntime, YuNet, torch).
+
+    Worker processes each take a share of the cores; one process alone takes them all.
+    onnxruntime sessions made after the call use it.
+    """
+    global _threads
+    _threads = max(1, int(threads))
+    import cv2
+
+    cv2.setNumThreads(_threads)
+    if "torch" in sys.modules:  # not imported for it: the blur path never needs torch
+        sys.modules["torch"].set_num_threads(_threads)
+
+
+def threads() -> int:
+    """Threads per network call: as set by :func:`set_threads`, else every core."""
+    return _threads if _threads is not None else cpu_count()
