@@ -15,7 +15,7 @@ from pathlib import Path
 
 from anonymizer.batch import Batch, BatchOptions, BatchPathError, ReportEntry, check_paths, write_report
 from anonymizer.crops import DEFAULT_MASK_SCALE
-from anonymizer.detection import DEFAULT_MIN_FACE, DEFAULT_THRESHOLD
+from anonymizer.detection import DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, DETECTORS
 from anonymizer.device import cpu_count
 from anonymizer.imageio import DEFAULT_JPEG_QUALITY, DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from anonymizer.pipeline import DEFAULT_METHOD, Anonymizer
@@ -102,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--threshold",
         type=_probability,
         default=DEFAULT_THRESHOLD,
-        help=f"detection confidence from 0 to 1; lower hides more (default: {DEFAULT_THRESHOLD})",
+        help="score a face needs, 0 to 1; lower hides more, and more that are not faces (default: "
+        f"{DEFAULT_THRESHOLD}; the default detector's passes for large and turned faces keep their own, higher ones)",
     )
     parser.add_argument(
         "--min-face-size",
@@ -119,10 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"hidden region as a multiple of the face box (default: {DEFAULT_MASK_SCALE})",
     )
     parser.add_argument(
+        "--detector",
+        choices=DETECTORS,
+        default="default",
+        help="face detector (default: CenterFace on the photo, scaled down and turned; the others are "
+        "kept for comparison, see benchmarks/)",
+    )
+    parser.add_argument(
         "--device",
         choices=("auto", "cpu", "cuda"),
         default="auto",
-        help="where the networks run (default: auto, CUDA when available)",
+        help="where the generator (--method gan) runs (default: auto, CUDA when available); the detector "
+        "runs on the CPU",
     )
     parser.add_argument("--seed", type=int, help="random seed of the generator, for repeatable gan faces")
     parser.add_argument(
@@ -181,6 +190,7 @@ def _build_anonymizer(args: argparse.Namespace) -> Anonymizer:
         min_face_size=args.min_face_size,
         mask_scale=args.mask_scale,
         device=args.device,
+        detector_name=args.detector,
         **options,
     )
     anonymizer.detector  # noqa: B018 -- load the detector now, so that a failure stops the run before the first photo

@@ -65,7 +65,7 @@ def astronaut() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def real_detector():
-    """The default detector (MTCNN + YuNet), loaded once for the whole run."""
+    """The default detector (CenterFace, see anonymizer.detection.union), loaded once for the whole run."""
     from anonymizer.detection import make_detector
 
     return make_detector(device="cpu")

@@ -1,0 +1,256 @@
+"""Whole-process benchmark on crowd photos: ours against deface, time and what was hidden, from the outputs.
+
+Reproduce (from the repository root; deface's venv as in ``benchmarks/detection.py``)::
+
+    .venv/bin/python benchmarks/crowd.py                     # writes benchmarks/results/crowd.{json,md}
+    .venv/bin/python benchmarks/crowd.py --photos all        # all 400 WIDER photos (pixels only is quicker: --no-time)
+
+Photos: by default the WIDER photos of ``shared/data/wider`` with 8 or more
+annotated faces (61 photos, 1,149 faces: family groups, dancing, interviews in a
+crowd); ``--photos all`` takes all 400.
+
+**Time**: each command is run as a user runs it, from a fresh process, on a
+copy of the folder, and timed wall-clock (start-up, model loading, reading and
+writing included):
+
+* ours: ``anonymize --input IN --out OUT --method blur`` (default workers), the
+  same with ``--workers 1``, and with ``--method gan`` when asked (``--gan``);
+* deface: ``deface IN`` (its defaults: blur, CenterFace on OpenCV), which writes
+  ``*_anonymized.jpg`` beside each input.
+
+The runs alternate (ours, deface, ours, ...) ``--repeats`` times and the median
+is reported, with nothing else running on the machine.
+
+**What was hidden**, judged from the pixels: both tools are run once more with
+a solid fill (``--method solid``; ``deface --replacewith solid``) on lossless PNG
+copies of the photos, so that a changed pixel is one the tool replaced. A pixel
+counts as changed when a channel differs by 16 or more (our solid fill fades
+out over a feather band; its faint outer part is not counted). A face is hidden
+when 70% or more of its annotated box changed; reported per size bucket (the
+longer side of the box: <16, 16-32, 32-64, >=64 px). *Outside faces*: the share
+of each photo's pixels changed outside every annotated face box (invalid ones
+included) grown 1.6x about its centre, averaged over photos -- the damage of
+false and oversized masks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from detection import BUCKETS, COVER, DEFAULT_DATA, face_zone, load_photos, read_rgb  # noqa: E402
+
+DEFACE = ROOT / "benchmarks" / ".venv-deface" / "bin" / "deface"
+ANONYMIZE = Path(sys.executable).parent / "anonymize"
+DEFAULT_OUT = ROOT / "benchmarks" / "results"
+CHANGED = 16  # a pixel is changed when a channel moved this much or more
+CROWD = 8  # faces a photo needs to count as a crowd photo
+
+
+def choose(photos: list, which: str) -> list:
+    return photos if which == "all" else [p for p in photos if len(p.faces) >= CROWD]
+
+
+def flat_name(photo) -> str:
+    return photo.name.replace("/", "__")
+
+
+def copy_folder(photos: list, folder: Path, png: bool) -> None:
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    for photo in photos:
+        if png:
+            Image.fromarray(read_rgb(photo.path)).save(folder / (Path(flat_name(photo)).stem + ".png"))
+        else:
+            shutil.copyfile(photo.path, folder / flat_name(photo))
+
+
+def timed(cmd: list[str], cwd: Path | None = None) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return seconds
+
+
+def run_ours(src: Path, work: Path, extra: list[str]) -> tuple[float, Path]:
+    out = work / "ours-out"
+    shutil.rmtree(out, ignore_errors=True)
+    return timed([str(ANONYMIZE), "--input", str(src), "--out", str(out), "--quiet", *extra]), out
+
+
+def run_deface(src: Path, work: Path, extra: list[str]) -> tuple[float, Path]:
+    folder = work / "deface-in"
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(src, folder)
+    seconds = timed([str(DEFACE), str(folder), *extra], cwd=work)
+    return seconds, folder
+
+
+def deface_output(folder: Path, name: str) -> Path:
+    stem, ext = os.path.splitext(name)
+    return folder / f"{stem}_anonymized{ext}"
+
+
+def hidden_measure(photos: list, inputs: Path, outputs: dict[str, callable]) -> dict:
+    """Per tool: hidden faces per bucket and the share changed outside faces, from the PNG outputs."""
+    result = {}
+    for tool, output_of in outputs.items():
+        hidden = {b[0]: 0 for b in BUCKETS}
+        total = {b[0]: 0 for b in BUCKETS}
+        outside = []
+        for photo in photos:
+            name = Path(flat_name(photo)).stem + ".png"
+            before = read_rgb(inputs / name).astype(np.int16)
+            after = read_rgb(output_of(name)).astype(np.int16)
+            changed = np.abs(after - before).max(axis=2) >= CHANGED
+            for x1, y1, x2, y2 in photo.faces:
+                size = max(x2 - x1, y2 - y1)
+                bucket = next(b[0] for b in BUCKETS if b[1] <= size < b[2])
+                total[bucket] += 1
+                box = changed[max(0, y1) : y2, max(0, x1) : x2]
+                hidden[bucket] += int(box.size > 0 and box.mean() >= COVER)
+            zone = face_zone(photo, changed.shape)
+            outside.append(float(np.count_nonzero(changed & ~zone)) / changed.size)
+        result[tool] = {
+            "hidden": {k: hidden[k] / total[k] if total[k] else None for k in hidden},
+            "hidden_count": hidden,
+            "faces": total,
+            "outside_faces": statistics.fmean(outside),
+        }
+    return result
+
+
+def markdown(result: dict) -> str:
+    s = result["settings"]
+    lines = [
+        f"Whole-process benchmark on {s['photos']} WIDER photos ({s['which']}, {s['faces']} faces), {s['machine']}. "
+        f"Command: `{s['command']}`; {s['date']}.",
+        "",
+    ]
+    if result.get("time"):
+        t = result["time"]
+        base = t["deface (blur)"]["median"]
+        lines += [
+            f"Wall-clock seconds, whole process, median of {s['repeats']} alternating runs:",
+            "",
+            "| command | median s | runs | x deface |",
+            "| --- | ---: | --- | ---: |",
+        ]
+        for name, row in t.items():
+            runs = ", ".join(f"{v:.1f}" for v in row["runs"])
+            lines.append(f"| {name} | {row['median']:.1f} | {runs} | {row['median'] / base:.2f} |")
+        lines.append("")
+    h = result["hidden"]
+    lines += [
+        "Faces hidden (>= 70% of the box's pixels changed, solid fill, PNG in and out) and pixels changed outside "
+        "faces (boxes grown 1.6x):",
+        "",
+        "| tool | " + " | ".join(f"{b[0]} px" for b in BUCKETS) + " | outside faces |",
+        "| --- | " + " | ".join("---:" for _ in BUCKETS) + " | ---: |",
+    ]
+    for tool, row in h.items():
+        cells = [
+            f"{row['hidden'][b[0]]:.1%} ({row['hidden_count'][b[0]]}/{row['faces'][b[0]]})"
+            if row["faces"][b[0]]
+            else "-"
+            for b in BUCKETS
+        ]
+        lines.append(f"| {tool} | " + " | ".join(cells) + f" | {row['outside_faces']:.2%} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--photos", choices=("crowd", "all"), default="crowd")
+    ap.add_argument("--repeats", type=int, default=3, help="timed runs of each command (median reported)")
+    ap.add_argument("--no-time", action="store_true", help="only the pixel measure")
+    ap.add_argument("--gan", action="store_true", help="also time --method gan")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for crowd.json and crowd.md")
+    ap.add_argument("--name", default="crowd", help="file name of the results (without extension)")
+    args = ap.parse_args(argv)
+    if not DEFACE.exists():
+        raise SystemExit(f"{DEFACE} not found: make deface's venv first (see benchmarks/detection.py)")
+    photos = choose(load_photos(args.data), args.photos)
+    work = Path(tempfile.mkdtemp(prefix="crowd-"))
+    try:
+        jpeg, png = work / "jpeg", work / "png"
+        copy_folder(photos, jpeg, png=False)
+        copy_folder(photos, png, png=True)
+        timing = {}
+        if not args.no_time:
+            commands = {
+                "ours: anonymize --method blur (default workers)": (run_ours, ["--method", "blur"]),
+                "ours: anonymize --method blur --workers 1": (run_ours, ["--method", "blur", "--workers", "1"]),
+                "deface (blur)": (run_deface, []),
+            }
+            if args.gan:
+                commands["ours: anonymize --method gan (default workers)"] = (run_ours, ["--method", "gan"])
+            for name in commands:
+                timing[name] = {"runs": []}
+            for r in range(args.repeats):
+                order = list(commands) if r % 2 == 0 else list(commands)[::-1]
+                for name in order:
+                    run, extra = commands[name]
+                    seconds, _ = run(jpeg, work, extra)
+                    timing[name]["runs"].append(round(seconds, 2))
+                    print(f"{name}: {seconds:.1f} s", file=sys.stderr, flush=True)
+            for row in timing.values():
+                row["median"] = statistics.median(row["runs"])
+        solid = {}
+        for label, detector in (
+            ("ours (default detector)", "default"),
+            ("ours before (yunet+centerface)", "yunet+centerface"),
+        ):
+            _, out = run_ours(png, work, ["--method", "solid", "--detector", detector])
+            solid[label] = work / f"solid-{detector}"
+            shutil.rmtree(solid[label], ignore_errors=True)
+            out.rename(solid[label])
+        _, deface_folder = run_deface(png, work, ["--replacewith", "solid"])
+        outputs = {label: (lambda name, f=folder: f / name) for label, folder in solid.items()}
+        outputs["deface 1.5.0 (defaults)"] = lambda name: deface_output(deface_folder, name)
+        hidden = hidden_measure(photos, png, outputs)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    command = "python " + " ".join([os.path.relpath(__file__, ROOT), *(argv if argv is not None else sys.argv[1:])])
+    result = {
+        "settings": {
+            "photos": len(photos),
+            "which": "8 or more faces" if args.photos == "crowd" else "all",
+            "faces": int(sum(len(p.faces) for p in photos)),
+            "repeats": args.repeats,
+            "changed_at": CHANGED,
+            "cover": COVER,
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, CPU only",
+            "command": command,
+            "date": time.strftime("%Y-%m-%d %H:%M"),
+        },
+        "time": timing,
+        "hidden": hidden,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.out / f"{args.name}.md").write_text(markdown(result))
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,132 @@
+"""Folder runs with worker processes: the same outputs and report as one worker, and clean stops."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SAMPLES, tree_hashes
+from PIL import Image
+
+from anonymizer import Anonymizer
+from anonymizer.batch import Batch
+
+ANONYMIZE = [sys.executable, "-m", "anonymizer.cli"]
+
+
+def _folder(root: Path, copies: int) -> Path:
+    """The samples, several times over, in sub-folders, with a photo that fails in the middle."""
+    root.mkdir()
+    for i in range(copies):
+        sub = root / f"set_{i}"
+        sub.mkdir()
+        for sample in sorted(SAMPLES.glob("*.jpg")):
+            shutil.copyfile(sample, sub / sample.name)
+    (root / "set_0" / "broken.jpg").write_bytes(b"not a jpeg at all")
+    return root
+
+
+def _hashes(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_two_workers_write_the_same_files_and_report_as_one(tmp_path):
+    src = _folder(tmp_path / "in", 3)
+    before = tree_hashes(src)
+    runs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}"
+        seen = []
+        batch = Batch(Anonymizer(method="pixelate"), src, out, workers=workers)
+        entries = batch.run(progress=lambda entry, done, total: seen.append((entry.input, done, total)))
+        runs[workers] = (entries, _hashes(out), seen)
+    (one, files_one, seen_one), (two, files_two, seen_two) = runs[1], runs[2]
+    assert [e.to_dict() for e in two] == [e.to_dict() for e in one]
+    assert files_two == files_one and len(files_one) == 6
+    assert seen_two == seen_one  # progress in the order of the photos, counted alike
+    assert [e.status for e in one].count("error") == 1 and sum(len(e.faces) for e in one) >= 3 * 5
+    assert tree_hashes(src) == before
+
+
+def test_a_pipeline_given_its_own_parts_runs_in_this_process(tmp_path):
+    from conftest import FakeDetector
+
+    src = _folder(tmp_path / "in", 1)
+    fake = FakeDetector([(10, 10, 60, 60)])
+    batch = Batch(Anonymizer(method="solid", detector=fake), src, tmp_path / "out", workers=4)
+    batch.run()
+    assert fake.calls == 2  # the two readable photos, here: a worker could not have used the fake
+    assert batch.count("ok") == 2 and batch.count("error") == 1
+
+
+def _wait_for(predicate, seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("sig, code, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+def test_a_stopped_run_leaves_whole_files_and_a_valid_report(tmp_path, sig, code, word):
+    src = _folder(tmp_path / "in", 40)
+    out, report = tmp_path / "out", tmp_path / "report.json"
+    proc = subprocess.Popen(
+        [*ANONYMIZE, "--input", str(src), "--out", str(out), "--report", str(report), "--workers", "2", "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a group of its own, signalled as a whole like a terminal's Ctrl-C or `timeout`
+    )
+    try:
+        assert _wait_for(lambda: out.exists() and any(out.rglob("*.jpg")), 120), "no output appeared"
+        os.killpg(proc.pid, sig)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, err
+    assert word in err
+    images = json.loads(report.read_text())["images"]
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert 0 < len(images) < 81
+    assert sorted(e["input"] for e in images if e["status"] == "ok") == written  # every output reported, and only those
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temporary file left behind
+    for name in written:
+        with Image.open(out / name) as im:
+            im.load()  # whole, decodable files
+
+
+def test_a_folder_of_odd_entries_finishes_with_each_reported(tmp_path):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    shutil.copyfile(SAMPLES / "astronaut.jpg", src / "sub" / "ok.jpg")
+    os.mkfifo(src / "pipe.jpg")  # would block a reader forever
+    os.symlink(src / "missing.jpg", src / "gone.jpg")  # a dangling link
+    os.symlink(src, src / "sub" / "loop")  # a directory loop
+    Image.new("RGB", (12000, 9000), (90, 120, 150)).save(src / "huge.png")  # 108 megapixels
+    report = tmp_path / "report.json"
+    done = subprocess.run(
+        [*ANONYMIZE, "--input", str(src), "--out", str(tmp_path / "out"), "--report", str(report), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stderr
+    entries = {e["input"]: e for e in json.loads(report.read_text())["images"]}
+    assert entries["sub/ok.jpg"]["status"] == "ok" and entries["sub/ok.jpg"]["faces"]
+    assert "not a regular file" in entries["pipe.jpg"]["error"]
+    assert "no such file" in entries["gone.jpg"]["error"]
+    assert "too large" in entries["huge.png"]["error"] and "108 megapixels" in entries["huge.png"]["error"]
+    assert "sub/loop: a link to a folder, not followed" in done.stderr
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*") if p.is_file()) == ["ok.jpg"]
+    assert np.asarray(Image.open(tmp_path / "out" / "sub" / "ok.jpg")).shape == (512, 512, 3)
