@@ -46,7 +46,7 @@ def test_two_workers_write_the_same_files_and_report_as_one(tmp_path):
         out = tmp_path / f"out{workers}"
         seen = []
         batch = Batch(Anonymizer(method="pixelate"), src, out, workers=workers)
-        entries = batch.run(progress=lambda entry, done, total: seen.append((entry.input, done, total)))
+        entries = batch.run(progress=lambda entry, done, total, seen=seen: seen.append((entry.input, done, total)))
         runs[workers] = (entries, _hashes(out), seen)
     (one, files_one, seen_one), (two, files_two, seen_two) = runs[1], runs[2]
     assert [e.to_dict() for e in two] == [e.to_dict() for e in one]
