@@ -7,13 +7,23 @@ done by :class:`anonymizer.batch.Batch` and :class:`anonymizer.Anonymizer`.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
 import threading
 from pathlib import Path
 
-from anonymizer.batch import Batch, BatchOptions, BatchPathError, ReportEntry, check_paths, write_report
+from anonymizer import __version__
+from anonymizer.batch import (
+    Batch,
+    BatchOptions,
+    BatchPathError,
+    ReportEntry,
+    check_paths,
+    report_dict,
+    write_report,
+)
 from anonymizer.crops import DEFAULT_MASK_SCALE
 from anonymizer.detection import DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, DETECTORS
 from anonymizer.device import cpu_count
@@ -27,6 +37,7 @@ EPILOG = f"""\
 examples:
   anonymize --input photo.jpg --out anon/
   anonymize --input holiday/ --out holiday_anon/ --report report.json
+  anonymize --input holiday/ --out holiday_anon/ --report - -q | jq '.images[].faces | length'
   anonymize --input holiday/ --out holiday_anon/ --method pixelate --overwrite
   anonymize --input scans/ --out scans_anon/ --max-pixels 300000000 --keep-metadata
 
@@ -97,7 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--method", choices=METHODS, default=DEFAULT_METHOD, help=f"how faces are replaced (default: {DEFAULT_METHOD})"
     )
-    parser.add_argument("--report", type=Path, metavar="FILE.json", help="write a JSON report of every photo and face")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE.json",
+        help="write a JSON report of every photo and face; '-' writes it to stdout (for scripts; the summary "
+        "line then goes to stderr)",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "--threshold",
         type=_probability,
@@ -275,8 +293,12 @@ def _run(batch: Batch, args: argparse.Namespace) -> int:
         if main_thread:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the report is written whatever comes next
         bar.close()
+    to_stdout = args.report is not None and str(args.report) == "-"
     try:
-        if args.report is not None:
+        if to_stdout:
+            json.dump(report_dict(batch.entries), sys.stdout, indent=2, ensure_ascii=False)
+            sys.stdout.write("\n")
+        elif args.report is not None:
             write_report(args.report, batch.entries)
     except OSError as err:
         print(f"anonymize: error: cannot write the report {args.report}: {err}", file=sys.stderr)
@@ -285,7 +307,7 @@ def _run(batch: Batch, args: argparse.Namespace) -> int:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
     summary = batch.summary()
-    if args.report is not None:
+    if args.report is not None and not to_stdout:
         summary += f"; report: {args.report}"
     if interrupted is not None:
         print(
@@ -299,7 +321,7 @@ def _run(batch: Batch, args: argparse.Namespace) -> int:
     if not batch.jobs:
         print(f"anonymize: no photos found in {args.input}", file=sys.stderr)
     if not args.quiet:
-        print(summary)
+        print(summary, file=sys.stderr if to_stdout else sys.stdout)
     return EXIT_OK
 
 

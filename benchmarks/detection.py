@@ -93,10 +93,11 @@ def _named(name: str):
 
 
 OURS = {
-    "ours": (_named("default"), "ours (default: CenterFace on the photo, scaled down, turned)"),
+    "ours": (_named("default"), "ours (default: CenterFace on the photo, and on it scaled down and turned at 320 px)"),
     "ours-before": (_named("yunet+centerface"), "ours before (YuNet + verifier, CenterFace)"),
     "ours-noturn": (_cascade(turned_side=None), "ours without the turned passes"),
-    "ours-turn320": (_cascade(turned_side=320), "ours, turned passes at 320 px"),
+    "ours-large640": (_cascade(large_side=640, large_threshold=0.3), "ours, scaled-down pass at 640 px"),
+    "ours-turn480": (_cascade(turned_side=480), "ours, turned passes at 480 px"),
     "ours-turn640": (_cascade(turned_side=640), "ours, turned passes at 640 px"),
     "mtcnn": (_named("mtcnn"), "MTCNN alone"),
     "yunet": (_named("yunet"), "YuNet alone"),

@@ -290,7 +290,7 @@ def score_boxes(recs, pick, mask_scale: float = 1.3):
             zone = face_zone(SimpleNamespace(faces=faces, ignored=rec["ignored"]), rec["shape"])
             covered = np.zeros(rec["shape"], bool)
             for b in boxes:
-                paint(covered, "rect", hidden_region(b, mask_scale).astype(np.float64))
+                paint(covered, "rect", hidden_region(b, mask_scale * (1 + 2 * FEATHER)).astype(np.float64))
             outside.append(np.count_nonzero(covered & ~zone) / covered.size)
         sizes = np.maximum(faces[:, 2] - faces[:, 0], faces[:, 3] - faces[:, 1])
         regions = [hidden_region(b, mask_scale) for b in boxes]
@@ -311,6 +311,7 @@ def score_boxes(recs, pick, mask_scale: float = 1.3):
 
 
 OUTSIDE = False
+FEATHER = 0.0  # paint the region grown by this share of its side on each side (the fill's fade band)
 
 
 VW, VB = (1.90, 0.91, 3.13, 1.54), -3.56
@@ -359,8 +360,9 @@ def verifier(rec, thr=0.7, skip=None, prune=True):
 def eval_(args) -> None:
     with open(args.dump, "rb") as f:
         recs = pickle.load(f)
-    global OUTSIDE
+    global OUTSIDE, FEATHER
     OUTSIDE = args.outside
+    FEATHER = args.feather
     if args.crowd:
         recs = [r for r in recs if len(r["faces"]) >= 8]
     if args.half:
@@ -490,6 +492,43 @@ def eval_(args) -> None:
                     lambda r, lo=longer, th=thr: cat(chosen(r), new_only(rot(r, lo, th, 48), chosen(r))),
                     lambda r, lo=longer: t(r, "cf", "cf@640") + rot_t(r, lo),
                 )
+    if args.thresholds:
+        configs = {"current (yunet+verify+cf)": configs["current (yunet+verify+cf)"]}
+        for big in (0.17, 0.2, 0.22):
+            for small in (0.16, 0.18, 0.2, 0.22):
+                for lt in (0.45, 0.6):
+                    base_ = lambda r, a=big, b=small, c=lt: cat(
+                        cf(r, thr=a, small_thr=b), cf(r, "cf@320", c, c, min_size=48)
+                    )  # noqa: E731
+                    configs[f"cf {big}/{small} + cf@320 t{lt} + rot@320"] = (
+                        lambda r, b=base_: cat(b(r), new_only(rot(r, 320, 0.5, 48), b(r))),
+                        lambda r: t(r, "cf", "cf@320") + rot_t(r, 320),
+                    )
+    if args.newonly:
+        configs = {"current (yunet+verify+cf)": configs["current (yunet+verify+cf)"]}
+        configs["cf 0.2/0.22 alone"] = (lambda r: cf(r), lambda r: t(r, "cf"))
+        configs["cf 0.17/0.16 alone"] = (lambda r: cf(r, thr=0.17, small_thr=0.16), lambda r: t(r, "cf"))
+        for lt in (0.3, 0.45, 0.6):
+            for sm in (0.16, 0.18, 0.2):
+
+                def pick(r, c=lt, sm=sm):
+                    photo = cf(r, thr=0.17, small_thr=sm)
+                    up = cat(photo, new_only(cf(r, "cf@320", c, c, min_size=48), photo))
+                    return cat(up, new_only(rot(r, 320, 0.5, 48), up))
+
+                configs[f"cf 0.17/{sm} + new-only cf@320 t{lt} + rot@320"] = (
+                    pick,
+                    lambda r: t(r, "cf", "cf@320") + rot_t(r, 320),
+                )
+    if args.small:
+        configs = {}
+        for key in ("cf@320", "cf@480", "cf@640"):
+            for thr in (0.3, 0.45, 0.6):
+                base_ = lambda r, k=key, a=thr: cat(cf(r, thr=0.17, small_thr=0.16), cf(r, k, a, a, min_size=48))  # noqa: E731
+                configs[f"cf 0.17/0.16 + {key} t{thr} + rot@320"] = (
+                    lambda r, b=base_: cat(b(r), new_only(rot(r, 320, 0.5, 48), b(r))),
+                    lambda r, k=key: t(r, "cf", k) + rot_t(r, 320),
+                )
     if args.grid:
         configs = {}
         for thr in (0.15, 0.2, 0.25):
@@ -540,10 +579,14 @@ def main(argv=None) -> int:
     e.add_argument("--crowd", action="store_true", help="only photos with 8 faces or more")
     e.add_argument("--gated", action="store_true", help="CenterFace with O-Net on its weak finds")
     e.add_argument("--outside", action="store_true", help="also the share of pixels hidden outside faces")
+    e.add_argument("--feather", type=float, default=0.0, help="--outside counts the fill's fade band this wide")
     e.add_argument("--half", type=int, choices=(1, 2), help="only every other photo (1: the first of each pair)")
     e.add_argument("--large", action="store_true", help="the downscaled pass's settings")
     e.add_argument("--final", action="store_true", help="the last candidates")
     e.add_argument("--rot", action="store_true", help="the chosen cascade with turned passes")
+    e.add_argument("--thresholds", action="store_true", help="the photo pass's thresholds, with the 320 px passes")
+    e.add_argument("--newonly", action="store_true", help="the scaled-down pass keeping only new faces")
+    e.add_argument("--small", action="store_true", help="the scaled-down pass at several sizes")
     e.add_argument("--grid", action="store_true", help="CenterFace thresholds instead of the cascades")
     e.add_argument("--missed", default="", help="comma list of configs whose missed faces >= 64 px to list")
     args = ap.parse_args(argv)

@@ -380,3 +380,18 @@ def test_real_two_people(tmp_path, capsys, use_detector, real_detector):
     for face in entry["faces"]:
         hidden = rect_mask(before.shape[:2], hidden_region(np.array(face["box"]))).astype(bool)
         assert np.abs(after - before)[hidden].mean() > 5
+
+
+def test_version_and_a_report_on_stdout_for_scripts(tree, tmp_path, capsys, use_detector):
+    from anonymizer import __version__
+
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["--version"])
+    assert capsys.readouterr().out.strip() == f"anonymize {__version__}"
+    use_detector(FakeDetector([FACE]))
+    code, out, err = run(["--input", tree, "--out", tmp_path / "o", "--report", "-"], capsys)
+    assert code == 0, err
+    report = json.loads(out)  # stdout holds the report and nothing else
+    check_report_schema(report)
+    assert len(report["images"]) == 3 and "3 images: 3 written" in err
+    assert not (tmp_path / "-").exists()

