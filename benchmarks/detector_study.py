@@ -497,9 +497,10 @@ def eval_(args) -> None:
         for big in (0.17, 0.2, 0.22):
             for small in (0.16, 0.18, 0.2, 0.22):
                 for lt in (0.45, 0.6):
-                    base_ = lambda r, a=big, b=small, c=lt: cat(
-                        cf(r, thr=a, small_thr=b), cf(r, "cf@320", c, c, min_size=48)
-                    )  # noqa: E731
+
+                    def base_(r, a=big, b=small, c=lt):
+                        return cat(cf(r, thr=a, small_thr=b), cf(r, "cf@320", c, c, min_size=48))  # noqa: E731
+
                     configs[f"cf {big}/{small} + cf@320 t{lt} + rot@320"] = (
                         lambda r, b=base_: cat(b(r), new_only(rot(r, 320, 0.5, 48), b(r))),
                         lambda r: t(r, "cf", "cf@320") + rot_t(r, 320),
