@@ -17,24 +17,19 @@ import torch
 
 from anonymizer.crops import FaceCrop, Region
 from anonymizer.device import resolve_device
-from models.io import load_generator
-from models.networks import GeneratorConfig, to_model_inputs
+from anonymizer.models.io import load_generator
+from anonymizer.models.networks import GeneratorConfig, to_model_inputs
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-DEFAULT_WEIGHTS = WEIGHTS_DIR / "generator.safetensors"
 MIN_GAN_FACE = 20.0  # px: below this a generated face means nothing; pixelate instead
 
 
 def default_weights() -> Path:
-    """The shipped generator, found beside the package wherever it is installed."""
-    try:
-        import weights  # the package data folder of this project
+    """The shipped generator (package data of ``anonymizer.weights``, the repository's ``weights/``)."""
+    from importlib.resources import files
 
-        return Path(weights.__file__).resolve().parent / "generator.safetensors"
-    except ImportError:  # pragma: no cover - only outside an install
-        return DEFAULT_WEIGHTS
+    return Path(str(files("anonymizer.weights") / "generator.safetensors"))
 
 
 class GanReplacer:

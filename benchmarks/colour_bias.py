@@ -36,11 +36,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from anonymizer.models.io import load_generator, read_info  # noqa: E402
+from anonymizer.models.networks import condition  # noqa: E402
+
 from anonymizer.gan import region_of  # noqa: E402
 from anonymizer.training.dataset import load_dataset  # noqa: E402
 from anonymizer.training.train import masked_l1, mean_colour_difference, to_tensors  # noqa: E402
-from models.io import load_generator, read_info  # noqa: E402
-from models.networks import condition  # noqa: E402
 
 
 def colour_stats(generated: torch.Tensor, real: torch.Tensor, mask: torch.Tensor) -> dict:

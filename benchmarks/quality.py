@@ -116,11 +116,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from anonymizer.models.io import read_info  # noqa: E402
+
 from anonymizer.detection import box_iou  # noqa: E402
 from anonymizer.imageio import IMAGE_EXTENSIONS, ImageReadError, read_image  # noqa: E402
 from anonymizer.pipeline import Anonymizer  # noqa: E402
 from anonymizer.training.dataset import split_of  # noqa: E402
-from models.io import read_info  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 FACE_SETS = ("lfw", "celeba", "utkface")

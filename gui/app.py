@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from anonymizer.gui.window import MainWindow
 from PySide6.QtWidgets import QApplication
-
-from gui.window import MainWindow
 
 ORGANIZATION = "anonymizer"
 APPLICATION = "Anonymizer"

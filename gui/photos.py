@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from anonymizer.gui.images import THUMBNAIL_SIZE
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 
 from anonymizer import Face
 from anonymizer.detection import box_iou
 from anonymizer.faces import estimate_landmarks
-from gui.images import THUMBNAIL_SIZE
 
 PENDING, FACES, DONE, ERROR = "pending", "faces", "done", "error"
 _keys = itertools.count(1)

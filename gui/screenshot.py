@@ -1,6 +1,6 @@
-"""Save a screenshot of the real window with a photo loaded: ``python -m gui.screenshot PHOTO OUT.png``.
+"""Save a screenshot of the real window with a photo loaded: ``python -m anonymizer.gui.screenshot PHOTO OUT.png``.
 
-Used for the README's picture (``xvfb-run -s "-screen 0 1600x1000x24" python -m gui.screenshot ...``).
+Used for the README's picture (``xvfb-run -s "-screen 0 1600x1000x24" python -m anonymizer.gui.screenshot ...``).
 The real detector runs; the user's own settings are not read or changed.
 """
 
@@ -12,12 +12,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from anonymizer.gui.app import create_app
+from anonymizer.gui.preview import ViewMode
+from anonymizer.gui.window import MainWindow
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
-
-from gui.app import create_app
-from gui.preview import ViewMode
-from gui.window import MainWindow
 
 
 def _wait(app: QApplication, done, timeout: float) -> bool:

@@ -7,6 +7,13 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+from anonymizer.gui.about import AboutDialog
+from anonymizer.gui.images import THUMBNAIL_SIZE, to_qimage
+from anonymizer.gui.photos import DONE, ERROR, FACES, Photo, PhotoListModel, PhotoRole
+from anonymizer.gui.preview import FaceKind, PreviewView, ViewMode
+from anonymizer.gui.settings import AnonymizeSettings, SettingsPanel
+from anonymizer.gui.training import TrainingPanel
+from anonymizer.gui.workers import DetectorProvider, LoaderThread, PreviewThread, RunItem, RunSummary, RunThread
 from PySide6.QtCore import QItemSelectionModel, QRectF, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -28,13 +35,6 @@ from PySide6.QtWidgets import (
 )
 
 from anonymizer.imageio import IMAGE_EXTENSIONS, is_image_path
-from gui.about import AboutDialog
-from gui.images import THUMBNAIL_SIZE, to_qimage
-from gui.photos import DONE, ERROR, FACES, Photo, PhotoListModel, PhotoRole
-from gui.preview import FaceKind, PreviewView, ViewMode
-from gui.settings import AnonymizeSettings, SettingsPanel
-from gui.training import TrainingPanel
-from gui.workers import DetectorProvider, LoaderThread, PreviewThread, RunItem, RunSummary, RunThread
 
 MAX_RECENT = 8
 IMAGE_CACHE = 3  # full-size photos kept in memory (the selected one and its neighbours)

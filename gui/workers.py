@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from anonymizer.gui.images import thumbnail, to_qimage
+from anonymizer.gui.settings import AnonymizeSettings
 from PySide6.QtCore import QThread, Signal
 
 from anonymizer import Anonymizer, Face
 from anonymizer.batch import Batch, BatchOptions, BatchPathError, ReportEntry, write_report
 from anonymizer.detection import Detector
 from anonymizer.imageio import read_image
-from gui.images import thumbnail, to_qimage
-from gui.settings import AnonymizeSettings
 
 log = logging.getLogger(__name__)
 

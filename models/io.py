@@ -13,9 +13,8 @@ import os
 from pathlib import Path
 
 import torch
+from anonymizer.models.networks import Generator, GeneratorConfig
 from safetensors.torch import load_file, save_file
-
-from models.networks import Generator, GeneratorConfig
 
 FORMAT = "anonymizer-generator-v1"
 METADATA_KEY = "anonymizer"

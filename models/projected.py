@@ -24,14 +24,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from anonymizer.models.io import WeightsError
+from anonymizer.models.networks import N_LANDMARKS, landmark_heatmaps
 from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
-
-from models.io import WeightsError
-from models.networks import N_LANDMARKS, landmark_heatmaps
 
 # (expand ratio, kernel, stride, output channels, repeats) per stage: EfficientNet-B0's, which Lite0 keeps
 # at width and depth 1.0 (Lite's other changes: ReLU6, no squeeze-excite, stem and head not scaled).

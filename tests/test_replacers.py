@@ -104,9 +104,8 @@ def test_solid_fills_with_its_colour():
 def tiny_weights(tmp_path_factory):
     """An untrained generator small enough to run in a blink: behaviour of the replacer, not of training."""
     import torch
-
-    from models.io import save_generator
-    from models.networks import Generator, GeneratorConfig
+    from anonymizer.models.io import save_generator
+    from anonymizer.models.networks import Generator, GeneratorConfig
 
     torch.manual_seed(0)
     generator = Generator(GeneratorConfig(resolution=64, width=4, max_width=16, latent_dim=8))

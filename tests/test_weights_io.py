@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from anonymizer.models.io import FORMAT, METADATA_KEY, load_generator, read_info, save_generator, sha256_of
+from anonymizer.models.networks import Generator, GeneratorConfig
 from safetensors import safe_open
-
-from models.io import FORMAT, METADATA_KEY, load_generator, read_info, save_generator, sha256_of
-from models.networks import Generator, GeneratorConfig
 
 
 def _small_generator(seed: int = 0) -> Generator:
@@ -54,8 +53,8 @@ def test_half_precision_weights_load_as_float32_and_close(tmp_path):
 
 
 def test_trainable_parameters_round_trip_and_must_fit(tmp_path):
-    from models.io import WeightsError, load_trainable, save_trainable
-    from models.networks import Discriminator
+    from anonymizer.models.io import WeightsError, load_trainable, save_trainable
+    from anonymizer.models.networks import Discriminator
 
     source, target = Discriminator(width=8), Discriminator(width=8)
     path = save_trainable(source, tmp_path / "d.safetensors", half=False)
@@ -82,9 +81,8 @@ def test_a_folded_generator_paints_full_resolution_and_round_trips(tmp_path):
 
 
 def test_a_grown_generator_starts_out_painting_what_the_small_one_paints():
+    from anonymizer.models.networks import condition, grow_folded
     from torch.nn import functional as F
-
-    from models.networks import condition, grow_folded
 
     small = load_generator(Path(__file__).resolve().parents[1] / "weights" / "generator.safetensors")  # trained
     grown = grow_folded(small, region_scale=1.1).eval()

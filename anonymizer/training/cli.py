@@ -31,7 +31,7 @@ def _prepare(args: argparse.Namespace) -> int:
 def _shipped_config() -> dict:
     """The shipped generator's config: what fine-tuning from it needs the data to be."""
     from anonymizer.gan import default_weights
-    from models.io import read_info
+    from anonymizer.models.io import read_info
 
     try:
         return read_info(default_weights())["config"]

@@ -31,9 +31,16 @@ from torch.nn import functional as F
 
 from anonymizer.device import resolve_device
 from anonymizer.gan import region_of
+from anonymizer.models.io import load_generator, load_trainable, read_info, save_generator, save_trainable
+from anonymizer.models.networks import (
+    Discriminator,
+    Generator,
+    GeneratorConfig,
+    condition,
+    grow_folded,
+    to_model_inputs,
+)
 from anonymizer.training.dataset import FaceArrays, load_dataset
-from models.io import load_generator, load_trainable, read_info, save_generator, save_trainable
-from models.networks import Discriminator, Generator, GeneratorConfig, condition, grow_folded, to_model_inputs
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +100,7 @@ def make_discriminator(kind: str, config: GeneratorConfig, lite0_weights: str | 
     if kind == "dcgan":
         return Discriminator(config.resolution, config.width, config.max_width)
     if kind == "projected":
-        from models.projected import ProjectedDiscriminator
+        from anonymizer.models.projected import ProjectedDiscriminator
 
         return ProjectedDiscriminator(weights=lite0_weights)
     raise ValueError(f"unknown discriminator {kind!r}: use dcgan or projected")
@@ -377,7 +384,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
         """What the discriminator is shown: with DiffAugment, each sample augmented by its own draw."""
         if not options.diff_augment:
             return image, mask, landmarks
-        from models.projected import diff_augment
+        from anonymizer.models.projected import diff_augment
 
         return diff_augment(image, mask, landmarks, rng)
 

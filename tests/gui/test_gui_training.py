@@ -11,11 +11,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from anonymizer.gui.training import TrainingPanel
 from conftest import SHARED
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
-
-from gui.training import TrainingPanel
 
 FACES = SHARED / "data" / "faces" / "lfw"
 

@@ -12,6 +12,10 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from anonymizer.gui.photos import DONE, ERROR, FACES, PhotoRole  # noqa: E402
+from anonymizer.gui.preview import FaceKind  # noqa: E402
+from anonymizer.gui.window import MainWindow  # noqa: E402
+from anonymizer.gui.workers import REPORT_NAME, DetectorProvider  # noqa: E402
 from conftest import FakeDetector, noise_image  # noqa: E402
 from PIL import Image  # noqa: E402
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, QSettings, Qt, QUrl  # noqa: E402
@@ -20,10 +24,6 @@ from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from anonymizer.imageio import read_image  # noqa: E402
-from gui.photos import DONE, ERROR, FACES, PhotoRole  # noqa: E402
-from gui.preview import FaceKind  # noqa: E402
-from gui.window import MainWindow  # noqa: E402
-from gui.workers import REPORT_NAME, DetectorProvider  # noqa: E402
 
 W, H = 240, 200
 # Two "faces" far enough apart that hiding one (mask and feather) never touches the other,
@@ -305,7 +305,7 @@ def test_weights_from_the_retrain_panel_are_used_for_anonymizing(window, tmp_pat
 
 
 def test_about_box_shows_the_model_card(qtbot, tmp_path):
-    from gui.about import AboutDialog
+    from anonymizer.gui.about import AboutDialog
 
     card = tmp_path / "README.md"
     card.write_text("# Face generator\n\n- resolution: 64 px\n- licence of the data: non-commercial research\n")

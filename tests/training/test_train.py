@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from anonymizer.models.io import WeightsError, load_generator
 from PIL import Image
 
 from anonymizer import Anonymizer
 from anonymizer.crops import Region
 from anonymizer.training.dataset import PrepareOptions, load_dataset, pack_dataset, prepare_dataset, split_of
 from anonymizer.training.train import TrainOptions, train
-from models.io import WeightsError, load_generator
 
 ROOT = Path(__file__).resolve().parents[2]
 
