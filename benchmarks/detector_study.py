@@ -11,7 +11,7 @@ Passes (one thread each, the machine otherwise idle):
 
 * ``yunet``: YuNet on the photo; for its weak candidates (0.2 <= score < 0.6)
   the verifier's features (YuNet re-run on zoomed crops with 1.5 and 2.5 sides
-  of context, MTCNN O-Net) each timed, and CenterFace's heat at the candidate.
+  of context, MTCNN O-Net) each timed.
 * ``cf``: CenterFace (onnxruntime) on the photo, all detections down to 0.05.
 * ``cf@S`` / ``yunet@S``: the photo scaled so that its longer side is S px.
 * ``cf-rot90@S`` etc.: the photo turned by 90, 180 or 270 degrees, longer side S.
@@ -44,62 +44,6 @@ from anonymizer.detection import box_iou  # noqa: E402
 ROTATIONS = {90: 0, 180: 1, 270: 2}  # cv2.rotate codes: 90 clockwise, 180, 90 counter-clockwise
 
 
-def ort_centerface():
-    """CenterFace on onnxruntime, one thread, returning (boxes, scores, landmarks, heat, scale)."""
-    import onnx
-    import onnxruntime as ort
-
-    from anonymizer.detection import CENTERFACE_MODEL
-
-    m = onnx.load(CENTERFACE_MODEL)
-    inits = {i.name for i in m.graph.initializer}
-    keep = [i for i in m.graph.input if i.name not in inits]
-    del m.graph.input[:]
-    m.graph.input.extend(keep)
-    for i in list(m.graph.input) + list(m.graph.output):
-        d = i.type.tensor_type.shape.dim
-        d[0].dim_param, d[2].dim_param, d[3].dim_param = "n", "h", "w"
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.inter_op_num_threads = 1
-    so.log_severity_level = 3
-    return ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
-
-
-def cf_run(sess, image: np.ndarray, threshold: float = 0.05):
-    import cv2
-
-    h, w = image.shape[:2]
-    w32, h32 = int(np.ceil(w / 32) * 32), int(np.ceil(h / 32) * 32)
-    sx, sy = w32 / w, h32 / h
-    blob = cv2.dnn.blobFromImage(np.ascontiguousarray(image), 1.0, (w32, h32), (0, 0, 0), swapRB=False, crop=False)
-    heat, scale, offset, lms = sess.run(None, {"input.1": blob})
-    heat = heat[0, 0]
-    ys, xs = np.nonzero(heat > threshold)
-    s0 = np.exp(scale[0, 0, ys, xs]) * 4
-    s1 = np.exp(scale[0, 1, ys, xs]) * 4
-    x1 = np.clip((xs + offset[0, 1, ys, xs] + 0.5) * 4 - s1 / 2, 0, w32)
-    y1 = np.clip((ys + offset[0, 0, ys, xs] + 0.5) * 4 - s0 / 2, 0, h32)
-    boxes = np.stack([x1, y1, np.minimum(x1 + s1, w32), np.minimum(y1 + s0, h32)], axis=1).reshape(-1, 4)
-    marks = np.stack(
-        [np.stack([lms[0, 2 * j + 1, ys, xs] * s1 + x1, lms[0, 2 * j, ys, xs] * s0 + y1], axis=1) for j in range(5)],
-        axis=1,
-    ).reshape(-1, 5, 2)
-    scores = heat[ys, xs]
-    boxes /= np.array([sx, sy, sx, sy], dtype=np.float32)
-    marks /= np.array([sx, sy], dtype=np.float32)
-    order = np.argsort(-scores)
-    iou = box_iou(boxes, boxes)
-    keep, gone = [], np.zeros(len(scores), bool)
-    for i in order:
-        if gone[i]:
-            continue
-        gone |= iou[i] >= 0.3
-        keep.append(i)
-    keep = np.asarray(keep, int)
-    return boxes[keep], scores[keep], marks[keep], heat, (sx * 4, sy * 4)
-
-
 def rotate(image: np.ndarray, angle: int) -> np.ndarray:
     import cv2
 
@@ -129,20 +73,18 @@ def scaled(image: np.ndarray, longer: int) -> tuple[np.ndarray, float]:
 
 
 def dump(args) -> None:
-    import cv2
-    import torch
+    from anonymizer.detection.centerface import CenterFace
+    from anonymizer.detection.verify import onet_scores, recheck
+    from anonymizer.detection.yunet import yunet_rows as _yunet_raw
+    from anonymizer.device import set_threads
 
-    from anonymizer.detection import YuNetDetector, _yunet_raw, onet_scores
-
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
+    set_threads(1)
     photos = load_photos(args.data)
     if args.limit:
         photos = photos[:: max(1, len(photos) // args.limit)][: args.limit]
-    sess = ort_centerface()
-    yu = YuNetDetector(verify=True)
+    net = CenterFace()
     img0 = read_rgb(photos[0].path)
-    _yunet_raw(img0), cf_run(sess, img0), onet_scores(img0, np.array([[0, 0, 20, 20]]))  # warm up
+    _yunet_raw(img0), net.find(img0, 0.05), onet_scores(img0, np.array([[0, 0, 20, 20]]))  # warm up
     out = []
     for n, photo in enumerate(photos):
         image = read_rgb(photo.path)
@@ -152,7 +94,7 @@ def dump(args) -> None:
         rec["t"]["yunet"] = time.perf_counter() - t
         rec["yunet"] = rows
         t = time.perf_counter()
-        boxes, scores, marks, heat, hs = cf_run(sess, image)
+        boxes, scores, marks = net.find(image, 0.05)
         rec["t"]["cf"] = time.perf_counter() - t
         rec["cf"] = (boxes, scores, marks)
         score = rows[:, 0] / 100
@@ -163,24 +105,21 @@ def dump(args) -> None:
             r = rows[i]
             box = np.array([r[1], r[2], r[1] + r[3], r[2] + r[4]], np.float32)
             t = time.perf_counter()
-            near = yu._recheck(image, box, 1.5)
+            near = recheck(image, box, 1.5, _yunet_raw)
             t_near = time.perf_counter() - t
             t = time.perf_counter()
-            wide = yu._recheck(image, box, 2.5)
+            wide = recheck(image, box, 2.5, _yunet_raw)
             t_wide = time.perf_counter() - t
             t = time.perf_counter()
             on = float(onet_scores(image, box[None])[0])
             t_onet = time.perf_counter() - t
-            hx0, hy0 = int(box[0] / hs[0]), int(box[1] / hs[1])
-            hx1, hy1 = max(hx0 + 1, int(np.ceil(box[2] / hs[0]))), max(hy0 + 1, int(np.ceil(box[3] / hs[1])))
-            patch = heat[hy0:hy1, hx0:hx1]
-            cfh = float(patch.max()) if patch.size else 0.0
+            cfh = 0.0  # CenterFace's heat at the candidate: recorded by the first dump, never used
             feats.append((int(i), near, wide, on, cfh, t_near, t_wide, t_onet))
         rec["weak"] = feats
         for longer in (320, 480, 640):
             small, f = scaled(image, longer)
             t = time.perf_counter()
-            b, s, m, _, _ = cf_run(sess, small)
+            b, s, m = net.find(small, 0.05)
             rec["t"][f"cf@{longer}"] = time.perf_counter() - t
             rec[f"cf@{longer}"] = (b / f, s, m / f)
             t = time.perf_counter()
@@ -194,7 +133,7 @@ def dump(args) -> None:
             for angle in ROTATIONS:
                 turned = rotate(small, angle)
                 t = time.perf_counter()
-                b, s, m, _, _ = cf_run(sess, turned)
+                b, s, m = net.find(turned, 0.05)
                 rec["t"][f"cf-rot{angle}@{longer}"] = time.perf_counter() - t
                 rec[f"cf-rot{angle}@{longer}"] = (unrotate_boxes(b, angle, small.shape[:2]) / f, s)
                 t = time.perf_counter()
