@@ -39,6 +39,7 @@ def set_threads(threads: int) -> None:
     """
     global _threads
     _threads = max(1, int(threads))
+    os.environ["OMP_NUM_THREADS"] = str(_threads)  # torch, imported later (the GAN), starts with this many
     import cv2
 
     cv2.setNumThreads(_threads)

@@ -39,7 +39,9 @@ def _init_worker(recipe: dict, options, sources: frozenset[Path], threads: int) 
     from anonymizer.pipeline import Anonymizer
 
     set_threads(threads)
-    _STATE.update(anonymizer=Anonymizer(**recipe), options=options, sources=sources)
+    anonymizer = Anonymizer(**recipe)
+    set_threads(threads)  # again: building the pipeline may have imported torch (the GAN), which starts its own
+    _STATE.update(anonymizer=anonymizer, options=options, sources=sources)
 
 
 def _process(job):
