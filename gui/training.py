@@ -33,6 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from anonymizer.training.recipes import train_commands
+
 TRAIN_COMMAND = [sys.executable, "-m", "anonymizer.training.cli"]
 _PROGRESS = re.compile(r"(\d+)/(\d+)\s*\[")  # tqdm: "training:  40%|####  | 40/100 [00:10<00:15, ...]"
 POLL_MS = 1000
@@ -332,24 +334,19 @@ class TrainingPanel(QWidget):
             self.process.deleteLater()
             self.process = None
             run = Path(self.run_dir.text().strip())
-            self._launch(
-                "train",
-                [
-                    "train",
-                    "--data",
-                    str(run / "dataset"),
-                    "--out",
-                    str(run),
-                    "--steps",
-                    str(self.steps.value()),
-                    "--checkpoint-every",
-                    str(self.checkpoint_every.value()),
-                    "--batch-size",
-                    str(self.batch_size.value()),
-                    "--init",
-                    str(self.start_from.currentData()),
-                ],
+            # The fine-tune recipe (anonymizer/training/recipes.py), with what the form sets.
+            (argv,) = train_commands(
+                "fine-tune",
+                str(run / "dataset"),
+                str(run),
+                {
+                    "--steps": self.steps.value(),
+                    "--checkpoint-every": self.checkpoint_every.value(),
+                    "--batch-size": self.batch_size.value(),
+                    "--init": self.start_from.currentData(),
+                },
             )
+            self._launch("train", argv)
         else:
             self._end("Finished. Use these weights to anonymize with the new generator.")
 

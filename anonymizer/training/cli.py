@@ -103,6 +103,26 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recipe(args: argparse.Namespace) -> int:
+    from anonymizer.training.recipes import RECIPES, prepare_command, train_commands
+
+    recipe = RECIPES[args.name]
+    overrides = {"--steps": args.steps} if args.steps else {}
+    commands = train_commands(args.name, args.data, args.out, overrides)
+    if args.photos:
+        commands.insert(0, prepare_command(args.name, args.photos, args.data))
+    print(f"recipe {args.name}: {recipe.description}", file=sys.stderr)
+    for argv in commands:
+        line = "anonymize-train " + " ".join(argv)
+        print(line, file=sys.stderr if not args.print else sys.stdout)
+        if args.print:
+            continue
+        code = main((["--quiet"] if args.quiet else []) + argv)
+        if code != 0:
+            return code
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="anonymize-train",
@@ -202,6 +222,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     t.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     t.set_defaults(func=_train)
+
+    r = sub.add_parser(
+        "recipe",
+        help="train with a named recipe, phase by phase ('shipped': how the shipped generator was trained)",
+    )
+    r.add_argument("name", choices=("shipped", "fine-tune"), help="the recipe (anonymizer/training/recipes.py)")
+    r.add_argument("--data", required=True, help="a dataset folder made by 'prepare' (made first with --photos)")
+    r.add_argument("--out", required=True, help="run folder")
+    r.add_argument("--photos", default=None, help="prepare --data from this folder of photos first")
+    r.add_argument("--steps", type=int, default=None, help="stop at this step (default: the recipe's last)")
+    r.add_argument("--print", action="store_true", help="print the commands instead of running them")
+    r.set_defaults(func=_recipe)
 
     k = sub.add_parser("pack", help="write a prepared dataset as one small file of JPEG crops (to travel)")
     k.add_argument("--data", required=True, help="a dataset folder made by 'prepare'")

@@ -1,0 +1,79 @@
+"""Training recipes: the named settings ``anonymize-train recipe`` and the desktop app's Retrain tab share.
+
+A recipe is a list of phases, each an ``anonymize-train train`` run that resumes the one before it (the run
+folder's checkpoint) up to its own step count, with the options that phase changes. ``shipped`` is how
+``weights/generator.safetensors`` was trained (sessions 1 and 2; see ``weights/README.md``): the L1 weight
+eased from 4 to 1 at step 4,000, and the mean-colour term added at step 12,000. ``fine-tune`` is what a
+user's own faces get, starting from the shipped generator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Recipe:
+    description: str
+    options: dict  # ``train`` options of every phase: {"--flag": value or None for a switch}
+    phases: tuple[tuple[int, dict], ...]  # (steps to train to, options this phase adds or changes)
+    prepare: dict = field(default_factory=dict)  # ``prepare`` options the data needs
+
+
+RECIPES: dict[str, Recipe] = {
+    "shipped": Recipe(
+        description="how the shipped generator was trained: from random weights, 64 px, 18,000 steps at batch 32",
+        options={"--init": "none", "--batch-size": 32, "--lr": 2e-4, "--width": 16, "--checkpoint-every": 500},
+        phases=(
+            (4000, {"--rec-weight": 4.0}),
+            (12000, {"--rec-weight": 1.0}),
+            (18000, {"--rec-weight": 1.0, "--colour-weight": 5.0}),
+        ),
+        prepare={"--resolution": 64, "--context": 2.0},
+    ),
+    "fine-tune": Recipe(
+        description="a user's own faces, starting from the shipped generator (the Retrain tab's default)",
+        options={
+            "--init": "shipped",
+            "--batch-size": 16,
+            "--lr": 2e-4,
+            "--rec-weight": 1.0,
+            "--colour-weight": 5.0,
+            "--checkpoint-every": 250,
+        },
+        phases=((2000, {}),),
+    ),
+}
+
+
+def _flags(options: dict) -> list[str]:
+    argv: list[str] = []
+    for flag, value in options.items():
+        argv += [flag] if value is None else [flag, str(value)]
+    return argv
+
+
+def train_commands(name: str, data: str, out: str, overrides: dict | None = None) -> list[list[str]]:
+    """The ``anonymize-train`` argument lists that run recipe ``name`` on ``data`` into ``out``, phase by
+    phase; ``overrides`` replace recipe options in every phase (``{"--steps": N}`` ends the recipe at step
+    N, in the phase in force there, or extends its last phase to N)."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}: use one of {', '.join(RECIPES)}")
+    recipe = RECIPES[name]
+    overrides = dict(overrides or {})
+    last = overrides.pop("--steps", None)
+    phases = list(recipe.phases)
+    if last is not None:  # the phases ended before it, then the phase in force at that step, to it
+        last = int(last)
+        current = next((p for p in phases if p[0] >= last), phases[-1])
+        phases = [p for p in phases[:-1] if p[0] < last] + [(last, current[1])]
+    commands = []
+    for steps, changes in phases:
+        options = {**recipe.options, **changes, **overrides, "--steps": steps}
+        commands.append(["train", "--data", str(data), "--out", str(out), *_flags(options)])
+    return commands
+
+
+def prepare_command(name: str, photos: str, out: str) -> list[str]:
+    """The ``anonymize-train prepare`` arguments the recipe's data needs."""
+    return ["prepare", "--input", str(photos), "--out", str(out), *_flags(RECIPES[name].prepare)]

@@ -1,0 +1,59 @@
+"""Training recipes: the shipped generator's schedule as commands, and the Retrain tab's use of fine-tune."""
+
+import pytest
+
+from anonymizer.training import cli
+from anonymizer.training.recipes import RECIPES, prepare_command, train_commands
+
+
+def _opt(argv, flag):
+    return argv[argv.index(flag) + 1] if flag in argv else None
+
+
+def test_the_shipped_recipe_is_the_model_cards_schedule():
+    commands = train_commands("shipped", "data/faces64", "runs/x")
+    assert [_opt(c, "--steps") for c in commands] == ["4000", "12000", "18000"]
+    assert [_opt(c, "--rec-weight") for c in commands] == ["4.0", "1.0", "1.0"]
+    assert [_opt(c, "--colour-weight") for c in commands] == [None, None, "5.0"]
+    for c in commands:  # the same run, resumed phase by phase, from random weights at batch 32
+        assert c[:5] == ["train", "--data", "data/faces64", "--out", "runs/x"]
+        assert _opt(c, "--init") == "none" and _opt(c, "--batch-size") == "32" and _opt(c, "--width") == "16"
+    assert prepare_command("shipped", "faces", "d") == [
+        "prepare",
+        "--input",
+        "faces",
+        "--out",
+        "d",
+        "--resolution",
+        "64",
+        "--context",
+        "2.0",
+    ]
+
+
+@pytest.mark.parametrize(
+    "steps, want",
+    [
+        (10000, [("4000", "4.0", None), ("10000", "1.0", None)]),
+        (30000, [("4000", "4.0", None), ("12000", "1.0", None), ("30000", "1.0", "5.0")]),
+        (100, [("100", "4.0", None)]),
+    ],
+)
+def test_stopping_a_recipe_early_or_late_keeps_the_phase_in_force(steps, want):
+    commands = train_commands("shipped", "d", "o", {"--steps": steps})
+    assert [(_opt(c, "--steps"), _opt(c, "--rec-weight"), _opt(c, "--colour-weight")) for c in commands] == want
+
+
+def test_fine_tune_is_one_run_whatever_its_length_and_overrides_win():
+    (argv,) = train_commands("fine-tune", "d", "o", {"--steps": 5000, "--init": "none", "--batch-size": 8})
+    assert _opt(argv, "--steps") == "5000" and _opt(argv, "--init") == "none" and _opt(argv, "--batch-size") == "8"
+    assert _opt(argv, "--colour-weight") == RECIPES["fine-tune"].options["--colour-weight"].__str__()
+    with pytest.raises(ValueError, match="unknown recipe"):
+        train_commands("nope", "d", "o")
+
+
+def test_the_recipe_command_prints_what_it_would_run(capsys):
+    assert cli.main(["recipe", "shipped", "--data", "d", "--out", "o", "--photos", "faces", "--print"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("anonymize-train prepare --input faces --out d")
+    assert len(lines) == 4 and all(line.startswith("anonymize-train train --data d --out o") for line in lines[1:])
