@@ -244,6 +244,99 @@ def _dist_info() -> tuple[int, int, int]:
     return world, int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
 
 
+LOSS_FIELDS = ["step", "d_loss", "g_adv", "g_rec", "d_real", "d_fake", "images_per_s", "g_colour"]
+
+
+def start_loss_log(csv_path: Path) -> None:
+    """Make ``losses.csv`` ready for rows: its header written when it is new, or rewritten over the rows
+    of a version that logged fewer columns."""
+    old_rows: list[list[str]] = []
+    if csv_path.exists():
+        with open(csv_path, newline="") as f:
+            old_rows = list(csv.reader(f))
+    if not old_rows or old_rows[0] != LOSS_FIELDS:
+        with open(csv_path, "w", newline="") as f:
+            csv.writer(f).writerows([LOSS_FIELDS] + old_rows[1:])
+
+
+def draw_batch(train_set: FaceArrays, weights, options: TrainOptions, config: GeneratorConfig, rng, device: str):
+    """A training batch ((real, mask, landmarks), latents): faces drawn (by source weight with
+    ``balance_sources``), half of them mirrored, colour-jittered, channels-last."""
+    if weights is None:
+        index = torch.randint(len(train_set), (options.batch_size,), generator=rng).numpy()
+    else:
+        index = torch.multinomial(weights, options.batch_size, replacement=True, generator=rng).numpy()
+    which = torch.rand(options.batch_size, generator=rng) < 0.5
+    z = torch.randn(options.batch_size, config.latent_dim, generator=rng).to(device)
+    real, mask, landmarks = flip(*to_tensors(train_set, index, device), which.to(device))
+    real = jitter_colour(real, options.colour_jitter, rng)
+    real = real.contiguous(memory_format=torch.channels_last)
+    mask = mask.contiguous(memory_format=torch.channels_last)
+    return (real, mask, landmarks), z
+
+
+def build_models(options: TrainOptions, config: GeneratorConfig) -> tuple[Generator, torch.nn.Module, tuple[int, int]]:
+    """The generator (fresh, or from ``options.init``, grown if asked) and the discriminator (its trained
+    heads from beside the init weights where there are some), with the steps and images the init had seen."""
+    generator = Generator(config)
+    discriminator = make_discriminator(options.discriminator, config, options.lite0_weights)
+    if not options.init:
+        return generator, discriminator, (0, 0)
+    init = Path(options.init)
+    if options.grow:
+        generator = grow_folded(load_generator(init), **_region_options(options))
+    else:
+        generator.load_state_dict(load_generator(init).state_dict())
+    trained = read_info(init).get("training", {})
+    heads = init.with_name(DISCRIMINATOR_FILE[options.discriminator])
+    if heads.is_file() and not options.grow:  # the discriminator trained beside those weights: not from scratch
+        load_trainable(discriminator, heads)
+        log.info("discriminator heads from %s", heads)
+    return generator, discriminator, (int(trained.get("steps", 0)), int(trained.get("images_seen", 0)))
+
+
+def adversarial_step(g_model, d_model, opt_g, opt_d, scaler, batch, z, options: TrainOptions, seen, use_amp: bool):
+    """One discriminator update, then one generator update, on ``batch`` (real, mask, landmarks).
+
+    The discriminator sees real crops and composites (``mask * G + (1 - mask) * real``) in one pass,
+    non-saturating loss plus the epsilon penalty on real logits; the generator's loss is the adversarial
+    term plus the L1 and mean-colour terms on the replaced region. Returns the losses (tensors) logged.
+    """
+    real, mask, landmarks = batch
+    with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
+        generated = g_model(condition(real, mask, landmarks), z)
+        fake = mask * generated + (1 - mask) * real
+        # Discriminator: real and composite in one pass (one DDP forward per backward).
+        logits = d_model(*seen(torch.cat([real, fake.detach()]), mask.repeat(2, 1, 1, 1), landmarks.repeat(2, 1, 1)))
+        d_real, d_fake = logits.float().chunk(2)
+        d_loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean() + EPSILON_PENALTY * (d_real**2).mean()
+    opt_d.zero_grad(set_to_none=True)
+    scaler.scale(d_loss).backward()
+    scaler.step(opt_d)
+
+    with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
+        g_logits = d_model(*seen(fake, mask, landmarks)).float()
+        g_adv = F.softplus(-g_logits).mean()
+        g_rec = masked_l1(fake.float(), real, mask)
+        g_col = mean_colour_error(fake.float(), real, mask)
+        g_loss = g_adv + options.rec_weight * g_rec + options.colour_weight * g_col
+    opt_g.zero_grad(set_to_none=True)
+    scaler.scale(g_loss).backward()
+    scaler.step(opt_g)
+    scaler.update()
+    return d_loss, g_adv, g_rec, d_real, d_fake, g_col
+
+
+@torch.no_grad()
+def update_ema(ema: torch.nn.Module, generator: torch.nn.Module, decay: float) -> None:
+    """Move the EMA generator towards ``generator`` (buffers copied). The caller warms ``decay`` up:
+    early on, the average must not be anchored to the random initial weights."""
+    for p_ema, p in zip(ema.parameters(), generator.parameters()):
+        p_ema.lerp_(p, 1 - decay)
+    for b_ema, b in zip(ema.buffers(), generator.buffers()):
+        b_ema.copy_(b)
+
+
 def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -> dict:
     """Train (or resume) in ``out``; returns the final step and the exported weights' path."""
     from tqdm import tqdm
@@ -274,23 +367,8 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
     manifest_mtime = manifest.stat().st_mtime
 
     torch.manual_seed(options.seed)
+    generator, discriminator, (init_steps, init_images) = build_models(options, config)
     # Channels-last: about 25% more images/s on this CPU (oneDNN convolutions), and the layout GPUs prefer.
-    generator = Generator(config)
-    discriminator = make_discriminator(options.discriminator, config, options.lite0_weights)
-    init_steps = init_images = 0
-    if options.init and options.grow:
-        generator = grow_folded(load_generator(Path(options.init)), **_region_options(options))
-    elif options.init:
-        generator.load_state_dict(load_generator(Path(options.init)).state_dict())
-    if options.init:
-        trained = read_info(Path(options.init)).get("training", {})
-        init_steps, init_images = int(trained.get("steps", 0)), int(trained.get("images_seen", 0))
-        heads = Path(options.init).with_name(DISCRIMINATOR_FILE[options.discriminator])
-        if (
-            heads.is_file() and not options.grow
-        ):  # the discriminator trained beside those weights: no start from scratch against them
-            load_trainable(discriminator, heads)
-            log.info("discriminator heads from %s", heads)
     generator = generator.to(device, memory_format=torch.channels_last)
     discriminator = discriminator.to(device, memory_format=torch.channels_last)
     ema = copy.deepcopy(generator).eval().requires_grad_(False)
@@ -332,15 +410,8 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
     fixed_z = torch.randn(len(fixed_index), config.latent_dim, generator=torch.Generator().manual_seed(1234)).to(device)
 
     csv_path = out / "losses.csv"
-    fields = ["step", "d_loss", "g_adv", "g_rec", "d_real", "d_fake", "images_per_s", "g_colour"]
     if main_process:
-        old_rows: list[list[str]] = []
-        if csv_path.exists():
-            with open(csv_path, newline="") as f:
-                old_rows = list(csv.reader(f))
-        if not old_rows or old_rows[0] != fields:  # new, or written by a version with fewer columns
-            with open(csv_path, "w", newline="") as f:
-                csv.writer(f).writerows([fields] + old_rows[1:])
+        start_loss_log(csv_path)
 
     def checkpoint() -> None:
         rng_states = [rng.get_state()]
@@ -395,48 +466,12 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
     log_every = min(10, options.checkpoint_every)
     tick = time.perf_counter()
     while step < options.steps:
-        if weights is None:
-            index = torch.randint(len(train_set), (options.batch_size,), generator=rng).numpy()
-        else:
-            index = torch.multinomial(weights, options.batch_size, replacement=True, generator=rng).numpy()
-        which = torch.rand(options.batch_size, generator=rng) < 0.5
-        z = torch.randn(options.batch_size, config.latent_dim, generator=rng).to(device)
-        real, mask, landmarks = flip(*to_tensors(train_set, index, device), which.to(device))
-        real = jitter_colour(real, options.colour_jitter, rng)
-        real = real.contiguous(memory_format=torch.channels_last)
-        mask = mask.contiguous(memory_format=torch.channels_last)
+        (real, mask, landmarks), z = draw_batch(train_set, weights, options, config, rng, device)
 
-        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
-            generated = g_model(condition(real, mask, landmarks), z)
-            fake = mask * generated + (1 - mask) * real
-            # Discriminator: real and composite in one pass (one DDP forward per backward).
-            logits = d_model(
-                *seen(torch.cat([real, fake.detach()]), mask.repeat(2, 1, 1, 1), landmarks.repeat(2, 1, 1))
-            )
-            d_real, d_fake = logits.float().chunk(2)
-            d_loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean() + EPSILON_PENALTY * (d_real**2).mean()
-        opt_d.zero_grad(set_to_none=True)
-        scaler.scale(d_loss).backward()
-        scaler.step(opt_d)
-
-        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
-            g_logits = d_model(*seen(fake, mask, landmarks)).float()
-            g_adv = F.softplus(-g_logits).mean()
-            g_rec = masked_l1(fake.float(), real, mask)
-            g_col = mean_colour_error(fake.float(), real, mask)
-            g_loss = g_adv + options.rec_weight * g_rec + options.colour_weight * g_col
-        opt_g.zero_grad(set_to_none=True)
-        scaler.scale(g_loss).backward()
-        scaler.step(opt_g)
-        scaler.update()
-
-        with torch.no_grad():
-            # Warm-up: early on the average must not be anchored to the random initial weights.
-            decay = min(options.ema_decay, (1 + step) / (10 + step))
-            for p_ema, p in zip(ema.parameters(), generator.parameters()):
-                p_ema.lerp_(p, 1 - decay)
-            for b_ema, b in zip(ema.buffers(), generator.buffers()):
-                b_ema.copy_(b)
+        d_loss, g_adv, g_rec, d_real, d_fake, g_col = adversarial_step(
+            g_model, d_model, opt_g, opt_d, scaler, (real, mask, landmarks), z, options, seen, use_amp
+        )
+        update_ema(ema, generator, min(options.ema_decay, (1 + step) / (10 + step)))
         step += 1
         bar.update(1)
         out_of_time = budget_end is not None and time.monotonic() >= budget_end
