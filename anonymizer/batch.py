@@ -33,6 +33,7 @@ from anonymizer.imageio import (
     write_image,
 )
 from anonymizer.pipeline import Anonymizer
+from anonymizer.video import VIDEO_EXTENSIONS, is_video_path
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,22 @@ class ReportEntry:
     height: int | None = None
     faces: list[Face] = field(default_factory=list)
     error: str | None = None
+    frames: int | None = None  # videos only: frames written, frames per second, faces hidden over all frames
+    fps: float | None = None
+    faces_hidden: int | None = None
 
     def to_dict(self) -> dict:
+        if self.status == "ok" and self.frames is not None:
+            return {
+                "input": self.input,
+                "output": self.output,
+                "status": "ok",
+                "width": self.width,
+                "height": self.height,
+                "frames": self.frames,
+                "fps": self.fps,
+                "faces_hidden": self.faces_hidden,
+            }
         if self.status == "ok":
             return {
                 "input": self.input,
@@ -135,8 +150,11 @@ def check_paths(input_path: str | os.PathLike, out_dir: str | os.PathLike) -> No
         if _inside(real_out, real_root):
             raise BatchPathError(f"the output folder {out} is the input folder or inside it; choose one outside {root}")
         return
-    if not is_image_path(root):
-        raise BatchPathError(f"not a supported image type: {root.name} (use one of {' '.join(IMAGE_EXTENSIONS)})")
+    if not is_image_path(root) and not is_video_path(root):
+        raise BatchPathError(
+            f"not a supported image or video type: {root.name} (use one of {' '.join(IMAGE_EXTENSIONS)} "
+            f"or {' '.join(VIDEO_EXTENSIONS)})"
+        )
     if real_out / root.name == real_root:
         raise BatchPathError(f"the output {out / root.name} would overwrite the input; choose another folder")
 
@@ -168,7 +186,7 @@ def plan_jobs(
             notes.append(f"{Path(folder, name).relative_to(root).as_posix()}: a link to a folder, not followed")
         for filename in sorted(filenames):
             path = Path(folder, filename)
-            if is_image_path(filename):
+            if is_image_path(filename) or is_video_path(filename):
                 name = path.relative_to(root).as_posix()
                 jobs.append(ImageJob(source=path, output=out / name, name=name))
             else:
@@ -193,6 +211,8 @@ def process_job(
         return _error(job, "the output would overwrite an input file")
     if job.output.exists() and not opts.overwrite:
         return ReportEntry(input=job.name, output=job.name, status="skipped")
+    if is_video_path(job.source):
+        return _process_video(anonymizer, job)
     try:
         loaded = read_image(job.source, max_pixels=opts.max_pixels)
     except ImageReadError as err:
@@ -225,6 +245,29 @@ def process_job(
         width=loaded.width,
         height=loaded.height,
         faces=result.faces,
+    )
+
+
+def _process_video(anonymizer: Anonymizer, job: ImageJob) -> ReportEntry:
+    from anonymizer.video import VideoError, anonymize_video
+
+    try:
+        job.output.parent.mkdir(parents=True, exist_ok=True)
+        result = anonymize_video(job.source, job.output, anonymizer)
+    except VideoError as err:
+        return _error(job, str(err))
+    except Exception as err:  # fail closed: anonymize_video leaves no output when it raises
+        log.debug("anonymizing %s failed", job.source, exc_info=True)
+        return _error(job, f"anonymizing failed: {type(err).__name__}: {err}")
+    return ReportEntry(
+        input=job.name,
+        output=job.name,
+        status="ok",
+        width=result.width,
+        height=result.height,
+        frames=result.frames,
+        fps=result.fps,
+        faces_hidden=result.faces,
     )
 
 
@@ -336,7 +379,12 @@ class Batch:
 
     @property
     def faces_hidden(self) -> int:
-        return sum(len(entry.faces) for entry in self.entries if entry.status == "ok")
+        """Faces hidden in the photos, and in the videos' frames (a face counted once a frame)."""
+        return sum(
+            entry.faces_hidden if entry.faces_hidden is not None else len(entry.faces)
+            for entry in self.entries
+            if entry.status == "ok"
+        )
 
     @property
     def ok(self) -> bool:

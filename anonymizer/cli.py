@@ -30,6 +30,7 @@ from anonymizer.device import cpu_count
 from anonymizer.imageio import DEFAULT_JPEG_QUALITY, DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from anonymizer.pipeline import DEFAULT_METHOD, Anonymizer
 from anonymizer.replacers import METHODS
+from anonymizer.video import VIDEO_EXTENSIONS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
@@ -42,7 +43,9 @@ examples:
   anonymize --input scans/ --out scans_anon/ --max-pixels 300000000 --keep-metadata
 
 The output folder mirrors the input: same relative paths, names and formats.
-Photos are chosen by extension ({" ".join(IMAGE_EXTENSIONS)}); other files are
+Photos are chosen by extension ({" ".join(IMAGE_EXTENSIONS)}), and videos
+({" ".join(VIDEO_EXTENSIONS)}: every frame anonymized, re-encoded as H.264, audio and
+subtitles copied; faces are not yet tracked across frames); other files are
 ignored and counted in the summary. Outputs that already exist are skipped
 (status "skipped" in the report) unless --overwrite is given, so an interrupted
 run resumes where it stopped. A photo that cannot be read or anonymized gets no
@@ -276,7 +279,7 @@ def _run(batch: Batch, args: argparse.Namespace) -> int:
 
     def progress(entry: ReportEntry, done: int, total: int) -> None:
         nonlocal faces
-        faces += len(entry.faces)
+        faces += entry.faces_hidden if entry.faces_hidden is not None else len(entry.faces)
         if entry.status == "error":
             tqdm.write(f"anonymize: {entry.input}: {entry.error}", file=sys.stderr)
         bar.set_postfix(faces=faces)

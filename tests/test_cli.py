@@ -89,7 +89,7 @@ def test_help_has_examples(capsys):
         (["--input", "{in}", "--out", "{in}"], "inside"),
         (["--input", "{in}", "--out", "{in}/sub/anon"], "inside"),
         (["--input", "{in}/a.jpg", "--out", "{in}"], "overwrite the input"),
-        (["--input", "{in}/notes.txt", "--out", "{tmp}/o"], "not a supported image type"),
+        (["--input", "{in}/notes.txt", "--out", "{tmp}/o"], "not a supported image or video type"),
         (["--input", "{in}", "--out", "{tmp}/o", "--method", "sparkles"], "invalid choice"),
         (["--input", "{in}", "--out", "{tmp}/o", "--jpeg-quality", "0"], "between 1 and 100"),
         (["--input", "{in}", "--out", "{tmp}/o", "--threshold", "2"], "between 0 and 1"),
