@@ -75,26 +75,17 @@ class ReportEntry:
     faces_hidden: int | None = None
 
     def to_dict(self) -> dict:
-        if self.status == "ok" and self.frames is not None:
-            return {
-                "input": self.input,
-                "output": self.output,
-                "status": "ok",
-                "width": self.width,
-                "height": self.height,
-                "frames": self.frames,
-                "fps": self.fps,
-                "faces_hidden": self.faces_hidden,
-            }
         if self.status == "ok":
-            return {
+            head = {
                 "input": self.input,
                 "output": self.output,
                 "status": "ok",
                 "width": self.width,
                 "height": self.height,
-                "faces": [face.to_report() for face in self.faces],
             }
+            if self.frames is not None:  # a video
+                return {**head, "frames": self.frames, "fps": self.fps, "faces_hidden": self.faces_hidden}
+            return {**head, "faces": [face.to_report() for face in self.faces]}
         if self.status == "skipped":
             return {"input": self.input, "output": self.output, "status": "skipped"}
         return {"input": self.input, "output": None, "status": "error", "error": self.error}
@@ -238,14 +229,7 @@ def process_job(
     except Exception as err:
         log.debug("writing %s failed", job.output, exc_info=True)
         return _error(job, f"cannot write the output: {type(err).__name__}: {err}")
-    return ReportEntry(
-        input=job.name,
-        output=job.name,
-        status="ok",
-        width=loaded.width,
-        height=loaded.height,
-        faces=result.faces,
-    )
+    return _ok(job, loaded.width, loaded.height, faces=result.faces)
 
 
 def _process_video(anonymizer: Anonymizer, job: ImageJob) -> ReportEntry:
@@ -259,16 +243,11 @@ def _process_video(anonymizer: Anonymizer, job: ImageJob) -> ReportEntry:
     except Exception as err:  # fail closed: anonymize_video leaves no output when it raises
         log.debug("anonymizing %s failed", job.source, exc_info=True)
         return _error(job, f"anonymizing failed: {type(err).__name__}: {err}")
-    return ReportEntry(
-        input=job.name,
-        output=job.name,
-        status="ok",
-        width=result.width,
-        height=result.height,
-        frames=result.frames,
-        fps=result.fps,
-        faces_hidden=result.faces,
-    )
+    return _ok(job, result.width, result.height, frames=result.frames, fps=result.fps, faces_hidden=result.faces)
+
+
+def _ok(job: ImageJob, width: int, height: int, **details) -> ReportEntry:
+    return ReportEntry(input=job.name, output=job.name, status="ok", width=width, height=height, **details)
 
 
 def _error(job: ImageJob, reason: str) -> ReportEntry:
