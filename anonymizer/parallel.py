@@ -15,6 +15,7 @@ never writes them, and the run goes on with fresh workers.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import signal
@@ -48,6 +49,24 @@ def _process(job):
     from anonymizer.batch import process_job
 
     return process_job(_STATE["anonymizer"], job, _STATE["options"], _STATE["sources"])
+
+
+@contextlib.contextmanager
+def _signals_ignored():
+    """Ctrl-C and SIGTERM ignored while workers may be started: a started process inherits the ignoring
+    (Python keeps an inherited SIG_IGN), so a signal that comes while a worker still imports cannot kill
+    it before its initializer runs. A signal that comes meanwhile is lost, as one in a blocked section."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def _died(job, err: BaseException):
@@ -90,7 +109,8 @@ def run_in_workers(
                     if should_cancel is not None and should_cancel():
                         position, cancelled = len(jobs), True  # send nothing more; finish what is in flight
                         break
-                    flight.append((position, pool.submit(_process, jobs[position])))
+                    with _signals_ignored():  # a submit may start a worker: it is born ignoring them
+                        flight.append((position, pool.submit(_process, jobs[position])))
                     position += 1
                 if not flight:
                     break
