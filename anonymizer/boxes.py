@@ -11,8 +11,8 @@ def xywh_to_xyxy(x, y, w, h) -> np.ndarray:
     return np.stack([x, y, x + np.asarray(w, np.float32), y + np.asarray(h, np.float32)], axis=-1).reshape(-1, 4)
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix of boxes ``a`` (Nx4) and ``b`` (Mx4)."""
+def _areas_and_intersections(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Areas of boxes ``a`` (Nx4) and ``b`` (Mx4), and the NxM areas of their intersections."""
     a = np.asarray(a, dtype=np.float32).reshape(-1, 4)
     b = np.asarray(b, dtype=np.float32).reshape(-1, 4)
     ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
@@ -22,7 +22,23 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return area_a, area_b, inter
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix of boxes ``a`` (Nx4) and ``b`` (Mx4)."""
+    area_a, area_b, inter = _areas_and_intersections(a, b)
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-6)
+
+
+def overlaps_any(boxes: np.ndarray, found: np.ndarray, share: float = 0.2) -> np.ndarray:
+    """True for each of ``boxes`` whose intersection with some box of ``found`` is ``share`` or more of the
+    smaller of the two."""
+    if len(boxes) == 0 or len(found) == 0:
+        return np.zeros(len(boxes), dtype=bool)
+    area_a, area_b, inter = _areas_and_intersections(boxes, found)
+    smaller = np.minimum(area_a[:, None], area_b[None, :])
+    return (inter / np.maximum(smaller, 1e-6)).max(axis=1) >= share
 
 
 def grow_boxes(boxes: np.ndarray, factor: float) -> np.ndarray:

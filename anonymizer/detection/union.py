@@ -35,7 +35,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from anonymizer.boxes import box_sizes, grow_boxes
+from anonymizer.boxes import box_sizes, grow_boxes, overlaps_any
 from anonymizer.detection.centerface import CenterFace, CenterFaceDetector
 from anonymizer.detection.merge import merge_faces
 from anonymizer.detection.yunet import DEFAULT_MIN_FACE, YuNetDetector
@@ -71,21 +71,6 @@ def _boxes_back(boxes: np.ndarray, angle: int, shape: tuple[int, int]) -> np.nda
     return np.concatenate([corners.min(axis=1), corners.max(axis=1)], axis=1)
 
 
-def _overlaps(boxes: np.ndarray, found: np.ndarray, share: float = 0.2) -> np.ndarray:
-    """True for each box whose intersection with some box of ``found`` is ``share`` or more of the smaller one."""
-    if len(boxes) == 0 or len(found) == 0:
-        return np.zeros(len(boxes), dtype=bool)
-    ix = np.minimum(boxes[:, None, 2], found[None, :, 2]) - np.maximum(boxes[:, None, 0], found[None, :, 0])
-    iy = np.minimum(boxes[:, None, 3], found[None, :, 3]) - np.maximum(boxes[:, None, 1], found[None, :, 1])
-    inter = np.clip(ix, 0, None) * np.clip(iy, 0, None)
-
-    def area(b: np.ndarray) -> np.ndarray:
-        return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-
-    smaller = np.minimum(area(boxes)[:, None], area(found)[None, :])
-    return (inter / np.maximum(smaller, 1e-6)).max(axis=1) >= share
-
-
 def _boxes(passes: list[list[Face]]) -> np.ndarray:
     return np.array([face.box for group in passes for face in group], np.float32).reshape(-1, 4)
 
@@ -110,7 +95,6 @@ class CascadeDetector:
             threshold, min_face_size, model_path, small_threshold=max(0.0, threshold - 0.01), grow=grow
         )
         self.net: CenterFace = self.photo.net
-        self.threshold = threshold
         self.grow = grow
         self.large_side = large_side
         self.large_threshold = max(large_threshold, threshold)
@@ -127,11 +111,18 @@ class CascadeDetector:
             return image, 1.0
         return cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA), f
 
-    def _faces(
-        self, boxes: np.ndarray, scores: np.ndarray, marks: np.ndarray, f: float, keep: np.ndarray
+    def _new_large_faces(
+        self, found: tuple, f: float, known: np.ndarray, turned: int = 0, shape: tuple[int, int] | None = None
     ) -> list[Face]:
-        boxes = grow_boxes(boxes[keep] / f, self.grow) if len(boxes) else boxes
-        return [Face(b, float(s), m / f) for b, s, m in zip(boxes, scores[keep], marks[keep])]
+        """The faces of ``large_min`` px or more among ``found`` (boxes, scores, landmarks on the photo scaled by
+        ``f`` and, when ``turned``, turned that much: ``shape`` is the unturned scaled photo's) that overlap none
+        of the ``known`` boxes, in the photo's pixels with their boxes grown."""
+        boxes, scores, marks = found
+        if turned:
+            boxes, marks = _boxes_back(boxes, turned, shape), turn_back(marks, turned, shape)
+        grown = grow_boxes(boxes / f, self.grow).reshape(-1, 4)
+        keep = (box_sizes(boxes) / f >= self.large_min) & ~overlaps_any(grown, known)
+        return [Face(b, float(s), m / f) for b, s, m in zip(grown[keep], scores[keep], marks[keep])]
 
     def detect(self, image: np.ndarray) -> list[Face]:
         passes = [self.photo.detect(image)]
@@ -144,21 +135,15 @@ class CascadeDetector:
 
         if max(image.shape[:2]) > self.large_side:
             small, f = at(self.large_side)
-            boxes, scores, marks = self.net.find(small, self.large_threshold)
-            keep = box_sizes(boxes) / f >= self.large_min
-            keep &= ~_overlaps(grow_boxes(boxes, self.grow) / f, _boxes(passes))
-            passes.append(self._faces(boxes, scores, marks, f, keep))
+            found = self.net.find(small, self.large_threshold)
+            passes.append(self._new_large_faces(found, f, _boxes(passes)))
         if self.turned_side:
             small, f = at(self.turned_side)
             upright = _boxes(passes)
             turned = []
             for angle in TURNS:
-                boxes, scores, marks = self.net.find(_turn(small, angle), self.turned_threshold)
-                boxes = _boxes_back(boxes, angle, small.shape[:2])
-                marks = turn_back(marks, angle, small.shape[:2])
-                keep = box_sizes(boxes) / f >= self.large_min
-                keep &= ~_overlaps(grow_boxes(boxes, self.grow) / f, upright)
-                turned += self._faces(boxes, scores, marks, f, keep)
+                found = self.net.find(_turn(small, angle), self.turned_threshold)
+                turned += self._new_large_faces(found, f, upright, angle, small.shape[:2])
             passes.append(turned)
         return merge_faces(passes, self.merge_iou)
 
