@@ -74,6 +74,11 @@ class ReportEntry:
     fps: float | None = None
     faces_hidden: int | None = None
 
+    @property
+    def face_count(self) -> int:
+        """Faces hidden: a photo's, or a video's over all its frames (a face counted once a frame)."""
+        return self.faces_hidden if self.faces_hidden is not None else len(self.faces)
+
     def to_dict(self) -> dict:
         if self.status == "ok":
             head = {
@@ -199,7 +204,7 @@ def process_job(
     """
     opts = options
     if job.output.resolve() in sources:
-        return _error(job, "the output would overwrite an input file")
+        return error_entry(job, "the output would overwrite an input file")
     if job.output.exists() and not opts.overwrite:
         return ReportEntry(input=job.name, output=job.name, status="skipped")
     if is_video_path(job.source):
@@ -207,16 +212,16 @@ def process_job(
     try:
         loaded = read_image(job.source, max_pixels=opts.max_pixels)
     except ImageReadError as err:
-        return _error(job, str(err))
+        return error_entry(job, str(err))
     except (OSError, MemoryError) as err:
-        return _error(job, f"cannot read: {err}")
+        return error_entry(job, f"cannot read: {err}")
     try:
         result = anonymizer.anonymize(loaded.rgb, faces=faces)
         if result.image.shape != loaded.rgb.shape:
             raise RuntimeError(f"the pipeline returned an image of shape {result.image.shape}")
     except Exception as err:  # fail closed: whatever went wrong, nothing is written
         log.debug("anonymizing %s failed", job.source, exc_info=True)
-        return _error(job, f"anonymizing failed: {type(err).__name__}: {err}")
+        return error_entry(job, f"anonymizing failed: {type(err).__name__}: {err}")
     try:
         job.output.parent.mkdir(parents=True, exist_ok=True)
         write_image(
@@ -228,7 +233,7 @@ def process_job(
         )
     except Exception as err:
         log.debug("writing %s failed", job.output, exc_info=True)
-        return _error(job, f"cannot write the output: {type(err).__name__}: {err}")
+        return error_entry(job, f"cannot write the output: {type(err).__name__}: {err}")
     return _ok(job, loaded.width, loaded.height, faces=result.faces)
 
 
@@ -239,10 +244,10 @@ def _process_video(anonymizer: Anonymizer, job: ImageJob) -> ReportEntry:
         job.output.parent.mkdir(parents=True, exist_ok=True)
         result = anonymize_video(job.source, job.output, anonymizer)
     except VideoError as err:
-        return _error(job, str(err))
+        return error_entry(job, str(err))
     except Exception as err:  # fail closed: anonymize_video leaves no output when it raises
         log.debug("anonymizing %s failed", job.source, exc_info=True)
-        return _error(job, f"anonymizing failed: {type(err).__name__}: {err}")
+        return error_entry(job, f"anonymizing failed: {type(err).__name__}: {err}")
     return _ok(job, result.width, result.height, frames=result.frames, fps=result.fps, faces_hidden=result.faces)
 
 
@@ -250,7 +255,8 @@ def _ok(job: ImageJob, width: int, height: int, **details) -> ReportEntry:
     return ReportEntry(input=job.name, output=job.name, status="ok", width=width, height=height, **details)
 
 
-def _error(job: ImageJob, reason: str) -> ReportEntry:
+def error_entry(job: ImageJob, reason: str) -> ReportEntry:
+    """The report entry of a job that failed: nothing was written for it."""
     return ReportEntry(input=job.name, output=None, status="error", error=reason)
 
 
@@ -350,7 +356,7 @@ class Batch:
             faces = self.faces_for(job) if self.faces_for is not None else None
         except Exception as err:  # fail closed, as for a failure in the pipeline
             log.debug("faces for %s failed", job.source, exc_info=True)
-            return _error(job, f"anonymizing failed: {type(err).__name__}: {err}")
+            return error_entry(job, f"anonymizing failed: {type(err).__name__}: {err}")
         return process_job(self.anonymizer, job, self.options, self._sources, faces)
 
     def count(self, status: str) -> int:
@@ -359,11 +365,7 @@ class Batch:
     @property
     def faces_hidden(self) -> int:
         """Faces hidden in the photos, and in the videos' frames (a face counted once a frame)."""
-        return sum(
-            entry.faces_hidden if entry.faces_hidden is not None else len(entry.faces)
-            for entry in self.entries
-            if entry.status == "ok"
-        )
+        return sum(entry.face_count for entry in self.entries if entry.status == "ok")
 
     @property
     def ok(self) -> bool:

@@ -279,7 +279,7 @@ def _run(batch: Batch, args: argparse.Namespace) -> int:
 
     def progress(entry: ReportEntry, done: int, total: int) -> None:
         nonlocal faces
-        faces += entry.faces_hidden if entry.faces_hidden is not None else len(entry.faces)
+        faces += entry.face_count
         if entry.status == "error":
             tqdm.write(f"anonymize: {entry.input}: {entry.error}", file=sys.stderr)
         bar.set_postfix(faces=faces)

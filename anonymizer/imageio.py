@@ -152,15 +152,10 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
     path = Path(path)
     try:
         mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise ImageReadError("cannot read: no such file (a broken link?)") from None
-    except OSError as err:
-        raise ImageReadError(f"cannot read: {err.strerror or err}") from None
-    if stat.S_ISDIR(mode):
-        raise ImageReadError("cannot read: it is a directory")
-    if not stat.S_ISREG(mode):  # a named pipe or a device would block or never end
-        raise ImageReadError("cannot read: not a regular file (a named pipe, socket or device)")
-    try:
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(mode):  # a named pipe or a device would block or never end
+            raise ImageReadError("cannot read: not a regular file (a named pipe, socket or device)")
         opened = _open(path)
     except UnidentifiedImageError:
         size = path.stat().st_size if path.is_file() else None

@@ -70,13 +70,10 @@ def _signals_ignored():
 
 
 def _died(job, err: BaseException):
-    from anonymizer.batch import ReportEntry
+    from anonymizer.batch import error_entry
 
-    return ReportEntry(
-        input=job.name,
-        output=None,
-        status="error",
-        error=f"anonymizing failed: a worker process stopped while on this photo or one beside it ({err})",
+    return error_entry(
+        job, f"anonymizing failed: a worker process stopped while on this photo or one beside it ({err})"
     )
 
 
