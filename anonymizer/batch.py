@@ -14,6 +14,7 @@ interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import os
@@ -50,6 +51,8 @@ class BatchOptions:
     keep_metadata: bool = False  # keep EXIF (orientation reset to 1), XMP and comments
     jpeg_quality: int = DEFAULT_JPEG_QUALITY  # for JPEG and WebP outputs
     max_pixels: int | None = DEFAULT_MAX_PIXELS  # larger photos are refused before decoding
+    video_codec: str | None = None  # videos: a key of anonymizer.video.CODECS; None: H.264 (VP9 for WebM)
+    video_quality: int | None = None  # videos: the codec's CRF; None: its default (visually lossless)
 
 
 @dataclass
@@ -73,6 +76,7 @@ class ReportEntry:
     frames: int | None = None  # videos only: frames written, frames per second, faces hidden over all frames
     fps: float | None = None
     faces_hidden: int | None = None
+    tracks: list[dict] | None = None  # videos only: per track, id, first and last frame, method, keyframe boxes
 
     @property
     def face_count(self) -> int:
@@ -89,7 +93,13 @@ class ReportEntry:
                 "height": self.height,
             }
             if self.frames is not None:  # a video
-                return {**head, "frames": self.frames, "fps": self.fps, "faces_hidden": self.faces_hidden}
+                return {
+                    **head,
+                    "frames": self.frames,
+                    "fps": self.fps,
+                    "faces_hidden": self.faces_hidden,
+                    "tracks": self.tracks or [],
+                }
             return {**head, "faces": [face.to_report() for face in self.faces]}
         if self.status == "skipped":
             return {"input": self.input, "output": self.output, "status": "skipped"}
@@ -196,11 +206,13 @@ def process_job(
     options: BatchOptions,
     sources: frozenset[Path] | set[Path],
     faces: list[Face] | None = None,
+    frame_progress: Callable[[int, int | None], None] | None = None,
 ) -> ReportEntry:
     """Read, anonymize and write one photo; never raises for a bad photo (its entry says why).
 
     ``sources``: every input of the batch (resolved), which no output may overwrite;
-    ``faces``: the faces to hide, or None to detect them.
+    ``faces``: the faces to hide, or None to detect them; ``frame_progress(done, total)``: called after each
+    frame of a video.
     """
     opts = options
     if job.output.resolve() in sources:
@@ -208,7 +220,7 @@ def process_job(
     if job.output.exists() and not opts.overwrite:
         return ReportEntry(input=job.name, output=job.name, status="skipped")
     if is_video_path(job.source):
-        return _process_video(anonymizer, job)
+        return _process_video(anonymizer, job, opts, frame_progress)
     try:
         loaded = read_image(job.source, max_pixels=opts.max_pixels)
     except ImageReadError as err:
@@ -237,18 +249,27 @@ def process_job(
     return _ok(job, loaded.width, loaded.height, faces=result.faces)
 
 
-def _process_video(anonymizer: Anonymizer, job: ImageJob) -> ReportEntry:
-    from anonymizer.video import VideoError, anonymize_video
+def _process_video(anonymizer: Anonymizer, job: ImageJob, opts: BatchOptions, frame_progress) -> ReportEntry:
+    from anonymizer.video import VideoError, VideoOptions, anonymize_video
 
+    options = VideoOptions(codec=opts.video_codec, quality=opts.video_quality, keep_metadata=opts.keep_metadata)
     try:
         job.output.parent.mkdir(parents=True, exist_ok=True)
-        result = anonymize_video(job.source, job.output, anonymizer)
+        result = anonymize_video(job.source, job.output, anonymizer, options, progress=frame_progress)
     except VideoError as err:
         return error_entry(job, str(err))
     except Exception as err:  # fail closed: anonymize_video leaves no output when it raises
         log.debug("anonymizing %s failed", job.source, exc_info=True)
         return error_entry(job, f"anonymizing failed: {type(err).__name__}: {err}")
-    return _ok(job, result.width, result.height, frames=result.frames, fps=result.fps, faces_hidden=result.faces)
+    return _ok(
+        job,
+        result.width,
+        result.height,
+        frames=result.frames,
+        fps=result.fps,
+        faces_hidden=result.faces,
+        tracks=result.tracks,
+    )
 
 
 def _ok(job: ImageJob, width: int, height: int, **details) -> ReportEntry:
@@ -258,6 +279,10 @@ def _ok(job: ImageJob, width: int, height: int, **details) -> ReportEntry:
 def error_entry(job: ImageJob, reason: str) -> ReportEntry:
     """The report entry of a job that failed: nothing was written for it."""
     return ReportEntry(input=job.name, output=None, status="error", error=reason)
+
+
+class _Cancelled(BaseException):
+    """Raised between a video's frames when the run is cancelled (not an Exception: nothing may catch it)."""
 
 
 class Batch:
@@ -302,6 +327,7 @@ class Batch:
         self._sources = frozenset(job.source.resolve() for job in self.jobs)
         self.entries: list[ReportEntry] = []  # in the order of the jobs
         self._done: set[int] = set()  # indices of the jobs with an entry
+        self._order: list[int] = []  # the job index of each entry, ascending
         self.cancelled = False
 
     def _workers_for(self, jobs: int) -> int:
@@ -313,11 +339,20 @@ class Batch:
         self,
         progress: Callable[[ReportEntry, int, int], None] | None = None,
         should_cancel: Callable[[], bool] | None = None,
+        frame_progress: Callable[[ImageJob, int, int | None], None] | None = None,
     ) -> list[ReportEntry]:
-        """Process the jobs without an entry yet (all of them, unless an earlier run was stopped)."""
+        """Process the jobs without an entry yet (all of them, unless an earlier run was stopped).
+
+        Photos come first (in worker processes when there are several); then the videos, one at a time in this
+        process, each frame using all the cores, with ``frame_progress(job, frames done, frames in all or
+        None)`` after each frame; ``should_cancel`` is also checked between a video's frames, and a video
+        cancelled half-way leaves no output and no entry. Entries stay in the order of the jobs.
+        """
         self.out_dir.mkdir(parents=True, exist_ok=True)
         todo = [i for i in range(len(self.jobs)) if i not in self._done]
-        workers = self._workers_for(len(todo))
+        photos = [i for i in todo if not is_video_path(self.jobs[i].source)]
+        videos = [i for i in todo if is_video_path(self.jobs[i].source)]
+        workers = self._workers_for(len(photos))
         total = len(self.jobs)
 
         def deliver(index: int, entry: ReportEntry) -> None:
@@ -330,34 +365,53 @@ class Batch:
 
             finished = run_in_workers(
                 self.anonymizer.recipe,
-                [self.jobs[i] for i in todo],
+                [self.jobs[i] for i in photos],
                 self.options,
                 self._sources,
                 workers,
-                lambda position, entry: deliver(todo[position], entry),
+                lambda position, entry: deliver(photos[position], entry),
                 should_cancel,
             )
             self.cancelled = not finished
         else:
-            for i in todo:
+            for i in photos:
                 if should_cancel is not None and should_cancel():
                     self.cancelled = True
                     break
                 deliver(i, self.process(self.jobs[i]))
+        for i in [] if self.cancelled else videos:
+            if should_cancel is not None and should_cancel():
+                self.cancelled = True
+                break
+            job = self.jobs[i]
+
+            def frames(done: int, count: int | None, job=job) -> None:
+                if should_cancel is not None and should_cancel():
+                    raise _Cancelled()
+                if frame_progress is not None:
+                    frame_progress(job, done, count)
+
+            try:
+                deliver(i, self.process(job, frames))
+            except _Cancelled:
+                self.cancelled = True
+                break
         return self.entries
 
     def _record(self, index: int, entry: ReportEntry) -> None:
         self._done.add(index)
-        self.entries.append(entry)
+        position = bisect.bisect(self._order, index)
+        self._order.insert(position, index)
+        self.entries.insert(position, entry)
 
-    def process(self, job: ImageJob) -> ReportEntry:
-        """Read, anonymize and write one photo; never raises for a bad photo."""
+    def process(self, job: ImageJob, frame_progress: Callable[[int, int | None], None] | None = None) -> ReportEntry:
+        """Read, anonymize and write one photo or video; never raises for a bad file."""
         try:
             faces = self.faces_for(job) if self.faces_for is not None else None
         except Exception as err:  # fail closed, as for a failure in the pipeline
             log.debug("faces for %s failed", job.source, exc_info=True)
             return error_entry(job, f"anonymizing failed: {type(err).__name__}: {err}")
-        return process_job(self.anonymizer, job, self.options, self._sources, faces)
+        return process_job(self.anonymizer, job, self.options, self._sources, faces, frame_progress)
 
     def count(self, status: str) -> int:
         return sum(1 for entry in self.entries if entry.status == status)

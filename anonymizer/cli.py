@@ -30,7 +30,7 @@ from anonymizer.device import cpu_count
 from anonymizer.imageio import DEFAULT_JPEG_QUALITY, DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from anonymizer.pipeline import DEFAULT_METHOD, Anonymizer
 from anonymizer.replacers import METHODS
-from anonymizer.video import VIDEO_EXTENSIONS
+from anonymizer.video import CODECS, VIDEO_EXTENSIONS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
@@ -41,12 +41,18 @@ examples:
   anonymize --input holiday/ --out holiday_anon/ --report - -q | jq '.images[].faces | length'
   anonymize --input holiday/ --out holiday_anon/ --method pixelate --overwrite
   anonymize --input scans/ --out scans_anon/ --max-pixels 300000000 --keep-metadata
+  anonymize --input interview.mp4 --out anon/ --report report.json
 
 The output folder mirrors the input: same relative paths, names and formats.
 Photos are chosen by extension ({" ".join(IMAGE_EXTENSIONS)}), and videos
-({" ".join(VIDEO_EXTENSIONS)}: every frame anonymized, re-encoded as H.264, audio and
-subtitles copied; faces are not yet tracked across frames); other files are
-ignored and counted in the summary. Outputs that already exist are skipped
+({" ".join(VIDEO_EXTENSIONS)}); other files are ignored and counted in the summary.
+In a video every frame is anonymized: faces are followed from frame to frame,
+so a face the detector misses for a few frames is still hidden, from a little
+before it is first found to a little after it is last seen; the frames are
+re-encoded (H.264 by default, at the same size, frame rate and timestamps), and
+audio and subtitles are copied untouched. The report lists each video's tracks:
+where each face was hidden, frame by frame (keyframes). Videos are done after
+the photos, one at a time, with a progress bar in frames. Outputs that already exist are skipped
 (status "skipped" in the report) unless --overwrite is given, so an interrupted
 run resumes where it stopped. A photo that cannot be read or anonymized gets no
 output file, an "error" entry in the report and one line on stderr; the others
@@ -73,6 +79,13 @@ def _quality(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 100:
         raise argparse.ArgumentTypeError(f"must be between 1 and 100, got {text}")
+    return value
+
+
+def _crf(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 63:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 63, got {text}")
     return value
 
 
@@ -174,6 +187,20 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"quality of JPEG and WebP outputs, 1-100 (default: {DEFAULT_JPEG_QUALITY})",
     )
     parser.add_argument(
+        "--video-codec",
+        choices=tuple(CODECS),
+        default=None,
+        help="codec of the video outputs (default: h264, vp9 for WebM)",
+    )
+    parser.add_argument(
+        "--video-quality",
+        type=_crf,
+        default=None,
+        metavar="CRF",
+        help="video quality as the codec's CRF, lower is better and bigger: 0-51 for h264 and h265, 0-63 for "
+        f"vp9 and av1 (default: visually lossless, {', '.join(f'{k} {c.default_quality}' for k, c in CODECS.items())})",
+    )
+    parser.add_argument(
         "--max-pixels",
         type=_positive_int,
         default=DEFAULT_MAX_PIXELS,
@@ -234,7 +261,18 @@ def main(argv: list[str] | None = None) -> int:
         keep_metadata=args.keep_metadata,
         jpeg_quality=args.jpeg_quality,
         max_pixels=args.max_pixels,
+        video_codec=args.video_codec,
+        video_quality=args.video_quality,
     )
+    if args.video_quality is not None:
+        codec = CODECS[args.video_codec or "h264"]
+        if args.video_quality > codec.max_quality:
+            parser.print_usage(sys.stderr)
+            print(
+                f"anonymize: error: --video-quality for {args.video_codec or 'h264'} must be 0-{codec.max_quality}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
     try:
         check_paths(args.input, args.out)  # before any network loads, so a usage error comes at once
     except BatchPathError as err:
@@ -285,14 +323,36 @@ def _run(batch: Batch, args: argparse.Namespace) -> int:
         bar.set_postfix(faces=faces)
         bar.update(1)
 
+    frames_bar, frames_job = None, None
+
+    def frame_progress(job, done: int, total: int | None) -> None:
+        nonlocal frames_bar, frames_job
+        if frames_job is not job:
+            frames_job = job
+            if frames_bar is not None:
+                frames_bar.close()
+            frames_bar = tqdm(
+                total=total,
+                desc=job.name,
+                unit="frame",
+                file=sys.stderr,
+                disable=args.quiet or None,
+                dynamic_ncols=True,
+                leave=False,
+                position=1,
+            )
+        frames_bar.update(done - frames_bar.n)
+
     interrupted: KeyboardInterrupt | None = None
     main_thread = threading.current_thread() is threading.main_thread()  # signals can only be set there
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
-        batch.run(progress=progress)
+        batch.run(progress=progress, frame_progress=frame_progress)
     except KeyboardInterrupt as stop:
         interrupted = stop
     finally:
+        if frames_bar is not None:
+            frames_bar.close()
         if main_thread:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the report is written whatever comes next
         bar.close()

@@ -21,7 +21,7 @@ shows of the face ever comes from the original face pixels.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -63,6 +63,7 @@ class FaceCrop:
     side: int  # side of the crop in photo pixels
     face_size: float  # longer side of the face box, in photo pixels
     region: Region = field(default_factory=Region)
+    track: int | None = None  # the face's track in a video (its one generated face), else None
 
     @property
     def size(self) -> int:
@@ -218,6 +219,7 @@ def make_crop(image: np.ndarray, face: Face, size: int | None = None, region: Re
         side=side,
         face_size=face.size,
         region=region,
+        track=face.track,
     )
 
 
@@ -282,36 +284,19 @@ def paste_back(
     overlap, no feathered edge of one face lets the original of another show.
     Where ``grain`` is true, the crop gets the photo's grain (:func:`add_grain`);
     the noise is seeded by the new pixels, so equal inputs give equal outputs.
+    Only the pixels each region's feather reaches are touched (a video frame is
+    not converted whole for a few faces).
     """
     if len(crops) != len(new):
         raise ValueError("one replaced crop is needed per crop")
     if grain is not None and len(grain) != len(crops):
         raise ValueError("one grain flag is needed per crop")
-    # Work on the part of the photo the crops cover only: a big photo is copied once, not converted whole.
-    h, w = image.shape[:2]
-    inside = [c for c in crops if _crop_window(c, (h, w)) is not None]
-    if not inside:
-        return image.copy()
-    x1 = max(0, min(c.origin[0] for c in inside))
-    y1 = max(0, min(c.origin[1] for c in inside))
-    x2 = min(w, max(c.origin[0] + c.side for c in inside))
-    y2 = min(h, max(c.origin[1] + c.side for c in inside))
-    shifted = [replace(c, origin=(c.origin[0] - x1, c.origin[1] - y1)) for c in crops]
-    result = image.copy()
-    result[y1:y2, x1:x2] = _paste_region(image[y1:y2, x1:x2], shifted, new, grain)
-    return result
-
-
-def _paste_region(
-    image: np.ndarray, crops: list[FaceCrop], new: list[np.ndarray], grain: list[bool] | None
-) -> np.ndarray:
-    out = image.astype(np.float32)
     shape = image.shape[:2]
-    natives: list[tuple[np.ndarray, np.ndarray] | None] = []
+    result = image.copy()
+    hard_parts: list[tuple[tuple[slice, slice], np.ndarray, np.ndarray]] = []
     for n, (crop, pixels) in enumerate(zip(crops, new)):
         window = _crop_window(crop, shape)
         if window is None:
-            natives.append(None)
             continue
         pixels = np.asarray(pixels)
         if pixels.shape[:2] != (crop.size, crop.size):
@@ -329,15 +314,21 @@ def _paste_region(
             visible = np.zeros(inside.shape, bool)
             visible[cy, cx] = True
             native = add_grain(native, context, inside | ~visible, seed)
-        natives.append((native, hard))
-        alpha = alpha[..., None]
-        out[iy, ix] = alpha[cy, cx] * native[cy, cx] + (1 - alpha[cy, cx]) * out[iy, ix]
-    for crop, pasted in zip(crops, natives):
-        if pasted is None:
+        # the part of the window the feather reaches
+        a = alpha[cy, cx]
+        rows, cols = np.flatnonzero(a.max(axis=1) > 0), np.flatnonzero(a.max(axis=0) > 0)
+        if rows.size == 0:
             continue
-        native, hard = pasted
-        iy, ix, cy, cx = _crop_window(crop, shape)
-        hard = hard[cy, cx].astype(bool)
-        region = out[iy, ix]
-        region[hard] = native[cy, cx][hard]
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+        r, c = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+        photo_part = (
+            slice(iy.start + r.start, iy.start + r.stop),
+            slice(ix.start + c.start, ix.start + c.stop),
+        )
+        new_part = native[cy, cx][r, c]
+        a = a[r, c, None]
+        blended = a * new_part + (1 - a) * result[photo_part].astype(np.float32)
+        result[photo_part] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+        hard_parts.append((photo_part, hard[cy, cx][r, c] > 0.5, new_part))
+    for photo_part, hard, new_part in hard_parts:
+        result[photo_part][hard] = np.clip(np.rint(new_part[hard]), 0, 255).astype(np.uint8)
+    return result

@@ -20,7 +20,8 @@ class Face:
     score: float
     landmarks: np.ndarray
     method: str | None = None  # filled in by the pipeline: which replacer hid it
-    source: str = "detector"  # "detector" or "user"
+    source: str = "detector"  # "detector", "user", or "track" (a video face placed by its track, not detected)
+    track: int | None = None  # in a video: the track the face belongs to (one person, one generated face)
 
     def __post_init__(self) -> None:
         self.box = np.asarray(self.box, dtype=np.float32).reshape(4)

@@ -55,6 +55,8 @@ class GanReplacer:
         self.seed = seed
         self._rng = torch.Generator()  # unseeded only (seeded codes come from each crop): other faces every run
         self._rng.seed()
+        # a video track's code comes from this and its id: one face per track, other faces every run
+        self._track_key = seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,), generator=self._rng))
 
     def replace(self, crops: list[FaceCrop]) -> list[np.ndarray]:
         if not crops:
@@ -65,7 +67,8 @@ class GanReplacer:
         return out
 
     def _latents(self, crops: list[FaceCrop]) -> torch.Tensor:
-        """One latent code per face: random, or with a seed, a function of the seed and what the generator sees.
+        """One latent code per face: random, or with a seed, a function of the seed and what the generator sees;
+        for a face of a video track, a function of the track (and the seed, or a random key drawn per replacer).
 
         Seeded codes follow from each crop's context (its face pixels masked
         out), not from its place in a batch: a photo gives the same faces
@@ -73,10 +76,17 @@ class GanReplacer:
         surroundings do not share a code.
         """
         dim = self.generator.config.latent_dim
-        if self.seed is None:
+        if self.seed is None and all(c.track is None for c in crops):
             return torch.randn(len(crops), dim, generator=self._rng)
         codes = []
         for crop in crops:
+            if crop.track is not None:  # a face followed through a video: its track's one code
+                key = zlib.crc32(f"track {crop.track}".encode(), self._track_key & 0xFFFFFFFF)
+                codes.append(torch.randn(dim, generator=torch.Generator().manual_seed(key)))
+                continue
+            if self.seed is None:
+                codes.append(torch.randn(dim, generator=self._rng))
+                continue
             context = np.where(crop.mask[..., None] > 0.5, 0, crop.image).astype(np.uint8)
             key = zlib.crc32(np.ascontiguousarray(context).tobytes(), self.seed & 0xFFFFFFFF)
             codes.append(torch.randn(dim, generator=torch.Generator().manual_seed(key)))

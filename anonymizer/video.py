@@ -1,18 +1,26 @@
-"""Video files: every frame anonymized, the other streams copied untouched (a first slice of the video issue).
+"""Video files: every face hidden in every frame, followed by a tracker, the other streams copied untouched.
 
-:func:`anonymize_video` decodes the video stream with PyAV (which ships its own FFmpeg), hides the faces of
-each frame with the :class:`~anonymizer.pipeline.Anonymizer` it is given, and encodes the frames again with
-H.264 (``libx264``, CRF 18 by default: visually lossless) at the same size (odd sizes too: 4:4:4 then, as
-4:2:0 needs even sides), keeping every frame's timestamp, so the frame count, the frame rate and a variable
-frame rate are kept. Audio and subtitle streams are copied packet for packet, not re-encoded. The container
-is the input's (by extension).
+:func:`anonymize_video` decodes the video stream with PyAV (which ships its own FFmpeg) and streams the frames
+through detect -> track -> replace -> encode:
+
+* **Detect** every frame with the pipeline's detector, in the frame's displayed orientation (a phone clip
+  stored sideways with a rotation in its display matrix is turned upright for the detector and the
+  replacer, then turned back, so the stored pixels and the rotation metadata stay as they were).
+* **Track** (:class:`anonymizer.tracking.FaceTracker`): detections are linked into tracks, and each frame is
+  decided a few frames late, so a face the detector misses for some frames is hidden where its track puts it,
+  from a little before its first detection to a little after its last. Only those few frames are held in
+  memory: memory does not grow with the clip's length.
+* **Replace** with the pipeline's method; the GAN paints one new face per track (one latent code for all of
+  its frames).
+* **Encode** with H.264 (``libx264``) at CRF 18 by default (visually lossless), or H.265, VP9 or AV1
+  (:data:`CODECS`), at the same size (odd sizes too: 4:4:4 then, as 4:2:0 needs even sides), keeping every
+  frame's timestamp: frame count, frame rate and a variable frame rate are kept. Audio and subtitle streams
+  are copied packet for packet, not re-encoded. The container is the input's (by extension). Container and
+  stream metadata (titles, GPS, dates) are dropped unless ``keep_metadata``.
 
 It fails closed: the output is written to a temporary file beside it and renamed only when every frame was
-anonymized and the file closed; on any error (a corrupt or truncated video, a frame that fails) nothing is
-left. Frames are handled one at a time: memory does not grow with the clip's length.
-
-Not yet: tracking faces across frames (a face the detector misses in one frame is not hidden there), one
-generated face per person, rotation metadata, the GUI.
+anonymized and the file closed; on any error (a corrupt or truncated video, a frame that fails, Ctrl-C)
+nothing is left.
 """
 
 from __future__ import annotations
@@ -20,14 +28,35 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from anonymizer.detection.union import CascadeDetector
+from anonymizer.tracking import DEFAULT_LOOKAHEAD, FaceTracker
+
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
-DEFAULT_CRF = 18
+
+
+@dataclass(frozen=True)
+class Codec:
+    encoder: str  # FFmpeg's encoder name, in PyAV's wheel
+    default_quality: int  # CRF: lower is better and bigger
+    max_quality: int
+    options: tuple[tuple[str, str], ...] = ()
+
+
+CODECS = {
+    "h264": Codec("libx264", 18, 51, (("preset", "medium"),)),
+    "h265": Codec("libx265", 20, 51, (("preset", "medium"), ("x265-params", "log-level=error"))),
+    "vp9": Codec("libvpx-vp9", 24, 63, (("b", "0"), ("row-mt", "1"))),
+    "av1": Codec("libsvtav1", 30, 63, (("preset", "8"),)),
+}
+DEFAULT_CODEC = "h264"
+WEBM_CODECS = ("vp9", "av1")  # what a WebM file may hold; a .webm input gets VP9 by default
 
 
 def is_video_path(path: str | os.PathLike) -> bool:
@@ -38,6 +67,26 @@ class VideoError(ValueError):
     """The video cannot be read or written (the message says why)."""
 
 
+@dataclass(frozen=True)
+class VideoOptions:
+    codec: str | None = None  # a key of CODECS; None: H.264, or VP9 for WebM
+    quality: int | None = None  # the codec's CRF; None: its default
+    keep_metadata: bool = False
+    lookahead: int = DEFAULT_LOOKAHEAD
+    # The default detector's passes for large and turned faces run on every this-many-th frame only: such
+    # faces are bridged by the tracker in between, and the photo's own pass runs on every frame.
+    extra_every: int = 3
+
+    def codec_for(self, output: Path) -> str:
+        webm = output.suffix.lower() == ".webm"
+        name = self.codec or ("vp9" if webm else DEFAULT_CODEC)
+        if name not in CODECS:
+            raise VideoError(f"unknown video codec {name!r}: use one of {', '.join(CODECS)}")
+        if webm and name not in WEBM_CODECS:
+            raise VideoError(f"a WebM file cannot hold {name}: use --video-codec {' or '.join(WEBM_CODECS)}")
+        return name
+
+
 @dataclass
 class VideoResult:
     frames: int
@@ -45,22 +94,29 @@ class VideoResult:
     width: int
     height: int
     faces: int  # faces hidden, summed over the frames
+    rotation: int = 0  # the display rotation, degrees counter-clockwise, kept in the output
+    tracks: list[dict] = field(default_factory=list)  # per track: id, first/last frame, method, keyframes
 
 
 def anonymize_video(
     source: str | os.PathLike,
     output: str | os.PathLike,
     anonymizer,
-    crf: int = DEFAULT_CRF,
+    options: VideoOptions | None = None,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> VideoResult:
     """Anonymize every frame of ``source`` into ``output``; see the module's docstring.
 
-    ``progress(frames done, frames in all or None)`` is called after each frame.
+    ``progress(frames done, frames in all or None)`` is called after each frame written.
     """
     import av
 
+    options = options or VideoOptions()
     output = Path(output)
+    codec = options.codec_for(output)
+    quality = CODECS[codec].default_quality if options.quality is None else int(options.quality)
+    if not 0 <= quality <= CODECS[codec].max_quality:
+        raise VideoError(f"{codec} quality (CRF) must be 0-{CODECS[codec].max_quality}, not {quality}")
     try:
         src = av.open(str(source))
     except (av.FFmpegError, OSError) as err:
@@ -68,14 +124,11 @@ def anonymize_video(
     with src:
         if not src.streams.video:
             raise VideoError("no video stream in the file")
-        vin = src.streams.video[0]
-        width, height = vin.codec_context.width, vin.codec_context.height
-        fps = float(vin.average_rate) if vin.average_rate else None
         fd, tmp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=output.suffix)
         os.close(fd)
         tmp = Path(tmp_name)
         try:
-            frames, faces = _transcode(av, src, vin, tmp, anonymizer, crf, progress)
+            result = _Transcoder(av, src, tmp, anonymizer, options, codec, quality, progress).run()
             os.replace(tmp, output)
         except BaseException as err:
             with contextlib.suppress(OSError):
@@ -83,42 +136,138 @@ def anonymize_video(
             if isinstance(err, (av.FFmpegError, EOFError)):
                 raise VideoError(f"the video could not be processed: {err}") from None
             raise
-    return VideoResult(frames=frames, fps=fps, width=width, height=height, faces=faces)
+    return result
 
 
-def _transcode(av, src, vin, tmp: Path, anonymizer, crf: int, progress) -> tuple[int, int]:
-    width, height = vin.codec_context.width, vin.codec_context.height
-    others = [s for s in src.streams if s.type in ("audio", "subtitle")]
-    with av.open(str(tmp), "w") as dst:  # the container from the extension, the input's
-        vout = dst.add_stream("libx264", rate=vin.average_rate or 25)
-        vout.width, vout.height = width, height
-        vout.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
-        vout.time_base = vin.time_base
-        vout.codec_context.time_base = vin.time_base
-        vout.options = {"crf": str(crf), "preset": "medium"}
-        copies = {s.index: dst.add_stream_from_template(s) for s in others}
-        total = vin.frames or None
-        frames = faces = 0
-        for packet in src.demux(vin, *others):
-            if packet.stream.index in copies:
-                if packet.dts is None:
-                    continue  # the flush packet of a copied stream
-                packet.stream = copies[packet.stream.index]
-                dst.mux(packet)
-                continue
-            for frame in packet.decode():
-                rgb = frame.to_ndarray(format="rgb24")
-                result = anonymizer.anonymize(np.ascontiguousarray(rgb))
-                new = av.VideoFrame.from_ndarray(result.image, format="rgb24")
-                new.pts, new.time_base = frame.pts, frame.time_base
-                dst.mux(vout.encode(new))
-                frames += 1
-                faces += len(result.faces)
-                if progress is not None:
-                    progress(frames, total)
-        if frames == 0:
+def _display_matrix(frame) -> list[int] | None:
+    """The frame's display matrix (9 int32, FFmpeg's layout), or None."""
+    for data in frame.side_data:
+        if "DISPLAYMATRIX" in str(data.type).upper():
+            return np.frombuffer(bytes(data), dtype=np.int32)[:9].tolist()
+    return None
+
+
+class _Transcoder:
+    def __init__(self, av, src, tmp: Path, anonymizer, options: VideoOptions, codec: str, quality: int, progress):
+        self.av, self.src, self.tmp, self.anonymizer = av, src, tmp, anonymizer
+        self.options, self.codec, self.quality, self.progress = options, codec, quality, progress
+        self.vin = src.streams.video[0]
+        self.width, self.height = self.vin.codec_context.width, self.vin.codec_context.height
+        self.total = self.vin.frames or None
+        self.rotation = 0  # quarter turns counter-clockwise that display the stored frame
+        self.written = self.faces = 0
+        self.pending: deque = deque()  # (upright RGB, pts, time_base) of the frames not yet decided
+        self.tracker: FaceTracker | None = None
+        self.vout = None
+        self.track_methods: dict[int, str] = {}
+
+    def run(self) -> VideoResult:
+        av = self.av
+        others = [s for s in self.src.streams if s.type in ("audio", "subtitle")]
+        with av.open(str(self.tmp), "w") as dst:  # the container from the extension, the input's
+            self.dst = dst
+            if self.options.keep_metadata:
+                dst.metadata.update(self.src.metadata)
+            copies = {}
+            for stream in self.src.streams:  # in the input's order
+                if stream is self.vin:
+                    self._open_output(self._first_frame())
+                elif stream in others:
+                    copies[stream.index] = dst.add_stream_from_template(stream)
+            if not self.options.keep_metadata:
+                for stream in copies.values():
+                    language = stream.metadata.get("language")
+                    stream.metadata.clear()
+                    if language:  # which language an audio or subtitle track is, a viewer needs
+                        stream.metadata["language"] = language
+            decoded = 0
+            for packet in self.src.demux(self.vin, *others):
+                if packet.stream.index in copies:
+                    if packet.dts is None:
+                        continue  # the flush packet of a copied stream
+                    packet.stream = copies[packet.stream.index]
+                    dst.mux(packet)
+                    continue
+                for frame in packet.decode():
+                    self._push(decoded, frame)
+                    decoded += 1
+            if decoded == 0:
+                raise VideoError("the video stream holds no frame that decodes")
+            if self.total and decoded < self.total:
+                raise VideoError(f"truncated or corrupt: {decoded} of its {self.total} frames decode")
+            for index, faces in self.tracker.finish():
+                self._write(index, faces)
+            dst.mux(self.vout.encode(None))
+        fps = float(self.vin.average_rate) if self.vin.average_rate else None
+        tracks = [t.to_report() for t in self.tracker.all_tracks if t.hidden]
+        for track in tracks:
+            track["method"] = self.track_methods.get(track["id"])
+        return VideoResult(
+            frames=self.written,
+            fps=fps,
+            width=self.width,
+            height=self.height,
+            faces=self.faces,
+            rotation=self.rotation * 90,
+            tracks=tracks,
+        )
+
+    def _first_frame(self):
+        """The first frame, decoded from a second opening of the file: its display matrix is needed before the
+        output's header is written, which the first copied audio packet may do before any frame decodes."""
+        with self.av.open(self.src.name) as probe:
+            first = next(probe.decode(video=0), None)
+        if first is None:
             raise VideoError("the video stream holds no frame that decodes")
-        if total and frames < total:
-            raise VideoError(f"truncated or corrupt: {frames} of its {total} frames decode")
-        dst.mux(vout.encode(None))
-    return frames, faces
+        return first
+
+    def _open_output(self, first) -> None:
+        codec = CODECS[self.codec]
+        vout = self.dst.add_stream(codec.encoder, rate=self.vin.average_rate or 25)
+        vout.width, vout.height = self.width, self.height
+        even = self.width % 2 == 0 and self.height % 2 == 0
+        vout.pix_fmt = "yuv420p" if even else "yuv444p"
+        vout.time_base = self.vin.time_base
+        vout.codec_context.time_base = self.vin.time_base
+        vout.options = {"crf": str(self.quality), **dict(codec.options)}
+        if self.codec == "h265" and self.tmp.suffix.lower() in (".mp4", ".mov", ".m4v"):
+            vout.codec_tag = "hvc1"  # what Apple's players need to play H.265 in MP4
+        matrix = _display_matrix(first)
+        if matrix is not None:
+            vout.set_display_matrix(matrix)
+            self.rotation = int(round(first.rotation / 90.0)) % 4 if first.rotation else 0
+        if self.options.keep_metadata:
+            vout.metadata.update({k: v for k, v in self.vin.metadata.items() if k.lower() != "encoder"})
+        self.vout = vout
+        # the tracker works in upright pixels
+        size = (self.width, self.height) if self.rotation % 2 == 0 else (self.height, self.width)
+        self.tracker = FaceTracker(lookahead=self.options.lookahead, frame_size=size)
+
+    def _push(self, index: int, frame) -> None:
+        rgb = frame.to_ndarray(format="rgb24")
+        if self.rotation:
+            rgb = np.rot90(rgb, self.rotation)
+        rgb = np.ascontiguousarray(rgb)
+        self.pending.append((rgb, frame.pts, frame.time_base))
+        detector = self.anonymizer.detector
+        if isinstance(detector, CascadeDetector) and self.options.extra_every > 1:
+            faces = detector.detect(rgb, extra=index % self.options.extra_every == 0)
+        else:
+            faces = self.anonymizer.detect(rgb)
+        for decided, faces in self.tracker.push(index, faces):
+            self._write(decided, faces)
+
+    def _write(self, index: int, faces) -> None:
+        rgb, pts, time_base = self.pending.popleft()
+        result = self.anonymizer.anonymize(rgb, faces=faces)
+        for face in result.faces:
+            if face.track is not None and face.method:
+                self.track_methods[face.track] = face.method
+        image = result.image if not self.rotation else np.ascontiguousarray(np.rot90(result.image, -self.rotation))
+        new = self.av.VideoFrame.from_ndarray(image, format="rgb24")
+        new.pts, new.time_base = pts, time_base
+        self.dst.mux(self.vout.encode(new))
+        self.written += 1
+        self.faces += len(result.faces)
+        if self.progress is not None:
+            self.progress(self.written, self.total)

@@ -11,6 +11,7 @@ import pytest
 
 from anonymizer import Anonymizer
 from anonymizer.batch import Batch
+from conftest import FakeDetector
 
 av = pytest.importorskip("av")
 
@@ -103,3 +104,208 @@ def test_a_truncated_or_fake_video_fails_closed(tmp_path):
     assert entries["cut.mp4"].status == "error"
     assert entries["cut.mkv"].status == "error", entries["cut.mkv"]
     assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]  # nothing written, no temporary file
+
+
+def _run(src: Path, out: Path, anonymizer, **options):
+    from anonymizer.batch import BatchOptions
+
+    batch = Batch(anonymizer, src, out, BatchOptions(**options))
+    entries = batch.run()
+    return batch, entries
+
+
+class _ShapeSpy:
+    """A detector that finds one face in the middle of the frame and records the shapes it was shown."""
+
+    def __init__(self) -> None:
+        self.shapes: list[tuple[int, int]] = []
+
+    def detect(self, image):
+        from conftest import make_face
+
+        h, w = image.shape[:2]
+        self.shapes.append((h, w))
+        return [make_face((w / 2 - 40, h / 2 - 50, w / 2 + 40, h / 2 + 50))]
+
+
+def test_a_sideways_stored_clip_is_detected_upright_and_keeps_its_rotation(tmp_path):
+    """A phone clip stored 320x240 with a 90-degree display rotation: the detector sees the upright 240x320
+    frame, the face is hidden where it shows, and the output keeps the stored size and the rotation."""
+    src = tmp_path / "in"
+    src.mkdir()
+    upright = np.full((320, 240, 3), 120, np.uint8)
+    upright[110:210, 80:160] = np.random.default_rng(0).integers(0, 255, (100, 80, 3), dtype=np.uint8)
+    stored = np.ascontiguousarray(np.rot90(upright, -1))  # displayed = rot90(stored, 1) for +90 degrees
+    with av.open(str(src / "phone.mp4"), "w") as out:
+        v = out.add_stream("libx264", rate=10)
+        v.width, v.height = 320, 240
+        v.pix_fmt = "yuv420p"
+        v.set_display_rotation(90)
+        for _ in range(6):
+            out.mux(v.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")))
+        out.mux(v.encode(None))
+    spy = _ShapeSpy()
+    _, (entry,) = _run(src, tmp_path / "out", Anonymizer(method="solid", detector=spy))
+    assert entry.status == "ok", entry.error
+    assert set(spy.shapes) == {(320, 240)}
+    with av.open(str(tmp_path / "out" / "phone.mp4")) as c:
+        frames = list(c.decode(video=0))
+    assert frames[0].rotation == 90 and (frames[0].width, frames[0].height) == (320, 240)
+    shown = np.rot90(frames[0].to_ndarray(format="rgb24"), 1)
+    assert shown[130:190, 100:140].mean() < 10  # the solid fill, where the face shows upright
+    assert abs(int(shown[20:60, 20:60].mean()) - 120) < 6  # the rest untouched
+
+
+def test_metadata_is_dropped_unless_kept(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    make_clip(src / "clip.mp4", frames=4, audio=False)
+    tagged = src / "tagged.mp4"
+    with av.open(str(src / "clip.mp4")) as c, av.open(str(tagged), "w") as out:
+        out.metadata["title"] = "Alice at the march"
+        out.metadata["location"] = "+48.8577+002.2950/"
+        stream = out.add_stream_from_template(c.streams.video[0])
+        for packet in c.demux(c.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    (src / "clip.mp4").unlink()
+    fake = FakeDetector([(100, 60, 180, 160)])
+    _run(src, tmp_path / "plain", Anonymizer(method="blur", detector=fake))
+    _run(src, tmp_path / "kept", Anonymizer(method="blur", detector=fake), keep_metadata=True)
+    with av.open(str(tmp_path / "plain" / "tagged.mp4")) as c:
+        assert "title" not in c.metadata and "location" not in c.metadata
+    with av.open(str(tmp_path / "kept" / "tagged.mp4")) as c:
+        assert c.metadata.get("title") == "Alice at the march"
+
+
+def test_a_clip_without_faces_is_copied_frame_for_frame_with_no_tracks(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    make_clip(src / "clip.mp4", frames=6, audio=False)
+    batch, (entry,) = _run(src, tmp_path / "out", Anonymizer(method="blur", detector=FakeDetector([])))
+    assert entry.status == "ok" and entry.faces_hidden == 0 and entry.tracks == []
+    a, b = _video_frames(src / "clip.mp4"), _video_frames(tmp_path / "out" / "clip.mp4")
+    assert len(a) == len(b) == 6
+    assert max(np.abs(x.astype(int) - y.astype(int)).mean() for x, y in zip(a, b)) < 2  # re-encoded, not altered
+
+
+def test_a_file_with_no_video_stream_is_an_error_and_writes_nothing(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    with av.open(str(src / "voice.mp4"), "w") as out:
+        a = out.add_stream("aac", rate=22050)
+        tone = (0.1 * np.sin(np.arange(22050) / 10)).astype(np.float32)[None, :]
+        for k in range(0, tone.shape[1], 1024):
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(tone[:, k : k + 1024]), format="fltp", layout="mono"
+            )
+            frame.sample_rate = 22050
+            out.mux(a.encode(frame))
+        out.mux(a.encode(None))
+    _, (entry,) = _run(src, tmp_path / "out", Anonymizer(method="blur", detector=FakeDetector([])))
+    assert entry.status == "error" and "no video stream" in entry.error
+    assert not list((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize(("name", "codec", "expect"), [("clip.webm", None, "vp9"), ("clip.mkv", "h265", "hevc")])
+def test_other_codecs(tmp_path, name, codec, expect):
+    src = tmp_path / "in"
+    src.mkdir()
+    make_clip(src / name, frames=4, audio=False) if not name.endswith(".webm") else _webm(src / name)
+    _, (entry,) = _run(
+        src,
+        tmp_path / "out",
+        Anonymizer(method="blur", detector=FakeDetector([(100, 60, 180, 160)])),
+        video_codec=codec,
+    )
+    assert entry.status == "ok", entry.error
+    with av.open(str(tmp_path / "out" / name)) as c:
+        assert c.streams.video[0].codec_context.name == expect
+        assert len(list(c.decode(video=0))) == 4
+
+
+def _webm(path: Path) -> None:
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libvpx-vp9", rate=12)
+        v.width, v.height, v.pix_fmt = 320, 240, "yuv420p"
+        for i in range(4):
+            out.mux(v.encode(av.VideoFrame.from_ndarray(np.full((240, 320, 3), 40 * i, np.uint8), format="rgb24")))
+        out.mux(v.encode(None))
+
+
+def test_h264_in_webm_is_refused_with_a_clear_error(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    _webm(src / "clip.webm")
+    _, (entry,) = _run(src, tmp_path / "out", Anonymizer(method="blur", detector=FakeDetector([])), video_codec="h264")
+    assert entry.status == "error" and "WebM" in entry.error
+
+
+def test_the_gan_paints_one_face_per_track(tmp_path):
+    """Every frame's face of one track is painted from the same latent code; another run draws another."""
+    torch = pytest.importorskip("torch")
+    from anonymizer.gan import GanReplacer
+
+    src = tmp_path / "in"
+    src.mkdir()
+    make_clip(src / "clip.mp4", frames=10, audio=False)
+    codes = []
+
+    def spy(replacer):
+        inpaint = replacer.generator.inpaint
+
+        def recording(image, mask, landmarks, z):
+            codes.append(z.clone())
+            return inpaint(image, mask, landmarks, z)
+
+        replacer.generator.inpaint = recording
+        return replacer
+
+    moving = _MovingFace()
+    _run(src, tmp_path / "a", Anonymizer(detector=moving, replacer=spy(GanReplacer(device="cpu"))))
+    first_run = torch.cat(codes)
+    assert first_run.shape[0] == 10, "one face a frame"
+    assert all(torch.equal(first_run[0], z) for z in first_run), "the same code in every frame"
+    codes.clear()
+    _run(src, tmp_path / "b", Anonymizer(detector=_MovingFace(), replacer=spy(GanReplacer(device="cpu"))))
+    assert not torch.equal(codes[0][0], first_run[0]), "another run, another face"
+
+
+class _MovingFace:
+    """The astronaut's face of make_clip's clip, where it moves, frame by frame (a detector that never misses)."""
+
+    def __init__(self, frames: int = 10, size: tuple[int, int] = (320, 240)) -> None:
+        self.i, self.frames, self.w = 0, frames, size[0]
+
+    def detect(self, image):
+        from conftest import make_face
+
+        x = 10 + self.i * (self.w - 140) // max(1, self.frames - 1)
+        self.i += 1
+        return [make_face((x + 10, 50, x + 110, 180))]
+
+
+def test_cancelling_mid_video_leaves_nothing(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    make_clip(src / "clip.mp4", frames=24, audio=False)
+    seen = []
+    batch = Batch(Anonymizer(method="blur", detector=FakeDetector([(100, 60, 180, 160)])), src, tmp_path / "out")
+    entries = batch.run(
+        frame_progress=lambda job, done, total: seen.append((done, total)), should_cancel=lambda: len(seen) >= 5
+    )
+    assert batch.cancelled and entries == []
+    assert seen[:2] == [(1, 24), (2, 24)]
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+
+
+def test_the_report_lists_each_track_with_its_boxes(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    make_clip(src / "clip.mp4", frames=10, audio=False)
+    batch, (entry,) = _run(src, tmp_path / "out", Anonymizer(method="pixelate", detector=_MovingFace()))
+    (track,) = entry.to_dict()["tracks"]
+    assert track["first_frame"] == 0 and track["last_frame"] == 9 and track["method"] == "pixelate"
+    frames = [k[0] for k in track["keyframes"]]
+    assert frames[0] == 0 and frames[-1] == 9 and all(len(k) == 5 for k in track["keyframes"])

@@ -124,8 +124,12 @@ class CascadeDetector:
         keep = (box_sizes(boxes) / f >= self.large_min) & ~overlaps_any(grown, known)
         return [Face(b, float(s), m / f) for b, s, m in zip(grown[keep], scores[keep], marks[keep])]
 
-    def detect(self, image: np.ndarray) -> list[Face]:
+    def detect(self, image: np.ndarray, extra: bool = True) -> list[Face]:
+        """The faces of ``image``; ``extra=False`` runs the photo's own pass only (a video's frames between
+        the frames that get all passes: the tracker bridges the frames in between)."""
         passes = [self.photo.detect(image)]
+        if not extra:
+            return passes[0]
         scaled: dict[int, tuple[np.ndarray, float]] = {}  # the passes at one size share the scaled photo
 
         def at(side: int) -> tuple[np.ndarray, float]:

@@ -1,0 +1,309 @@
+"""Face tracks across video frames, with a look-ahead, so that a face the detector misses is still hidden.
+
+Detection runs on every frame; :class:`FaceTracker` links the detections into tracks and decides, a few
+frames late, where each track's face is in each frame:
+
+* **Association**: a detection joins the track whose box, carried forward at the track's speed, it overlaps
+  most (IoU), or whose centre it lies close to at a similar size (small, fast faces overlap little from one
+  frame to the next). Greedy, best pairs first. A detection no track takes starts a new track.
+* **Look-ahead**: a frame is decided only once ``lookahead`` later frames have been detected. So a face the
+  detector misses for a while (turned away, blurred by motion, a threshold flicker) is hidden at the place
+  interpolated between the detections before and after the gap, and a face is hidden a few frames
+  (``lead``) *before* its first detection, where it was entering the picture or still too small, at the
+  place its motion carries it back to. After a track's last detection it stays hidden ``tail`` frames more,
+  carried forward.
+* **Smoothing**: a track's box is the mean of its boxes over ``smooth`` frames either side, but never less
+  than the frame's own detection (their union), and it never shrinks by more than ``max_shrink`` of its
+  width or height from one frame to the next. Boxes not seen by the detector (interpolated or carried)
+  are grown with the number of frames to the nearest detection.
+
+The output is a list of :class:`~anonymizer.faces.Face` per frame with ``track`` set, which the pipeline
+hides as any face (the GAN paints one face per track: the same latent code for all its frames). Everything
+here is plain geometry: no pixels, no model.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from anonymizer.boxes import box_iou
+from anonymizer.faces import Face
+
+DEFAULT_LOOKAHEAD = 12  # frames decided late: the longest detector gap that is bridged by interpolation
+DEFAULT_LEAD = 6  # frames hidden before a track's first detection
+DEFAULT_TAIL = 6  # frames hidden after a track's last detection
+DEFAULT_SMOOTH = 2  # boxes averaged over this many frames either side
+DEFAULT_MAX_SHRINK = 0.1  # a track's box loses at most this share of its width or height per frame
+GROW_PER_FRAME = 0.04  # a box not seen by the detector grows by this share per frame to the nearest detection
+MAX_GROW = 1.4
+MATCH_IOU = 0.2
+MATCH_DISTANCE = 0.6  # or: centres closer than this many face sizes, at a similar size
+MATCH_SIZE_RATIO = 1.6
+
+
+@dataclass
+class _Obs:
+    frame: int
+    box: np.ndarray
+    landmarks: np.ndarray  # relative to the box: (x - x1) / w, (y - y1) / h
+    score: float
+
+
+@dataclass
+class Track:
+    """A face followed through the clip: its detections, and where it was hidden (for the report)."""
+
+    id: int
+    observations: list[_Obs] = field(default_factory=list)
+    frames: list[int] = field(default_factory=list)  # the observations' frames, for bisecting
+    hidden: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (frame, box) as decided
+    method: str | None = None
+
+    def add(self, obs: _Obs) -> None:
+        self.observations.append(obs)
+        self.frames.append(obs.frame)
+
+    @property
+    def last(self) -> _Obs:
+        return self.observations[-1]
+
+    @property
+    def first_frame(self) -> int | None:
+        return self.hidden[0][0] if self.hidden else None
+
+    @property
+    def last_frame(self) -> int | None:
+        return self.hidden[-1][0] if self.hidden else None
+
+    def velocity(self, newest: bool = True) -> np.ndarray:
+        """Box corners' motion per frame, from up to three detections at the newest (or oldest) end."""
+        obs = self.observations[-4:] if newest else self.observations[:4]
+        if len(obs) < 2 or obs[-1].frame == obs[0].frame:
+            return np.zeros(4, dtype=np.float32)
+        v = (obs[-1].box - obs[0].box) / float(obs[-1].frame - obs[0].frame)
+        size = max(_size(obs[-1].box), 1.0)
+        return np.clip(v, -0.5 * size, 0.5 * size)  # a face moving half its size a frame is the fastest believed
+
+    def to_report(self, tolerance: float = 1.0) -> dict:
+        """id, first and last frame, method, and the hidden boxes as keyframes: straight lines between them
+        stay within ``tolerance`` px of every frame's box."""
+        frames = np.array([f for f, _ in self.hidden])
+        boxes = np.array([b for _, b in self.hidden], dtype=np.float64)
+        keep = _keyframes(frames, boxes, tolerance)
+        return {
+            "id": self.id,
+            "first_frame": int(frames[0]),
+            "last_frame": int(frames[-1]),
+            "frames": len(frames),
+            "detections": len(self.observations),
+            "method": self.method,
+            "keyframes": [[int(frames[i]), *(round(float(v), 1) for v in boxes[i])] for i in keep],
+        }
+
+
+def _size(box: np.ndarray) -> float:
+    return float(max(box[2] - box[0], box[3] - box[1]))
+
+
+def _centre(box: np.ndarray) -> np.ndarray:
+    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], dtype=np.float32)
+
+
+def _grow(box: np.ndarray, factor: float) -> np.ndarray:
+    c = _centre(box)
+    half = np.array([box[2] - box[0], box[3] - box[1]], dtype=np.float32) * factor / 2
+    return np.array([c[0] - half[0], c[1] - half[1], c[0] + half[0], c[1] + half[1]], dtype=np.float32)
+
+
+def _keyframes(frames: np.ndarray, boxes: np.ndarray, tolerance: float) -> list[int]:
+    """Indices of the frames to keep so that linear interpolation between them rebuilds every box."""
+    keep = [0]
+    start = 0
+    for end in range(2, len(frames)):
+        span = np.arange(start, end + 1)
+        t = (frames[span] - frames[start]) / max(frames[end] - frames[start], 1)
+        line = boxes[start] + t[:, None] * (boxes[end] - boxes[start])
+        if np.abs(line - boxes[span]).max() > tolerance or frames[end] - frames[end - 1] != 1:
+            keep.append(end - 1)
+            start = end - 1
+    if len(frames) > 1:
+        keep.append(len(frames) - 1)
+    return keep
+
+
+class FaceTracker:
+    """Links per-frame detections into tracks; see the module's docstring.
+
+    Feed frames in order with :meth:`push` (frame index, that frame's detections); it returns the frames now
+    decided, as ``(frame index, faces)``, each frame exactly once and in order, ``lookahead`` frames late.
+    :meth:`finish` returns the rest at the clip's end.
+    """
+
+    def __init__(
+        self,
+        lookahead: int = DEFAULT_LOOKAHEAD,
+        lead: int = DEFAULT_LEAD,
+        tail: int = DEFAULT_TAIL,
+        smooth: int = DEFAULT_SMOOTH,
+        max_shrink: float = DEFAULT_MAX_SHRINK,
+        frame_size: tuple[int, int] | None = None,
+    ) -> None:
+        if lookahead < max(lead, smooth):
+            raise ValueError("the look-ahead must cover the lead and the smoothing window")
+        self.lookahead, self.lead, self.tail, self.smooth = lookahead, lead, tail, smooth
+        self.max_shrink = max_shrink
+        self.frame_size = frame_size  # (width, height): boxes are clipped to it
+        self.tracks: list[Track] = []  # tracks a later frame may still need
+        self.finished: list[Track] = []
+        self._count = 0
+        self._next_frame = 0  # the next frame to push
+        self._next_out = 0  # the next frame to decide
+        self._last_box: dict[int, np.ndarray] = {}  # track id -> box decided for the previous frame
+
+    # -- input -------------------------------------------------------------------------------------------
+    def push(self, frame: int, faces: Iterable[Face]) -> list[tuple[int, list[Face]]]:
+        if frame != self._next_frame:
+            raise ValueError(f"frames must be pushed in order: expected {self._next_frame}, got {frame}")
+        self._next_frame += 1
+        self._associate(frame, list(faces))
+        out = []
+        while self._next_out <= frame - self.lookahead:
+            out.append((self._next_out, self._decide(self._next_out)))
+            self._next_out += 1
+        return out
+
+    def finish(self) -> list[tuple[int, list[Face]]]:
+        out = []
+        while self._next_out < self._next_frame:
+            out.append((self._next_out, self._decide(self._next_out)))
+            self._next_out += 1
+        return out
+
+    @property
+    def all_tracks(self) -> list[Track]:
+        """Every track so far, in the order they started (their ids)."""
+        return sorted(self.finished + self.tracks, key=lambda t: t.id)
+
+    def _associate(self, frame: int, faces: list[Face]) -> None:
+        live = [t for t in self.tracks if frame - t.last.frame <= self.lookahead + self.tail]
+        pairs = []
+        for ti, track in enumerate(live):
+            predicted = track.last.box + track.velocity() * (frame - track.last.frame)
+            for fi, face in enumerate(faces):
+                iou = float(box_iou(predicted[None], face.box[None])[0, 0])
+                size_p, size_f = max(_size(predicted), 1.0), max(face.size, 1.0)
+                ratio = max(size_p, size_f) / min(size_p, size_f)
+                distance = float(np.linalg.norm(_centre(predicted) - _centre(face.box))) / size_p
+                if iou >= MATCH_IOU or (distance <= MATCH_DISTANCE and ratio <= MATCH_SIZE_RATIO):
+                    pairs.append((iou - distance, ti, fi))
+        pairs.sort(reverse=True)
+        taken_t, taken_f = set(), set()
+        for _, ti, fi in pairs:
+            if ti in taken_t or fi in taken_f:
+                continue
+            taken_t.add(ti)
+            taken_f.add(fi)
+            live[ti].add(_observation(frame, faces[fi]))
+        for fi, face in enumerate(faces):
+            if fi not in taken_f:
+                self._count += 1
+                track = Track(id=self._count)
+                track.add(_observation(frame, face))
+                self.tracks.append(track)
+
+    # -- output ------------------------------------------------------------------------------------------
+    def _decide(self, frame: int) -> list[Face]:
+        faces = []
+        for track in self.tracks:
+            placed = self._place(track, frame)
+            if placed is None:
+                self._last_box.pop(track.id, None)
+                continue
+            box, rel, score, seen = placed
+            box = self._limit_shrink(track.id, box)
+            if self.frame_size is not None:
+                w, h = self.frame_size
+                clipped = np.clip(box, [0, 0, 0, 0], [w, h, w, h])
+                if clipped[2] - clipped[0] < 1 or clipped[3] - clipped[1] < 1:
+                    self._last_box.pop(track.id, None)
+                    continue
+            self._last_box[track.id] = box
+            track.hidden.append((frame, box.copy()))
+            wh = np.array([box[2] - box[0], box[3] - box[1]], dtype=np.float32)
+            landmarks = box[:2] + rel * wh
+            faces.append(
+                Face(box=box, score=score, landmarks=landmarks, source="detector" if seen else "track", track=track.id)
+            )
+        # tracks no later frame can need (nor any detection join) leave the working list
+        done = [t for t in self.tracks if t.last.frame < frame - self.tail]
+        if done:
+            self.finished.extend(done)
+            self.tracks = [t for t in self.tracks if t.last.frame >= frame - self.tail]
+        return faces
+
+    def _place(self, track: Track, frame: int) -> tuple[np.ndarray, np.ndarray, float, bool] | None:
+        """The track's box at ``frame`` (smoothed), its landmarks relative to it, a score, and whether the
+        detector saw it there; None when the track is not in that frame."""
+        raw = self._raw(track, frame)
+        if raw is None:
+            return None
+        box, rel, score, seen = raw
+        window = [self._raw(track, f) for f in range(frame - self.smooth, frame + self.smooth + 1)]
+        boxes = np.array([r[0] for r in window if r is not None])
+        smoothed = boxes.mean(axis=0)
+        union = np.concatenate([np.minimum(smoothed[:2], box[:2]), np.maximum(smoothed[2:], box[2:])])
+        if seen:
+            rel = (rel * (box[2:] - box[:2]) + box[:2] - union[:2]) / np.maximum(union[2:] - union[:2], 1e-3)
+        return union.astype(np.float32), rel.astype(np.float32), score, seen
+
+    def _raw(self, track: Track, frame: int) -> tuple[np.ndarray, np.ndarray, float, bool] | None:
+        """Before smoothing: the detection at ``frame``, or the interpolated or carried box."""
+        obs = track.observations
+        i = bisect.bisect_left(track.frames, frame)
+        if i < len(obs) and obs[i].frame == frame:
+            o = obs[i]
+            return o.box, o.landmarks, o.score, True
+        before = obs[i - 1] if i > 0 else None
+        after = obs[i] if i < len(obs) else None
+        if before is not None and after is not None:  # a gap: interpolate
+            t = (frame - before.frame) / (after.frame - before.frame)
+            box = before.box + t * (after.box - before.box)
+            rel = before.landmarks + t * (after.landmarks - before.landmarks)
+            away = min(frame - before.frame, after.frame - frame)
+            score = min(before.score, after.score)
+        elif after is not None:  # before its first detection
+            away = after.frame - frame
+            if away > self.lead:
+                return None
+            box = after.box - track.velocity(newest=False) * away
+            rel, score = after.landmarks, after.score
+        elif before is not None:  # after its last detection
+            away = frame - before.frame
+            if away > self.tail:
+                return None
+            box = before.box + track.velocity() * away
+            rel, score = before.landmarks, before.score
+        else:
+            return None
+        return _grow(box, min(1.0 + GROW_PER_FRAME * away, MAX_GROW)), rel, score, False
+
+    def _limit_shrink(self, track_id: int, box: np.ndarray) -> np.ndarray:
+        previous = self._last_box.get(track_id)
+        if previous is None:
+            return box
+        keep = 1.0 - self.max_shrink
+        c = _centre(box)
+        half = np.array([box[2] - box[0], box[3] - box[1]], dtype=np.float32) / 2
+        floor = np.array([previous[2] - previous[0], previous[3] - previous[1]], dtype=np.float32) * keep / 2
+        half = np.maximum(half, floor)
+        return np.array([c[0] - half[0], c[1] - half[1], c[0] + half[0], c[1] + half[1]], dtype=np.float32)
+
+
+def _observation(frame: int, face: Face) -> _Obs:
+    box = face.box.astype(np.float32)
+    wh = np.maximum(box[2:] - box[:2], 1e-3)
+    return _Obs(frame=frame, box=box, landmarks=(face.landmarks - box[:2]) / wh, score=face.score)

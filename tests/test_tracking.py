@@ -1,0 +1,104 @@
+"""The face tracker: gaps bridged, faces hidden before their first detection, one id per face, no sudden shrink."""
+
+import numpy as np
+import pytest
+
+from anonymizer.faces import Face, estimate_landmarks
+from anonymizer.tracking import FaceTracker, Track, _keyframes
+
+
+def face_at(x: float, y: float, size: float = 40.0) -> Face:
+    box = np.array([x, y, x + size, y + size], dtype=np.float32)
+    return Face(box=box, score=0.9, landmarks=estimate_landmarks(box))
+
+
+def run(tracker: FaceTracker, detections: list[list[Face]]) -> list[list[Face]]:
+    out = []
+    for i, faces in enumerate(detections):
+        out.extend(tracker.push(i, faces))
+    out.extend(tracker.finish())
+    assert [i for i, _ in out] == list(range(len(detections))), "every frame once, in order"
+    return [faces for _, faces in out]
+
+
+def covers(hidden: list[Face], truth: np.ndarray, share: float = 0.95) -> bool:
+    """Some hidden box covers ``share`` of the true box."""
+    area = (truth[2] - truth[0]) * (truth[3] - truth[1])
+    for face in hidden:
+        b = face.box
+        w = max(0.0, min(b[2], truth[2]) - max(b[0], truth[0]))
+        h = max(0.0, min(b[3], truth[3]) - max(b[1], truth[1]))
+        if w * h >= share * area:
+            return True
+    return False
+
+
+def test_missed_frames_are_hidden_at_the_interpolated_place():
+    truth = [np.array([10 + 6 * i, 50 + 2 * i, 50 + 6 * i, 90 + 2 * i], dtype=np.float32) for i in range(60)]
+    missed = {10, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 41}
+    detections = [[] if i in missed else [face_at(t[0], t[1])] for i, t in enumerate(truth)]
+    hidden = run(FaceTracker(lookahead=12), detections)
+    for i, t in enumerate(truth):
+        assert covers(hidden[i], t), f"frame {i} not hidden"
+    ids = {f.track for frame in hidden for f in frame}
+    assert ids == {1}, "one face, one track"
+    assert [f.source for f in hidden[10]] == ["track"] and [f.source for f in hidden[11]] == ["detector"]
+
+
+def test_a_face_is_hidden_before_its_first_detection_and_after_its_last():
+    detections = [[] for _ in range(40)]
+    for i in range(15, 25):  # moving right 5 px a frame; the detector sees it from frame 15 to 24 only
+        detections[i] = [face_at(100 + 5 * i, 100)]
+    hidden = run(FaceTracker(lookahead=8, lead=5, tail=5), detections)
+    for i in range(10, 30):
+        assert covers(hidden[i], np.array([100 + 5 * i, 100, 140 + 5 * i, 140], dtype=np.float32)), i
+    assert hidden[9] == [] and hidden[30] == []
+
+
+def test_two_faces_passing_keep_their_own_tracks():
+    detections = []
+    for i in range(30):
+        detections.append([face_at(20 + 4 * i, 100), face_at(300 - 4 * i, 100 + 60)])
+    hidden = run(FaceTracker(), detections)
+    left = [f.track for frame in hidden for f in frame if f.box[1] < 130]
+    right = [f.track for frame in hidden for f in frame if f.box[1] >= 130]
+    assert len(set(left)) == 1 and len(set(right)) == 1 and set(left) != set(right)
+
+
+def test_the_hidden_box_never_shrinks_fast_and_always_holds_the_detection():
+    detections = [[face_at(100, 100, 80)] for _ in range(10)] + [[face_at(120, 120, 40)] for _ in range(20)]
+    hidden = run(FaceTracker(max_shrink=0.1), detections)
+    widths = [frame[0].width for frame in hidden]
+    for a, b in zip(widths, widths[1:]):
+        assert b >= 0.9 * a - 1e-3
+    for frame, dets in zip(hidden, detections):
+        d, b = dets[0].box, frame[0].box
+        assert b[0] <= d[0] and b[1] <= d[1] and b[2] >= d[2] and b[3] >= d[3]
+
+
+def test_boxes_are_clipped_away_when_the_track_leaves_the_frame():
+    detections = [[face_at(580 + 10 * i, 100)] for i in range(3)] + [[] for _ in range(10)]
+    hidden = run(FaceTracker(lead=0, tail=8, frame_size=(640, 480)), detections)
+    for frame in hidden:
+        for face in frame:
+            assert face.box[0] < 640  # carried beyond the edge: dropped, not kept off-screen
+
+
+def test_frames_must_come_in_order():
+    tracker = FaceTracker()
+    tracker.push(0, [])
+    with pytest.raises(ValueError):
+        tracker.push(2, [])
+
+
+def test_report_keyframes_rebuild_every_box():
+    frames = np.arange(50)
+    boxes = np.stack([frames * 2.0, frames * 0.0 + 5, frames * 2.0 + 30, np.where(frames < 25, 40.0, 60.0)], axis=1)
+    keep = _keyframes(frames, boxes, tolerance=1.0)
+    assert len(keep) < 10
+    rebuilt = np.stack([np.interp(frames, frames[keep], boxes[keep, k]) for k in range(4)], axis=1)
+    assert np.abs(rebuilt - boxes).max() <= 1.0
+    track = Track(id=3, hidden=[(int(f), b) for f, b in zip(frames, boxes)])
+    report = track.to_report()
+    assert report["first_frame"] == 0 and report["last_frame"] == 49 and report["frames"] == 50
+    assert len(report["keyframes"]) == len(keep)
