@@ -251,10 +251,10 @@ class _Transcoder:
         self.pending.append((rgb, frame.pts, frame.time_base))
         detector = self.anonymizer.detector
         if isinstance(detector, CascadeDetector) and self.options.extra_every > 1:
-            faces = detector.detect(rgb, extra=index % self.options.extra_every == 0)
+            found = detector.detect(rgb, extra=index % self.options.extra_every == 0)
         else:
-            faces = self.anonymizer.detect(rgb)
-        for decided, faces in self.tracker.push(index, faces):
+            found = self.anonymizer.detect(rgb)
+        for decided, faces in self.tracker.push(index, found):
             self._write(decided, faces)
 
     def _write(self, index: int, faces) -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import FakeDetector
 
 from anonymizer import Anonymizer
 from anonymizer.batch import Batch
-from conftest import FakeDetector
 
 av = pytest.importorskip("av")
 
