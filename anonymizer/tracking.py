@@ -191,15 +191,19 @@ class FaceTracker:
     def _associate(self, frame: int, faces: list[Face]) -> None:
         live = [t for t in self.tracks if frame - t.last.frame <= self.lookahead + self.tail]
         pairs = []
-        for ti, track in enumerate(live):
-            predicted = track.last.box + track.velocity() * (frame - track.last.frame)
-            for fi, face in enumerate(faces):
-                iou = float(box_iou(predicted[None], face.box[None])[0, 0])
-                size_p, size_f = max(_size(predicted), 1.0), max(face.size, 1.0)
-                ratio = max(size_p, size_f) / min(size_p, size_f)
-                distance = float(np.linalg.norm(_centre(predicted) - _centre(face.box))) / size_p
-                if iou >= MATCH_IOU or (distance <= MATCH_DISTANCE and ratio <= MATCH_SIZE_RATIO):
-                    pairs.append((iou - distance, ti, fi))
+        if live and faces:
+            predicted = np.stack([t.last.box + t.velocity() * (frame - t.last.frame) for t in live])
+            found = np.stack([f.box for f in faces]).astype(np.float32)
+            iou = box_iou(predicted, found)
+            size_p = np.maximum(np.max(predicted[:, 2:] - predicted[:, :2], axis=1), 1.0)[:, None]
+            size_f = np.maximum(np.max(found[:, 2:] - found[:, :2], axis=1), 1.0)[None, :]
+            ratio = np.maximum(size_p, size_f) / np.minimum(size_p, size_f)
+            centre_p = (predicted[:, :2] + predicted[:, 2:]) / 2
+            centre_f = (found[:, :2] + found[:, 2:]) / 2
+            distance = np.linalg.norm(centre_p[:, None, :] - centre_f[None, :, :], axis=2) / size_p
+            ok = (iou >= MATCH_IOU) | ((distance <= MATCH_DISTANCE) & (ratio <= MATCH_SIZE_RATIO))
+            for ti, fi in zip(*np.nonzero(ok)):
+                pairs.append((float(iou[ti, fi] - distance[ti, fi]), int(ti), int(fi)))
         pairs.sort(reverse=True)
         taken_t, taken_f = set(), set()
         for _, ti, fi in pairs:

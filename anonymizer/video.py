@@ -271,3 +271,21 @@ class _Transcoder:
         self.faces += len(result.faces)
         if self.progress is not None:
             self.progress(self.written, self.total)
+
+
+def first_frame(path: str | os.PathLike) -> np.ndarray:
+    """The first frame of a video as displayed (its rotation applied), RGB: what a preview shows."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise VideoError("no video stream in the file")
+            frame = next(container.decode(video=0), None)
+    except (av.FFmpegError, OSError, EOFError) as err:
+        raise VideoError(f"not a readable video: {err}") from None
+    if frame is None:
+        raise VideoError("the video stream holds no frame that decodes")
+    rgb = frame.to_ndarray(format="rgb24")
+    turns = int(round(frame.rotation / 90.0)) % 4 if _display_matrix(frame) is not None and frame.rotation else 0
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb

@@ -15,6 +15,7 @@ from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 from anonymizer import Face
 from anonymizer.detection import box_iou
 from anonymizer.faces import estimate_landmarks
+from anonymizer.video import is_video_path
 
 PENDING, FACES, DONE, ERROR = "pending", "faces", "done", "error"
 _keys = itertools.count(1)
@@ -51,6 +52,10 @@ class Photo:
             return self.path.relative_to(self.root).as_posix()
         except ValueError:
             return self.path.name
+
+    @property
+    def is_video(self) -> bool:
+        return is_video_path(self.path)
 
     @property
     def edited(self) -> bool:

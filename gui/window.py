@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from anonymizer.imageio import IMAGE_EXTENSIONS, is_image_path
+from anonymizer.video import VIDEO_EXTENSIONS, is_video_path
 
 MAX_RECENT = 8
 IMAGE_CACHE = 3  # full-size photos kept in memory (the selected one and its neighbours)
@@ -338,9 +339,13 @@ class MainWindow(QMainWindow):
             self.add_paths(paths)
 
     def open_files(self) -> None:
-        patterns = " ".join(f"*{ext}" for ext in IMAGE_EXTENSIONS)
+        photos = " ".join(f"*{ext}" for ext in IMAGE_EXTENSIONS)
+        videos = " ".join(f"*{ext}" for ext in VIDEO_EXTENSIONS)
         files, _ = QFileDialog.getOpenFileNames(
-            self, "Open Photos", self._last_dir(), f"Photos ({patterns});;All files (*)"
+            self,
+            "Open Photos and Videos",
+            self._last_dir(),
+            f"Photos and videos ({photos} {videos});;Photos ({photos});;Videos ({videos});;All files (*)",
         )
         if files:
             self.store.setValue("recent/last_dir", str(Path(files[0]).parent))
@@ -364,14 +369,17 @@ class MainWindow(QMainWindow):
                 self.store.setValue("recent/last_dir", str(path))
                 for folder, dirnames, filenames in os.walk(path):
                     dirnames.sort()
-                    photos += [Photo(Path(folder, n), path) for n in sorted(filenames) if is_image_path(n)]
+                    photos += [Photo(Path(folder, n), path) for n in sorted(filenames) if _wanted(n)]
             else:
                 photo = Photo(path, path)
                 if not path.exists():
                     photo.status, photo.error = ERROR, "no such file"
-                elif not is_image_path(path):
+                elif not _wanted(path):
                     photo.status = ERROR
-                    photo.error = f"not a supported image type (use one of {' '.join(IMAGE_EXTENSIONS)})"
+                    photo.error = (
+                        f"not a supported photo or video type (use one of {' '.join(IMAGE_EXTENSIONS)}, "
+                        f"{' '.join(VIDEO_EXTENSIONS)})"
+                    )
                 photos.append(photo)
         new = self.model.add(photos)
         for photo in new:  # every thumbnail first, then the faces: the list fills in quickly
@@ -542,6 +550,10 @@ class MainWindow(QMainWindow):
         if photo.width:
             text += f"  ·  {photo.width}×{photo.height}"
         text += f"  ·  {photo.status_text()}"
+        if photo.is_video and photo.status != DONE:
+            text += (
+                "  ·  video: the first frame is shown; faces are found and followed in every frame when it is written"
+            )
         self.info.setText(text)
         self.setWindowTitle(f"{photo.path.name} — Anonymizer")
 
@@ -639,9 +651,15 @@ class MainWindow(QMainWindow):
             if not folder:
                 return False
             self.settings_panel.set_output_dir(folder)
-        items = [RunItem(p.key, p.path, p.root, p.faces(), p.excluded_faces()) for p in photos]
+        items = [
+            RunItem(p.key, p.path, p.root, None, [])
+            if p.is_video
+            else RunItem(p.key, p.path, p.root, p.faces(), p.excluded_faces())
+            for p in photos
+        ]
         thread = RunThread(items, self.settings, self.detectors, self)
         thread.progress.connect(self._run_progress)
+        thread.frameProgress.connect(self._frame_progress)
         thread.entryDone.connect(self._run_entry)
         thread.done.connect(self._run_done)
         self.run_thread = thread
@@ -667,6 +685,13 @@ class MainWindow(QMainWindow):
         self.progress.setMaximum(total)
         self.progress.setValue(done)
 
+    def _frame_progress(self, key: int, done: int, total: int) -> None:
+        """A video being written: its frames in the status bar (``total`` 0 when its length is unknown)."""
+        photo = self.model.find(key)
+        name = photo.relative if photo is not None else "video"
+        of = f" of {total}" if total else ""
+        self.statusBar().showMessage(f"Anonymizing {name}: frame {done}{of}…")
+
     def _run_entry(self, key: int, entry) -> None:
         photo = self.model.find(key)
         if photo is None:
@@ -674,7 +699,7 @@ class MainWindow(QMainWindow):
         if entry.status == "ok":
             photo.status, photo.error = DONE, None
             photo.output = Path(self.settings.output_dir) / entry.output
-            if photo.detected is None:
+            if photo.detected is None and not photo.is_video:
                 photo.set_detected([f for f in entry.faces if f.source != "user"])
                 photo.generation = self.generation
         else:
@@ -737,6 +762,11 @@ class MainWindow(QMainWindow):
         self.loader.stop()
         self.previewer.stop()
         self.training.shutdown()
+
+
+def _wanted(path) -> bool:
+    """A photo or a video, by extension, as the CLI chooses them."""
+    return is_image_path(path) or is_video_path(path)
 
 
 def _rect(box) -> QRectF:

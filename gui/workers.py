@@ -23,6 +23,7 @@ from anonymizer import Anonymizer, Face
 from anonymizer.batch import Batch, BatchOptions, BatchPathError, ReportEntry, write_report
 from anonymizer.detection import Detector
 from anonymizer.imageio import read_image
+from anonymizer.video import first_frame, is_video_path
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ class LoaderThread(QThread):
 
     def _work(self, job: _Job) -> None:
         try:
-            rgb = read_image(job.path).rgb
+            rgb = first_frame(job.path) if is_video_path(job.path) else read_image(job.path).rgb
         except Exception as err:  # every reason a file is unusable ends up as the row's error
             self.failed.emit(job.key, str(err) or type(err).__name__)
             return
@@ -215,7 +216,7 @@ class ReviewedEntry(ReportEntry):
 
     def to_dict(self) -> dict:
         out = super().to_dict()
-        if self.status == "ok":
+        if self.status == "ok" and "faces" in out:  # a photo (a video's entry lists tracks)
             for face, row in zip(self.faces, out["faces"], strict=True):
                 if face.source == "user":
                     row["source"] = "user"
@@ -246,6 +247,7 @@ class RunThread(QThread):
     """
 
     progress = Signal(int, int)  # done, total
+    frameProgress = Signal(int, int, int)  # a video's key, frames done, frames in all (0: unknown)
     entryDone = Signal(int, object)  # photo key, ReviewedEntry
     done = Signal(object)  # RunSummary
 
@@ -268,6 +270,14 @@ class RunThread(QThread):
 
     def run(self) -> None:
         summary = RunSummary(total=len(self.items), report=self.out_dir / REPORT_NAME)
+        try:
+            self._run(summary)
+        except Exception as err:  # whatever happens, the window hears that the run ended
+            log.exception("the run failed")
+            summary.error = f"the run failed: {type(err).__name__}: {err}"
+            self.done.emit(summary)
+
+    def _run(self, summary: RunSummary) -> None:
         entries: list[ReportEntry] = []
         try:
             anonymizer = self.settings.anonymizer(self.detectors.serialized(self.settings.threshold))
@@ -303,11 +313,15 @@ class RunThread(QThread):
                     summary, entries, item, ReportEntry(item.path.name, None, "error", error="no longer found")
                 )
 
-            def progress(entry: ReportEntry, _done: int, _total: int, batch=batch, by_source=by_source) -> None:
-                job = batch.jobs[len(batch.entries) - 1]
-                self._record(summary, entries, by_source[job.source], entry)
+            by_name = {job.name: job for job in batch.jobs}
 
-            batch.run(progress=progress, should_cancel=self._cancel.is_set)
+            def progress(entry: ReportEntry, _done: int, _total: int, by_name=by_name, by_source=by_source) -> None:
+                self._record(summary, entries, by_source[by_name[entry.input].source], entry)
+
+            def frames(job, done: int, total: int | None, by_source=by_source) -> None:
+                self.frameProgress.emit(by_source[job.source].key, done, total or 0)
+
+            batch.run(progress=progress, should_cancel=self._cancel.is_set, frame_progress=frames)
         summary.cancelled = self._cancel.is_set() and summary.done < summary.total
         try:
             # Save Selected re-does a few photos: the report keeps the others' entries.

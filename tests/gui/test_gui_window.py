@@ -246,7 +246,7 @@ def test_a_bad_file_in_the_drop_shows_an_error_row_and_the_run_goes_on(qtbot, wi
     row = window.model.index(window.model.row_of(by_name["broken.jpg"]))
     assert row.data().startswith("broken.jpg\nError: not")
     assert row.data(Qt.ItemDataRole.ForegroundRole) is not None
-    assert "not a supported image type" in by_name["notes.txt"].status_text()
+    assert "not a supported photo or video type" in by_name["notes.txt"].status_text()
 
     out = tmp_path / "out"
     report = run(qtbot, window, out)
@@ -313,3 +313,32 @@ def test_about_box_shows_the_model_card(qtbot, tmp_path):
     qtbot.addWidget(dialog)
     text = dialog.text.toPlainText()
     assert "Face generator" in text and "64 px" in text and "non-commercial" in text
+
+
+def test_a_dropped_video_is_previewed_by_its_first_frame_and_written_with_frame_progress(
+    qtbot, window, tmp_path, monkeypatch
+):
+    pytest.importorskip("av")
+    from test_video import make_clip
+
+    folder = tmp_path / "in"
+    write_noise(folder / "a.png", 1)
+    make_clip(folder / "clip.mp4", frames=12, size=(W, H), audio=False)
+    frames_seen = []
+    monkeypatch.setattr(window, "_frame_progress", lambda key, done, total: frames_seen.append((done, total)))
+    drop(window, [folder])
+    wait_all_detected(qtbot, window)
+    by_name = {p.relative: p for p in window.model.photos}
+    video = by_name["clip.mp4"]
+    assert video.is_video and video.status == FACES and (video.width, video.height) == (W, H)
+    assert video.thumbnail is not None
+    window.select_row(window.model.row_of(video))
+    assert "video" in window.info.text()
+
+    out = tmp_path / "out"
+    report = run(qtbot, window, out)
+    entries = {e["input"]: e for e in report["images"]}
+    assert entries["a.png"]["status"] == "ok" and entries["clip.mp4"]["status"] == "ok"
+    assert entries["clip.mp4"]["frames"] == 12 and len(entries["clip.mp4"]["tracks"]) == 2
+    assert frames_seen[-1] == (12, 12) and len(frames_seen) == 12
+    assert (out / "clip.mp4").is_file() and by_name["clip.mp4"].status == DONE
