@@ -30,6 +30,7 @@ import os
 import tempfile
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,6 +158,7 @@ class _Transcoder:
         self.rotation = 0  # quarter turns counter-clockwise that display the stored frame
         self.written = self.faces = 0
         self.pending: deque = deque()  # (upright RGB, pts, time_base) of the frames not yet decided
+        self.detecting: deque = deque()  # (frame index, Future of its faces), in order
         self.tracker: FaceTracker | None = None
         self.vout = None
         self.track_methods: dict[int, str] = {}
@@ -180,17 +182,8 @@ class _Transcoder:
                     stream.metadata.clear()
                     if language:  # which language an audio or subtitle track is, a viewer needs
                         stream.metadata["language"] = language
-            decoded = 0
-            for packet in self.src.demux(self.vin, *others):
-                if packet.stream.index in copies:
-                    if packet.dts is None:
-                        continue  # the flush packet of a copied stream
-                    packet.stream = copies[packet.stream.index]
-                    dst.mux(packet)
-                    continue
-                for frame in packet.decode():
-                    self._push(decoded, frame)
-                    decoded += 1
+            with ThreadPoolExecutor(1, thread_name_prefix="detect") as self.pool:
+                decoded = self._frames(copies, others)
             if decoded == 0:
                 raise VideoError("the video stream holds no frame that decodes")
             if self.total and decoded < self.total:
@@ -211,6 +204,34 @@ class _Transcoder:
             rotation=self.rotation * 90,
             tracks=tracks,
         )
+
+    def _frames(self, copies: dict, others: list) -> int:
+        """Demux: copied packets go straight to the output, video frames to detection and tracking; returns the
+        frames decoded. A frame's detection runs in the pool while this thread writes the frames before it."""
+        decoded = 0
+        for packet in self.src.demux(self.vin, *others):
+            if packet.stream.index in copies:
+                if packet.dts is None:
+                    continue  # the flush packet of a copied stream
+                packet.stream = copies[packet.stream.index]
+                self.dst.mux(packet)
+                continue
+            for frame in packet.decode():
+                self._push(decoded, frame)
+                decoded += 1
+        while self.detecting:
+            self._track(*self.detecting.popleft())
+        return decoded
+
+    def _track(self, index: int, found: Future) -> None:
+        for decided, faces in self.tracker.push(index, found.result()):
+            self._write(decided, faces)
+
+    def _detect(self, index: int, rgb: np.ndarray):
+        detector = self.anonymizer.detector
+        if isinstance(detector, CascadeDetector) and self.options.extra_every > 1:
+            return detector.detect(rgb, extra=index % self.options.extra_every == 0)
+        return self.anonymizer.detect(rgb)
 
     def _first_frame(self):
         """The first frame, decoded from a second opening of the file: its display matrix is needed before the
@@ -249,13 +270,9 @@ class _Transcoder:
             rgb = np.rot90(rgb, self.rotation)
         rgb = np.ascontiguousarray(rgb)
         self.pending.append((rgb, frame.pts, frame.time_base))
-        detector = self.anonymizer.detector
-        if isinstance(detector, CascadeDetector) and self.options.extra_every > 1:
-            found = detector.detect(rgb, extra=index % self.options.extra_every == 0)
-        else:
-            found = self.anonymizer.detect(rgb)
-        for decided, faces in self.tracker.push(index, found):
-            self._write(decided, faces)
+        self.detecting.append((index, self.pool.submit(self._detect, index, rgb)))
+        while len(self.detecting) > 1:  # one detection in flight while the frames before it are written
+            self._track(*self.detecting.popleft())
 
     def _write(self, index: int, faces) -> None:
         rgb, pts, time_base = self.pending.popleft()

@@ -14,9 +14,10 @@ benchmark reads the clip back, so both tools see the same decoded frames. A face
 box lies wholly inside the frame and is 20 px or more on its longer side there.
 
 **Hidden**, judged from the pixels: both tools run with a solid fill (``anonymize --method solid``;
-``deface --replacewith solid``) and their outputs are decoded; a pixel is changed when a channel moved by
-24 or more against the decoded input (above the encoders' noise), and a face-frame is hidden when 70 % or
-more of its box changed. Per face over the frames it is in: the share of face-frames hidden (all, and by
+``deface --replacewith solid``) and their outputs are decoded; a pixel is hidden when a channel moved by
+24 or more against the decoded input (above the encoders' noise), or when it is black (every channel
+under 16: the fill, over a face so dark that black hardly changes it), and a face-frame is hidden when
+70 % or more of its box is. Per face over the frames it is in: the share of face-frames hidden (all, and by
 size), *single-frame misses* (a frame where it shows, with hidden frames just before and after), and the
 longest run of consecutive frames it shows.
 
@@ -53,6 +54,7 @@ SIZE = (1280, 720)
 FPS = 25
 MIN_FACE = 20  # px in the frame
 CHANGED = 24
+FILL = 16  # an output pixel darker than this in every channel is the solid (black) fill
 COVER = 0.7
 BUCKETS = (("20-32", 20, 32), ("32-64", 32, 64), (">=64", 64, 10**9))
 
@@ -119,7 +121,9 @@ def measure(inputs: list[np.ndarray], outputs: list[np.ndarray], truth: list[lis
         if k >= len(outputs) or outputs[k].shape != inputs[k].shape:
             changed = np.zeros(inputs[k].shape[:2], bool)  # a missing or resized frame hides nothing
         else:
-            changed = np.abs(outputs[k].astype(np.int16) - inputs[k].astype(np.int16)).max(axis=2) >= CHANGED
+            after = outputs[k].astype(np.int16)
+            changed = np.abs(after - inputs[k].astype(np.int16)).max(axis=2) >= CHANGED
+            changed |= after.max(axis=2) < FILL  # the black fill over pixels that were already nearly black
         for x1, y1, x2, y2, i in faces:
             box = changed[int(round(y1)) : int(round(y2)), int(round(x1)) : int(round(x2))]
             hidden = box.size > 0 and box.mean() >= COVER
@@ -223,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/anonymizer-video-bench"))
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--name", default="video")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the clips and outputs already in --work (no new runs)"
+    )
     parser.add_argument("--ours", default="", help="extra arguments for anonymize, e.g. '--detector centerface'")
     args = parser.parse_args(argv)
 
@@ -230,18 +237,23 @@ def main(argv: list[str] | None = None) -> int:
     photos = [p for p in load_photos(args.data) if (np.maximum(p.faces[:, 2] - p.faces[:, 0], 1) >= 12).sum() >= 5]
     chosen = [photos[i] for i in sorted(rng.choice(len(photos), size=args.clips, replace=False))]
     clips = args.work / "clips"
-    shutil.rmtree(args.work, ignore_errors=True)
-    clips.mkdir(parents=True)
+    if not args.reuse:
+        shutil.rmtree(args.work, ignore_errors=True)
+        clips.mkdir(parents=True)
     truths = []
     for n, photo in enumerate(chosen):
-        truths.append(make_clip(photo, clips / f"clip_{n:02d}.mp4", args.frames, args.seed * 1000 + n))
+        path = clips / f"clip_{n:02d}.mp4"
+        truths.append(
+            make_clip(photo, path if not args.reuse else args.work / "scratch.mp4", args.frames, args.seed * 1000 + n)
+        )
         print(f"clip {n}: {photo.name}, {sum(len(t) for t in truths[-1])} face-frames", file=sys.stderr)
     clip_paths = sorted(clips.glob("*.mp4"))
     extra = args.ours.split()
 
     # pixels: solid fill
-    run_ours(clips, args.work / "ours-solid", ["--method", "solid", *extra])
-    run_deface(clip_paths, args.work / "deface-solid", ["--replacewith", "solid"])
+    if not args.reuse:
+        run_ours(clips, args.work / "ours-solid", ["--method", "solid", *extra])
+        run_deface(clip_paths, args.work / "deface-solid", ["--replacewith", "solid"])
     result: dict = {
         "command": "python benchmarks/video.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -264,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         print(tool, {k: v for k, v in result[tool].items() if k != "per_clip"}, file=sys.stderr)
 
     result["speed"] = {}
-    if not args.no_time:
+    if not args.no_time and not args.reuse:
         times = {"ours": [], "deface": [], "ours_stage": [], "deface_stage": []}
         stage_dir = args.work / "stage"
         stage_dir.mkdir()
@@ -286,6 +298,12 @@ def main(argv: list[str] | None = None) -> int:
                 "ours_fps": frames / statistics.median(times["ours_stage"]),
                 "deface_fps": frames / statistics.median(times["deface_stage"]),
             }
+    earlier = args.out / f"{args.name}.json"
+    if args.reuse and earlier.exists():  # the timings of the run that made the outputs
+        before = json.loads(earlier.read_text())
+        for key in ("speed", "times", "stage", "when", "command"):
+            if key in before:
+                result[key] = before[key]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.out / f"{args.name}.md").write_text(markdown(result))
