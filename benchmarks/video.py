@@ -34,7 +34,6 @@ import json
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,6 +44,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from crowd import timed  # noqa: E402
 from detection import DEFAULT_DATA, load_photos, read_rgb  # noqa: E402
 
 DEFACE = ROOT / "benchmarks" / ".venv-deface" / "bin" / "deface"
@@ -158,15 +158,6 @@ def summarize(per_face_all: list[dict]) -> dict:
         "single_frame_misses": singles,
         "longest_visible_run": longest,
     }
-
-
-def timed(cmd: list[str], cwd: Path | None = None) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(map(str, cmd))} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return seconds
 
 
 def run_ours(clips: Path, out: Path, extra: list[str]) -> float:

@@ -40,15 +40,18 @@ def make_clip(path: Path, frames: int = 24, size: tuple[int, int] = (320, 240), 
             out.mux(v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
         out.mux(v.encode(None))
         if a is not None:
-            t = np.arange(22050 * frames // 12) / 22050
-            tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
-            for k in range(0, tone.shape[1], 1024):
-                frame = av.AudioFrame.from_ndarray(
-                    np.ascontiguousarray(tone[:, k : k + 1024]), format="fltp", layout="mono"
-                )
-                frame.sample_rate = 22050
-                out.mux(a.encode(frame))
-            out.mux(a.encode(None))
+            _write_tone(out, a, 22050 * frames // 12)
+
+
+def _write_tone(out, stream, samples: int) -> None:
+    """A 440 Hz tone of ``samples`` samples at 22,050 Hz into the AAC ``stream``."""
+    t = np.arange(samples) / 22050
+    tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
+    for k in range(0, tone.shape[1], 1024):
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, k : k + 1024]), format="fltp", layout="mono")
+        frame.sample_rate = 22050
+        out.mux(stream.encode(frame))
+    out.mux(stream.encode(None))
 
 
 def _video_frames(path: Path) -> list[np.ndarray]:
@@ -194,15 +197,7 @@ def test_a_file_with_no_video_stream_is_an_error_and_writes_nothing(tmp_path):
     src = tmp_path / "in"
     src.mkdir()
     with av.open(str(src / "voice.mp4"), "w") as out:
-        a = out.add_stream("aac", rate=22050)
-        tone = (0.1 * np.sin(np.arange(22050) / 10)).astype(np.float32)[None, :]
-        for k in range(0, tone.shape[1], 1024):
-            frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(tone[:, k : k + 1024]), format="fltp", layout="mono"
-            )
-            frame.sample_rate = 22050
-            out.mux(a.encode(frame))
-        out.mux(a.encode(None))
+        _write_tone(out, out.add_stream("aac", rate=22050), 22050)
     _, (entry,) = _run(src, tmp_path / "out", Anonymizer(method="blur", detector=FakeDetector([])))
     assert entry.status == "error" and "no video stream" in entry.error
     assert not list((tmp_path / "out").iterdir())
