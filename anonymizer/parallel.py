@@ -53,20 +53,20 @@ def _process(job):
 
 @contextlib.contextmanager
 def _signals_ignored():
-    """Ctrl-C and SIGTERM ignored while workers may be started: a started process inherits the ignoring
-    (Python keeps an inherited SIG_IGN), so a signal that comes while a worker still imports cannot kill
-    it before its initializer runs. A signal that comes meanwhile is lost, as one in a blocked section."""
+    """Ctrl-C and SIGTERM held back while workers may be started: they are blocked (not ignored), so a
+    started process is born with them blocked (a signal mask survives fork and exec) and a signal that comes
+    while a worker still imports cannot kill it before its initializer runs, while in this process the
+    signal stays pending and is delivered when the block ends, instead of being lost."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    saved = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         yield
     finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, saved)
 
 
 def _died(job, err: BaseException):
