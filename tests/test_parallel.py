@@ -86,6 +86,8 @@ def test_a_stopped_run_leaves_whole_files_and_a_valid_report(tmp_path, sig, code
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # a group of its own, signalled as a whole like a terminal's Ctrl-C or `timeout`
+        # as from a terminal: a test runner started in the background (`cmd &`) passes SIGINT on ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert _wait_for(lambda: out.exists() and any(out.rglob("*.jpg")), 120), "no output appeared"
