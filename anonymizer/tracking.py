@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from anonymizer.boxes import box_iou
+from anonymizer.boxes import box_iou, box_sizes, grow_boxes
 from anonymizer.faces import Face
 
 DEFAULT_LOOKAHEAD = 12  # frames decided late: the longest detector gap that is bridged by interpolation
@@ -85,7 +85,7 @@ class Track:
         if len(obs) < 2 or obs[-1].frame == obs[0].frame:
             return np.zeros(4, dtype=np.float32)
         v = (obs[-1].box - obs[0].box) / float(obs[-1].frame - obs[0].frame)
-        size = max(_size(obs[-1].box), 1.0)
+        size = max(float(box_sizes(obs[-1].box)[0]), 1.0)
         return np.clip(v, -0.5 * size, 0.5 * size)  # a face moving half its size a frame is the fastest believed
 
     def to_report(self, tolerance: float = 1.0) -> dict:
@@ -105,18 +105,8 @@ class Track:
         }
 
 
-def _size(box: np.ndarray) -> float:
-    return float(max(box[2] - box[0], box[3] - box[1]))
-
-
 def _centre(box: np.ndarray) -> np.ndarray:
     return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], dtype=np.float32)
-
-
-def _grow(box: np.ndarray, factor: float) -> np.ndarray:
-    c = _centre(box)
-    half = np.array([box[2] - box[0], box[3] - box[1]], dtype=np.float32) * factor / 2
-    return np.array([c[0] - half[0], c[1] - half[1], c[0] + half[0], c[1] + half[1]], dtype=np.float32)
 
 
 def _keyframes(frames: np.ndarray, boxes: np.ndarray, tolerance: float) -> list[int]:
@@ -195,8 +185,8 @@ class FaceTracker:
             predicted = np.stack([t.last.box + t.velocity() * (frame - t.last.frame) for t in live])
             found = np.stack([f.box for f in faces]).astype(np.float32)
             iou = box_iou(predicted, found)
-            size_p = np.maximum(np.max(predicted[:, 2:] - predicted[:, :2], axis=1), 1.0)[:, None]
-            size_f = np.maximum(np.max(found[:, 2:] - found[:, :2], axis=1), 1.0)[None, :]
+            size_p = np.maximum(box_sizes(predicted), 1.0)[:, None]
+            size_f = np.maximum(box_sizes(found), 1.0)[None, :]
             ratio = np.maximum(size_p, size_f) / np.minimum(size_p, size_f)
             centre_p = (predicted[:, :2] + predicted[:, 2:]) / 2
             centre_f = (found[:, :2] + found[:, 2:]) / 2
@@ -293,7 +283,7 @@ class FaceTracker:
             rel, score = before.landmarks, before.score
         else:
             return None
-        return _grow(box, min(1.0 + GROW_PER_FRAME * away, MAX_GROW)), rel, score, False
+        return grow_boxes(box, min(1.0 + GROW_PER_FRAME * away, MAX_GROW)), rel, score, False
 
     def _limit_shrink(self, track_id: int, box: np.ndarray) -> np.ndarray:
         previous = self._last_box.get(track_id)
