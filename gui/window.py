@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from anonymizer.gui.about import AboutDialog
+from anonymizer.gui.collector import main_thread_collector
 from anonymizer.gui.images import THUMBNAIL_SIZE, to_qimage
 from anonymizer.gui.photos import DONE, ERROR, FACES, Photo, PhotoListModel, PhotoRole
 from anonymizer.gui.preview import FaceKind, PreviewView, ViewMode
@@ -64,6 +65,8 @@ class MainWindow(QMainWindow):
         self.run_thread: RunThread | None = None
         self.last_summary: RunSummary | None = None
         self._shut = False
+        # Before any worker thread starts: garbage holding Qt objects must only be collected here.
+        main_thread_collector().acquire()
 
         self.loader = LoaderThread(self.detectors, self)
         self.loader.thumbnailReady.connect(self._thumbnail_ready)
@@ -762,6 +765,7 @@ class MainWindow(QMainWindow):
         self.loader.stop()
         self.previewer.stop()
         self.training.shutdown()
+        main_thread_collector().release()
 
 
 def _wanted(path) -> bool:
