@@ -372,6 +372,41 @@ class ProjectedDiscriminator(nn.Module):
         return torch.stack([p.mean((1, 2, 3)) for p in patches]).mean(0)
 
 
+class PerceptualDistance(nn.Module):
+    """How far apart two images look to frozen EfficientNet-Lite0, inside a region (a training loss).
+
+    Per feature scale (strides 4, 8 and 16): each position's feature vector scaled to unit length (as
+    LPIPS does, without its learned channel weights), the squared difference summed over channels,
+    averaged over the positions weighted by the region (the mask pooled to that scale), and the scales
+    summed. Unlike pixel L1 it rewards the right structure (eyes, mouth, edges, texture) and lets the
+    exact pixels differ, so it does not pull a face towards a blur. The reference is not differentiated.
+    """
+
+    def __init__(self, weights: str | Path | None = None, scales: int = 3) -> None:
+        super().__init__()
+        self.features = load_lite0(weights)
+        self.scales = scales
+
+    def train(self, mode: bool = True) -> PerceptualDistance:
+        super().train(mode)
+        self.features.eval()
+        return self
+
+    def _features(self, image: torch.Tensor) -> list[torch.Tensor]:
+        with torch.autocast(image.device.type, enabled=False):
+            maps = self.features(image.float())[: self.scales]
+        return [m / (m.pow(2).sum(1, keepdim=True) + 1e-10).sqrt() for m in maps]
+
+    def forward(self, image: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            wanted = self._features(reference)
+        total = image.new_zeros((), dtype=torch.float32)
+        for got, want in zip(self._features(image), wanted):
+            weight = F.interpolate(mask.float(), size=got.shape[-2:], mode="area")
+            total = total + ((got - want).pow(2).sum(1, keepdim=True) * weight).sum() / weight.sum().clamp(min=1e-6)
+        return total
+
+
 # --- DiffAugment ---------------------------------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from anonymizer.models.io import WeightsError, load_trainable, save_trainable
 from anonymizer.models.projected import (
     FEATURE_CHANNELS,
     EfficientNetLite0,
+    PerceptualDistance,
     ProjectedDiscriminator,
     diff_augment,
     lite0_checkpoint,
@@ -252,3 +253,35 @@ def test_colour_and_cutout_change_the_image_only():
     holes = (cut == 0).all(1).flatten(1).sum(1)
     assert (holes > 0).all() and (holes <= (r // 2) ** 2).all() and (holes == (r // 2) ** 2).any()
     assert torch.equal(cut_mask, mask)
+
+
+def _ellipse_mask(size: int) -> torch.Tensor:
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    c, r = (size - 1) / 2, size / 4
+    return (((xx - c) / r) ** 2 + ((yy - c) / (1.3 * r)) ** 2 <= 1).float()[None, None]
+
+
+def test_perceptual_distance_sees_damage_inside_the_region_and_teaches_through_it(astronaut):
+    loss = PerceptualDistance()
+    x = _image(astronaut, 128)
+    mask = _ellipse_mask(128)
+    assert loss(x, x, mask).item() == pytest.approx(0.0, abs=1e-6)
+
+    blurred = F.avg_pool2d(x, 9, stride=1, padding=4, count_include_pad=False)
+    smeared_inside = mask * blurred + (1 - mask) * x
+    # The same smear over a corner patch of the same area, far from the region.
+    corner = torch.zeros_like(mask)
+    side = int(mask.sum().sqrt())
+    corner[..., :side, :side] = 1
+    smeared_outside = corner * blurred + (1 - corner) * x
+    inside, outside = loss(smeared_inside, x, mask).item(), loss(smeared_outside, x, mask).item()
+    assert inside > 0.05 and outside < inside / 3
+
+    # A smear is farther than a faithful copy with slight pixel noise, which pixel L1 would rank alike.
+    noisy = x + 0.04 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    assert loss(noisy, x, mask).item() < inside
+
+    image = smeared_inside.clone().requires_grad_(True)
+    loss(image, x, mask).backward()
+    assert image.grad is not None and image.grad.abs().sum() > 0
+    assert all(p.grad is None for p in loss.parameters())

