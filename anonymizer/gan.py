@@ -58,6 +58,15 @@ class GanReplacer:
         # a video track's code comes from this and its id: one face per track, other faces every run
         self._track_key = seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,), generator=self._rng))
 
+    def start_video(self, name: str) -> None:
+        """Tracks of a new video get new faces: track ids restart with each video, so their codes must not
+        repeat the last video's (two strangers in two clips would share a face). Seeded, the key follows
+        from the seed and the video's name, so a rerun paints the same faces."""
+        if self.seed is not None:
+            self._track_key = zlib.crc32(f"video {name}".encode(), self.seed & 0xFFFFFFFF)
+        else:
+            self._track_key = int(torch.randint(0, 2**31 - 1, (1,), generator=self._rng))
+
     def replace(self, crops: list[FaceCrop]) -> list[np.ndarray]:
         if not crops:
             return []

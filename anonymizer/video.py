@@ -125,6 +125,9 @@ def anonymize_video(
     with src:
         if not src.streams.video:
             raise VideoError("no video stream in the file")
+        for replacer in (getattr(anonymizer, "replacer", None), getattr(anonymizer, "fallback", None)):
+            if hasattr(replacer, "start_video"):  # per-track faces: new ones for this video's tracks
+                replacer.start_video(Path(source).name)
         fd, tmp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=output.suffix)
         os.close(fd)
         tmp = Path(tmp_name)

@@ -267,6 +267,47 @@ def test_the_gan_paints_one_face_per_track(tmp_path):
     assert not torch.equal(codes[0][0], first_run[0]), "another run, another face"
 
 
+@pytest.mark.parametrize("seed", [None, 3])
+def test_each_video_of_a_run_gets_its_own_faces(tmp_path, seed):
+    """Track ids restart with each video: the same ids in the next video of a run must not reuse the codes."""
+    torch = pytest.importorskip("torch")
+    from anonymizer.gan import GanReplacer
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        make_clip(src / name, frames=10, audio=False)
+    codes = []
+    replacer = GanReplacer(device="cpu", seed=seed)
+    inpaint = replacer.generator.inpaint
+
+    def recording(image, mask, landmarks, z):
+        codes.append(z.clone())
+        return inpaint(image, mask, landmarks, z)
+
+    replacer.generator.inpaint = recording
+
+    class PerClip(_MovingFace):  # the same face path in each clip, so each clip's track is track 0
+        def detect(self, image):
+            if self.i == self.frames:
+                self.i = 0
+            return super().detect(image)
+
+    _run(src, tmp_path / "out", Anonymizer(detector=PerClip(), replacer=replacer))
+    per_frame = torch.cat(codes)
+    assert per_frame.shape[0] == 20
+    a, b = per_frame[:10], per_frame[10:]
+    assert all(torch.equal(a[0], z) for z in a) and all(torch.equal(b[0], z) for z in b)
+    assert not torch.equal(a[0], b[0]), "the second video's track got the first one's face"
+    if seed is not None:  # seeded, a rerun paints the same faces
+        codes.clear()
+        rerun = GanReplacer(device="cpu", seed=seed)
+        inpaint = rerun.generator.inpaint
+        rerun.generator.inpaint = recording
+        _run(src, tmp_path / "again", Anonymizer(detector=PerClip(), replacer=rerun))
+        assert torch.equal(torch.cat(codes), per_frame)
+
+
 class _MovingFace:
     """The astronaut's face of make_clip's clip, where it moves, frame by frame (a detector that never misses)."""
 
