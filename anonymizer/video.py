@@ -293,19 +293,61 @@ class _Transcoder:
             self.progress(self.written, self.total)
 
 
-def first_frame(path: str | os.PathLike) -> np.ndarray:
-    """The first frame of a video as displayed (its rotation applied), RGB: what a preview shows."""
+@dataclass
+class FrameAt:
+    """One frame of a video as displayed (its rotation applied), and where it lies in the video."""
+
+    rgb: np.ndarray
+    index: int  # its place in the video, counted from 0
+    frames: int | None  # frames in the video (from the container; None when it does not say)
+    fps: float | None
+
+    @property
+    def seconds(self) -> float | None:
+        return self.index / self.fps if self.fps else None
+
+
+def read_frame(path: str | os.PathLike, index: int = 0) -> FrameAt:
+    """Frame ``index`` of a video (the last one where ``index`` is past the end), for a preview.
+
+    Seeks to the keyframe at or before it and decodes forward, so any frame of a long video comes
+    back in about the time a keyframe interval takes to decode.
+    """
     import av
 
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise VideoError("no video stream in the file")
-            frame = next(container.decode(video=0), None)
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate
+            fps = float(rate) if rate else None
+            frames = stream.frames or None
+            if frames is None and container.duration and fps:
+                frames = max(1, round(container.duration / av.time_base * fps))
+            start = stream.start_time or 0
+            target, half = None, 0
+            if index > 0 and fps and stream.time_base:
+                target = start + int(index / fps / stream.time_base)
+                half = int(0.5 / fps / stream.time_base)
+                container.seek(target, stream=stream, backward=True, any_frame=False)
+            frame = last = None
+            for decoded in container.decode(stream):
+                last = decoded
+                if target is None or decoded.pts is None or decoded.pts >= target - half:
+                    frame = decoded
+                    break
+            frame = frame or last
     except (av.FFmpegError, OSError, EOFError) as err:
         raise VideoError(f"not a readable video: {err}") from None
     if frame is None:
         raise VideoError("the video stream holds no frame that decodes")
+    at = index
+    if target is not None and frame.pts is not None:
+        at = max(0, round((frame.pts - start) * float(stream.time_base) * fps))
+    elif target is None:
+        at = 0
     rgb = frame.to_ndarray(format="rgb24")
     turns = int(round(frame.rotation / 90.0)) % 4 if _display_matrix(frame) is not None and frame.rotation else 0
-    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+    rgb = np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+    return FrameAt(rgb, at, frames, fps)

@@ -43,6 +43,9 @@ class Photo:
     width: int = 0
     height: int = 0
     thumbnail: QImage | None = None
+    frame: int = 0  # of a video: the frame shown, whose faces ``detected`` holds
+    frames: int = 0  # of a video: how many it has (0 until known, or when the file does not say)
+    fps: float = 0.0
 
     @property
     def relative(self) -> str:

@@ -152,6 +152,15 @@ class PreviewView(QGraphicsView):
         self.scene().setSceneRect(self.photo.boundingRect())
         self.fit()
 
+    def show_frame(self, image: QImage) -> None:
+        """Another picture in place of the shown one (a video's next frame): zoom and scroll stay as they are."""
+        if self.photo is None or image.size() != self.photo.original.size():
+            self.show_photo(image, self.key)
+            return
+        self.photo.original = QPixmap.fromImage(image)
+        self.photo.anonymized = None
+        self.photo.update()
+
     def set_anonymized(self, image: QImage | None) -> None:
         if self.photo is not None:
             self.photo.anonymized = None if image is None else QPixmap.fromImage(image)

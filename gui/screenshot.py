@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=[m.value for m in ViewMode], default=ViewMode.SPLIT.value)
     parser.add_argument("--method", default="blur")
     parser.add_argument("--size", default="1360x860", help="window size, WxH")
+    parser.add_argument("--frame", type=int, default=0, help="of a video shown first: the frame to show (from 0)")
     args = parser.parse_args(argv)
     app = create_app([sys.argv[0]])
     with tempfile.TemporaryDirectory() as tmp:
@@ -50,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         window.show()
         window.add_paths(args.photos)
         ok = _wait(app, lambda: window.current is not None and window.current.detected is not None, 300)
+        if ok and args.frame and window.current.is_video:
+            _wait(app, lambda: window.current.frames > 0, 30)
+            window.show_frame(args.frame)
+            ok = _wait(app, lambda: window.current.detected is not None, 300)
         ok = ok and _wait(
             app, lambda: window.preview.photo is not None and window.preview.photo.anonymized is not None, 120
         )

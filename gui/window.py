@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QSlider,
     QSplitter,
     QStyle,
     QTabWidget,
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
         self.loader.thumbnailReady.connect(self._thumbnail_ready)
         self.loader.imageReady.connect(self._image_ready)
         self.loader.facesReady.connect(self._faces_ready)
+        self.loader.videoInfo.connect(self._video_info)
         self.loader.failed.connect(self._load_failed)
         self.previewer = PreviewThread(self)
         self.previewer.ready.connect(self._preview_ready)
@@ -129,6 +131,7 @@ class MainWindow(QMainWindow):
         column.setSpacing(0)
         column.addLayout(bar)
         column.addWidget(self.preview, 1)
+        column.addWidget(self._build_frame_bar())
 
         self.settings_panel = SettingsPanel(AnonymizeSettings.load(self.store))
         self.settings_panel.changed.connect(self._settings_changed)
@@ -175,6 +178,26 @@ class MainWindow(QMainWindow):
         self.cancel_button.hide()
         self._show_info()
 
+    def _build_frame_bar(self) -> QWidget:
+        """Under the preview, for a video: a slider over its frames and where the shown frame lies."""
+        self.frame_slider = QSlider(Qt.Orientation.Horizontal)
+        self.frame_slider.setToolTip("Show another frame of the video and the faces found in it (, and . step)")
+        self.frame_slider.valueChanged.connect(lambda _value: self._frame_timer.start())
+        self.frame_label = QLabel()
+        self.frame_label.setMinimumWidth(190)
+        # Dragging the slider asks for the frame it rests on, not for every frame it passes.
+        self._frame_timer = QTimer(self)
+        self._frame_timer.setSingleShot(True)
+        self._frame_timer.setInterval(120)
+        self._frame_timer.timeout.connect(lambda: self.show_frame(self.frame_slider.value()))
+        self.frame_bar = QWidget()
+        row = QHBoxLayout(self.frame_bar)
+        row.setContentsMargins(8, 4, 8, 4)
+        row.addWidget(self.frame_slider, 1)
+        row.addWidget(self.frame_label)
+        self.frame_bar.hide()
+        return self.frame_bar
+
     def _build_actions(self) -> None:
         def action(text: str, slot, shortcut=None, tip: str | None = None) -> QAction:
             a = QAction(text, self)
@@ -212,6 +235,8 @@ class MainWindow(QMainWindow):
         self.prev_action = action(
             "&Previous Photo", lambda: self.step(-1), [QKeySequence("PgUp"), QKeySequence("Ctrl+Left")]
         )
+        self.next_frame_action = action("Next &Frame", lambda: self.step_frame(1), QKeySequence("."))
+        self.prev_frame_action = action("Previous F&rame", lambda: self.step_frame(-1), QKeySequence(","))
         self.toggle_action = action(
             "&Toggle Original", self.toggle_original, [QKeySequence("Space"), QKeySequence("O")]
         )
@@ -392,7 +417,7 @@ class MainWindow(QMainWindow):
             if photo.status != ERROR:
                 self._request(photo, thumb=False)
         if new:
-            self.statusBar().showMessage(f"Added {len(new)} photo{'s' if len(new) != 1 else ''}", 4000)
+            self.statusBar().showMessage(f"Added {_count(new)}", 4000)
             if self.current is None:
                 self.list.setCurrentIndex(self.model.index(self.model.row_of(new[0])))
         self._update_actions()
@@ -405,8 +430,9 @@ class MainWindow(QMainWindow):
         redetect: bool = False,
         detect: bool = True,
         thumb: bool | None = None,
+        want_frame: bool = False,
     ) -> None:
-        want_image = photo is self.current and photo.key not in self.images
+        want_image = photo is self.current and (photo.key not in self.images or want_frame)
         thumb = photo.thumbnail is None if thumb is None else thumb
         detect = detect and (redetect or photo.detected is None)
         if not (want_image or detect or thumb):
@@ -422,6 +448,7 @@ class MainWindow(QMainWindow):
             threshold=self.settings.threshold,
             generation=self.generation,
             urgent=urgent,
+            frame=photo.frame,
         )
 
     def remove_selected(self) -> None:
@@ -458,7 +485,19 @@ class MainWindow(QMainWindow):
             photo.thumbnail, photo.width, photo.height = image, width, height
             self.model.changed(photo)
 
-    def _image_ready(self, key: int, rgb: np.ndarray) -> None:
+    def _video_info(self, key: int, frames: int, fps: float) -> None:
+        photo = self.model.find(key)
+        if photo is not None and (photo.frames, photo.fps) != (frames, fps):
+            photo.frames, photo.fps = frames, fps
+            if photo is self.current:
+                self._show_frame_bar()
+
+    def _image_ready(self, key: int, rgb: np.ndarray, frame: int) -> None:
+        photo = self.model.find(key)
+        if photo is None or photo.frame != frame:
+            return  # a frame of a video the user has since moved away from
+        if photo.is_video and key in self.images and self.preview.key == key:
+            self.preview.show_frame(to_qimage(rgb))  # another frame: same size, same zoom
         self.images[key] = rgb
         self.images.move_to_end(key)
         while len(self.images) > IMAGE_CACHE:
@@ -466,9 +505,9 @@ class MainWindow(QMainWindow):
         if self.current is not None and self.current.key == key:
             self._show_current()
 
-    def _faces_ready(self, key: int, faces: list, generation: int) -> None:
+    def _faces_ready(self, key: int, faces: list, generation: int, frame: int) -> None:
         photo = self.model.find(key)
-        if photo is None or generation != self.generation:
+        if photo is None or generation != self.generation or frame != photo.frame:
             return
         if photo.detected is not None and photo.generation == generation:
             return  # found already (by the run, or by a job queued twice)
@@ -507,6 +546,7 @@ class MainWindow(QMainWindow):
 
     def _select(self, photo: Photo | None) -> None:
         self.current = photo
+        self._show_frame_bar()
         self._show_current()
         if photo is not None and photo.status != ERROR:
             self._request(photo, urgent=True)
@@ -554,15 +594,53 @@ class MainWindow(QMainWindow):
             text += f"  ·  {photo.width}×{photo.height}"
         text += f"  ·  {photo.status_text()}"
         if photo.is_video and photo.status != DONE:
-            text += (
-                "  ·  video: the first frame is shown; faces are found and followed in every frame when it is written"
-            )
+            text += "  ·  every frame searched when written"
         self.info.setText(text)
         self.setWindowTitle(f"{photo.path.name} — Anonymizer")
+
+    # == a video's frames =========================================================
+    def _show_frame_bar(self) -> None:
+        photo = self.current
+        video = photo is not None and photo.is_video
+        self.frame_bar.setVisible(video)
+        if not video:
+            return
+        self.frame_slider.blockSignals(True)
+        self.frame_slider.setRange(0, max(photo.frames - 1, photo.frame))
+        self.frame_slider.setValue(photo.frame)
+        self.frame_slider.blockSignals(False)
+        self.frame_slider.setEnabled(photo.frames > 1)
+        text = f"frame {photo.frame + 1}" + (f" of {photo.frames}" if photo.frames else "")
+        if photo.fps:
+            text += f"  ·  {_timestamp(photo.frame / photo.fps)}"
+        self.frame_label.setText(text)
+
+    def show_frame(self, index: int) -> None:
+        """Show frame ``index`` of the selected video, and look for its faces (as the run will in every frame)."""
+        photo = self.current
+        if photo is None or not photo.is_video or photo.status == ERROR:
+            return
+        index = max(0, min(index, photo.frames - 1)) if photo.frames else max(0, index)
+        if index == photo.frame:
+            return
+        photo.frame = index
+        photo.detected, photo.generation = None, -1
+        self.model.changed(photo)
+        self._show_frame_bar()
+        self._show_faces()
+        self.preview.set_anonymized(None)
+        self._request(photo, urgent=True, want_frame=True, thumb=False)
+
+    def step_frame(self, delta: int) -> None:
+        if self.current is not None and self.current.is_video:
+            self.show_frame(self.current.frame + delta)
 
     def _face_clicked(self, kind: FaceKind, index: int) -> None:
         photo = self.current
         if photo is None:
+            return
+        if photo.is_video:
+            self._video_edit_refused()
             return
         if kind is FaceKind.ADDED:
             del photo.added[index]
@@ -572,11 +650,20 @@ class MainWindow(QMainWindow):
 
     def _box_drawn(self, rect: QRectF) -> None:
         photo = self.current
+        if photo is not None and photo.is_video:
+            self._video_edit_refused()
+            return
         if photo is None or photo.detected is None:
             self.statusBar().showMessage("Wait until the faces are found before adding one", 3000)
             return
         photo.add_box((rect.left(), rect.top(), rect.right(), rect.bottom()))
         self._edited(photo)
+
+    def _video_edit_refused(self) -> None:
+        self.statusBar().showMessage(
+            "In a video every face found in any frame is hidden; keeping or adding a face by hand works on photos only",
+            6000,
+        )
 
     def _edited(self, photo: Photo) -> None:
         if photo.status == DONE:
@@ -771,6 +858,20 @@ class MainWindow(QMainWindow):
 def _wanted(path) -> bool:
     """A photo or a video, by extension, as the CLI chooses them."""
     return is_image_path(path) or is_video_path(path)
+
+
+def _count(photos: list[Photo]) -> str:
+    """'3 photos', '1 video', '2 photos and 1 video'."""
+    videos = sum(p.is_video for p in photos)
+    parts = [(len(photos) - videos, "photo"), (videos, "video")]
+    said = [f"{n} {what}{'s' if n != 1 else ''}" for n, what in parts if n]
+    return " and ".join(said) or "0 photos"
+
+
+def _timestamp(seconds: float) -> str:
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}:{minutes:02d}:{seconds:05.2f}" if hours else f"{minutes}:{seconds:05.2f}"
 
 
 def _rect(box) -> QRectF:

@@ -23,7 +23,7 @@ from anonymizer import Anonymizer, Face
 from anonymizer.batch import Batch, BatchOptions, BatchPathError, ReportEntry, write_report
 from anonymizer.detection import Detector
 from anonymizer.imageio import read_image
-from anonymizer.video import first_frame, is_video_path
+from anonymizer.video import is_video_path, read_frame
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +76,16 @@ class _Job:
     want_image: bool = False
     generation: int = 0
     threshold: float = 0.0
+    frame: int = 0  # of a video: which frame to show and search
 
 
 class LoaderThread(QThread):
     """Reads photos, makes thumbnails and finds faces, most urgent first (the selected photo)."""
 
     thumbnailReady = Signal(int, object, int, int)  # key, QImage, width, height
-    imageReady = Signal(int, object)  # key, HxWx3 uint8 RGB
-    facesReady = Signal(int, list, int)  # key, faces, generation
+    imageReady = Signal(int, object, int)  # key, HxWx3 uint8 RGB, frame (0 for a photo)
+    facesReady = Signal(int, list, int, int)  # key, faces, generation, frame
+    videoInfo = Signal(int, int, float)  # key, frames in the video (0: unknown), frames per second (0: unknown)
     failed = Signal(int, str)  # key, message
 
     URGENT, THUMBNAIL, DETECT = 0, 5, 10
@@ -107,10 +109,12 @@ class LoaderThread(QThread):
         threshold: float,
         generation: int,
         urgent: bool = False,
+        frame: int = 0,
     ) -> None:
-        """Queue work on a photo; the selected photo (urgent) first, then thumbnails, then detection."""
+        """Queue work on a photo (or a video's ``frame``); the selected photo (urgent) first, then thumbnails,
+        then detection."""
         priority = self.URGENT if urgent else self.DETECT if detect else self.THUMBNAIL
-        job = _Job(priority, next(self._seq), key, path, thumb, detect, want_image, generation, threshold)
+        job = _Job(priority, next(self._seq), key, path, thumb, detect, want_image, generation, threshold, frame)
         with self._cond:
             heapq.heappush(self._queue, job)
             self._cond.notify()
@@ -140,14 +144,19 @@ class LoaderThread(QThread):
 
     def _work(self, job: _Job) -> None:
         try:
-            rgb = first_frame(job.path) if is_video_path(job.path) else read_image(job.path).rgb
+            if is_video_path(job.path):
+                at = read_frame(job.path, job.frame)
+                rgb = at.rgb
+                self.videoInfo.emit(job.key, at.frames or 0, at.fps or 0.0)
+            else:
+                rgb = read_image(job.path).rgb
         except Exception as err:  # every reason a file is unusable ends up as the row's error
             self.failed.emit(job.key, str(err) or type(err).__name__)
             return
         if job.thumb:
             self.thumbnailReady.emit(job.key, thumbnail(rgb), rgb.shape[1], rgb.shape[0])
         if job.want_image:
-            self.imageReady.emit(job.key, rgb)
+            self.imageReady.emit(job.key, rgb, job.frame)
         if job.detect:
             try:
                 faces = self.detectors.detect(rgb, job.threshold)
@@ -155,7 +164,7 @@ class LoaderThread(QThread):
                 log.exception("detection failed on %s", job.path)
                 self.failed.emit(job.key, f"detection failed: {err}")
                 return
-            self.facesReady.emit(job.key, faces, job.generation)
+            self.facesReady.emit(job.key, faces, job.generation, job.frame)
 
 
 class PreviewThread(QThread):

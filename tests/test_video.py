@@ -22,8 +22,11 @@ def _astronaut():
     return np.ascontiguousarray(data.astronaut())
 
 
-def make_clip(path: Path, frames: int = 24, size: tuple[int, int] = (320, 240), audio: bool = True) -> None:
-    """The astronaut's face panning across a grey frame, 12 fps, with a tone as audio."""
+def make_clip(
+    path: Path, frames: int = 24, size: tuple[int, int] = (320, 240), audio: bool = True, gop: int | None = None
+) -> None:
+    """The astronaut's face panning across a grey frame, 12 fps, with a tone as audio (``gop``: a keyframe
+    every that many frames)."""
     import cv2
 
     w, h = size
@@ -32,6 +35,8 @@ def make_clip(path: Path, frames: int = 24, size: tuple[int, int] = (320, 240), 
         v = out.add_stream("libx264", rate=12)
         v.width, v.height = w, h
         v.pix_fmt = "yuv420p" if w % 2 == 0 and h % 2 == 0 else "yuv444p"
+        if gop is not None:
+            v.codec_context.gop_size = gop
         a = out.add_stream("aac", rate=22050) if audio else None
         for i in range(frames):
             img = np.full((h, w, 3), 110, np.uint8)
@@ -345,3 +350,18 @@ def test_the_report_lists_each_track_with_its_boxes(tmp_path):
     assert track["first_frame"] == 0 and track["last_frame"] == 9 and track["method"] == "pixelate"
     frames = [k[0] for k in track["keyframes"]]
     assert frames[0] == 0 and frames[-1] == 9 and all(len(k) == 5 for k in track["keyframes"])
+
+
+def test_any_frame_can_be_read_for_a_preview(tmp_path):
+    from anonymizer.video import read_frame
+
+    path = tmp_path / "clip.mp4"
+    make_clip(path, frames=24, audio=False, gop=5)  # frames 11 and 23 lie after a keyframe to seek to
+    every = _video_frames(path)
+    for index in (0, 1, 11, 23):
+        frame = read_frame(path, index)
+        assert frame.index == index and frame.frames == 24 and frame.fps == pytest.approx(12, rel=0.01)
+        assert np.array_equal(frame.rgb, every[index]), f"frame {index}"
+    past = read_frame(path, 500)
+    assert past.index == 23 and np.array_equal(past.rgb, every[23])
+    assert read_frame(path, 12).seconds == pytest.approx(1.0, rel=0.02)

@@ -19,7 +19,7 @@ from anonymizer.gui.workers import REPORT_NAME, DetectorProvider  # noqa: E402
 from conftest import FakeDetector, noise_image  # noqa: E402
 from PIL import Image  # noqa: E402
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, QSettings, Qt, QUrl  # noqa: E402
-from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -315,8 +315,8 @@ def test_about_box_shows_the_model_card(qtbot, tmp_path):
     assert "Face generator" in text and "64 px" in text and "non-commercial" in text
 
 
-def test_a_dropped_video_is_previewed_by_its_first_frame_and_written_with_frame_progress(
-    qtbot, window, tmp_path, monkeypatch
+def test_a_dropped_video_is_previewed_frame_by_frame_and_written_with_frame_progress(
+    qtbot, window, detector, tmp_path, monkeypatch
 ):
     pytest.importorskip("av")
     from test_video import make_clip
@@ -332,8 +332,34 @@ def test_a_dropped_video_is_previewed_by_its_first_frame_and_written_with_frame_
     video = by_name["clip.mp4"]
     assert video.is_video and video.status == FACES and (video.width, video.height) == (W, H)
     assert video.thumbnail is not None
+    assert not window.frame_bar.isVisible(), "a photo has no frames to scrub"
     window.select_row(window.model.row_of(video))
-    assert "video" in window.info.text()
+    assert "every frame searched" in window.info.text()
+    qtbot.waitUntil(lambda: window.frame_slider.maximum() == 11, timeout=TIMEOUT)
+    assert window.frame_bar.isVisible() and "frame 1 of 12" in window.frame_label.text()
+
+    # Scrub to frame 9: that frame is shown (the zoom kept) and its faces are looked for again.
+    from anonymizer.video import read_frame
+
+    qtbot.waitUntil(lambda: window.preview.key == video.key and video.key in window.images, timeout=TIMEOUT)
+    window.preview.set_zoom(1.5)
+    calls = detector.calls
+    window.frame_slider.setValue(8)
+    qtbot.waitUntil(lambda: video.frame == 8 and video.detected is not None, timeout=TIMEOUT)
+    shown = window.preview.photo.original.toImage().convertToFormat(QImage.Format.Format_RGB888)
+    pixels = np.frombuffer(shown.constBits(), np.uint8).reshape(H, shown.bytesPerLine())[:, : W * 3]
+    assert np.array_equal(pixels.reshape(H, W, 3), read_frame(folder / "clip.mp4", 8).rgb)
+    assert window.preview.transform().m11() == pytest.approx(1.5) and "frame 9 of 12" in window.frame_label.text()
+    assert detector.calls > calls
+    QTest.keyClick(window, Qt.Key.Key_Period)
+    qtbot.waitUntil(lambda: video.frame == 9 and video.detected is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: len(window.preview.faces) == 2, timeout=TIMEOUT)
+
+    # Faces of a video cannot be kept by hand (the run finds them in every frame): a click says so.
+    viewport = window.preview.viewport()
+    center_a = view_point(window, (FACE_A[0] + FACE_A[2]) / 2, (FACE_A[1] + FACE_A[3]) / 2)
+    QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, center_a)
+    assert not video.excluded and "photos only" in window.statusBar().currentMessage()
 
     out = tmp_path / "out"
     report = run(qtbot, window, out)
