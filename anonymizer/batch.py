@@ -60,6 +60,7 @@ class ImageJob:
     source: Path
     output: Path
     name: str  # the path relative to the input ("/"-separated); a single file's own name
+    rewrite: bool = False  # the output there was written by a lost try of this run: replace it
 
 
 @dataclass
@@ -217,7 +218,7 @@ def process_job(
     opts = options
     if job.output.resolve() in sources:
         return error_entry(job, "the output would overwrite an input file")
-    if job.output.exists() and not opts.overwrite:
+    if job.output.exists() and not (opts.overwrite or job.rewrite):
         return ReportEntry(input=job.name, output=job.name, status="skipped")
     if is_video_path(job.source):
         return _process_video(anonymizer, job, opts, frame_progress)

@@ -9,8 +9,9 @@ in a one-worker run. At most two photos per worker are in flight.
 Workers ignore Ctrl-C and SIGTERM: the main process gets them, stops sending
 photos, lets the ones in flight finish (a photo takes a second or so), and
 then raises, so no output is ever left half-written. A worker that dies (a
-crash in a decoder, killed for memory) fails the photos it may have been on,
-never writes them, and the run goes on with fresh workers.
+crash in a decoder, killed for memory) takes the photos in flight with it:
+they are tried again, one at a time, in fresh workers, and the one that kills
+a worker again fails (nothing written for it) while the run goes on.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from pathlib import Path
 
 from anonymizer.device import cpu_count
@@ -72,9 +74,7 @@ def _signals_ignored():
 def _died(job, err: BaseException):
     from anonymizer.batch import error_entry
 
-    return error_entry(
-        job, f"anonymizing failed: a worker process stopped while on this photo or one beside it ({err})"
-    )
+    return error_entry(job, f"anonymizing failed: the worker process stopped on this photo ({err})")
 
 
 def run_in_workers(
@@ -85,8 +85,16 @@ def run_in_workers(
     workers: int,
     deliver: Callable[[int, object], None],
     should_cancel: Callable[[], bool] | None = None,
+    work: Callable = _process,
 ) -> bool:
-    """Process ``jobs`` with ``workers`` processes, calling ``deliver(position in jobs, ReportEntry)`` in order.
+    """Process ``jobs`` with ``workers`` processes, calling ``deliver(position in jobs, ReportEntry)`` once per
+    job, in order except for photos retried after a worker stopped.
+
+    ``work(job)`` runs in a worker (a module-level function, so that it pickles). When a worker dies, the
+    pool stops and the results of every photo in flight that had not come back are lost with it, though
+    the photo that killed it is only one of them. So those photos are tried again in a fresh pool, each
+    alone: a photo lost twice is the culprit and fails; the others get their real entries (replacing an
+    output their lost try wrote). After ``MAX_RESTARTS`` fresh pools the photos left fail.
 
     Returns False when ``should_cancel()`` stopped it (the photos in flight are
     still delivered). On KeyboardInterrupt, wherever it lands, the photos in
@@ -95,20 +103,35 @@ def run_in_workers(
     threads = max(1, cpu_count() // workers)
     context = multiprocessing.get_context("spawn")  # no fork of a parent whose OpenMP/torch threads run
     position, restarts, cancelled = 0, 0, False
-    while position < len(jobs):
+    retries: deque[int] = deque()  # photos lost with a worker, to try again one at a time
+    lost_before: set[int] = set()
+    existed: dict[int, bool] = {}  # whether each photo's output was there before it was sent
+    while position < len(jobs) or retries:
         pool = ProcessPoolExecutor(
             workers, context, initializer=_init_worker, initargs=(recipe, options, sources, threads)
         )
         flight: deque[tuple[int, Future]] = deque()
         try:
-            while position < len(jobs) or flight:
-                while position < len(jobs) and len(flight) < 2 * workers:
+            while position < len(jobs) or retries or flight:
+                while len(flight) < 2 * workers:
                     if should_cancel is not None and should_cancel():
                         position, cancelled = len(jobs), True  # send nothing more; finish what is in flight
+                        retries.clear()
+                        break
+                    if retries:
+                        if flight:
+                            break  # a retried photo runs alone, so that if it stops a worker again, it alone fails
+                        i = retries.popleft()
+                        # Its lost try may have written the output: replace that, not a file from before the run.
+                        job = replace(jobs[i], rewrite=not existed[i] and jobs[i].output.exists())
+                    elif position < len(jobs):
+                        i, job = position, jobs[position]
+                        existed[i] = job.output.exists()
+                        position += 1
+                    else:
                         break
                     with _signals_ignored():  # a submit may start a worker: it is born ignoring them
-                        flight.append((position, pool.submit(_process, jobs[position])))
-                    position += 1
+                        flight.append((i, pool.submit(work, job)))
                 if not flight:
                     break
                 index, future = flight[0]
@@ -116,13 +139,21 @@ def run_in_workers(
                     entry = future.result()
                 except BrokenProcessPool as err:
                     restarts += 1
-                    log.warning("a worker process stopped (%s); the %d photos in flight failed", err, len(flight))
-                    failed = [i for i, _ in flight]
+                    finished = [(i, _result(f)) for i, f in flight]
                     flight.clear()
+                    lost = [i for i, entry in finished if entry is None]
+                    log.warning("a worker process stopped (%s); %d photos in flight to try again", err, len(lost))
+                    for i, entry in finished:
+                        if entry is not None:
+                            deliver(i, entry)
+                    failed = [i for i in lost if i in lost_before]  # lost twice, the second time alone
+                    retries.extend(i for i in lost if i not in lost_before)
+                    lost_before.update(lost)
                     if restarts > MAX_RESTARTS:
-                        failed += range(position, len(jobs))
+                        failed += [*retries, *range(position, len(jobs))]
+                        retries.clear()
                         position = len(jobs)
-                    for i in failed:
+                    for i in sorted(failed):
                         deliver(i, _died(jobs[i], err))
                     break
                 flight.popleft()
@@ -138,3 +169,10 @@ def run_in_workers(
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     return not cancelled
+
+
+def _result(future: Future):
+    """A finished future's result; None if it failed or never ran."""
+    if future.done() and not future.cancelled() and future.exception() is None:
+        return future.result()
+    return None

@@ -132,3 +132,52 @@ def test_a_folder_of_odd_entries_finishes_with_each_reported(tmp_path):
     assert "sub/loop: a link to a folder, not followed" in done.stderr
     assert sorted(p.name for p in (tmp_path / "out").rglob("*") if p.is_file()) == ["ok.jpg"]
     assert np.asarray(Image.open(tmp_path / "out" / "sub" / "ok.jpg")).shape == (512, 512, 3)
+
+
+def _dies_on_marked_photos(job):
+    """Worker work for the test below: a photo named die*.jpg kills its process, as a crash in a decoder would."""
+    from anonymizer.parallel import _process
+
+    if job.source.name.startswith("die"):
+        os._exit(3)
+    return _process(job)
+
+
+@pytest.mark.parametrize("deaths", [1, 2, 8])
+def test_a_worker_that_dies_fails_only_its_photo_and_the_run_goes_on(tmp_path, deaths):
+    from anonymizer.batch import BatchOptions, ImageJob
+    from anonymizer.parallel import MAX_RESTARTS, run_in_workers
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    sample = sorted(SAMPLES.glob("*.jpg"))[0]
+    names = [f"{i:02d}.jpg" for i in range(12)]
+    for i in range(deaths):  # the second photo, then every third (then the rest from the start)
+        names[1 + 3 * i if 1 + 3 * i < len(names) else i] = f"die{i}.jpg"
+    jobs = []
+    for name in names:
+        shutil.copyfile(sample, src / name)
+        jobs.append(ImageJob(src / name, out / name, name))
+    delivered: list = []
+    finished = run_in_workers(
+        Anonymizer(method="pixelate").recipe,
+        jobs,
+        BatchOptions(),
+        frozenset(),
+        2,
+        lambda position, entry: delivered.append((position, entry)),
+        work=_dies_on_marked_photos,
+    )
+    assert finished and sorted(p for p, _ in delivered) == list(range(len(jobs))), "every photo reported once"
+    by_name = {entry.input: entry for _, entry in delivered}
+    died = [n for n in names if n.startswith("die")]
+    assert all(by_name[n].status == "error" and "worker process stopped" in by_name[n].error for n in died)
+    written = {p.name for p in out.iterdir()} if out.exists() else set()
+    assert not set(died) & written, "nothing written for a photo whose worker died"
+    ok = {n for n in names if by_name[n].status == "ok"}
+    assert ok <= written
+    if 2 * deaths <= MAX_RESTARTS:  # each death costs two pools (the one it broke, the one its retry broke)
+        # The photos in flight beside the dying one were tried again: each is written and reported so.
+        assert ok == written == set(names) - set(died)
+    else:  # past MAX_RESTARTS fresh pools, the photos left are failed rather than tried forever
+        assert by_name[names[-1]].status == "error"
