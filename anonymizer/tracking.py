@@ -105,6 +105,28 @@ class Track:
         }
 
 
+def boxes_at(tracks: Iterable[dict], frame: int) -> list[tuple[int, np.ndarray]]:
+    """Where report tracks (:meth:`Track.to_report`) hid a face in ``frame``: (track id, box) per track.
+
+    A track hides every frame from its first to its last, so between two keyframes its box is the straight
+    line from one to the other (within the tolerance the keyframes were kept at).
+    """
+    found = []
+    for track in tracks:
+        if not track["first_frame"] <= frame <= track["last_frame"]:
+            continue
+        keys = np.asarray(track["keyframes"], dtype=np.float64)
+        i = int(np.searchsorted(keys[:, 0], frame, side="right")) - 1
+        if i >= len(keys) - 1:
+            box = keys[-1, 1:]
+        else:
+            (f0, *b0), (f1, *b1) = keys[i], keys[i + 1]
+            t = (frame - f0) / max(f1 - f0, 1.0)
+            box = np.asarray(b0) + t * (np.asarray(b1) - np.asarray(b0))
+        found.append((int(track["id"]), box.astype(np.float32)))
+    return found
+
+
 def _centre(box: np.ndarray) -> np.ndarray:
     return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], dtype=np.float32)
 

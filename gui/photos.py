@@ -46,6 +46,7 @@ class Photo:
     frame: int = 0  # of a video: the frame shown, whose faces ``detected`` holds
     frames: int = 0  # of a video: how many it has (0 until known, or when the file does not say)
     fps: float = 0.0
+    tracks: list[dict] | None = None  # of a written video: the report's tracks (what its file hides where)
 
     @property
     def relative(self) -> str:

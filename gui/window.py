@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from anonymizer.imageio import IMAGE_EXTENSIONS, is_image_path
+from anonymizer.tracking import boxes_at
 from anonymizer.video import VIDEO_EXTENSIONS, is_video_path
 
 MAX_RECENT = 8
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         self.loader.imageReady.connect(self._image_ready)
         self.loader.facesReady.connect(self._faces_ready)
         self.loader.videoInfo.connect(self._video_info)
+        self.loader.writtenReady.connect(self._written_ready)
         self.loader.failed.connect(self._load_failed)
         self.previewer = PreviewThread(self)
         self.previewer.ready.connect(self._preview_ready)
@@ -573,6 +575,11 @@ class MainWindow(QMainWindow):
         photo = self.current
         if photo is None or self.preview.photo is None:
             return
+        if _written_video(photo):  # what the written file hides in this frame, track by track
+            tracked = boxes_at(photo.tracks or [], photo.frame)
+            self.preview.set_faces([(_rect(box), FaceKind.INCLUDED, -1, f"track {i}") for i, box in tracked])
+            self._show_info()
+            return
         items = []
         for i, face in enumerate(photo.detected or []):
             kind = FaceKind.EXCLUDED if i in photo.excluded else FaceKind.INCLUDED
@@ -595,6 +602,8 @@ class MainWindow(QMainWindow):
         text += f"  ·  {photo.status_text()}"
         if photo.is_video and photo.status != DONE:
             text += "  ·  every frame searched when written"
+        elif _written_video(photo):
+            text += "  ·  showing the written file and the faces it hides"
         self.info.setText(text)
         self.setWindowTitle(f"{photo.path.name} — Anonymizer")
 
@@ -624,6 +633,11 @@ class MainWindow(QMainWindow):
         if index == photo.frame:
             return
         photo.frame = index
+        if _written_video(photo):  # the written file's frame and its tracks; nothing to detect
+            self._show_frame_bar()
+            self._show_faces()
+            self._request(photo, urgent=True, want_frame=True, thumb=False, detect=False)
+            return
         photo.detected, photo.generation = None, -1
         self.model.changed(photo)
         self._show_frame_bar()
@@ -704,11 +718,31 @@ class MainWindow(QMainWindow):
 
     def _request_preview(self) -> None:
         photo = self.current
+        if photo is not None and _written_video(photo):  # the anonymized view is the written file itself
+            self.preview.set_anonymized(None)
+            self.loader.request(
+                photo.key,
+                photo.path,
+                thumb=False,
+                detect=False,
+                want_image=False,
+                threshold=self.settings.threshold,
+                generation=self.generation,
+                urgent=True,
+                frame=photo.frame,
+                written=photo.output,
+            )
+            return
         if photo is None or photo.key not in self.images or photo.detected is None:
             return
         self.preview_request += 1
         self.preview.set_anonymized(None)
         self.previewer.request(self.preview_request, photo.key, self.images[photo.key], photo.faces(), self.settings)
+
+    def _written_ready(self, key: int, rgb: np.ndarray, frame: int) -> None:
+        photo = self.current
+        if photo is not None and photo.key == key and photo.frame == frame and _written_video(photo):
+            self.preview.set_anonymized(to_qimage(rgb))
 
     def _preview_ready(self, key: int, request_id: int, image) -> None:
         if request_id == self.preview_request and self.current is not None and self.current.key == key:
@@ -792,10 +826,14 @@ class MainWindow(QMainWindow):
             if photo.detected is None and not photo.is_video:
                 photo.set_detected([f for f in entry.faces if f.source != "user"])
                 photo.generation = self.generation
+            if photo.is_video:
+                photo.tracks = list(entry.tracks or [])
         else:
             photo.status, photo.error = ERROR, entry.error
         self.model.changed(photo)
         if photo is self.current:
+            self._show_faces()
+            self._request_preview()
             self._show_info()
 
     def _run_done(self, summary: RunSummary) -> None:
@@ -858,6 +896,11 @@ class MainWindow(QMainWindow):
 def _wanted(path) -> bool:
     """A photo or a video, by extension, as the CLI chooses them."""
     return is_image_path(path) or is_video_path(path)
+
+
+def _written_video(photo: Photo) -> bool:
+    """A video written in this session: the review shows its file and the tracks it hides."""
+    return photo.is_video and photo.status == DONE and photo.tracks is not None and photo.output is not None
 
 
 def _count(photos: list[Photo]) -> str:

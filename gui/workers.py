@@ -77,6 +77,7 @@ class _Job:
     generation: int = 0
     threshold: float = 0.0
     frame: int = 0  # of a video: which frame to show and search
+    written: Path | None = None  # of a written video: its output, whose same frame is read too
 
 
 class LoaderThread(QThread):
@@ -86,6 +87,7 @@ class LoaderThread(QThread):
     imageReady = Signal(int, object, int)  # key, HxWx3 uint8 RGB, frame (0 for a photo)
     facesReady = Signal(int, list, int, int)  # key, faces, generation, frame
     videoInfo = Signal(int, int, float)  # key, frames in the video (0: unknown), frames per second (0: unknown)
+    writtenReady = Signal(int, object, int)  # key, the written video's frame (RGB), frame
     failed = Signal(int, str)  # key, message
 
     URGENT, THUMBNAIL, DETECT = 0, 5, 10
@@ -110,11 +112,14 @@ class LoaderThread(QThread):
         generation: int,
         urgent: bool = False,
         frame: int = 0,
+        written: Path | None = None,
     ) -> None:
         """Queue work on a photo (or a video's ``frame``); the selected photo (urgent) first, then thumbnails,
         then detection."""
         priority = self.URGENT if urgent else self.DETECT if detect else self.THUMBNAIL
-        job = _Job(priority, next(self._seq), key, path, thumb, detect, want_image, generation, threshold, frame)
+        job = _Job(
+            priority, next(self._seq), key, path, thumb, detect, want_image, generation, threshold, frame, written
+        )
         with self._cond:
             heapq.heappush(self._queue, job)
             self._cond.notify()
@@ -157,6 +162,11 @@ class LoaderThread(QThread):
             self.thumbnailReady.emit(job.key, thumbnail(rgb), rgb.shape[1], rgb.shape[0])
         if job.want_image:
             self.imageReady.emit(job.key, rgb, job.frame)
+        if job.written is not None:
+            try:
+                self.writtenReady.emit(job.key, read_frame(job.written, job.frame).rgb, job.frame)
+            except Exception as err:  # the written file moved or was deleted: the live preview stands in
+                log.warning("cannot read %s: %s", job.written, err)
         if job.detect:
             try:
                 faces = self.detectors.detect(rgb, job.threshold)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from anonymizer.faces import Face, estimate_landmarks
-from anonymizer.tracking import FaceTracker, Track, _keyframes
+from anonymizer.tracking import FaceTracker, Track, _keyframes, boxes_at
 
 
 def face_at(x: float, y: float, size: float = 40.0) -> Face:
@@ -102,3 +102,15 @@ def test_report_keyframes_rebuild_every_box():
     report = track.to_report()
     assert report["first_frame"] == 0 and report["last_frame"] == 49 and report["frames"] == 50
     assert len(report["keyframes"]) == len(keep)
+
+
+def test_boxes_at_rebuilds_each_frames_hidden_box_from_the_report():
+    frames = np.arange(10, 40)
+    boxes = np.stack([frames * 3.0, frames * 0.5, frames * 3.0 + 40, np.where(frames < 25, 50.0, 80.0)], axis=1)
+    other = Track(id=7, hidden=[(f, np.array([0, 0, 20, 20], np.float32)) for f in range(30, 45)])
+    reports = [Track(id=2, hidden=[(int(f), b) for f, b in zip(frames, boxes)]).to_report(), other.to_report()]
+    for frame, box in zip(frames, boxes):
+        found = dict(boxes_at(reports, int(frame)))
+        assert np.abs(found[2] - box).max() <= 1.0
+        assert (7 in found) == (frame >= 30)
+    assert boxes_at(reports, 9) == [] and [i for i, _ in boxes_at(reports, 44)] == [7]

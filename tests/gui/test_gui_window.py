@@ -368,3 +368,19 @@ def test_a_dropped_video_is_previewed_frame_by_frame_and_written_with_frame_prog
     assert entries["clip.mp4"]["frames"] == 12 and len(entries["clip.mp4"]["tracks"]) == 2
     assert frames_seen[-1] == (12, 12) and len(frames_seen) == 12
     assert (out / "clip.mp4").is_file() and by_name["clip.mp4"].status == DONE
+
+    # The review of a written video: any frame of the file itself, outlined with the tracks it hides there.
+    from anonymizer.tracking import boxes_at
+
+    def anonymized_pixels():
+        shown = window.preview.photo.anonymized.toImage().convertToFormat(QImage.Format.Format_RGB888)
+        rows = np.frombuffer(shown.constBits(), np.uint8).reshape(H, shown.bytesPerLine())
+        return rows[:, : W * 3].reshape(H, W, 3).copy()  # a copy: the QImage's memory goes with it
+
+    assert window.current is video and "written file" in window.info.text()
+    window.show_frame(4)
+    qtbot.waitUntil(lambda: window.preview.photo.anonymized is not None, timeout=TIMEOUT)
+    assert np.array_equal(anonymized_pixels(), read_frame(out / "clip.mp4", 4).rgb)
+    outlined = sorted(tuple(round(v) for v in item.rect().getCoords()) for item in window.preview.faces)
+    hidden = sorted(tuple(round(float(v)) for v in box) for _, box in boxes_at(entries["clip.mp4"]["tracks"], 4))
+    assert outlined == hidden and len(hidden) == 2
