@@ -6,7 +6,8 @@
 #   OUT=/tmp/acc DEVICE=cpu MINUTES=1 BATCH=8 bash training/accelerator.sh
 #
 # It needs data/pack128.npz ('anonymize-train pack') and data/lite0_features.safetensors
-# (models.projected, the frozen feature network in half precision), carried with the tree, and
+# (models.projected, the frozen feature network in half precision, for --discriminator projected or
+# --perceptual-weight), carried with the tree, and
 # nothing installed but torch, numpy, opencv, safetensors, pillow and tqdm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,10 +23,10 @@ python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.i
 set -o pipefail
 PYTHONPATH=. PYTHONUNBUFFERED=1 ANONYMIZER_LITE0=data/lite0_features.safetensors python3 -m anonymizer.training.cli \
     train --data data/pack128.npz --out "$RUN" --init training/generator.safetensors \
-    --discriminator projected --minutes "$MINUTES" --device "$DEVICE" --batch-size "$BATCH" \
+    --discriminator dcgan --minutes "$MINUTES" --device "$DEVICE" --batch-size "$BATCH" \
     --checkpoint-every 100000 --colour-jitter 0.1 --rec-weight 1 --colour-weight 5 --balance-sources \
     2>&1 | tr '\r' '\n' | grep -v '^training: ' | tee "$OUT/log.txt"
 tail -n 3 "$RUN/losses.csv"
-cp "$RUN"/generator.safetensors "$RUN"/generator.json "$RUN"/discriminator_projected.safetensors "$RUN"/losses.csv "$OUT"/
+cp "$RUN"/generator.safetensors "$RUN"/generator.json "$RUN"/discriminator.safetensors "$RUN"/losses.csv "$OUT"/
 cp "$(ls "$RUN"/samples/*.png | tail -n 1)" "$OUT"/samples.png
 ls -la "$OUT"
