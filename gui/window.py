@@ -433,13 +433,14 @@ class MainWindow(QMainWindow):
         detect: bool = True,
         thumb: bool | None = None,
         want_frame: bool = False,
+        written: Path | None = None,
     ) -> None:
         want_image = photo is self.current and (photo.key not in self.images or want_frame)
         thumb = photo.thumbnail is None if thumb is None else thumb
         detect = detect and (redetect or photo.detected is None)
-        if not (want_image or detect or thumb):
+        if not (want_image or detect or thumb or written):
             return
-        if urgent:
+        if urgent and (want_image or detect):
             self.loader.forget({photo.key})  # the urgent job does what the queued one would
         self.loader.request(
             photo.key,
@@ -451,6 +452,7 @@ class MainWindow(QMainWindow):
             generation=self.generation,
             urgent=urgent,
             frame=photo.frame,
+            written=written,
         )
 
     def remove_selected(self) -> None:
@@ -720,18 +722,7 @@ class MainWindow(QMainWindow):
         photo = self.current
         if photo is not None and _written_video(photo):  # the anonymized view is the written file itself
             self.preview.set_anonymized(None)
-            self.loader.request(
-                photo.key,
-                photo.path,
-                thumb=False,
-                detect=False,
-                want_image=False,
-                threshold=self.settings.threshold,
-                generation=self.generation,
-                urgent=True,
-                frame=photo.frame,
-                written=photo.output,
-            )
+            self._request(photo, urgent=True, detect=False, thumb=False, written=photo.output)
             return
         if photo is None or photo.key not in self.images or photo.detected is None:
             return
