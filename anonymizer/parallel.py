@@ -163,8 +163,9 @@ def run_in_workers(
                 future.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
             for i, future in flight:
-                if future.done() and not future.cancelled() and future.exception() is None:
-                    deliver(i, future.result())
+                entry = _result(future)
+                if entry is not None:
+                    deliver(i, entry)
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
