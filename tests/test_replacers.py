@@ -105,10 +105,22 @@ def tiny_weights(tmp_path_factory):
     """An untrained generator small enough to run in a blink: behaviour of the replacer, not of training."""
     import torch
     from anonymizer.models.io import save_generator
-    from anonymizer.models.networks import Generator, GeneratorConfig
+    from anonymizer.models.networks import COND_CHANNELS, Generator, GeneratorConfig
 
     torch.manual_seed(0)
     generator = Generator(GeneratorConfig(resolution=64, width=4, max_width=16, latent_dim=8))
+    # Fresh from init, each layer shrinks its input and the latent moves no pixel by more than a level or two
+    # (two codes gave identical faces once in CI). Batch-norm statistics measured on random inputs bring every
+    # layer to unit scale, as training does, so that different codes paint different faces.
+    norms = [m for m in generator.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for norm in norms:
+        norm.momentum = None  # a plain average over the passes below
+    with torch.no_grad():
+        for _ in range(10):
+            generator(torch.randn(8, COND_CHANNELS, 64, 64), torch.randn(8, 8))
+    for norm in norms:
+        norm.momentum = 0.1
+    generator.eval()
     return save_generator(generator, tmp_path_factory.mktemp("weights") / "tiny.safetensors")
 
 
