@@ -34,7 +34,7 @@ from anonymizer.imageio import (
     write_image,
 )
 from anonymizer.pipeline import Anonymizer
-from anonymizer.video import VIDEO_EXTENSIONS, is_video_path
+from anonymizer.video import VIDEO_EXTENSIONS, VideoEdits, is_video_path
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,8 @@ class ReportEntry:
     fps: float | None = None
     faces_hidden: int | None = None
     tracks: list[dict] | None = None  # videos only: per track, id, first and last frame, method, keyframe boxes
+    kept_tracks: list[dict] | None = None  # videos only: tracks a reviewer left visible (VideoEdits.keep)
+    unmatched_keeps: int = 0  # videos only: keep pointers that met no track (those faces were hidden)
 
     @property
     def face_count(self) -> int:
@@ -94,13 +96,18 @@ class ReportEntry:
                 "height": self.height,
             }
             if self.frames is not None:  # a video
-                return {
+                video = {
                     **head,
                     "frames": self.frames,
                     "fps": self.fps,
                     "faces_hidden": self.faces_hidden,
                     "tracks": self.tracks or [],
                 }
+                if self.kept_tracks:
+                    video["kept_tracks"] = self.kept_tracks
+                if self.unmatched_keeps:
+                    video["unmatched_keeps"] = self.unmatched_keeps
+                return video
             return {**head, "faces": [face.to_report() for face in self.faces]}
         if self.status == "skipped":
             return {"input": self.input, "output": self.output, "status": "skipped"}
@@ -206,14 +213,15 @@ def process_job(
     job: ImageJob,
     options: BatchOptions,
     sources: frozenset[Path] | set[Path],
-    faces: list[Face] | None = None,
+    faces: list[Face] | VideoEdits | None = None,
     frame_progress: Callable[[int, int | None], None] | None = None,
 ) -> ReportEntry:
     """Read, anonymize and write one photo; never raises for a bad photo (its entry says why).
 
     ``sources``: every input of the batch (resolved), which no output may overwrite;
-    ``faces``: the faces to hide, or None to detect them; ``frame_progress(done, total)``: called after each
-    frame of a video.
+    ``faces``: the faces to hide, or None to detect them; for a video, a reviewer's
+    :class:`~anonymizer.video.VideoEdits` or None; ``frame_progress(done, total)``: called after each frame of
+    a video.
     """
     opts = options
     if job.output.resolve() in sources:
@@ -221,7 +229,10 @@ def process_job(
     if job.output.exists() and not (opts.overwrite or job.rewrite):
         return ReportEntry(input=job.name, output=job.name, status="skipped")
     if is_video_path(job.source):
-        return _process_video(anonymizer, job, opts, frame_progress)
+        edits = faces if isinstance(faces, VideoEdits) else None
+        return _process_video(anonymizer, job, opts, frame_progress, edits)
+    if isinstance(faces, VideoEdits):
+        return error_entry(job, "video edits were given for a photo")
     try:
         loaded = read_image(job.source, max_pixels=opts.max_pixels)
     except ImageReadError as err:
@@ -250,13 +261,15 @@ def process_job(
     return _ok(job, loaded.width, loaded.height, faces=result.faces)
 
 
-def _process_video(anonymizer: Anonymizer, job: ImageJob, opts: BatchOptions, frame_progress) -> ReportEntry:
+def _process_video(
+    anonymizer: Anonymizer, job: ImageJob, opts: BatchOptions, frame_progress, edits: VideoEdits | None = None
+) -> ReportEntry:
     from anonymizer.video import VideoError, VideoOptions, anonymize_video
 
     options = VideoOptions(codec=opts.video_codec, quality=opts.video_quality, keep_metadata=opts.keep_metadata)
     try:
         job.output.parent.mkdir(parents=True, exist_ok=True)
-        result = anonymize_video(job.source, job.output, anonymizer, options, progress=frame_progress)
+        result = anonymize_video(job.source, job.output, anonymizer, options, progress=frame_progress, edits=edits)
     except VideoError as err:
         return error_entry(job, str(err))
     except Exception as err:  # fail closed: anonymize_video leaves no output when it raises
@@ -270,6 +283,8 @@ def _process_video(anonymizer: Anonymizer, job: ImageJob, opts: BatchOptions, fr
         fps=result.fps,
         faces_hidden=result.faces,
         tracks=result.tracks,
+        kept_tracks=result.kept,
+        unmatched_keeps=result.unmatched_keeps,
     )
 
 
@@ -297,7 +312,8 @@ class Batch:
     of the jobs; ``should_cancel()`` is checked before each one is started and
     stops the run when true. ``faces_for(job)``, when given, returns the faces
     to hide in a photo (in pixels of the photo as displayed, e.g. reviewed in
-    the GUI), or None to detect them as usual.
+    the GUI), or None to detect them as usual; for a video, its reviewer's
+    :class:`~anonymizer.video.VideoEdits` (or None).
 
     ``workers`` > 1 anonymizes that many photos at once, each in a worker
     process of its own that rebuilds the pipeline from ``anonymizer.recipe``
@@ -313,7 +329,7 @@ class Batch:
         input_path: str | os.PathLike,
         out_dir: str | os.PathLike,
         options: BatchOptions | None = None,
-        faces_for: Callable[[ImageJob], list[Face] | None] | None = None,
+        faces_for: Callable[[ImageJob], list[Face] | VideoEdits | None] | None = None,
         workers: int = 1,
     ) -> None:
         self.anonymizer = anonymizer

@@ -18,6 +18,10 @@ through detect -> track -> replace -> encode:
   are copied packet for packet, not re-encoded. The container is the input's (by extension). Container and
   stream metadata (titles, GPS, dates) are dropped unless ``keep_metadata``.
 
+A reviewer's edits (:class:`VideoEdits`, the desktop app's review) work on whole tracks: a face pointed at in
+one frame is left visible in every frame its track spans (the clip is then searched before it is written),
+and a box drawn once is hidden in every frame.
+
 It fails closed: the output is written to a temporary file beside it and renamed only when every frame was
 anonymized and the file closed; on any error (a corrupt or truncated video, a frame that fails, Ctrl-C)
 nothing is left.
@@ -25,7 +29,9 @@ nothing is left.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import dataclasses
 import os
 import tempfile
 from collections import deque
@@ -36,10 +42,13 @@ from pathlib import Path
 
 import numpy as np
 
+from anonymizer.boxes import box_iou
 from anonymizer.detection.union import CascadeDetector
+from anonymizer.faces import Face, estimate_landmarks
 from anonymizer.tracking import DEFAULT_LOOKAHEAD, FaceTracker
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+KEEP_MATCH_IOU = 0.3  # a face pointed at in a frame belongs to the track whose box there overlaps it most, this much
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,31 @@ class VideoOptions:
         return name
 
 
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class VideoEdits:
+    """A reviewer's changes to what a video hides, in displayed pixels (``x1, y1, x2, y2``).
+
+    ``keep``: ``(frame, box)`` pairs, each pointing at a face in one frame: the track that face belongs to
+    (the person, as the tracker followed them) stays visible in every frame it spans. A track's extent is
+    known only once the whole clip has been searched, so a video with ``keep`` is read twice: searched and
+    tracked first, then written (the detector runs once). A pointer that meets no track keeps nothing (its
+    face stays hidden; :attr:`VideoResult.unmatched_keeps` counts them). Where the tracker lost a person and
+    started a new track, only the pointed-at track is kept: the rest stays hidden.
+
+    ``add``: boxes hidden in every frame, where they are drawn (a face the detector never finds, a name
+    badge): a region that does not move, reported as a track with a negative id and ``"source": "user"``.
+    """
+
+    keep: tuple[tuple[int, Box], ...] = ()
+    add: tuple[Box, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.keep or self.add)
+
+
 @dataclass
 class VideoResult:
     frames: int
@@ -97,6 +131,8 @@ class VideoResult:
     faces: int  # faces hidden, summed over the frames
     rotation: int = 0  # the display rotation, degrees counter-clockwise, kept in the output
     tracks: list[dict] = field(default_factory=list)  # per track: id, first/last frame, method, keyframes
+    kept: list[dict] = field(default_factory=list)  # tracks left visible (VideoEdits.keep), as ``tracks``
+    unmatched_keeps: int = 0  # VideoEdits.keep pointers that met no track (their faces were hidden)
 
 
 def anonymize_video(
@@ -105,10 +141,12 @@ def anonymize_video(
     anonymizer,
     options: VideoOptions | None = None,
     progress: Callable[[int, int | None], None] | None = None,
+    edits: VideoEdits | None = None,
 ) -> VideoResult:
     """Anonymize every frame of ``source`` into ``output``; see the module's docstring.
 
-    ``progress(frames done, frames in all or None)`` is called after each frame written.
+    ``progress(frames done, frames in all or None)`` is called after each frame written; with
+    ``edits.keep``, after each frame searched too (each frame counts twice: ``2 * frames`` in all).
     """
     import av
 
@@ -132,7 +170,7 @@ def anonymize_video(
         os.close(fd)
         tmp = Path(tmp_name)
         try:
-            result = _Transcoder(av, src, tmp, anonymizer, options, codec, quality, progress).run()
+            result = _Transcoder(av, src, tmp, anonymizer, options, codec, quality, progress, edits).run()
             os.replace(tmp, output)
         except BaseException as err:
             with contextlib.suppress(OSError):
@@ -152,13 +190,23 @@ def _display_matrix(frame) -> list[int] | None:
 
 
 class _Transcoder:
-    def __init__(self, av, src, tmp: Path, anonymizer, options: VideoOptions, codec: str, quality: int, progress):
+    def __init__(
+        self, av, src, tmp: Path, anonymizer, options: VideoOptions, codec: str, quality: int, progress, edits=None
+    ):
         self.av, self.src, self.tmp, self.anonymizer = av, src, tmp, anonymizer
         self.options, self.codec, self.quality, self.progress = options, codec, quality, progress
+        self.edits = edits or VideoEdits()
         self.vin = src.streams.video[0]
         self.width, self.height = self.vin.codec_context.width, self.vin.codec_context.height
         self.total = self.vin.frames or None
         self.rotation = 0  # quarter turns counter-clockwise that display the stored frame
+        self.matrix: list[int] | None = None  # the first frame's display matrix, kept in the output
+        self.added: list[Face] = []  # VideoEdits.add, as faces hidden in every frame
+        self.planned: list[list[Face]] | None = None  # with VideoEdits.keep: every frame's faces, searched first
+        self.kept: list[dict] = []
+        self.unmatched_keeps = 0
+        self.searched = 0  # frames searched before writing (VideoEdits.keep), for the progress
+        self.searched_by: FaceTracker | None = None  # the tracker of that search: its tracks are the report's
         self.written = self.faces = 0
         self.pending: deque = deque()  # (upright RGB, pts, time_base) of the frames not yet decided
         self.detecting: deque = deque()  # (frame index, Future of its faces), in order
@@ -168,6 +216,10 @@ class _Transcoder:
 
     def run(self) -> VideoResult:
         av = self.av
+        self._orient(self._first_frame())
+        self.added = [self._added_face(i, box) for i, box in enumerate(self.edits.add)]
+        if self.edits.keep:
+            self._plan()
         others = [s for s in self.src.streams if s.type in ("audio", "subtitle")]
         with av.open(str(self.tmp), "w") as dst:  # the container from the extension, the input's
             self.dst = dst
@@ -176,7 +228,7 @@ class _Transcoder:
             copies = {}
             for stream in self.src.streams:  # in the input's order
                 if stream is self.vin:
-                    self._open_output(self._first_frame())
+                    self._open_output()
                 elif stream in others:
                     copies[stream.index] = dst.add_stream_from_template(stream)
             if not self.options.keep_metadata:
@@ -191,11 +243,16 @@ class _Transcoder:
                 raise VideoError("the video stream holds no frame that decodes")
             if self.total and decoded < self.total:
                 raise VideoError(f"truncated or corrupt: {decoded} of its {self.total} frames decode")
-            for index, faces in self.tracker.finish():
+            if self.planned is not None and decoded != len(self.planned):
+                raise VideoError(f"the video gave {len(self.planned)} frames when searched and {decoded} when written")
+            for index, faces in self.tracker.finish() if self.planned is None else ():
                 self._write(index, faces)
             dst.mux(self.vout.encode(None))
         fps = float(self.vin.average_rate) if self.vin.average_rate else None
-        tracks = [t.to_report() for t in self.tracker.all_tracks if t.hidden]
+        kept_ids = {track["id"] for track in self.kept}
+        tracker = self.searched_by or self.tracker
+        tracks = [t.to_report() for t in tracker.all_tracks if t.hidden and t.id not in kept_ids]
+        tracks += [self._added_report(face) for face in self.added]
         for track in tracks:
             track["method"] = self.track_methods.get(track["id"])
         return VideoResult(
@@ -206,7 +263,77 @@ class _Transcoder:
             faces=self.faces,
             rotation=self.rotation * 90,
             tracks=tracks,
+            kept=self.kept,
+            unmatched_keeps=self.unmatched_keeps,
         )
+
+    # -- a reviewer's edits ---------------------------------------------------------------------------------
+    def _upright_size(self) -> tuple[int, int]:
+        return (self.width, self.height) if self.rotation % 2 == 0 else (self.height, self.width)
+
+    def _added_face(self, index: int, box: Box) -> Face:
+        w, h = self._upright_size()
+        b = np.clip(np.asarray(box, dtype=np.float32).reshape(4), [0, 0, 0, 0], [w, h, w, h])
+        if b[2] - b[0] < 1 or b[3] - b[1] < 1:
+            raise VideoError(f"an added box {tuple(round(float(v), 1) for v in box)} lies outside the {w}x{h} frame")
+        return Face(b, 1.0, estimate_landmarks(b), source="user", track=-(index + 1))
+
+    def _added_report(self, face: Face) -> dict:
+        last = max(self.written - 1, 0)
+        box = [round(float(v), 1) for v in face.box]
+        return {
+            "id": face.track,
+            "first_frame": 0,
+            "last_frame": last,
+            "frames": self.written,
+            "detections": 0,
+            "method": None,
+            "source": "user",
+            "keyframes": [[0, *box], [last, *box]] if last else [[0, *box]],
+        }
+
+    def _plan(self) -> None:
+        """Search and track the whole clip before writing (for ``VideoEdits.keep``): every frame's faces, minus
+        the tracks the reviewer kept. Only the faces are held, not the frames."""
+        tracker = self.searched_by = FaceTracker(lookahead=self.options.lookahead, frame_size=self._upright_size())
+        planned: list[list[Face]] = []
+        detecting: deque = deque()
+
+        def settle(index: int, found: Future) -> None:
+            planned.extend(faces for _, faces in tracker.push(index, found.result()))
+
+        with self.av.open(self.src.name) as probe, ThreadPoolExecutor(1, thread_name_prefix="search") as pool:
+            for index, frame in enumerate(probe.decode(video=0)):
+                detecting.append((index, pool.submit(self._detect, index, self._upright(frame))))
+                while len(detecting) > 1:
+                    settle(*detecting.popleft())
+                self.searched = index + 1
+                if self.progress is not None:
+                    self.progress(self.searched, 2 * self.total if self.total else None)
+            while detecting:
+                settle(*detecting.popleft())
+        planned.extend(faces for _, faces in tracker.finish())
+        if not planned:
+            raise VideoError("the video stream holds no frame that decodes")
+        if self.total and len(planned) < self.total:
+            raise VideoError(f"truncated or corrupt: {len(planned)} of its {self.total} frames decode")
+        kept_ids: set[int] = set()
+        tracks = tracker.all_tracks
+        for frame, box in self.edits.keep:
+            best, best_iou = None, KEEP_MATCH_IOU
+            pointer = np.asarray(box, dtype=np.float32).reshape(1, 4)
+            for track in tracks:
+                at = bisect.bisect_left([f for f, _ in track.hidden], frame)
+                if at < len(track.hidden) and track.hidden[at][0] == frame:
+                    iou = float(box_iou(pointer, track.hidden[at][1].reshape(1, 4))[0, 0])
+                    if iou >= best_iou:
+                        best, best_iou = track, iou
+            if best is None:
+                self.unmatched_keeps += 1
+            elif best.id not in kept_ids:
+                kept_ids.add(best.id)
+                self.kept.append({**best.to_report(), "method": None, "kept_at": [int(frame), *map(float, box)]})
+        self.planned = [[f for f in faces if f.track not in kept_ids] for faces in planned]
 
     def _frames(self, copies: dict, others: list) -> int:
         """Demux: copied packets go straight to the output, video frames to detection and tracking; returns the
@@ -236,6 +363,18 @@ class _Transcoder:
             return detector.detect(rgb, extra=index % self.options.extra_every == 0)
         return self.anonymizer.detect(rgb)
 
+    def _orient(self, first) -> None:
+        """The rotation the first frame's display matrix asks for: frames are searched and replaced upright."""
+        self.matrix = _display_matrix(first)
+        if self.matrix is not None:
+            self.rotation = int(round(first.rotation / 90.0)) % 4 if first.rotation else 0
+
+    def _upright(self, frame) -> np.ndarray:
+        rgb = frame.to_ndarray(format="rgb24")
+        if self.rotation:
+            rgb = np.rot90(rgb, self.rotation)
+        return np.ascontiguousarray(rgb)
+
     def _first_frame(self):
         """The first frame, decoded from a second opening of the file: its display matrix is needed before the
         output's header is written, which the first copied audio packet may do before any frame decodes."""
@@ -245,7 +384,7 @@ class _Transcoder:
             raise VideoError("the video stream holds no frame that decodes")
         return first
 
-    def _open_output(self, first) -> None:
+    def _open_output(self) -> None:
         codec = CODECS[self.codec]
         vout = self.dst.add_stream(codec.encoder, rate=self.vin.average_rate or 25)
         vout.width, vout.height = self.width, self.height
@@ -256,29 +395,28 @@ class _Transcoder:
         vout.options = {"crf": str(self.quality), **dict(codec.options)}
         if self.codec == "h265" and self.tmp.suffix.lower() in (".mp4", ".mov", ".m4v"):
             vout.codec_tag = "hvc1"  # what Apple's players need to play H.265 in MP4
-        matrix = _display_matrix(first)
-        if matrix is not None:
-            vout.set_display_matrix(matrix)
-            self.rotation = int(round(first.rotation / 90.0)) % 4 if first.rotation else 0
+        if self.matrix is not None:
+            vout.set_display_matrix(self.matrix)
         if self.options.keep_metadata:
             vout.metadata.update({k: v for k, v in self.vin.metadata.items() if k.lower() != "encoder"})
         self.vout = vout
-        # the tracker works in upright pixels
-        size = (self.width, self.height) if self.rotation % 2 == 0 else (self.height, self.width)
-        self.tracker = FaceTracker(lookahead=self.options.lookahead, frame_size=size)
+        self.tracker = FaceTracker(lookahead=self.options.lookahead, frame_size=self._upright_size())  # upright px
 
     def _push(self, index: int, frame) -> None:
-        rgb = frame.to_ndarray(format="rgb24")
-        if self.rotation:
-            rgb = np.rot90(rgb, self.rotation)
-        rgb = np.ascontiguousarray(rgb)
+        rgb = self._upright(frame)
         self.pending.append((rgb, frame.pts, frame.time_base))
+        if self.planned is not None:  # searched already: write it now
+            if index >= len(self.planned):
+                raise VideoError(f"the video gave {len(self.planned)} frames when searched and more when written")
+            self._write(index, [dataclasses.replace(f) for f in self.planned[index]])
+            return
         self.detecting.append((index, self.pool.submit(self._detect, index, rgb)))
         while len(self.detecting) > 1:  # one detection in flight while the frames before it are written
             self._track(*self.detecting.popleft())
 
     def _write(self, index: int, faces) -> None:
         rgb, pts, time_base = self.pending.popleft()
+        faces = list(faces) + [dataclasses.replace(face) for face in self.added]
         result = self.anonymizer.anonymize(rgb, faces=faces)
         for face in result.faces:
             if face.track is not None and face.method:
@@ -290,7 +428,8 @@ class _Transcoder:
         self.written += 1
         self.faces += len(result.faces)
         if self.progress is not None:
-            self.progress(self.written, self.total)
+            total = self.total and (2 * self.total if self.searched else self.total)
+            self.progress(self.searched + self.written, total)
 
 
 @dataclass

@@ -365,3 +365,78 @@ def test_any_frame_can_be_read_for_a_preview(tmp_path):
     past = read_frame(path, 500)
     assert past.index == 23 and np.array_equal(past.rgb, every[23])
     assert read_frame(path, 12).seconds == pytest.approx(1.0, rel=0.02)
+
+
+def _edited_run(tmp_path, boxes, edits, frames: int = 16):
+    """The astronaut clip under a detector that finds ``boxes`` in every frame, with a reviewer's ``edits``."""
+    src = tmp_path / "in"
+    src.mkdir()
+    make_clip(src / "clip.mp4", frames=frames, audio=False)
+    detector = FakeDetector(boxes)
+    seen = []
+    batch = Batch(Anonymizer(method="solid", detector=detector), src, tmp_path / "out", faces_for=lambda job: edits)
+    (entry,) = batch.run(frame_progress=lambda job, done, total: seen.append((done, total)))
+    assert entry.status == "ok", entry.error
+    before, after = _video_frames(src / "clip.mp4"), _video_frames(tmp_path / "out" / "clip.mp4")
+    assert len(after) == len(before) == frames
+    return entry, detector, seen, before, after
+
+
+def _changed(before, after, box) -> list[float]:
+    x1, y1, x2, y2 = box
+    return [float(np.abs(b[y1:y2, x1:x2].astype(int) - a[y1:y2, x1:x2]).mean()) for a, b in zip(before, after)]
+
+
+LEFT, RIGHT = (20, 30, 100, 130), (200, 100, 280, 200)
+
+
+def test_a_track_pointed_at_in_one_frame_stays_visible_in_every_frame(tmp_path):
+    from anonymizer.video import VideoEdits
+
+    edits = VideoEdits(keep=((7, (22.0, 28.0, 101.0, 129.0)),))  # the left face, in frame 7 only
+    entry, detector, seen, before, after = _edited_run(tmp_path, [LEFT, RIGHT], edits)
+    assert max(_changed(before, after, LEFT)) < 6  # only the encoder's noise, in every frame
+    assert min(_changed(before, after, RIGHT)) > 30  # the other face hidden in every frame
+    assert detector.calls == 16  # searched once, then written without a second search
+    assert seen[0] == (1, 32) and seen[-1] == (32, 32)  # each frame counted twice: searched, written
+    report = entry.to_dict()
+    (kept,) = report["kept_tracks"]
+    (hidden,) = report["tracks"]
+    assert kept["kept_at"][0] == 7 and (kept["first_frame"], kept["last_frame"]) == (0, 15)
+    assert kept["id"] != hidden["id"] and hidden["method"] == "solid" and "unmatched_keeps" not in report
+
+
+def test_a_keep_that_points_at_no_face_keeps_nothing(tmp_path):
+    from anonymizer.video import VideoEdits
+
+    edits = VideoEdits(keep=((3, (150.0, 5.0, 190.0, 40.0)),))  # empty background
+    entry, *_, before, after = _edited_run(tmp_path, [LEFT, RIGHT], edits, frames=8)
+    assert min(_changed(before, after, LEFT)) > 30 and min(_changed(before, after, RIGHT)) > 30
+    assert entry.unmatched_keeps == 1 and entry.to_dict()["unmatched_keeps"] == 1 and not entry.kept_tracks
+
+
+def test_a_drawn_box_is_hidden_in_every_frame_and_reported_as_a_track(tmp_path):
+    from anonymizer.video import VideoEdits
+
+    edits = VideoEdits(add=((200.0, 100.0, 280.0, 200.0),))
+    entry, detector, seen, before, after = _edited_run(tmp_path, [], edits, frames=8)
+    assert min(_changed(before, after, RIGHT)) > 30
+    assert seen[-1] == (8, 8)  # no search before writing: one pass
+    (track,) = entry.to_dict()["tracks"]
+    assert track["id"] == -1 and track["source"] == "user" and track["method"] == "solid"
+    assert (track["first_frame"], track["last_frame"]) == (0, 7) and track["keyframes"][0][1:] == [200, 100, 280, 200]
+
+
+def test_a_box_drawn_outside_the_frame_is_an_error_and_writes_nothing(tmp_path):
+    from anonymizer.video import VideoEdits
+
+    src = tmp_path / "in"
+    src.mkdir()
+    make_clip(src / "clip.mp4", frames=4, audio=False)
+    edits = VideoEdits(add=((400.0, 10.0, 450.0, 60.0),))
+    batch = Batch(
+        Anonymizer(method="blur", detector=FakeDetector([])), src, tmp_path / "out", faces_for=lambda j: edits
+    )
+    (entry,) = batch.run()
+    assert entry.status == "error" and "outside" in entry.error
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
