@@ -15,7 +15,8 @@ from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 from anonymizer import Face
 from anonymizer.detection import box_iou
 from anonymizer.faces import estimate_landmarks
-from anonymizer.video import is_video_path
+from anonymizer.tracking import boxes_at
+from anonymizer.video import KEEP_MATCH_IOU, VideoEdits, is_video_path
 
 PENDING, FACES, DONE, ERROR = "pending", "faces", "done", "error"
 _keys = itertools.count(1)
@@ -37,7 +38,10 @@ class Photo:
     detected: list[Face] | None = None  # None until the detector has run
     generation: int = -1  # which detector settings found ``detected``
     excluded: set[int] = field(default_factory=set)  # indices into ``detected`` left as they are
-    added: list[Face] = field(default_factory=list)  # boxes the user drew
+    added: list[Face] = field(default_factory=list)  # boxes the user drew (in a video: hidden in every frame)
+    # Of a video: (frame, box) pointers at faces whose whole track stays visible (VideoEdits.keep); ``excluded``
+    # then marks the shown frame's detections that a pointer of that frame points at.
+    kept: list[tuple[int, np.ndarray]] = field(default_factory=list)
     error: str | None = None
     output: Path | None = None
     width: int = 0
@@ -47,6 +51,7 @@ class Photo:
     frames: int = 0  # of a video: how many it has (0 until known, or when the file does not say)
     fps: float = 0.0
     tracks: list[dict] | None = None  # of a written video: the report's tracks (what its file hides where)
+    kept_tracks: list[dict] = field(default_factory=list)  # of a written video: the tracks it left visible
 
     @property
     def relative(self) -> str:
@@ -63,7 +68,7 @@ class Photo:
 
     @property
     def edited(self) -> bool:
-        return bool(self.excluded or self.added)
+        return bool(self.excluded or self.added or self.kept)
 
     def faces(self) -> list[Face] | None:
         """The faces to hide, the user's edits applied (copies: the pipeline writes into them)."""
@@ -77,6 +82,10 @@ class Photo:
 
     def set_detected(self, faces: list[Face]) -> None:
         """New detections (e.g. at another threshold); a face excluded before stays excluded."""
+        if self.is_video:  # the faces of the frame shown: marked as the keep pointers of that frame say
+            self.detected = list(faces)
+            self._mark_kept()
+            return
         old = self.excluded_faces()
         self.detected = list(faces)
         self.excluded = set()
@@ -85,7 +94,49 @@ class Photo:
             self.excluded = {int(j) for j in iou.argmax(axis=1)[iou.max(axis=1) >= 0.5]}
 
     def toggle(self, index: int) -> None:
+        if self.is_video:  # a video's face: its whole track kept visible, or hidden again
+            box = self.detected[index].box
+            if index in self.excluded:
+                self.kept = [(f, b) for f, b in self.kept if f != self.frame or _iou(b, box) < 0.5]
+            else:
+                self.kept.append((self.frame, box.copy()))
+            self._mark_kept()
+            return
         self.excluded ^= {index}
+
+    def _mark_kept(self) -> None:
+        here = [b for f, b in self.kept if f == self.frame]
+        self.excluded = set()
+        if here and self.detected:
+            iou = box_iou(np.stack(here), np.stack([f.box for f in self.detected]))
+            self.excluded = {int(j) for j in iou.argmax(axis=1)[iou.max(axis=1) >= 0.5]}
+
+    def track_kept(self, track: dict) -> bool:
+        """Whether a keep pointer points at ``track`` (a report's track of this video), as the run matches them."""
+        for frame, box in self.kept:
+            at = boxes_at([track], frame)
+            if at and _iou(at[0][1], box) >= KEEP_MATCH_IOU:
+                return True
+        return False
+
+    def toggle_track(self, track: dict) -> None:
+        """Keep a written video's track visible (a pointer at its box in the frame shown), or hide it again."""
+        if self.track_kept(track):
+            self.kept = [
+                (f, b) for f, b in self.kept if not (at := boxes_at([track], f)) or _iou(at[0][1], b) < KEEP_MATCH_IOU
+            ]
+        else:
+            here = boxes_at([track], self.frame)
+            if not here:
+                return  # not in the frame shown
+            self.kept.append((self.frame, here[0][1]))
+        self._mark_kept()
+
+    def video_edits(self) -> VideoEdits | None:
+        """A video's edits for the run (None: none)."""
+        keep = tuple((int(f), tuple(float(v) for v in b)) for f, b in self.kept)
+        add = tuple(tuple(float(v) for v in face.box) for face in self.added)
+        return VideoEdits(keep=keep, add=add) if keep or add else None
 
     def add_box(self, box: tuple[float, float, float, float]) -> None:
         box = np.asarray(box, dtype=np.float32)
@@ -96,6 +147,8 @@ class Photo:
             return f"Error: {self.error}"
         if self.detected is None:
             return "Looking for faces…"
+        if self.is_video:
+            return self._video_status()
         n = len(self.detected) - len(self.excluded) + len(self.added)
         text = "No faces" if n == 0 else f"{n} face{'s' if n != 1 else ''}"
         edits = []
@@ -108,6 +161,25 @@ class Photo:
         if self.status == DONE:
             text = f"Done · {text.lower() if n == 0 else text}"
         return text
+
+    def _video_status(self) -> str:
+        n = len(self.detected or [])
+        text = "No faces in this frame" if n == 0 else f"{n} face{'s' if n != 1 else ''} in this frame"
+        if self.status == DONE and self.tracks is not None:
+            hidden = sum(1 for t in self.tracks if t["id"] >= 0)
+            text = f"Done · {hidden} track{'s' if hidden != 1 else ''} hidden"
+        edits = []
+        if self.kept:
+            edits.append(f"{len(self.kept)} kept visible")
+        if self.added:
+            edits.append(f"{len(self.added)} box{'es' if len(self.added) != 1 else ''} added")
+        if edits:
+            text += f" ({', '.join(edits)})"
+        return text
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float(box_iou(np.asarray(a, np.float32).reshape(1, 4), np.asarray(b, np.float32).reshape(1, 4))[0, 0])
 
 
 PhotoRole = Qt.ItemDataRole.UserRole + 1

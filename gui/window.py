@@ -578,8 +578,7 @@ class MainWindow(QMainWindow):
         if photo is None or self.preview.photo is None:
             return
         if _written_video(photo):  # what the written file hides in this frame, track by track
-            tracked = boxes_at(photo.tracks or [], photo.frame)
-            self.preview.set_faces([(_rect(box), FaceKind.INCLUDED, -1, f"track {i}") for i, box in tracked])
+            self.preview.set_faces(self._track_items(photo))
             self._show_info()
             return
         items = []
@@ -587,25 +586,42 @@ class MainWindow(QMainWindow):
             kind = FaceKind.EXCLUDED if i in photo.excluded else FaceKind.INCLUDED
             items.append((_rect(face.box), kind, i, f"{face.score:.2f}"))
         for i, face in enumerate(photo.added):
-            items.append((_rect(face.box), FaceKind.ADDED, i, "added"))
+            items.append((_rect(face.box), FaceKind.ADDED, i, "added · every frame" if photo.is_video else "added"))
         self.preview.set_faces(items)
         self._show_info()
+
+    def _track_items(self, photo: Photo) -> list:
+        """A written video's frame: its tracks (hidden, or kept visible), as the file has them and as the
+        user has since marked them; the boxes drawn to hide in every frame."""
+        items = []
+        for track in (photo.tracks or []) + photo.kept_tracks:
+            if track["id"] < 0:
+                continue  # a drawn box: shown below from the photo's own list
+            for _, box in boxes_at([track], photo.frame):
+                kept = photo.track_kept(track)
+                label = f"track {track['id']}" + (" · kept" if kept else "")
+                items.append((_rect(box), FaceKind.EXCLUDED if kept else FaceKind.INCLUDED, track["id"], label))
+        for i, face in enumerate(photo.added):
+            items.append((_rect(face.box), FaceKind.ADDED, i, "added · every frame"))
+        return items
 
     def _show_info(self) -> None:
         photo = self.current
         if photo is None:
             n = self.model.rowCount()
-            self.info.setText("No photos yet" if n == 0 else f"{n} photos")
+            self.info.setText("No photos yet" if n == 0 else _count(self.model.photos))
             self.setWindowTitle("Anonymizer")
             return
         text = f"{photo.relative}"
         if photo.width:
             text += f"  ·  {photo.width}×{photo.height}"
         text += f"  ·  {photo.status_text()}"
-        if photo.is_video and photo.status != DONE:
-            text += "  ·  every frame searched when written"
-        elif _written_video(photo):
+        if _written_video(photo):
             text += "  ·  showing the written file and the faces it hides"
+            if photo.status != DONE:
+                text += "; changed since: write it again"
+        elif photo.is_video:
+            text += "  ·  every frame searched when written; click a face to keep that person visible throughout"
         self.info.setText(text)
         self.setWindowTitle(f"{photo.path.name} — Anonymizer")
 
@@ -655,31 +671,43 @@ class MainWindow(QMainWindow):
         photo = self.current
         if photo is None:
             return
-        if photo.is_video:
-            self._video_edit_refused()
-            return
         if kind is FaceKind.ADDED:
             del photo.added[index]
+        elif _written_video(photo):  # a track of the written file: keep it visible, or hide it again
+            track = next((t for t in (photo.tracks or []) + photo.kept_tracks if t["id"] == index), None)
+            if track is None:
+                return
+            photo.toggle_track(track)
+            kept = photo.track_kept(track)
+            self.statusBar().showMessage(
+                f"Track {index} {'stays visible' if kept else 'is hidden'} in every frame it spans once the video "
+                "is written again",
+                6000,
+            )
         else:
             photo.toggle(index)
+            if photo.is_video:
+                kept = index in photo.excluded
+                self.statusBar().showMessage(
+                    "This person stays visible in every frame the tracker follows them through"
+                    if kept
+                    else "This person is hidden again",
+                    6000,
+                )
         self._edited(photo)
 
     def _box_drawn(self, rect: QRectF) -> None:
         photo = self.current
-        if photo is not None and photo.is_video:
-            self._video_edit_refused()
+        if photo is not None and photo.is_video and self.preview.photo is not None:
+            photo.add_box((rect.left(), rect.top(), rect.right(), rect.bottom()))
+            self.statusBar().showMessage("This box is hidden in every frame of the video, where it is drawn", 6000)
+            self._edited(photo)
             return
         if photo is None or photo.detected is None:
             self.statusBar().showMessage("Wait until the faces are found before adding one", 3000)
             return
         photo.add_box((rect.left(), rect.top(), rect.right(), rect.bottom()))
         self._edited(photo)
-
-    def _video_edit_refused(self) -> None:
-        self.statusBar().showMessage(
-            "In a video every face found in any frame is hidden; keeping or adding a face by hand works on photos only",
-            6000,
-        )
 
     def _edited(self, photo: Photo) -> None:
         if photo.status == DONE:
@@ -767,7 +795,7 @@ class MainWindow(QMainWindow):
                 return False
             self.settings_panel.set_output_dir(folder)
         items = [
-            RunItem(p.key, p.path, p.root, None, [])
+            RunItem(p.key, p.path, p.root, p.video_edits(), [])
             if p.is_video
             else RunItem(p.key, p.path, p.root, p.faces(), p.excluded_faces())
             for p in photos
@@ -781,11 +809,12 @@ class MainWindow(QMainWindow):
         self.last_summary = None
         self.progress.setRange(0, len(items))
         self.progress.setValue(0)
-        self.progress.setFormat("%v / %m photos")
+        noun = "videos" if all(p.is_video for p in photos) else "files" if any(p.is_video for p in photos) else "photos"
+        self.progress.setFormat(f"%v / %m {noun}")
         self.progress.show()
         self.cancel_button.setEnabled(True)
         self.cancel_button.show()
-        self.statusBar().showMessage(f"Anonymizing {len(items)} photos into {self.settings.output_dir}…")
+        self.statusBar().showMessage(f"Anonymizing {_count(photos)} into {self.settings.output_dir}…")
         self._update_actions()
         thread.start()
         return True
@@ -819,6 +848,14 @@ class MainWindow(QMainWindow):
                 photo.generation = self.generation
             if photo.is_video:
                 photo.tracks = list(entry.tracks or [])
+                photo.kept_tracks = list(entry.kept_tracks or [])
+                if entry.unmatched_keeps:
+                    n = entry.unmatched_keeps
+                    self.statusBar().showMessage(
+                        f"{photo.relative}: {n} face{'s' if n != 1 else ''} marked to keep matched no track and "
+                        f"{'were' if n != 1 else 'was'} hidden",
+                        10000,
+                    )
         else:
             photo.status, photo.error = ERROR, entry.error
         self.model.changed(photo)
@@ -890,8 +927,9 @@ def _wanted(path) -> bool:
 
 
 def _written_video(photo: Photo) -> bool:
-    """A video written in this session: the review shows its file and the tracks it hides."""
-    return photo.is_video and photo.status == DONE and photo.tracks is not None and photo.output is not None
+    """A video written in this session: the review shows its file and the tracks it hides (also once the user
+    has changed what to keep since, until it is written again)."""
+    return photo.is_video and photo.status in (DONE, FACES) and photo.tracks is not None and photo.output is not None
 
 
 def _count(photos: list[Photo]) -> str:

@@ -23,7 +23,7 @@ from anonymizer import Anonymizer, Face
 from anonymizer.batch import Batch, BatchOptions, BatchPathError, ReportEntry, write_report
 from anonymizer.detection import Detector
 from anonymizer.imageio import read_image
-from anonymizer.video import is_video_path, read_frame
+from anonymizer.video import VideoEdits, is_video_path, read_frame
 
 log = logging.getLogger(__name__)
 
@@ -246,12 +246,13 @@ class ReviewedEntry(ReportEntry):
 
 @dataclass
 class RunItem:
-    """One photo to write: what it was opened as, and its reviewed faces (None: detect them)."""
+    """One photo or video to write: what it was opened as, and its reviewed faces (None: detect them), or for a
+    video, the user's edits (None: none)."""
 
     key: int
     path: Path
     root: Path
-    faces: list[Face] | None
+    faces: list[Face] | VideoEdits | None
     excluded: list[Face]
 
 
@@ -288,7 +289,8 @@ class RunThread(QThread):
         self._cancel.set()
 
     def run(self) -> None:
-        summary = RunSummary(total=len(self.items), report=self.out_dir / REPORT_NAME)
+        videos = sum(is_video_path(item.path) for item in self.items)
+        summary = RunSummary(total=len(self.items), report=self.out_dir / REPORT_NAME, videos=videos)
         try:
             self._run(summary)
         except Exception as err:  # whatever happens, the window hears that the run ended
@@ -367,12 +369,14 @@ class RunSummary:
     counts: dict[str, int] = field(default_factory=dict)
     cancelled: bool = False
     error: str | None = None
+    videos: int = 0  # how many of the ``total`` are videos
 
     def text(self) -> str:
         if self.error and not self.done:
             return self.error
         ok, failed = self.counts.get("ok", 0), self.counts.get("error", 0)
-        text = f"{ok} of {self.total} photo{'s' if self.total != 1 else ''} written"
+        noun = "video" if self.videos == self.total else "photo" if not self.videos else "file"
+        text = f"{ok} of {self.total} {noun}{'s' if self.total != 1 else ''} written"
         if failed:
             text += f", {failed} failed"
         if self.cancelled:

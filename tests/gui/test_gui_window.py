@@ -355,19 +355,49 @@ def test_a_dropped_video_is_previewed_frame_by_frame_and_written_with_frame_prog
     qtbot.waitUntil(lambda: video.frame == 9 and video.detected is not None, timeout=TIMEOUT)
     qtbot.waitUntil(lambda: len(window.preview.faces) == 2, timeout=TIMEOUT)
 
-    # Faces of a video cannot be kept by hand (the run finds them in every frame): a click says so.
+    # One click on face A in this frame keeps that person visible in the whole clip (their track).
     viewport = window.preview.viewport()
     center_a = view_point(window, (FACE_A[0] + FACE_A[2]) / 2, (FACE_A[1] + FACE_A[3]) / 2)
     QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, center_a)
-    assert not video.excluded and "photos only" in window.statusBar().currentMessage()
+    assert video.excluded == {0} and "stays visible" in window.statusBar().currentMessage()
+    assert [i.kind for i in window.preview.faces] == [FaceKind.EXCLUDED, FaceKind.INCLUDED]
+    # Another frame: the mark is the frame's own (the run follows the person); back on frame 10 it is there.
+    QTest.keyClick(window, Qt.Key.Key_Comma)
+    qtbot.waitUntil(lambda: video.frame == 8 and video.detected is not None, timeout=TIMEOUT)
+    assert not video.excluded and "1 kept visible" in video.status_text()
+    QTest.keyClick(window, Qt.Key.Key_Period)
+    qtbot.waitUntil(lambda: video.frame == 9 and video.detected is not None, timeout=TIMEOUT)
+    assert video.excluded == {0}
+
+    # A box drawn on a video is hidden in every frame, where it is drawn.
+    start, end = view_point(window, *MISSED[:2]), view_point(window, *MISSED[2:])
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    QTest.mouseMove(viewport, (start + end) / 2)
+    QTest.mouseMove(viewport, end)
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+    assert len(video.added) == 1 and "every frame" in window.statusBar().currentMessage()
+    edits = video.video_edits()
+    assert edits.keep[0][0] == 9 and np.allclose(edits.keep[0][1], FACE_A) and len(edits.add) == 1
 
     out = tmp_path / "out"
     report = run(qtbot, window, out)
     entries = {e["input"]: e for e in report["images"]}
     assert entries["a.png"]["status"] == "ok" and entries["clip.mp4"]["status"] == "ok"
-    assert entries["clip.mp4"]["frames"] == 12 and len(entries["clip.mp4"]["tracks"]) == 2
-    assert frames_seen[-1] == (12, 12) and len(frames_seen) == 12
+    clip = entries["clip.mp4"]
+    assert clip["frames"] == 12 and [t["id"] < 0 for t in clip["tracks"]] == [False, True]
+    (kept,) = clip["kept_tracks"]
+    assert (kept["first_frame"], kept["last_frame"]) == (0, 11) and kept["kept_at"][0] == 9
+    assert frames_seen[-1] == (24, 24) and len(frames_seen) == 24  # searched, then written
     assert (out / "clip.mp4").is_file() and by_name["clip.mp4"].status == DONE
+
+    def change(frame: int, box) -> float:
+        before, after = read_frame(folder / "clip.mp4", frame).rgb, read_frame(out / "clip.mp4", frame).rgb
+        return float(np.abs(region(after, box).astype(int) - region(before, box)).mean())
+
+    # The astronaut pans from left (frame 0: under A) to right (frame 11: under B); the drawn box has her in both.
+    on_her = (FACE_B[0], 40, FACE_B[2], FACE_B[3])  # the part of B's box she fills (her top is at y = 40)
+    assert change(0, FACE_A) < 5 and change(11, on_her) > 15  # A kept as it was, B hidden
+    assert change(0, MISSED) > 15 and change(11, MISSED) > 15  # the drawn box, in every frame
 
     # The review of a written video: any frame of the file itself, outlined with the tracks it hides there.
     from anonymizer.tracking import boxes_at
@@ -382,5 +412,19 @@ def test_a_dropped_video_is_previewed_frame_by_frame_and_written_with_frame_prog
     qtbot.waitUntil(lambda: window.preview.photo.anonymized is not None, timeout=TIMEOUT)
     assert np.array_equal(anonymized_pixels(), read_frame(out / "clip.mp4", 4).rgb)
     outlined = sorted(tuple(round(v) for v in item.rect().getCoords()) for item in window.preview.faces)
-    hidden = sorted(tuple(round(float(v)) for v in box) for _, box in boxes_at(entries["clip.mp4"]["tracks"], 4))
-    assert outlined == hidden and len(hidden) == 2
+    shown = boxes_at(clip["tracks"] + clip["kept_tracks"], 4)
+    assert outlined == sorted(tuple(round(float(v)) for v in box) for _, box in shown) and len(shown) == 3
+    kinds = {item.kind for item in window.preview.faces}
+    assert kinds == {FaceKind.INCLUDED, FaceKind.EXCLUDED, FaceKind.ADDED}
+
+    # In the review, one click on the hidden track keeps it too: the file no longer matches, say so.
+    (track_b,) = [i for i in window.preview.faces if i.kind is FaceKind.INCLUDED]
+    centre_b = track_b.rect().center()
+    QTest.mouseClick(
+        viewport,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+        view_point(window, centre_b.x(), centre_b.y()),
+    )
+    assert [i.kind for i in window.preview.faces].count(FaceKind.EXCLUDED) == 2
+    assert video.status == FACES and "write it again" in window.info.text() and len(video.kept) == 2
