@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from anonymizer.gui.app import create_app
-from anonymizer.gui.preview import ViewMode
+from anonymizer.gui.preview import FaceKind, ViewMode
 from anonymizer.gui.window import MainWindow
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
@@ -37,6 +37,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--method", default="blur")
     parser.add_argument("--size", default="1360x860", help="window size, WxH")
     parser.add_argument("--frame", type=int, default=0, help="of a video shown first: the frame to show (from 0)")
+    parser.add_argument(
+        "--keep",
+        type=int,
+        action="append",
+        default=[],
+        help="click the face of this index (0: the first found) "
+        "to keep it, as a user would (of a video: its track); repeatable",
+    )
+    parser.add_argument(
+        "--write",
+        type=Path,
+        help="write everything loaded into this folder first, then show the review of what was written",
+    )
     args = parser.parse_args(argv)
     app = create_app([sys.argv[0]])
     with tempfile.TemporaryDirectory() as tmp:
@@ -46,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         window.resize(w, h)
         panel = window.settings_panel
         panel.method.setCurrentIndex(panel.method.findData(args.method))
-        panel.set_output_dir(str(Path.home() / "Pictures" / "anonymized"))
+        panel.set_output_dir(str(args.write or Path.home() / "Pictures" / "anonymized"))
         window.set_mode(ViewMode(args.mode))
         window.show()
         window.add_paths(args.photos)
@@ -55,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
             _wait(app, lambda: window.current.frames > 0, 30)
             window.show_frame(args.frame)
             ok = _wait(app, lambda: window.current.detected is not None, 300)
+        if ok:
+            for index in args.keep:
+                window._face_clicked(FaceKind.INCLUDED, index)
+        if ok and args.write:
+            ok = window.anonymize() and _wait(app, lambda: not window.running, 3600)
+            _wait(app, lambda: False, 0.5)
+            window._request_preview()
         ok = ok and _wait(
             app, lambda: window.preview.photo is not None and window.preview.photo.anonymized is not None, 120
         )

@@ -621,8 +621,9 @@ class MainWindow(QMainWindow):
             if photo.status != DONE:
                 text += "; changed since: write it again"
         elif photo.is_video:
-            text += "  ·  every frame searched when written; click a face to keep that person visible throughout"
+            text += "  ·  click a face: that person stays visible throughout"
         self.info.setText(text)
+        self.info.setToolTip(text)  # the whole line, where the window is too narrow for it
         self.setWindowTitle(f"{photo.path.name} — Anonymizer")
 
     # == a video's frames =========================================================
