@@ -107,6 +107,7 @@ import platform
 import random
 import sys
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +127,7 @@ from anonymizer.training.dataset import split_of  # noqa: E402
 DATA = ROOT.parent / "shared" / "data"
 FACE_SETS = ("lfw", "celeba", "utkface")
 METHODS = ("gan", "blur", "pixelate", "solid")
+SWAP = "swap"  # reference: another person's real face, composited as the GAN's are (needs --donors)
 SANITY = "jpeg"  # the re-encoded original: not anonymized
 OTHER = "other person"  # original vs the original face of another photo
 # Face sizes (longer side of the box, px) reported apart: dlib's descriptor, and what the
@@ -481,6 +483,80 @@ class Recognizer:
 # ---------------------------------------------------------------- data
 
 
+class DonorReplacer:
+    """The ``swap`` reference: what a perfect generator would score *as this pipeline paints*.
+
+    Each face gets a real face of another person: a training-split crop of a prepared dataset (the held-out
+    faces are the validation split, so no person is in both, up to CelebA's and UTKFace's per-photo split),
+    chosen among those whose five landmarks are laid out most alike (the pose) and aligned on them with a
+    similarity transform; then masked, colour-matched at the seam (:func:`match_seam_colour`) and pasted with
+    grain exactly as the GAN's output is, in the GAN's region. Its realism is the best a generator can reach
+    with this region and blending; its privacy row is that of an unrelated real face.
+    """
+
+    name = SWAP
+    grain = True
+
+    def __init__(self, donors: Path, geometry, seed: int, pool: int) -> None:
+        self.crop_size, self.region, self.min_face_size = geometry.crop_size, geometry.region, geometry.min_face_size
+        manifest = json.loads((donors / "manifest.json").read_text())
+        images, landmarks = [], []
+        for shard in manifest["shards"]:
+            if not shard["count"]:
+                continue
+            data = np.load(donors / shard["file"])
+            train = ~data["split"]
+            images.append(data["images"][train])
+            landmarks.append(data["landmarks"][train])
+        images, landmarks = np.concatenate(images), np.concatenate(landmarks)
+        if images.shape[1] != self.crop_size:
+            raise SystemExit(f"--donors holds {images.shape[1]} px crops; the GAN's are {self.crop_size} px")
+        pick = np.random.default_rng(seed).permutation(len(images))[:pool]
+        self.images, self.landmarks = images[pick], landmarks[pick].astype(np.float32)
+        self.layouts = np.stack([_layout(lm) for lm in self.landmarks])
+        self.seed = seed
+
+    def replace(self, crops):
+        import cv2
+
+        from anonymizer.gan import match_seam_colour
+
+        out = []
+        for crop in crops:
+            near = np.argsort(np.linalg.norm(self.layouts - _layout(crop.landmarks), axis=1))[:8]
+            key = zlib.crc32(np.ascontiguousarray(crop.landmarks).tobytes(), self.seed & 0xFFFFFFFF)
+            donor = int(near[key % len(near)])
+            matrix = similarity(self.landmarks[donor], crop.landmarks)
+            size = crop.size
+            warped = cv2.warpAffine(
+                self.images[donor], matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+            ).astype(np.float32)
+            mask = crop.mask[..., None]
+            composite = mask * warped + (1 - mask) * crop.image.astype(np.float32)
+            out.append(match_seam_colour(composite, crop))
+        return out
+
+
+def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The 2x3 similarity transform (rotation, uniform scale, shift) taking points ``src`` nearest to ``dst``
+    in least squares (Umeyama 1991), all points weighing alike."""
+    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+    ms, md = src.mean(0), dst.mean(0)
+    a, b = src - ms, dst - md
+    u, sigma, vt = np.linalg.svd(b.T @ a / len(src))
+    d = np.diag([1.0, np.sign(np.linalg.det(u) * np.linalg.det(vt))])
+    rotation = u @ d @ vt
+    scale = float(np.trace(np.diag(sigma) @ d) / max((a**2).sum() / len(src), 1e-12))
+    shift = md - scale * rotation @ ms
+    return np.hstack([scale * rotation, shift[:, None]]).astype(np.float32)
+
+
+def _layout(landmarks: np.ndarray) -> np.ndarray:
+    """Five landmarks with position and scale taken out: the face's pose, to compare donors by."""
+    pts = np.asarray(landmarks, np.float32) - np.asarray(landmarks, np.float32).mean(0)
+    return (pts / max(float(np.linalg.norm(pts)), 1e-6)).reshape(-1)
+
+
 @dataclass
 class Photo:
     dataset: str  # "heldout" or "wider"
@@ -595,6 +671,7 @@ class SampleFace:
     crops: dict[str, np.ndarray]  # "original" and each method: square crop around the face
     distance: float | None
     size: float = 0.0  # the face box's longer side in the photo (px)
+    distances: dict[str, float] = field(default_factory=dict)  # each method's dlib distance to the original
 
 
 @dataclass
@@ -642,8 +719,10 @@ def run(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     for m in methods:
-        if m not in METHODS:
-            raise SystemExit(f"unknown method {m!r}: use {', '.join(METHODS)}")
+        if m not in (*METHODS, SWAP):
+            raise SystemExit(f"unknown method {m!r}: use {', '.join((*METHODS, SWAP))}")
+    if SWAP in methods and not args.donors:
+        raise SystemExit(f"{SWAP} needs --donors: a folder of prepared crops (anonymize-train prepare)")
 
     photos = heldout_photos(Path(args.faces_dir), args.limit, args.seed) if args.limit > 0 else []
     photos += wider_photos(Path(args.wider_dir), args.wider_limit, args.seed) if args.wider_limit > 0 else []
@@ -656,6 +735,13 @@ def run(args: argparse.Namespace) -> dict:
     anonymizers: dict[str, Anonymizer] = {}
     weights_info: dict | None = None
     for m in methods:
+        if m == SWAP:
+            from anonymizer.gan import GanReplacer
+
+            geometry = GanReplacer(args.weights, device="cpu")  # the GAN's crop size, region and face-size floor
+            swap = DonorReplacer(Path(args.donors), geometry, args.seed, args.donor_pool)
+            anonymizers[m] = Anonymizer(replacer=swap, detector=detector)
+            continue
         options = {"weights": args.weights, "seed": gan_seed(args)} if m == "gan" else {}
         anonymizers[m] = Anonymizer(method=m, detector=detector, device=args.device, **options)
         if m == "gan":
@@ -729,7 +815,7 @@ def run(args: argparse.Namespace) -> dict:
         largest = int(np.argmax([faces[i].size for i in scored]))
         want_large = (
             photo.dataset == "heldout"
-            and "gan" in methods
+            and ("gan" in methods or SWAP in methods)
             and len(large) < args.large_samples
             and faces[scored[largest]].size >= LARGE_MIN_SIZE
         )
@@ -758,9 +844,9 @@ def run(args: argparse.Namespace) -> dict:
                 sample.crops[variant] = sample_crop(out, boxes[big], args.tile)
                 if variant == "gan":
                     sample.distance = float(dists[big])
-            if big_sample is not None and variant == "gan":
-                big_sample.crops["gan"] = full_size_crop(out, boxes[largest])
-                big_sample.distance = float(dists[largest])
+            if big_sample is not None and variant in ("gan", SWAP):
+                big_sample.crops[variant] = full_size_crop(out, boxes[largest])
+                big_sample.distances[variant] = float(dists[largest])
         if sample is not None:
             samples.append(sample)
         if big_sample is not None:
@@ -851,7 +937,9 @@ def run(args: argparse.Namespace) -> dict:
             pair_sheet(samples, "gan", sdir / "samples_gan.png", args.tile)
         methods_sheet(samples[: args.method_samples], methods, sdir / "samples_methods.png", args.tile)
     if large and args.samples_dir:
-        full_size_sheet(large, "gan", Path(args.samples_dir) / "samples_gan_large.png")
+        for method in ("gan", SWAP):
+            if method in methods:
+                full_size_sheet(large, method, Path(args.samples_dir) / f"samples_{method}_large.png")
     return result
 
 
@@ -1337,7 +1425,8 @@ def full_size_sheet(samples: list[SampleFace], method: str, path: Path, per_row:
     for s in samples:
         original, new = s.crops["original"], s.crops[method]
         sep = np.full((original.shape[0], 4, 3), 255, dtype=np.uint8)
-        text = f"{method}: {s.size:.0f} px face, d={s.distance:.2f}" + (" same" if s.distance < SAME_PERSON else "")
+        d = s.distances[method]
+        text = f"{method}: {s.size:.0f} px face, d={d:.2f}" + (" same" if d < SAME_PERSON else "")
         cells.append(_label(np.concatenate([original, sep, new], axis=1), text))
     h, w = max(c.shape[0] for c in cells), max(c.shape[1] for c in cells)
     padded = []
@@ -1445,6 +1534,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0,
         help="gallery photos at most (0: every held-out LFW photo; the queries' people are always in it)",
     )
+    p.add_argument(
+        "--donors",
+        default="",
+        help=f"prepared crops (anonymize-train prepare, at the GAN's resolution and context) whose training-split "
+        f"faces the {SWAP} reference pastes",
+    )
+    p.add_argument("--donor-pool", type=int, default=3000, help=f"faces the {SWAP} reference draws from")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p.parse_args(argv)
 

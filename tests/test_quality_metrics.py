@@ -371,9 +371,60 @@ def test_full_size_sheet_keeps_faces_at_their_size(quality, tmp_path):
     assert crop.shape == (208, 208, 3)  # 130 px x 1.6, not resized
     assert quality.full_size_crop(image, np.array([200, 0, 330, 130]), 1.6).shape == (169, 139, 3)  # cut to the photo
     samples = [
-        quality.SampleFace({"original": crop, "gan": crop}, 0.7, 130.0),
-        quality.SampleFace({"original": crop[:150, :150], "gan": crop[:150, :150]}, 0.5, 94.0),
+        quality.SampleFace({"original": crop, "gan": crop}, 0.7, 130.0, {"gan": 0.7}),
+        quality.SampleFace({"original": crop[:150, :150], "gan": crop[:150, :150]}, 0.5, 94.0, {"gan": 0.5}),
     ]
     quality.full_size_sheet(samples, "gan", tmp_path / "large.png")
     sheet = Image.open(tmp_path / "large.png")
     assert sheet.size[0] >= 2 * (2 * 208 + 4) and sheet.size[1] >= 208
+
+
+def test_similarity_fits_a_rotation_scale_and_shift(quality):
+    src = np.random.default_rng(0).uniform(0, 60, size=(5, 2))
+    turn = np.array([[np.cos(0.4), -np.sin(0.4)], [np.sin(0.4), np.cos(0.4)]])
+    dst = 1.6 * src @ turn.T + np.array([7.0, -3.0])
+    matrix = quality.similarity(src, dst)
+    assert np.allclose(src @ matrix[:, :2].T + matrix[:, 2], dst, atol=1e-3)
+    mirrored = src * np.array([-1.0, 1.0])  # no reflection: the best fit of a mirror image is a rotation
+    m = quality.similarity(src, mirrored)
+    assert np.linalg.det(m[:, :2]) > 0
+
+
+def test_swap_pastes_a_training_split_face_aligned_on_the_landmarks(quality, tmp_path):
+    """The ``swap`` reference: a donor from the training split only, its face brought onto the crop's
+    landmarks, painted inside the mask only."""
+    import json
+
+    from anonymizer.crops import Region, make_crop
+    from anonymizer.faces import Face
+
+    size = 64
+    donor = np.full((size, size, 3), 40, np.uint8)
+    donor[20:44, 20:44] = 220  # a bright square "face" between its landmarks
+    landmarks = np.array([[24, 24], [40, 24], [32, 32], [26, 40], [38, 40]], np.float32)
+    val = np.zeros_like(donor)  # a validation-split face: must never be drawn
+    np.savez(
+        tmp_path / "shard.npz",
+        images=np.stack([donor, val]),
+        landmarks=np.stack([landmarks, landmarks]),
+        split=np.array([False, True]),
+        boxes=np.zeros((2, 4), np.float32),
+        files=np.array(["a", "b"]),
+    )
+    (tmp_path / "manifest.json").write_text(json.dumps({"shards": [{"file": "shard.npz", "count": 2}]}))
+
+    class Geometry:
+        crop_size, region, min_face_size = size, Region(scale=1.0, shape="ellipse", feather=0.1, context=2.0), 20.0
+
+    swap = quality.DonorReplacer(tmp_path, Geometry(), seed=0, pool=10)
+    assert len(swap.images) == 1
+    image = np.full((200, 200, 3), 90, np.uint8)
+    box = np.array([70, 70, 130, 130], np.float32)
+    # the crop's landmarks: the donor's, scaled x2 about the crop's centre (a bigger face)
+    face = Face(box, 0.9, np.array([[84, 84], [116, 84], [100, 100], [88, 116], [112, 116]], np.float32))
+    crop = make_crop(image, face, size, Geometry.region)
+    (out,) = swap.replace([crop])
+    inside, outside = crop.mask > 0.99, crop.mask < 0.01
+    assert np.array_equal(out[outside], crop.image[outside])  # the context untouched
+    centre = tuple(np.round(crop.landmarks[2]).astype(int))
+    assert out[centre[1], centre[0]].mean() > out[inside].mean()  # the donor's bright face lands on the nose
