@@ -94,7 +94,8 @@ def run_in_workers(
     pool stops and the results of every photo in flight that had not come back are lost with it, though
     the photo that killed it is only one of them. So those photos are tried again in a fresh pool, each
     alone: a photo lost twice is the culprit and fails; the others get their real entries (replacing an
-    output their lost try wrote). After ``MAX_RESTARTS`` fresh pools the photos left fail.
+    output their lost try wrote). After ``MAX_RESTARTS`` fresh pools the photos left fail. A photo that fails so
+    leaves no output that a lost try of this run wrote: its report entry and the folder agree.
 
     Returns False when ``should_cancel()`` stopped it (the photos in flight are
     still delivered). On KeyboardInterrupt, wherever it lands, the photos in
@@ -154,6 +155,9 @@ def run_in_workers(
                         retries.clear()
                         position = len(jobs)
                     for i in sorted(failed):
+                        if i in existed and not existed[i]:  # a lost try may have written it: the report says failed
+                            with contextlib.suppress(OSError):
+                                jobs[i].output.unlink()
                         deliver(i, _died(jobs[i], err))
                     break
                 flight.popleft()

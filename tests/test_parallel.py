@@ -181,3 +181,45 @@ def test_a_worker_that_dies_fails_only_its_photo_and_the_run_goes_on(tmp_path, d
         assert ok == written == set(names) - set(died)
     else:  # past MAX_RESTARTS fresh pools, the photos left are failed rather than tried forever
         assert by_name[names[-1]].status == "error"
+
+
+def _dies_after_writing(job):
+    """Worker work for the test below: a photo named wd*.jpg is written, then its process dies before the
+    result comes back (as a crash while tidying up would)."""
+    from anonymizer.parallel import _process
+
+    entry = _process(job)
+    if job.source.name.startswith("wd"):
+        os._exit(3)
+    return entry
+
+
+def test_a_photo_that_fails_after_its_output_was_written_leaves_no_output(tmp_path):
+    from anonymizer.batch import BatchOptions, ImageJob
+    from anonymizer.parallel import run_in_workers
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    sample = sorted(SAMPLES.glob("*.jpg"))[0]
+    names = ["00.jpg", "wd.jpg", "02.jpg", "03.jpg"]
+    out.mkdir()
+    (out / "03.jpg").write_bytes(b"from an earlier run")  # not this run's: kept (and skipped)
+    jobs = []
+    for name in names:
+        shutil.copyfile(sample, src / name)
+        jobs.append(ImageJob(src / name, out / name, name))
+    delivered: list = []
+    run_in_workers(
+        Anonymizer(method="pixelate").recipe,
+        jobs,
+        BatchOptions(),
+        frozenset(),
+        2,
+        lambda position, entry: delivered.append((position, entry)),
+        work=_dies_after_writing,
+    )
+    by_name = {entry.input: entry for _, entry in delivered}
+    assert by_name["wd.jpg"].status == "error" and "worker process stopped" in by_name["wd.jpg"].error
+    assert not (out / "wd.jpg").exists(), "the report says failed: no output of its lost tries is left"
+    assert by_name["00.jpg"].status == by_name["02.jpg"].status == "ok" and by_name["03.jpg"].status == "skipped"
+    assert (out / "03.jpg").read_bytes() == b"from an earlier run"
