@@ -144,7 +144,7 @@ def _dies_on_marked_photos(job):
 
 
 @pytest.mark.parametrize("deaths", [1, 2, 8])
-def test_a_worker_that_dies_fails_only_its_photo_and_the_run_goes_on(tmp_path, deaths):
+def test_a_worker_that_dies_fails_only_its_photo_and_the_run_goes_on(tmp_path, deaths, caplog):
     from anonymizer.batch import BatchOptions, ImageJob
     from anonymizer.parallel import MAX_RESTARTS, run_in_workers
 
@@ -176,7 +176,12 @@ def test_a_worker_that_dies_fails_only_its_photo_and_the_run_goes_on(tmp_path, d
     assert not set(died) & written, "nothing written for a photo whose worker died"
     ok = {n for n in names if by_name[n].status == "ok"}
     assert ok <= written
-    if 2 * deaths <= MAX_RESTARTS:  # each death costs two pools (the one it broke, the one its retry broke)
+    # Each death breaks the pool it was retried alone in, and one pool before that, shared with any other
+    # photo that killed its worker in the same flight: 2 deaths break 3 or 4 pools, as the timing falls (and
+    # no pool starts after the MAX_RESTARTS-th fresh one breaks).
+    broken = sum("a worker process stopped" in r.getMessage() for r in caplog.records)
+    assert min(deaths + 1, MAX_RESTARTS + 1) <= broken <= min(2 * deaths, MAX_RESTARTS + 1)
+    if broken <= MAX_RESTARTS:
         # The photos in flight beside the dying one were tried again: each is written and reported so.
         assert ok == written == set(names) - set(died)
     else:  # past MAX_RESTARTS fresh pools, the photos left are failed rather than tried forever
