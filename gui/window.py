@@ -834,8 +834,12 @@ class MainWindow(QMainWindow):
         """A video being written: its frames in the status bar (``total`` 0 when its length is unknown)."""
         photo = self.model.find(key)
         name = photo.relative if photo is not None else "video"
+        doing = "Anonymizing"
+        if photo is not None and photo.frames and total == 2 * photo.frames:  # kept tracks: searched, then written
+            total = photo.frames
+            doing, done = ("Searching", done) if done <= total else ("Writing", done - total)
         of = f" of {total}" if total else ""
-        self.statusBar().showMessage(f"Anonymizing {name}: frame {done}{of}…")
+        self.statusBar().showMessage(f"{doing} {name}: frame {done}{of}…")
 
     def _run_entry(self, key: int, entry) -> None:
         photo = self.model.find(key)

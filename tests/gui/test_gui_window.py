@@ -388,6 +388,10 @@ def test_a_dropped_video_is_previewed_frame_by_frame_and_written_with_frame_prog
     (kept,) = clip["kept_tracks"]
     assert (kept["first_frame"], kept["last_frame"]) == (0, 11) and kept["kept_at"][0] == 9
     assert frames_seen[-1] == (24, 24) and len(frames_seen) == 24  # searched, then written
+    type(window)._frame_progress(window, video.key, 5, 24)  # what the status bar said of those two passes
+    assert window.statusBar().currentMessage() == "Searching clip.mp4: frame 5 of 12…"
+    type(window)._frame_progress(window, video.key, 17, 24)
+    assert window.statusBar().currentMessage() == "Writing clip.mp4: frame 5 of 12…"
     assert (out / "clip.mp4").is_file() and by_name["clip.mp4"].status == DONE
 
     def change(frame: int, box) -> float:
