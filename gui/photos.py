@@ -151,13 +151,11 @@ class Photo:
             return self._video_status()
         n = len(self.detected) - len(self.excluded) + len(self.added)
         text = "No faces" if n == 0 else f"{n} face{'s' if n != 1 else ''}"
-        edits = []
-        if self.excluded:
-            edits.append(f"{len(self.excluded)} kept")
-        if self.added:
-            edits.append(f"{len(self.added)} added")
-        if edits:
-            text += f" ({', '.join(edits)})"
+        text = _with_edits(
+            text,
+            f"{len(self.excluded)} kept" if self.excluded else "",
+            f"{len(self.added)} added" if self.added else "",
+        )
         if self.status == DONE:
             text = f"Done · {text.lower() if n == 0 else text}"
         return text
@@ -168,14 +166,17 @@ class Photo:
         if self.status == DONE and self.tracks is not None:
             hidden = sum(1 for t in self.tracks if t["id"] >= 0)
             text = f"Done · {hidden} track{'s' if hidden != 1 else ''} hidden"
-        edits = []
-        if self.kept:
-            edits.append(f"{len(self.kept)} kept visible")
-        if self.added:
-            edits.append(f"{len(self.added)} box{'es' if len(self.added) != 1 else ''} added")
-        if edits:
-            text += f" ({', '.join(edits)})"
-        return text
+        return _with_edits(
+            text,
+            f"{len(self.kept)} kept visible" if self.kept else "",
+            f"{len(self.added)} box{'es' if len(self.added) != 1 else ''} added" if self.added else "",
+        )
+
+
+def _with_edits(text: str, *edits: str) -> str:
+    """``text``, then the user's edits that say something, in brackets."""
+    said = [e for e in edits if e]
+    return f"{text} ({', '.join(said)})" if said else text
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:

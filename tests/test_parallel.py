@@ -143,17 +143,12 @@ def _dies_on_marked_photos(job):
     return _process(job)
 
 
-@pytest.mark.parametrize("deaths", [1, 2, 8])
-def test_a_worker_that_dies_fails_only_its_photo_and_the_run_goes_on(tmp_path, deaths, caplog):
+def _run_copies(sample: Path, src: Path, out: Path, names: list[str], work):
+    """Copies of ``sample`` named ``names`` in ``src``, pixelated into ``out`` by two workers running ``work``:
+    (finished, jobs, [(position, entry)] as delivered)."""
     from anonymizer.batch import BatchOptions, ImageJob
-    from anonymizer.parallel import MAX_RESTARTS, run_in_workers
+    from anonymizer.parallel import run_in_workers
 
-    src, out = tmp_path / "in", tmp_path / "out"
-    src.mkdir()
-    sample = sorted(SAMPLES.glob("*.jpg"))[0]
-    names = [f"{i:02d}.jpg" for i in range(12)]
-    for i in range(deaths):  # the second photo, then every third (then the rest from the start)
-        names[1 + 3 * i if 1 + 3 * i < len(names) else i] = f"die{i}.jpg"
     jobs = []
     for name in names:
         shutil.copyfile(sample, src / name)
@@ -166,8 +161,22 @@ def test_a_worker_that_dies_fails_only_its_photo_and_the_run_goes_on(tmp_path, d
         frozenset(),
         2,
         lambda position, entry: delivered.append((position, entry)),
-        work=_dies_on_marked_photos,
+        work=work,
     )
+    return finished, jobs, delivered
+
+
+@pytest.mark.parametrize("deaths", [1, 2, 8])
+def test_a_worker_that_dies_fails_only_its_photo_and_the_run_goes_on(tmp_path, deaths, caplog):
+    from anonymizer.parallel import MAX_RESTARTS
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    sample = sorted(SAMPLES.glob("*.jpg"))[0]
+    names = [f"{i:02d}.jpg" for i in range(12)]
+    for i in range(deaths):  # the second photo, then every third (then the rest from the start)
+        names[1 + 3 * i if 1 + 3 * i < len(names) else i] = f"die{i}.jpg"
+    finished, jobs, delivered = _run_copies(sample, src, out, names, _dies_on_marked_photos)
     assert finished and sorted(p for p, _ in delivered) == list(range(len(jobs))), "every photo reported once"
     by_name = {entry.input: entry for _, entry in delivered}
     died = [n for n in names if n.startswith("die")]
@@ -200,8 +209,6 @@ def _dies_after_writing(job):
 
 
 def test_a_photo_that_fails_after_its_output_was_written_leaves_no_output(tmp_path):
-    from anonymizer.batch import BatchOptions, ImageJob
-    from anonymizer.parallel import run_in_workers
 
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()
@@ -209,20 +216,7 @@ def test_a_photo_that_fails_after_its_output_was_written_leaves_no_output(tmp_pa
     names = ["00.jpg", "wd.jpg", "02.jpg", "03.jpg"]
     out.mkdir()
     (out / "03.jpg").write_bytes(b"from an earlier run")  # not this run's: kept (and skipped)
-    jobs = []
-    for name in names:
-        shutil.copyfile(sample, src / name)
-        jobs.append(ImageJob(src / name, out / name, name))
-    delivered: list = []
-    run_in_workers(
-        Anonymizer(method="pixelate").recipe,
-        jobs,
-        BatchOptions(),
-        frozenset(),
-        2,
-        lambda position, entry: delivered.append((position, entry)),
-        work=_dies_after_writing,
-    )
+    _, _, delivered = _run_copies(sample, src, out, names, _dies_after_writing)
     by_name = {entry.input: entry for _, entry in delivered}
     assert by_name["wd.jpg"].status == "error" and "worker process stopped" in by_name["wd.jpg"].error
     assert not (out / "wd.jpg").exists(), "the report says failed: no output of its lost tries is left"
