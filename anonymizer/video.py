@@ -29,7 +29,6 @@ nothing is left.
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import dataclasses
 import os
@@ -320,17 +319,13 @@ class _Transcoder:
         kept_ids: set[int] = set()
         tracks = tracker.all_tracks
         for frame, box in self.edits.keep:
-            best, best_iou = None, KEEP_MATCH_IOU
-            pointer = np.asarray(box, dtype=np.float32).reshape(1, 4)
-            for track in tracks:
-                at = bisect.bisect_left([f for f, _ in track.hidden], frame)
-                if at < len(track.hidden) and track.hidden[at][0] == frame:
-                    iou = float(box_iou(pointer, track.hidden[at][1].reshape(1, 4))[0, 0])
-                    if iou >= best_iou:
-                        best, best_iou = track, iou
-            if best is None:
+            here = [(track, b) for track in tracks for f, b in track.hidden if f == frame]  # the tracks in that frame
+            iou = box_iou(np.asarray(box, np.float32).reshape(1, 4), np.stack([b for _, b in here]))[0] if here else []
+            if not here or iou.max() < KEEP_MATCH_IOU:
                 self.unmatched_keeps += 1
-            elif best.id not in kept_ids:
+                continue
+            best = here[int(iou.argmax())][0]
+            if best.id not in kept_ids:
                 kept_ids.add(best.id)
                 self.kept.append({**best.to_report(), "method": None, "kept_at": [int(frame), *map(float, box)]})
         self.planned = [[f for f in faces if f.track not in kept_ids] for faces in planned]

@@ -88,10 +88,7 @@ class Photo:
             return
         old = self.excluded_faces()
         self.detected = list(faces)
-        self.excluded = set()
-        if old and faces:
-            iou = box_iou(np.stack([f.box for f in old]), np.stack([f.box for f in faces]))
-            self.excluded = {int(j) for j in iou.argmax(axis=1)[iou.max(axis=1) >= 0.5]}
+        self.excluded = _matching([f.box for f in old], self.detected)
 
     def toggle(self, index: int) -> None:
         if self.is_video:  # a video's face: its whole track kept visible, or hidden again
@@ -105,11 +102,7 @@ class Photo:
         self.excluded ^= {index}
 
     def _mark_kept(self) -> None:
-        here = [b for f, b in self.kept if f == self.frame]
-        self.excluded = set()
-        if here and self.detected:
-            iou = box_iou(np.stack(here), np.stack([f.box for f in self.detected]))
-            self.excluded = {int(j) for j in iou.argmax(axis=1)[iou.max(axis=1) >= 0.5]}
+        self.excluded = _matching([b for f, b in self.kept if f == self.frame], self.detected or [])
 
     def track_kept(self, track: dict) -> bool:
         """Whether a keep pointer points at ``track`` (a report's track of this video), as the run matches them."""
@@ -177,6 +170,14 @@ def _with_edits(text: str, *edits: str) -> str:
     """``text``, then the user's edits that say something, in brackets."""
     said = [e for e in edits if e]
     return f"{text} ({', '.join(said)})" if said else text
+
+
+def _matching(boxes: list[np.ndarray], faces: list[Face]) -> set[int]:
+    """Indices of ``faces`` that one of ``boxes`` overlaps most, at IoU 0.5 or more: the same face again."""
+    if not boxes or not faces:
+        return set()
+    iou = box_iou(np.stack(boxes), np.stack([f.box for f in faces]))
+    return {int(j) for j in iou.argmax(axis=1)[iou.max(axis=1) >= 0.5]}
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
