@@ -500,19 +500,25 @@ class DonorReplacer:
     def __init__(self, donors: Path, geometry, seed: int, pool: int) -> None:
         self.crop_size, self.region, self.min_face_size = geometry.crop_size, geometry.region, geometry.min_face_size
         manifest = json.loads((donors / "manifest.json").read_text())
-        images, landmarks = [], []
-        for shard in manifest["shards"]:
-            if not shard["count"]:
+        shards = [donors / shard["file"] for shard in manifest["shards"] if shard["count"]]
+        # The training split's faces of every shard, numbered in order; only the drawn ones are read (the whole
+        # set is gigabytes at 128 px).
+        train = [np.flatnonzero(~np.load(path)["split"]) for path in shards]
+        starts = np.cumsum([0] + [len(t) for t in train])
+        pick = np.random.default_rng(seed).permutation(int(starts[-1]))[:pool]
+        shard_of = np.searchsorted(starts, pick, side="right") - 1
+        images, landmarks = [None] * len(pick), [None] * len(pick)
+        for k, path in enumerate(shards):
+            mine = np.flatnonzero(shard_of == k)
+            if not len(mine):
                 continue
-            data = np.load(donors / shard["file"])
-            train = ~data["split"]
-            images.append(data["images"][train])
-            landmarks.append(data["landmarks"][train])
-        images, landmarks = np.concatenate(images), np.concatenate(landmarks)
-        if images.shape[1] != self.crop_size:
-            raise SystemExit(f"--donors holds {images.shape[1]} px crops; the GAN's are {self.crop_size} px")
-        pick = np.random.default_rng(seed).permutation(len(images))[:pool]
-        self.images, self.landmarks = images[pick], landmarks[pick].astype(np.float32)
+            data = np.load(path)
+            rows = train[k][pick[mine] - starts[k]]
+            for slot, image, lm in zip(mine, data["images"][rows], data["landmarks"][rows]):
+                images[slot], landmarks[slot] = image, lm
+        self.images, self.landmarks = np.stack(images), np.stack(landmarks).astype(np.float32)
+        if self.images.shape[1] != self.crop_size:
+            raise SystemExit(f"--donors holds {self.images.shape[1]} px crops; the GAN's are {self.crop_size} px")
         self.layouts = np.stack([_layout(lm) for lm in self.landmarks])
         self.seed = seed
 
