@@ -14,7 +14,8 @@ copy of the folder, and timed wall-clock (start-up, model loading, reading and
 writing included):
 
 * ours: ``anonymize --input IN --out OUT --method blur`` (default workers), the
-  same with ``--workers 1``, and with ``--method gan`` when asked (``--gan``);
+  same with ``--workers 1``, and with ``--method gan`` when asked (``--gan``,
+  and ``--gan-weights FILE`` for other generator weights);
 * deface: ``deface IN`` (its defaults: blur, CenterFace on OpenCV), which writes
   ``*_anonymized.jpg`` beside each input.
 
@@ -183,6 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3, help="timed runs of each command (median reported)")
     ap.add_argument("--no-time", action="store_true", help="only the pixel measure")
     ap.add_argument("--gan", action="store_true", help="also time --method gan")
+    ap.add_argument(
+        "--gan-weights",
+        type=Path,
+        action="append",
+        default=[],
+        help="also time --method gan with these weights (repeatable; e.g. training/generator.safetensors)",
+    )
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for crowd.json and crowd.md")
     ap.add_argument("--name", default="crowd", help="file name of the results (without extension)")
     args = ap.parse_args(argv)
@@ -203,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
             }
             if args.gan:
                 commands["ours: anonymize --method gan (default workers)"] = (run_ours, ["--method", "gan"])
+            for weights in args.gan_weights:
+                label = os.path.relpath(weights.resolve(), ROOT) if weights.resolve().is_relative_to(ROOT) else weights
+                extra = ["--method", "gan", "--weights", str(weights.resolve())]
+                commands[f"ours: anonymize --method gan --weights {label} (default workers)"] = (run_ours, extra)
             for name in commands:
                 timing[name] = {"runs": []}
             for r in range(args.repeats):

@@ -84,6 +84,8 @@ def _train(args: argparse.Namespace) -> int:
         rec_weight=args.rec_weight,
         colour_weight=args.colour_weight,
         perceptual_weight=args.perceptual_weight,
+        diversity_weight=args.diversity_weight,
+        diversity_clip=args.diversity_clip,
         balance_sources=args.balance_sources,
         seed=args.seed,
         device=args.device,
@@ -185,6 +187,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="weight of the distance between frozen EfficientNet-Lite0 features of the new and the real face "
         "(structure without blur; needs the 'train' extra or --lite0-weights)",
+    )
+    t.add_argument(
+        "--diversity-weight",
+        type=float,
+        default=0.0,
+        help="weight of the diversity term: each crop is painted twice per batch with two latent codes and the "
+        "generator rewarded for two different faces (against one face whatever the code; halves the distinct "
+        "crops per batch)",
+    )
+    t.add_argument(
+        "--diversity-clip",
+        type=float,
+        default=0.5,
+        help="the diversity term rewards the ratio of image to code distance up to this",
     )
     t.add_argument(
         "--balance-sources",

@@ -60,6 +60,10 @@ class TrainOptions:
     rec_weight: float = 4.0
     colour_weight: float = 0.0
     perceptual_weight: float = 0.0  # weight of the Lite0 feature distance on the replaced region (train extra)
+    # weight of the diversity term (mode seeking): each condition is drawn twice per batch with two latent codes,
+    # and the generator is rewarded for painting two different faces (DSGAN's clipped ratio; 0: off)
+    diversity_weight: float = 0.0
+    diversity_clip: float = 0.5  # the ratio of image to code distance rewarded up to this
     balance_sources: bool = False
     ema_decay: float = 0.999
     width: int = 16
@@ -245,7 +249,18 @@ def _dist_info() -> tuple[int, int, int]:
     return world, int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
 
 
-LOSS_FIELDS = ["step", "d_loss", "g_adv", "g_rec", "d_real", "d_fake", "images_per_s", "g_colour", "g_perceptual"]
+LOSS_FIELDS = [
+    "step",
+    "d_loss",
+    "g_adv",
+    "g_rec",
+    "d_real",
+    "d_fake",
+    "images_per_s",
+    "g_colour",
+    "g_perceptual",
+    "g_diversity",
+]
 
 
 def start_loss_log(csv_path: Path) -> None:
@@ -262,15 +277,19 @@ def start_loss_log(csv_path: Path) -> None:
 
 def draw_batch(train_set: FaceArrays, weights, options: TrainOptions, config: GeneratorConfig, rng, device: str):
     """A training batch ((real, mask, landmarks), latents): faces drawn (by source weight with
-    ``balance_sources``), half of them mirrored, colour-jittered, channels-last."""
+    ``balance_sources``), half of them mirrored, colour-jittered, channels-last. With a diversity term,
+    the batch's second half repeats its first (the same crops, other latent codes)."""
+    faces = options.batch_size // 2 if options.diversity_weight > 0 else options.batch_size
     if weights is None:
-        index = torch.randint(len(train_set), (options.batch_size,), generator=rng).numpy()
+        index = torch.randint(len(train_set), (faces,), generator=rng).numpy()
     else:
-        index = torch.multinomial(weights, options.batch_size, replacement=True, generator=rng).numpy()
-    which = torch.rand(options.batch_size, generator=rng) < 0.5
+        index = torch.multinomial(weights, faces, replacement=True, generator=rng).numpy()
+    which = torch.rand(faces, generator=rng) < 0.5
     z = torch.randn(options.batch_size, config.latent_dim, generator=rng).to(device)
     real, mask, landmarks = flip(*to_tensors(train_set, index, device), which.to(device))
     real = jitter_colour(real, options.colour_jitter, rng)
+    if faces != options.batch_size:
+        real, mask, landmarks = (torch.cat([t, t]) for t in (real, mask, landmarks))
     real = real.contiguous(memory_format=torch.channels_last)
     mask = mask.contiguous(memory_format=torch.channels_last)
     return (real, mask, landmarks), z
@@ -324,12 +343,29 @@ def adversarial_step(
         g_rec = masked_l1(fake.float(), real, mask)
         g_col = mean_colour_error(fake.float(), real, mask)
         g_perc = perceptual(fake, real, mask) if perceptual is not None else torch.zeros((), device=real.device)
+        g_div = diversity(generated.float(), mask, z) if options.diversity_weight > 0 else torch.zeros_like(g_rec)
         g_loss = g_adv + options.rec_weight * g_rec + options.colour_weight * g_col + options.perceptual_weight * g_perc
+        g_loss = g_loss - options.diversity_weight * g_div.clamp(max=options.diversity_clip)
     opt_g.zero_grad(set_to_none=True)
     scaler.scale(g_loss).backward()
     scaler.step(opt_g)
     scaler.update()
-    return d_loss, g_adv, g_rec, d_real, d_fake, g_col, g_perc
+    return d_loss, g_adv, g_rec, d_real, d_fake, g_col, g_perc, g_div
+
+
+def diversity(generated: torch.Tensor, mask: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """How far apart the two faces painted for the same crop are, per unit of latent distance.
+
+    The batch's halves hold the same crops with other codes (:func:`draw_batch`); the mean absolute
+    difference of the two paintings over the replaced region, over the mean absolute difference of their
+    codes, averaged over the pairs: the ratio that DSGAN (Yang et al., ICLR 2019) and MSGAN (Mao et al.,
+    CVPR 2019) reward, against a generator that paints one face whatever its code.
+    """
+    n = generated.shape[0] // 2
+    area = mask[:n].sum(dim=(1, 2, 3)).clamp(min=1) * generated.shape[1]
+    image = ((generated[:n] - generated[n : 2 * n]).abs() * mask[:n]).sum(dim=(1, 2, 3)) / area
+    code = (z[:n] - z[n : 2 * n]).abs().mean(dim=1)
+    return (image / code).mean()
 
 
 @torch.no_grad()
@@ -346,6 +382,8 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
     """Train (or resume) in ``out``; returns the final step and the exported weights' path."""
     from tqdm import tqdm
 
+    if options.diversity_weight > 0 and (options.batch_size < 2 or options.batch_size % 2):
+        raise ValueError(f"the diversity term pairs the batch: --batch-size must be even, not {options.batch_size}")
     world, rank, local_rank = _dist_info()
     device = resolve_device(options.device)
     if world > 1:
@@ -478,7 +516,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
     while step < options.steps:
         (real, mask, landmarks), z = draw_batch(train_set, weights, options, config, rng, device)
 
-        d_loss, g_adv, g_rec, d_real, d_fake, g_col, g_perc = adversarial_step(
+        d_loss, g_adv, g_rec, d_real, d_fake, g_col, g_perc, g_div = adversarial_step(
             g_model, d_model, opt_g, opt_d, scaler, (real, mask, landmarks), z, options, seen, use_amp, perceptual
         )
         update_ema(ema, generator, min(options.ema_decay, (1 + step) / (10 + step)))
@@ -504,6 +542,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
                 round(speed, 1),
                 g_col.item(),
                 g_perc.item(),
+                g_div.item(),
             ]
             log_rows.append(row)
             bar.set_postfix(d=f"{row[1]:.3f}", g=f"{row[2]:.3f}", rec=f"{row[3]:.3f}", img_s=f"{speed:.0f}")

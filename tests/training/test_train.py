@@ -17,7 +17,7 @@ from PIL import Image
 from anonymizer import Anonymizer
 from anonymizer.crops import Region
 from anonymizer.training.dataset import PrepareOptions, load_dataset, pack_dataset, prepare_dataset, split_of
-from anonymizer.training.train import TrainOptions, train
+from anonymizer.training.train import TrainOptions, diversity, train
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -270,3 +270,35 @@ def test_the_perceptual_term_is_logged_and_resumes_exactly(dataset, tmp_path):
     rows = (straight / "losses.csv").read_text().splitlines()
     header, last = rows[0].split(","), rows[-1].split(",")
     assert float(last[header.index("g_perceptual")]) > 0
+
+
+def test_the_diversity_term_pairs_each_crop_with_two_codes():
+    g = torch.Generator().manual_seed(0)
+    mask = torch.zeros(4, 1, 8, 8)
+    mask[:, :, 2:6, 2:6] = 1
+    z = torch.randn(4, 3, generator=g)
+    same = torch.rand(2, 3, 8, 8, generator=g).repeat(2, 1, 1, 1)
+    assert diversity(same, mask, z).item() == 0  # one face whatever the code: nothing to reward
+    other = same.clone()
+    other[2:] += mask[2:] * 0.5  # the second code paints every pixel of the region 0.5 brighter
+    expected = (0.5 / (z[:2] - z[2:]).abs().mean(dim=1)).mean()
+    assert torch.allclose(diversity(other, mask, z), expected)
+    other[2:] += (1 - mask[2:]) * 9  # outside the region: not counted
+    assert torch.allclose(diversity(other, mask, z), expected)
+
+
+def test_a_diversity_run_draws_paired_crops_logs_the_term_and_resumes_exactly(dataset, tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    train(dataset, straight, _small(2, diversity_weight=1.0), progress=False)
+    train(dataset, resumed, _small(1, diversity_weight=1.0), progress=False)
+    train(dataset, resumed, _small(2, diversity_weight=1.0), progress=False)
+    a = torch.load(straight / "checkpoint.pt", weights_only=True)
+    b = torch.load(resumed / "checkpoint.pt", weights_only=True)
+    for key in a["generator"]:
+        assert torch.equal(a["generator"][key], b["generator"][key])
+    rows = (straight / "losses.csv").read_text().splitlines()
+    header, last = rows[0].split(","), rows[-1].split(",")
+    assert float(last[header.index("g_diversity")]) > 0
+    with pytest.raises(ValueError, match="even"):
+        odd = TrainOptions(steps=1, batch_size=3, width=8, threads=1, diversity_weight=1.0)
+        train(dataset, tmp_path / "odd", odd, progress=False)
