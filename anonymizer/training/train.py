@@ -63,7 +63,9 @@ class TrainOptions:
     # weight of the diversity term (mode seeking): each condition is drawn twice per batch with two latent codes,
     # and the generator is rewarded for painting two different faces (DSGAN's clipped ratio; 0: off)
     diversity_weight: float = 0.0
-    diversity_clip: float = 0.5  # the ratio of image to code distance rewarded up to this
+    # rewarded up to this ratio of image to code distance (in -1..1 units per unit of code): about 0.23 of
+    # image difference for two codes; two real faces of different photos differ by 0.58 in the same region
+    diversity_clip: float = 0.2
     balance_sources: bool = False
     ema_decay: float = 0.999
     width: int = 16
