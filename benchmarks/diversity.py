@@ -38,10 +38,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from anonymizer.models.io import load_generator, read_info  # noqa: E402
-from quality import SAME_PERSON, Recognizer, derangement, person_of  # noqa: E402
+from quality import SAME_PERSON, Recognizer, derangement  # noqa: E402
 
 from anonymizer.gan import region_of  # noqa: E402
-from anonymizer.training.dataset import load_dataset  # noqa: E402
+from anonymizer.training.dataset import identity_group, load_dataset  # noqa: E402
 from anonymizer.training.train import to_tensors  # noqa: E402
 
 
@@ -82,7 +82,7 @@ def measure(weights: Path, data: Path, faces: int, seeds: tuple[int, int], recog
     a, b = describe(recognizer, first, boxes), describe(recognizer, second, boxes)
     between = np.linalg.norm(a - b, axis=1)
     to_original = np.concatenate([np.linalg.norm(a - original, axis=1), np.linalg.norm(b - original, axis=1)])
-    groups = [person_of(str(f)) if str(f).startswith("lfw/") else str(f) for f in arrays.files[index]]
+    groups = [identity_group(str(f)) for f in arrays.files[index]]
     other = np.linalg.norm(original - original[derangement(groups, seed=0)], axis=1)
     info = read_info(weights).get("training", {})
     return {

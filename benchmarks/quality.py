@@ -122,7 +122,7 @@ from anonymizer.models.io import read_info  # noqa: E402
 from anonymizer.detection import box_iou  # noqa: E402
 from anonymizer.imageio import IMAGE_EXTENSIONS, ImageReadError, read_image  # noqa: E402
 from anonymizer.pipeline import Anonymizer  # noqa: E402
-from anonymizer.training.dataset import split_of  # noqa: E402
+from anonymizer.training.dataset import identity_group, split_of  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 FACE_SETS = ("lfw", "celeba", "utkface")
@@ -627,9 +627,7 @@ def heldout_photos(faces_dir: Path, limit: int, seed: int) -> list[Photo]:
             continue
         val = validation_rels(faces_dir, name)
         random.Random(f"{seed}:{name}").shuffle(val)
-        per_set[name] = [
-            Photo("heldout", name, r, faces_dir / r, str(Path(r).parent) if name == "lfw" else r) for r in val
-        ]
+        per_set[name] = [Photo("heldout", name, r, faces_dir / r, identity_group(r)) for r in val]
     if not per_set:
         raise SystemExit(f"no face sets under {faces_dir}")
     names = list(per_set)

@@ -51,15 +51,17 @@ def list_images(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and is_image_path(p))
 
 
-def split_of(rel: str, val_fraction: float) -> str:
-    """``val`` or ``train``, stable per identity group.
-
-    Photos in a folder two or more levels deep (``lfw/<Person>/x.jpg``) are
-    grouped by that folder, so one person never lands in both splits; others
-    are grouped by file.
-    """
+def identity_group(rel: str) -> str:
+    """The identity group of a photo (its path in the photo folder): the folder, for photos two or more
+    levels deep (``lfw/<Person>/x.jpg``: one person), else the photo itself."""
     parts = Path(rel).parts
-    group = str(Path(*parts[:-1])) if len(parts) >= 3 else rel
+    return str(Path(*parts[:-1])) if len(parts) >= 3 else rel
+
+
+def split_of(rel: str, val_fraction: float) -> str:
+    """``val`` or ``train``, stable per identity group (:func:`identity_group`), so one person never lands
+    in both splits."""
+    group = identity_group(rel)
     bucket = int(hashlib.sha1(group.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     return "val" if bucket < val_fraction else "train"
 

@@ -292,7 +292,7 @@ def test_the_diversity_term_pairs_each_crop_with_two_codes():
     assert torch.allclose(diversity(other, mask, z), expected)
 
 
-def test_a_diversity_run_draws_paired_crops_logs_the_term_and_resumes_exactly(dataset, tmp_path):
+def test_a_diversity_run_logs_the_term_resumes_exactly_and_needs_an_even_batch(dataset, tmp_path):
     _resumes_exactly_and_logs(dataset, tmp_path, "g_diversity", diversity_weight=1.0)
     odd = TrainOptions(steps=1, batch_size=3, width=8, threads=1, diversity_weight=1.0)
     with pytest.raises(ValueError, match="even"):
