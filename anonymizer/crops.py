@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from anonymizer.align import InnerMask, fit_alignment, transform_points, warp_to_frame
 from anonymizer.boxes import box_iou, grow_boxes
 from anonymizer.faces import Face
 
@@ -62,8 +63,11 @@ class FaceCrop:
     origin: tuple[int, int]  # top-left corner of the crop in the photo (may be negative)
     side: int  # side of the crop in photo pixels
     face_size: float  # longer side of the face box, in photo pixels
-    region: Region = field(default_factory=Region)
+    region: Region | InnerMask = field(default_factory=Region)
     track: int | None = None  # the face's track in a video (its one generated face), else None
+    # In the aligned frame (region an InnerMask): the similarity transform from photo to crop pixels. The crop
+    # is then the face on the template, ``origin`` and ``side`` the photo square that bounds it.
+    matrix: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -75,7 +79,12 @@ class FaceCrop:
         return self.size / self.side
 
     def areas(self, native: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(hidden 0/1, alpha, replaced 0/1) over the crop, at crop size or, with ``native``, photo size."""
+        """(hidden 0/1, alpha, replaced 0/1) over the crop, at crop size or, with ``native``, photo size
+        (box frame only: an aligned crop's masks are the template's)."""
+        if isinstance(self.region, InnerMask):
+            if native:
+                raise ValueError("an aligned crop has no photo-size masks: its region is warped back")
+            return self.region.masks(self.size)
         side, hidden = (self.side, self.hidden / self.scale) if native else (self.size, self.hidden)
         return region_masks((side, side), hidden, self.region)
 
@@ -168,11 +177,11 @@ def paint_waves(faces: list[Face], regions: list[Region] | Region = Region()) ->
     face. Faces that do not touch share a wave: a photo of separate faces is a
     single wave, one batch per replacer.
     """
-    if isinstance(regions, Region):
+    if isinstance(regions, (Region, InnerMask)):
         regions = [regions] * len(faces)
-    corners = [crop_geometry(f.box, r) for f, r in zip(faces, regions)]
-    windows = np.array([(x0, y0, x0 + side, y0 + side) for x0, y0, side in corners], np.float32).reshape(-1, 4)
-    hidden = np.array([hidden_region(f.box, r.scale) for f, r in zip(faces, regions)], np.float32).reshape(-1, 4)
+    places = [face_window(f, r) for f, r in zip(faces, regions)]
+    windows = np.array([w for w, _ in places], np.float32).reshape(-1, 4)
+    hidden = np.array([h for _, h in places], np.float32).reshape(-1, 4)
     sees = box_iou(windows, hidden) > 0  # [i, j]: face i's crop shows part of face j's hidden region
     touching = sees | sees.T
     order = sorted(range(len(faces)), key=lambda i: (-faces[i].size, i))
@@ -185,11 +194,66 @@ def paint_waves(faces: list[Face], regions: list[Region] | Region = Region()) ->
     return waves
 
 
-def make_crop(image: np.ndarray, face: Face, size: int | None = None, region: Region = Region()) -> FaceCrop:
+ALIGNED_SIZE = 128  # an aligned crop's side when none is asked for
+
+
+def face_window(face: Face, region: Region | InnerMask) -> tuple[np.ndarray, np.ndarray]:
+    """The photo rectangles [x1, y1, x2, y2] of the crop a face is replaced from and of its hidden area."""
+    if isinstance(region, InnerMask):
+        matrix, _ = fit_alignment(face.landmarks, ALIGNED_SIZE)
+        inverse = cv2.invertAffineTransform(matrix)
+        square = np.array([[0, 0], [ALIGNED_SIZE, 0], [0, ALIGNED_SIZE], [ALIGNED_SIZE, ALIGNED_SIZE]], np.float32)
+        crop = transform_points(square, inverse)
+        ys, xs = np.nonzero(region.masks(ALIGNED_SIZE)[0])
+        hidden = transform_points(
+            np.array(
+                [[xs.min(), ys.min()], [xs.max() + 1, ys.min()], [xs.min(), ys.max() + 1], [xs.max() + 1, ys.max() + 1]]
+            ),
+            inverse,
+        )
+        return (
+            np.concatenate([crop.min(0), crop.max(0)]).astype(np.float32),
+            np.concatenate([hidden.min(0), hidden.max(0)]).astype(np.float32),
+        )
+    x0, y0, side = crop_geometry(face.box, region)
+    return np.array([x0, y0, x0 + side, y0 + side], np.float32), hidden_region(face.box, region.scale)
+
+
+def make_aligned_crop(
+    image: np.ndarray, face: Face, size: int = ALIGNED_SIZE, region: InnerMask | None = None
+) -> FaceCrop:
+    """Cut the face mapped onto the template of :mod:`anonymizer.align` (see :func:`make_crop`)."""
+    region = region or InnerMask()
+    matrix, _ = fit_alignment(face.landmarks, size)
+    if not np.isfinite(matrix).all():
+        raise ValueError(f"the landmarks of the face at {face.box.tolist()} give no alignment")
+    window, _ = face_window(face, region)
+    hidden, _, replaced = region.masks(size)
+    ys, xs = np.nonzero(hidden)
+    return FaceCrop(
+        image=warp_to_frame(image, matrix, size),
+        mask=replaced,
+        hidden=np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32),
+        landmarks=transform_points(face.landmarks, matrix),
+        origin=(int(np.floor(window[0])), int(np.floor(window[1]))),
+        side=int(np.ceil(max(window[2] - window[0], window[3] - window[1]))),
+        face_size=face.size,
+        region=region,
+        track=face.track,
+        matrix=matrix,
+    )
+
+
+def make_crop(
+    image: np.ndarray, face: Face, size: int | None = None, region: Region | InnerMask = Region()
+) -> FaceCrop:
     """Cut the square crop around ``face``, resized to ``size`` (native when None).
 
     Parts of the square beyond the photo are filled by replicating its border.
+    With an :class:`InnerMask` region the crop is the face in the aligned frame (:func:`make_aligned_crop`).
     """
+    if isinstance(region, InnerMask):
+        return make_aligned_crop(image, face, size or ALIGNED_SIZE, region)
     x0, y0, side = crop_geometry(face.box, region)
     h, w = image.shape[:2]
     # Crop with border replication: pad only as much as the square leaves the photo.
@@ -275,6 +339,46 @@ def add_grain(native: np.ndarray, context: np.ndarray, inside: np.ndarray, seed:
     return native + noise[..., None]
 
 
+def _aligned_layers(image: np.ndarray, crop: FaceCrop, pixels: np.ndarray, grain: bool):
+    """An aligned crop's new pixels warped back into the photo: (photo slices, alpha, hidden, new pixels)
+    over the photo window its replaced area covers, or None where that lies outside the photo."""
+    h, w = image.shape[:2]
+    hidden, alpha, replaced = crop.areas()
+    inverse = cv2.invertAffineTransform(crop.matrix)
+    ys, xs = np.nonzero(replaced)
+    corners = np.array(
+        [[xs.min(), ys.min()], [xs.max() + 1, ys.min()], [xs.min(), ys.max() + 1], [xs.max() + 1, ys.max() + 1]]
+    )
+    photo = transform_points(corners, inverse)
+    x0, y0 = (max(int(np.floor(v)) - 1, 0) for v in photo.min(0))
+    x1, y1 = (int(np.ceil(v)) + 1 for v in photo.max(0))
+    x1, y1 = min(x1, w), min(y1, h)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    to_crop = crop.matrix.astype(np.float64).copy()  # photo-window pixel -> crop pixel
+    to_crop[:, 2] += to_crop[:, :2] @ np.array([x0, y0], np.float64)
+
+    def back(layer: np.ndarray) -> np.ndarray:
+        return cv2.warpAffine(
+            layer,
+            to_crop,
+            (x1 - x0, y1 - y0),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+
+    part = (slice(y0, y1), slice(x0, x1))
+    new_part = back(pixels.astype(np.float32))
+    a = np.clip(back(alpha), 0.0, 1.0)
+    hard = back(hidden) > 0.5
+    a[hard] = 1.0
+    if grain:
+        seed = zlib.crc32(np.ascontiguousarray(pixels).tobytes())
+        new_part = add_grain(new_part, image[part], a > 0, seed)
+    return part, a, hard, new_part
+
+
 def paste_back(
     image: np.ndarray, crops: list[FaceCrop], new: list[np.ndarray], grain: list[bool] | None = None
 ) -> np.ndarray:
@@ -295,12 +399,21 @@ def paste_back(
     result = image.copy()
     hard_parts: list[tuple[tuple[slice, slice], np.ndarray, np.ndarray]] = []
     for n, (crop, pixels) in enumerate(zip(crops, new)):
-        window = _crop_window(crop, shape)
-        if window is None:
-            continue
         pixels = np.asarray(pixels)
         if pixels.shape[:2] != (crop.size, crop.size):
             raise ValueError(f"replaced crop has shape {pixels.shape}, expected {crop.size}x{crop.size}")
+        if crop.matrix is not None:
+            layers = _aligned_layers(image, crop, pixels, bool(grain is not None and grain[n]))
+            if layers is None:
+                continue
+            photo_part, a, hard, new_part = layers
+            blended = a[..., None] * new_part + (1 - a[..., None]) * result[photo_part].astype(np.float32)
+            result[photo_part] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+            hard_parts.append((photo_part, hard, new_part))
+            continue
+        window = _crop_window(crop, shape)
+        if window is None:
+            continue
         native = pixels.astype(np.float32)
         if crop.size != crop.side:
             native = cv2.resize(native, (crop.side, crop.side), interpolation=cv2.INTER_LINEAR)

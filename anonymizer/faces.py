@@ -22,6 +22,7 @@ class Face:
     method: str | None = None  # filled in by the pipeline: which replacer hid it
     source: str = "detector"  # "detector", "user", or "track" (a video face placed by its track, not detected)
     track: int | None = None  # in a video: the track the face belongs to (one person, one generated face)
+    fallback: str | None = None  # filled in by the pipeline: why the fallback method hid it instead, if it did
 
     def __post_init__(self) -> None:
         self.box = np.asarray(self.box, dtype=np.float32).reshape(4)
@@ -47,6 +48,7 @@ class Face:
             "score": round(self.score, 4),
             "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in self.landmarks],
             "method": self.method,
+            **({"fallback": self.fallback} if self.fallback else {}),
         }
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from anonymizer.align import InnerMask, alignable
 from anonymizer.crops import FaceCrop, Region
 from anonymizer.device import resolve_device
 from anonymizer.models.io import load_generator
@@ -57,6 +58,14 @@ class GanReplacer:
         self._rng.seed()
         # a video track's code comes from this and its id: one face per track, other faces every run
         self._track_key = seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,), generator=self._rng))
+
+    def declines(self, face) -> str | None:
+        """Why this generator cannot paint ``face`` (the pipeline's fallback hides it instead), or None.
+        An aligned generator needs landmarks that fit the template: not a profile, none outside the box."""
+        if not isinstance(self.region, InnerMask):
+            return None
+        ok, why = alignable(face.landmarks, face.box)
+        return None if ok else f"not alignable: {why}"
 
     def start_video(self, name: str) -> None:
         """Tracks of a new video get new faces: track ids restart with each video, so their codes must not
@@ -115,8 +124,11 @@ class GanReplacer:
         return [match_seam_colour(r, c) for r, c in zip(result, crops)]
 
 
-def region_of(config: GeneratorConfig) -> Region:
-    """The face region a generator paints and the crop it sees, as its config records them."""
+def region_of(config: GeneratorConfig) -> Region | InnerMask:
+    """The face region a generator paints and the crop it sees, as its config records them: a box-frame
+    :class:`Region`, or the aligned frame's :class:`InnerMask`."""
+    if config.frame == "aligned":
+        return InnerMask(scale=config.region_scale, feather=config.feather)
     return Region(scale=config.region_scale, shape=config.region_shape, feather=config.feather, context=config.context)
 
 

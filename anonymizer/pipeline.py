@@ -98,7 +98,15 @@ class Anonymizer:
         return ImageResult(image=out, faces=faces)
 
     def _replacer_for(self, face: Face) -> Replacer:
-        return self.replacer if face.size >= self.replacer.min_face_size else self.fallback
+        """The replacer, or the fallback for a face it cannot paint (too small; for the aligned GAN, landmarks
+        that fit no frontal face), with the reason in ``face.fallback``."""
+        face.fallback = None
+        if face.size < self.replacer.min_face_size:
+            face.fallback = f"smaller than {self.replacer.name}'s {self.replacer.min_face_size:g} px"
+        else:
+            declines = getattr(self.replacer, "declines", None)
+            face.fallback = declines(face) if declines is not None else None
+        return self.fallback if face.fallback else self.replacer
 
     def region_of(self, replacer: Replacer) -> Region:
         """Where ``replacer`` paints: its own region (the GAN's is fixed by training), else ``mask_scale``'s."""

@@ -34,6 +34,9 @@ class GeneratorConfig:
     # 2: the U-Net works at half the resolution, its input folded into channels (pixel unshuffle)
     # and its output unfolded (pixel shuffle): no convolution at full resolution, the costliest.
     fold: int = 1
+    # "box": crops around the face box, region as above; "aligned": the face on the template of
+    # anonymizer.align, painted inside its inner-face mask (region_scale its size, feather its soft edge)
+    frame: str = "box"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,9 +58,11 @@ def landmark_heatmaps(landmarks: torch.Tensor, resolution: int, sigma: float | N
     """Gaussian blobs (B x 5 x R x R) at landmarks given in crop pixels (B x 5 x 2)."""
     sigma = sigma or resolution / 32
     coords = torch.arange(resolution, device=landmarks.device, dtype=torch.float32) + 0.5
-    dx = coords.view(1, 1, 1, -1) - landmarks[..., 0].view(*landmarks.shape[:2], 1, 1)
-    dy = coords.view(1, 1, -1, 1) - landmarks[..., 1].view(*landmarks.shape[:2], 1, 1)
-    return torch.exp(-(dx * dx + dy * dy) / (2 * sigma * sigma))
+    # The blob is separable: exp(-(dx² + dy²)) = exp(-dx²) exp(-dy²), two rows of exponentials, not a plane.
+    dx = coords.view(1, 1, 1, -1) - landmarks[..., 0].float().view(*landmarks.shape[:2], 1, 1)
+    dy = coords.view(1, 1, -1, 1) - landmarks[..., 1].float().view(*landmarks.shape[:2], 1, 1)
+    scale = -1.0 / (2 * sigma * sigma)
+    return torch.exp(dy * dy * scale) * torch.exp(dx * dx * scale)
 
 
 def to_model_inputs(
@@ -169,11 +174,13 @@ class Discriminator(nn.Module):
     first, doubling per level up to ``max_width``.
     """
 
-    def __init__(self, resolution: int = 64, width: int = 16, max_width: int = 256) -> None:
+    def __init__(self, resolution: int = 64, width: int = 16, max_width: int = 256, fold: int = 1) -> None:
         super().__init__()
-        levels = {64: 4, 128: 5, 256: 6}[resolution]
+        # fold 2: the input's 2x2 pixels folded into channels (pixel unshuffle), no convolution at full resolution
+        levels = {64: 4, 128: 5, 256: 6}[resolution] - (fold - 1)
         ch = [min(width * 2**i, max_width) for i in range(levels + 1)]
-        layers: list[nn.Module] = [spectral_norm(nn.Conv2d(COND_CHANNELS, ch[0], 3, padding=1)), nn.LeakyReLU(0.2)]
+        layers: list[nn.Module] = [nn.PixelUnshuffle(fold)] if fold > 1 else []
+        layers += [spectral_norm(nn.Conv2d(COND_CHANNELS * fold * fold, ch[0], 3, padding=1)), nn.LeakyReLU(0.2)]
         for i in range(levels):
             layers += [
                 spectral_norm(nn.Conv2d(ch[i], ch[i + 1], 4, stride=2, padding=1)),
@@ -182,9 +189,17 @@ class Discriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         self.head = spectral_norm(nn.Linear(ch[-1] * 16, 1))
 
-    def forward(self, image: torch.Tensor, mask: torch.Tensor, landmarks: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, mask: torch.Tensor, landmarks: torch.Tensor, features: bool = False):
+        """The logits (B); with ``features``, also the activations after each level (feature matching)."""
         x = torch.cat([image, mask, landmark_heatmaps(landmarks, image.shape[-1])], dim=1)
-        return self.head(self.features(x).flatten(1)).squeeze(1)
+        if not features:
+            return self.head(self.features(x).flatten(1)).squeeze(1)
+        taken = []
+        for layer in self.features:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                taken.append(x)
+        return self.head(x.flatten(1)).squeeze(1), taken
 
 
 def grow_folded(small: Generator, **changes) -> Generator:

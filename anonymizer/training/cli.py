@@ -16,13 +16,15 @@ def _prepare(args: argparse.Namespace) -> int:
     options = PrepareOptions(
         resolution=args.resolution or shipped.get("resolution", 64),
         context=args.context or shipped.get("context", 2.0),
+        frame=args.frame or shipped.get("frame", "box"),
         min_face_size=args.min_face_size,
         min_score=args.min_score,
         val_fraction=args.val_fraction,
         limit=args.limit,
         workers=args.workers,
     )
-    summary = prepare_dataset(Path(args.input), Path(args.out), options, progress=not args.quiet)
+    detections = Path(args.detections) if args.detections else None
+    summary = prepare_dataset(Path(args.input), Path(args.out), options, progress=not args.quiet, detections=detections)
     print(json.dumps(summary, indent=2))
     print(f"dataset: {summary['kept']} faces kept of {summary['photos_seen']} photos -> {args.out}", file=sys.stderr)
     return 0 if summary["kept"] else 1
@@ -90,8 +92,12 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         width=args.width,
+        max_width=args.max_width,
         threads=args.threads,
         amp=not args.no_amp,
+        fm_weight=args.fm_weight,
+        checkpoint_minutes=args.checkpoint_minutes,
+        state=args.state,
     )
     result = train(Path(args.data), Path(args.out), options, progress=not args.quiet)
     print(f"trained to step {result['step']}; generator -> {result['weights']}", file=sys.stderr)
@@ -126,6 +132,36 @@ def _recipe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resume(args: argparse.Namespace) -> int:
+    """Prepare the data if it is missing, then train the ``aligned`` recipe on from the compact state."""
+    from anonymizer.training.recipes import RECIPES, prepare_command, train_commands
+
+    data, photos = Path(args.data), Path(args.photos)
+    manifest = data / "manifest.json"
+    complete = data.is_file() or (manifest.is_file() and (data / ".complete").is_file())  # a pack, or a finished folder
+    quiet = ["--quiet"] if args.quiet else []
+    if not complete:
+        if not photos.is_dir():
+            print(f"anonymize-train: no prepared data in {data} and no photos at {photos} (--photos)", file=sys.stderr)
+            return 2
+        argv = prepare_command("aligned", str(photos), str(data)) + ["--workers", str(args.workers)]
+        detections = Path(args.detections) if args.detections else photos / "detections.json"
+        if detections.is_file():
+            argv += ["--detections", str(detections)]
+        print("anonymize-train " + " ".join(argv), file=sys.stderr)
+        code = main(quiet + argv)
+        if code != 0:
+            return code
+        (data / ".complete").write_text("prepared by anonymize-train resume\n")
+    overrides = {"--state": args.state, "--threads": args.threads, "--batch-size": args.batch_size, "--device": args.device}
+    if args.minutes:
+        overrides["--minutes"] = args.minutes
+    (argv,) = train_commands("aligned", str(data), args.run, {k: v for k, v in overrides.items() if v is not None})
+    print(f"recipe aligned: {RECIPES['aligned'].description}", file=sys.stderr)
+    print("anonymize-train " + " ".join(argv), file=sys.stderr)
+    return main(quiet + argv)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="anonymize-train",
@@ -157,6 +193,19 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="crop side as a multiple of the face box (default: the shipped generator's)",
+    )
+    p.add_argument(
+        "--frame",
+        default=None,
+        choices=("box", "aligned"),
+        help="crops around the face box, or faces aligned on the template from their landmarks "
+        "(default: the shipped generator's)",
+    )
+    p.add_argument(
+        "--detections",
+        default=None,
+        metavar="REPORT.json",
+        help="the faces of these photos as 'anonymize --report' wrote them: no detector pass for the photos it lists",
     )
     p.add_argument("--min-face-size", type=float, default=32.0, help="smallest face kept, in photo pixels")
     p.add_argument(
@@ -234,31 +283,76 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--colour-jitter", type=float, default=0.0, help="random colour change of whole crops, e.g. 0.1")
     t.add_argument(
-        "--region-scale", type=float, default=1.3, help="face region: the box grown by this (with --init none)"
+        "--region-scale",
+        type=float,
+        default=None,
+        help="face region (with --init none): the box grown by this (default 1.3), or in the aligned frame the "
+        "inner-face mask's size (default 1)",
     )
     t.add_argument("--region-shape", default="rect", choices=("rect", "ellipse"), help="face region (with --init none)")
-    t.add_argument("--feather", type=float, default=0.12, help="fade band of the face region (with --init none)")
+    t.add_argument(
+        "--feather",
+        type=float,
+        default=None,
+        help="fade band of the face region (with --init none; default 0.12 of the region, aligned 0.06 of the crop)",
+    )
+    t.add_argument(
+        "--fm-weight", type=float, default=0.0, help="feature matching on the discriminator's activations, e.g. 1"
+    )
+    t.add_argument(
+        "--checkpoint-minutes", type=float, default=None, help="also checkpoint after this many minutes since the last"
+    )
+    t.add_argument(
+        "--state",
+        default=None,
+        metavar="DIR",
+        help="a compact state (fp16 generator, EMA and discriminator) written at every checkpoint; with no "
+        "checkpoint in --out, the run starts from it",
+    )
     t.add_argument(
         "--fold", type=int, default=1, choices=(1, 2), help="2: the generator works at half resolution (--init none)"
     )
     t.add_argument("--width", type=int, default=16, help="channels of the first layer (network width; --init none)")
+    t.add_argument("--max-width", type=int, default=256, help="channels of the widest layer (--init none)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     t.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    t.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    t.add_argument("--no-amp", action="store_true", help="no bf16 mixed precision (on CUDA, or a CPU with bf16)")
     t.set_defaults(func=_train)
 
     r = sub.add_parser(
         "recipe",
         help="train with a named recipe, phase by phase ('shipped': how the shipped generator was trained)",
     )
-    r.add_argument("name", choices=("shipped", "fine-tune"), help="the recipe (anonymizer/training/recipes.py)")
+    r.add_argument(
+        "name", choices=("shipped", "fine-tune", "aligned"), help="the recipe (anonymizer/training/recipes.py)"
+    )
     r.add_argument("--data", required=True, help="a dataset folder made by 'prepare' (made first with --photos)")
     r.add_argument("--out", required=True, help="run folder")
     r.add_argument("--photos", default=None, help="prepare --data from this folder of photos first")
     r.add_argument("--steps", type=int, default=None, help="stop at this step (default: the recipe's last)")
     r.add_argument("--print", action="store_true", help="print the commands instead of running them")
     r.set_defaults(func=_recipe)
+
+    u = sub.add_parser(
+        "resume",
+        help="the run that keeps going: prepare the data if missing, then train on from the compact state",
+        description="Prepares the aligned 128 px dataset if it is missing (from --photos, with their detections "
+        "file when there is one), then trains the 'aligned' recipe: from --run's checkpoint if there is one, else "
+        "from the compact state in --state, which every checkpoint (each 10 minutes) replaces. Stop it with "
+        "SIGTERM or Ctrl-C: it checkpoints first. training/resume.sh runs it in the background under nice -n 19.",
+    )
+    u.add_argument("--photos", default="../shared/data/faces", help="the face photos (default: %(default)s)")
+    u.add_argument("--detections", default=None, help="their detections report (default: PHOTOS/detections.json)")
+    u.add_argument("--data", default="data/aligned128", help="the prepared dataset (default: %(default)s)")
+    u.add_argument("--run", default="data/run_aligned", help="run folder: full checkpoint, samples, losses")
+    u.add_argument("--state", default="training/aligned", help="the compact state (default: %(default)s)")
+    u.add_argument("--minutes", type=float, default=None, help="stop after this many minutes (default: never)")
+    u.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    u.add_argument("--workers", type=int, default=2, help="preparation processes")
+    u.add_argument("--batch-size", type=int, default=None, help="instead of the recipe's (a GPU takes more)")
+    u.add_argument("--device", default=None, choices=("auto", "cpu", "cuda"))
+    u.set_defaults(func=_resume)
 
     k = sub.add_parser("pack", help="write a prepared dataset as one small file of JPEG crops (to travel)")
     k.add_argument("--data", required=True, help="a dataset folder made by 'prepare'")

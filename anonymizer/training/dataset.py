@@ -33,10 +33,16 @@ SHARD_SIZE = 1000
 DATASET_VERSION = 2  # 2: face boxes instead of masks, and the crop's context in the manifest
 
 
+FRAMES = ("box", "aligned")
+
+
 @dataclass
 class PrepareOptions:
     resolution: int = 64
     context: float = 2.0  # crop side as a multiple of the face box's longer side (crops.Region.context)
+    # "box": a square around the face box (context above); "aligned": the face mapped onto the template of
+    # anonymizer.align from its five landmarks (faces that do not fit it are dropped)
+    frame: str = "box"
     min_face_size: float = 32.0
     min_score: float = 0.75  # CenterFace scores a clear face 0.8-0.95
     val_fraction: float = 0.1
@@ -79,20 +85,45 @@ def _dhash(crop: np.ndarray) -> str:
 _worker_state: dict = {}
 
 
-def _init_worker(resolution: int, context: float) -> None:
+def _init_worker(resolution: int, context: float, frame: str = "box") -> None:
     import torch
 
     torch.set_num_threads(1)
-    from anonymizer.detection import make_detector
-
-    _worker_state["detector"] = make_detector(threshold=0.6, min_face_size=12, device="cpu")
     _worker_state["resolution"] = resolution
     _worker_state["context"] = context
+    _worker_state["frame"] = frame
 
 
-def _process(args: tuple[str, str, float, float]) -> tuple[str, dict | None, str]:
-    """Detect, filter and crop one photo. Returns (rel, sample or None, reason)."""
-    path, rel, min_size, min_score = args
+def _detector():
+    """The default detector, built on first need (a photo the detections file does not cover)."""
+    if "detector" not in _worker_state:
+        from anonymizer.detection import make_detector
+
+        _worker_state["detector"] = make_detector(threshold=0.6, min_face_size=12, device="cpu")
+    return _worker_state["detector"]
+
+
+def read_detections(path: Path) -> dict[str, list]:
+    """The faces of a report (``anonymize --report``, version 1) by input path: what the detector found, so
+    that preparation need not run it again."""
+    from anonymizer.faces import Face
+
+    report = json.loads(Path(path).read_text())
+    if report.get("version") != 1 or not isinstance(report.get("images"), list):
+        raise ValueError(f"{path} is not an anonymizer report (version 1)")
+    found: dict[str, list] = {}
+    for entry in report["images"]:
+        if entry.get("status") != "ok":
+            continue
+        found[entry["input"]] = [
+            Face(box=f["box"], score=f["score"], landmarks=f["landmarks"]) for f in entry.get("faces", [])
+        ]
+    return found
+
+
+def _process(args: tuple) -> tuple[str, dict | None, str]:
+    """Detect (unless the faces are given), filter and crop one photo. Returns (rel, sample or None, reason)."""
+    path, rel, min_size, min_score, *known = args
     from anonymizer.crops import Region, make_crop
     from anonymizer.imageio import ImageReadError, read_image
 
@@ -100,7 +131,7 @@ def _process(args: tuple[str, str, float, float]) -> tuple[str, dict | None, str
         image = read_image(path).rgb
     except ImageReadError as exc:
         return rel, None, f"unreadable ({exc})"
-    faces = _worker_state["detector"].detect(image)
+    faces = known[0] if known and known[0] is not None else _detector().detect(image)
     if not faces:
         return rel, None, "no face found"
     faces = [f for f in faces if f.score >= min_score]
@@ -111,6 +142,8 @@ def _process(args: tuple[str, str, float, float]) -> tuple[str, dict | None, str
         return rel, None, "face too small"
     # Aligned face sets hold one subject per photo: keep the largest face.
     face = max(faces, key=lambda f: f.size)
+    if _worker_state["frame"] == "aligned":
+        return rel, *_aligned_sample(image, face)
     crop = make_crop(image, face, _worker_state["resolution"], Region(scale=1.0, context=_worker_state["context"]))
     sample = {
         "image": crop.image,
@@ -118,6 +151,22 @@ def _process(args: tuple[str, str, float, float]) -> tuple[str, dict | None, str
         "landmarks": crop.landmarks.astype(np.float32),
     }
     return rel, sample, "kept"
+
+
+def _aligned_sample(image: np.ndarray, face) -> tuple[dict | None, str]:
+    from anonymizer.align import alignable, fit_alignment, transform_box, transform_points, warp_to_frame
+
+    ok, _ = alignable(face.landmarks, face.box)
+    if not ok:
+        return None, "not alignable"
+    size = _worker_state["resolution"]
+    matrix, _ = fit_alignment(face.landmarks, size)
+    sample = {
+        "image": warp_to_frame(image, matrix, size),
+        "box": transform_box(face.box, matrix),
+        "landmarks": transform_points(face.landmarks, matrix),
+    }
+    return sample, "kept"
 
 
 def _write_shard(out: Path, index: int, samples: list[dict], rels: list[str], splits: list[str]) -> None:
@@ -134,8 +183,14 @@ def _write_shard(out: Path, index: int, samples: list[dict], rels: list[str], sp
     os.replace(tmp, path)
 
 
-def prepare_dataset(input_dir: Path, out: Path, options: PrepareOptions, progress: bool = True) -> dict:
-    """Build (or resume) the dataset in ``out`` from the photos under ``input_dir``."""
+def prepare_dataset(
+    input_dir: Path, out: Path, options: PrepareOptions, progress: bool = True, detections: Path | None = None
+) -> dict:
+    """Build (or resume) the dataset in ``out`` from the photos under ``input_dir``.
+
+    ``detections`` is a report of the same folder (``anonymize --report``): the faces it lists are used as
+    they are, and only photos it does not cover go through the detector.
+    """
     from multiprocessing import get_context
 
     from tqdm import tqdm
@@ -148,15 +203,20 @@ def prepare_dataset(input_dir: Path, out: Path, options: PrepareOptions, progres
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
     if manifest and manifest.get("version") != DATASET_VERSION:
         raise ValueError(f"{out} was prepared by an older version; prepare it again into a new folder")
-    if manifest and (manifest["resolution"], manifest["context"]) != (options.resolution, options.context):
+    if options.frame not in FRAMES:
+        raise ValueError(f"frame must be one of {', '.join(FRAMES)}, not {options.frame!r}")
+    context = options.context if options.frame == "box" else 0.0  # the aligned frame has its own geometry
+    wanted = (options.resolution, context, options.frame)
+    if manifest and (manifest["resolution"], manifest["context"], manifest.get("frame", "box")) != wanted:
         raise ValueError(
-            f"{out} holds a {manifest['resolution']} px dataset with context {manifest['context']}; "
-            f"asked for {options.resolution} px with context {options.context}"
+            f"{out} holds a {manifest['resolution']} px dataset ({manifest.get('frame', 'box')} frame, context "
+            f"{manifest['context']}); asked for {options.resolution} px ({options.frame} frame, context {context})"
         )
     manifest = manifest or {
         "version": DATASET_VERSION,
         "resolution": options.resolution,
-        "context": options.context,
+        "context": context,
+        "frame": options.frame,
         "shards": [],
         "dropped": {},
     }
@@ -175,7 +235,16 @@ def prepare_dataset(input_dir: Path, out: Path, options: PrepareOptions, progres
     dropped = Counter(manifest["dropped"])
     log.info("%d photos, %d already done, %d to go", len(files), len(files) - len(todo), len(todo))
 
-    jobs = [(str(p), p.relative_to(input_dir).as_posix(), options.min_face_size, options.min_score) for p in todo]
+    known = read_detections(detections) if detections else {}
+    jobs = [
+        (str(p), rel, options.min_face_size, options.min_score, known.get(rel))
+        for p in todo
+        for rel in [p.relative_to(input_dir).as_posix()]
+    ]
+    if detections:
+        log.info(
+            "%d of %d photos to go have their faces in %s", sum(j[-1] is not None for j in jobs), len(jobs), detections
+        )
     samples: list[dict] = []
     rels: list[str] = []
     splits: list[str] = []
@@ -203,9 +272,9 @@ def prepare_dataset(input_dir: Path, out: Path, options: PrepareOptions, progres
 
     ctx = get_context("spawn")
     workers = max(1, options.workers)
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(options.resolution, options.context)) as pool:
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(options.resolution, context, options.frame)) as pool:
         bar = tqdm(total=len(jobs), unit="photo", desc="preparing", disable=not progress)
-        for rel, sample, reason in pool.imap_unordered(_process, jobs, chunksize=8):
+        for rel, sample, reason in pool.imap_unordered(_process, jobs, chunksize=64):
             bar.update(1)
             covered.append(rel)
             if sample is None:
@@ -243,19 +312,28 @@ class FaceArrays:
     boxes: np.ndarray  # N x 4 float32, the face box in crop pixels
     landmarks: np.ndarray  # N x 5 x 2 float32, crop pixels
     files: np.ndarray
-    context: float  # the crops' side as a multiple of the face box's longer side
+    context: float  # the crops' side as a multiple of the face box's longer side (0 in the aligned frame)
     masks: np.ndarray | None = None  # N x R x R uint8, drawn for a region by with_region()
+    frame: str = "box"  # or "aligned": faces on the template of anonymizer.align
 
     def __len__(self) -> int:
         return len(self.images)
 
     def with_region(self, region) -> FaceArrays:
-        """The same faces with the replaced area of ``region`` (a crops.Region) as their masks."""
+        """The same faces with the replaced area of ``region`` as their masks: a crops.Region for crops in the
+        box frame, an align.InnerMask (one mask for all) in the aligned frame."""
+        from anonymizer.align import InnerMask
         from anonymizer.crops import hidden_region, region_masks
 
+        side = self.images.shape[1]
+        if (self.frame == "aligned") != isinstance(region, InnerMask):
+            raise ValueError(f"the crops are in the {self.frame} frame, the region {region} is not for it")
+        if isinstance(region, InnerMask):
+            one = (region.masks(side)[2] > 0.5).astype(np.uint8)
+            masks = np.broadcast_to(one, self.images.shape[:3])
+            return FaceArrays(self.images, self.boxes, self.landmarks, self.files, self.context, masks, self.frame)
         if abs(region.context - self.context) > 1e-6:
             raise ValueError(f"the crops have context {self.context}, the region asks for {region.context}")
-        side = self.images.shape[1]
         masks = np.empty(self.images.shape[:3], np.uint8)
         for i, box in enumerate(self.boxes):
             masks[i] = region_masks((side, side), hidden_region(box, region.scale), region)[2] > 0.5
@@ -271,13 +349,15 @@ def load_dataset(path: Path, split: str = "train", region=None) -> FaceArrays:
     With ``region`` (a :class:`anonymizer.crops.Region`), the masks of its replaced area are drawn.
     """
     path = Path(path)
+    frame = "box"
     if path.is_file():
-        parts, context = _read_pack(path, split)
+        parts, context, frame = _read_pack(path, split)
     else:
         manifest = json.loads((path / "manifest.json").read_text())
         if manifest.get("version") != DATASET_VERSION:
             raise ValueError(f"{path} was prepared by an older version; prepare it again into a new folder")
         context = float(manifest["context"])
+        frame = manifest.get("frame", "box")
         parts = {k: [] for k in KEYS}
         for shard in manifest["shards"]:
             if not shard["count"]:
@@ -287,7 +367,9 @@ def load_dataset(path: Path, split: str = "train", region=None) -> FaceArrays:
                 for key in KEYS:
                     parts[key].append(data[key][keep])
     arrays = (
-        FaceArrays(**{k: np.concatenate(v) for k, v in parts.items()}, context=context) if parts["images"] else None
+        FaceArrays(**{k: np.concatenate(v) for k, v in parts.items()}, context=context, frame=frame)
+        if parts["images"]
+        else None
     )
     if arrays is None or not len(arrays):
         raise ValueError(f"no {split} samples in {path}")
@@ -362,13 +444,17 @@ def _write_pack(out: Path, arrays: FaceArrays, is_val: np.ndarray, chosen: list,
         landmarks=arrays.landmarks[index],
         files=arrays.files[index],
         split=is_val[index],
-        meta=np.array(json.dumps({"version": DATASET_VERSION, "context": arrays.context, "quality": quality})),
+        meta=np.array(
+            json.dumps(
+                {"version": DATASET_VERSION, "context": arrays.context, "frame": arrays.frame, "quality": quality}
+            )
+        ),
     )
     os.replace(tmp, out)
     return out.stat().st_size
 
 
-def _read_pack(path: Path, split: str) -> tuple[dict, float]:
+def _read_pack(path: Path, split: str) -> tuple[dict, float, str]:
     import cv2
 
     with np.load(path) as data:
@@ -387,4 +473,4 @@ def _read_pack(path: Path, split: str) -> tuple[dict, float]:
             "landmarks": [data["landmarks"][keep]],
             "files": [data["files"][keep]],
         }
-    return parts, float(meta["context"])
+    return parts, float(meta["context"]), meta.get("frame", "box")

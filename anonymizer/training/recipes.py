@@ -4,7 +4,9 @@ A recipe is a list of phases, each an ``anonymize-train train`` run that resumes
 folder's checkpoint) up to its own step count, with the options that phase changes. ``shipped`` is how
 ``weights/generator.safetensors`` was trained (sessions 1 and 2; see ``weights/README.md``): the L1 weight
 eased from 4 to 1 at step 4,000, and the mean-colour term added at step 12,000. ``fine-tune`` is what a
-user's own faces get, starting from the shipped generator.
+user's own faces get, starting from the shipped generator. ``aligned`` is the run that keeps going
+(``anonymize-train resume``, ``training/resume.sh``): the 128 px aligned-frame generator, trained in
+time-boxed pieces that each continue from the compact state in ``training/aligned/``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,25 @@ RECIPES: dict[str, Recipe] = {
             (18000, {"--rec-weight": 1.0, "--colour-weight": 5.0}),
         ),
         prepare={"--resolution": 64, "--context": 2.0},
+    ),
+    "aligned": Recipe(
+        description="the aligned-frame 128 px generator: the inner face painted, adversarial loss with feature "
+        "matching and a mean-colour term, no L1; trained on and on from training/aligned/",
+        options={
+            "--init": "none",
+            "--batch-size": 16,
+            "--lr": 2e-4,
+            "--width": 16,
+            "--max-width": 128,
+            "--fold": 2,
+            "--rec-weight": 0.0,
+            "--fm-weight": 1.0,
+            "--colour-weight": 1.0,
+            "--checkpoint-every": 1_000_000,
+            "--checkpoint-minutes": 10,
+        },
+        phases=((1_000_000_000, {}),),
+        prepare={"--resolution": 128, "--frame": "aligned", "--min-face-size": 40},
     ),
     "fine-tune": Recipe(
         description="a user's own faces, starting from the shipped generator (the Retrain tab's default)",

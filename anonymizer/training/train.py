@@ -69,16 +69,24 @@ class TrainOptions:
     balance_sources: bool = False
     ema_decay: float = 0.999
     width: int = 16
+    max_width: int = 256  # the networks' widest layer (for a generator started afresh)
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
-    amp: bool = True  # bf16 autocast on CUDA
+    amp: bool = True  # bf16 autocast on CUDA, and on a CPU with bf16 instructions (AVX512_BF16, AMX)
     minutes: float | None = None  # stop (and checkpoint) after this much training time
     init: str | None = None  # a generator weights file to start from (fine-tuning); its config wins
     grow: bool = False  # the init generator is of half the data's resolution: start from it grown (fold 2)
-    region_scale: float = 1.3  # the face region to paint (crops.Region), for a generator started afresh
+    # The face region to paint, for a generator started afresh; None: the frame's default (FRAME_REGIONS).
+    region_scale: float | None = None
     region_shape: str = "rect"
-    feather: float = 0.12
+    feather: float | None = None
+    # weight of feature matching: L1 between the discriminator's activations on real crops and composites
+    fm_weight: float = 0.0
+    checkpoint_minutes: float | None = None  # also checkpoint after this much time since the last one
+    # a compact state (at most a few MB, fp16) written at every checkpoint, and the run's start when OUT has
+    # no checkpoint: the state that travels between sessions in training/ (see export_state)
+    state: str | None = None
     fold: int = 1  # 2: the generator works at half resolution (models.networks.GeneratorConfig.fold)
     discriminator: str = "dcgan"  # or "projected": heads on frozen pretrained features (the train extra)
     colour_jitter: float = 0.0  # strength of a random brightness/contrast/saturation change of whole crops
@@ -105,7 +113,10 @@ def jitter_colour(image: torch.Tensor, strength: float, generator: torch.Generat
 
 def make_discriminator(kind: str, config: GeneratorConfig, lite0_weights: str | None = None) -> torch.nn.Module:
     if kind == "dcgan":
-        return Discriminator(config.resolution, config.width, config.max_width)
+        # In the aligned frame the discriminator folds its input as the generator does (the box frame's
+        # discriminators were trained unfolded, and their saved weights must still fit).
+        fold = config.fold if config.frame == "aligned" else 1
+        return Discriminator(config.resolution, config.width, config.max_width, fold=fold)
     if kind == "projected":
         from anonymizer.models.projected import ProjectedDiscriminator
 
@@ -113,26 +124,54 @@ def make_discriminator(kind: str, config: GeneratorConfig, lite0_weights: str | 
     raise ValueError(f"unknown discriminator {kind!r}: use dcgan or projected")
 
 
-def generator_config(options: TrainOptions, resolution: int, context: float) -> GeneratorConfig:
+def generator_config(options: TrainOptions, resolution: int, context: float, frame: str = "box") -> GeneratorConfig:
     """What the generator is: from ``--init`` weights when fine-tuning, else from the options and the data."""
     if options.init:
         config = GeneratorConfig(**read_info(Path(options.init))["config"])
         if options.grow:
             config = replace(config, resolution=config.resolution * 2, fold=2, **_region_options(options))
-        if (config.resolution, config.context) != (resolution, context):
+        if (config.resolution, config.context, config.frame) != (resolution, context, frame):
             raise ValueError(
-                f"{options.init} paints {config.resolution} px crops with context {config.context}; the data holds "
-                f"{resolution} px crops with context {context}: prepare it with --resolution {config.resolution} "
-                f"--context {config.context}"
+                f"{options.init} paints {config.resolution} px crops ({config.frame} frame, context "
+                f"{config.context}); the data holds {resolution} px crops ({frame} frame, context {context}): "
+                f"prepare it with --resolution {config.resolution} --frame {config.frame}"
+                + (f" --context {config.context}" if config.frame == "box" else "")
             )
         return config
     return GeneratorConfig(
-        resolution=resolution, width=options.width, fold=options.fold, context=context, **_region_options(options)
+        resolution=resolution,
+        width=options.width,
+        max_width=options.max_width,
+        fold=options.fold,
+        context=context,
+        frame=frame,
+        **_region_options(options, frame),
     )
 
 
-def _region_options(options: TrainOptions) -> dict:
-    return {"region_scale": options.region_scale, "region_shape": options.region_shape, "feather": options.feather}
+# The default region of each frame: (scale, feather).
+FRAME_REGIONS = {"box": (1.3, 0.12), "aligned": (1.0, 0.06)}
+
+
+def _region_options(options: TrainOptions, frame: str = "box") -> dict:
+    scale, feather = FRAME_REGIONS[frame]
+    return {
+        "region_scale": scale if options.region_scale is None else options.region_scale,
+        "region_shape": options.region_shape,
+        "feather": feather if options.feather is None else options.feather,
+    }
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has bf16 instructions, where autocast to bf16 is faster than fp32 (not emulated).
+    ``ANONYMIZER_FORCE_BF16=1`` says yes regardless (to measure the emulated path: benchmarks/training_speed.py)."""
+    if os.environ.get("ANONYMIZER_FORCE_BF16") == "1":
+        return True
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def to_tensors(arrays: FaceArrays, index: np.ndarray, device: str) -> tuple[torch.Tensor, ...]:
@@ -262,6 +301,7 @@ LOSS_FIELDS = [
     "g_colour",
     "g_perceptual",
     "g_diversity",
+    "g_fm",
 ]
 
 
@@ -328,31 +368,46 @@ def adversarial_step(
     feature-distance terms on the replaced region. Returns the losses (tensors) logged.
     """
     real, mask, landmarks = batch
-    with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
+    kind = real.device.type
+    matching = options.fm_weight > 0
+    with torch.autocast(device_type=kind, dtype=torch.bfloat16, enabled=use_amp):
         generated = g_model(condition(real, mask, landmarks), z)
         fake = mask * generated + (1 - mask) * real
         # Discriminator: real and composite in one pass (one DDP forward per backward).
-        logits = d_model(*seen(torch.cat([real, fake.detach()]), mask.repeat(2, 1, 1, 1), landmarks.repeat(2, 1, 1)))
+        both = seen(torch.cat([real, fake.detach()]), mask.repeat(2, 1, 1, 1), landmarks.repeat(2, 1, 1))
+        if matching:
+            logits, d_features = d_model(*both, features=True)
+            # the real half's activations, the targets of feature matching (before this update: one step old)
+            targets = [f.detach().float().chunk(2)[0] for f in d_features]
+        else:
+            logits = d_model(*both)
         d_real, d_fake = logits.float().chunk(2)
         d_loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean() + EPSILON_PENALTY * (d_real**2).mean()
     opt_d.zero_grad(set_to_none=True)
     scaler.scale(d_loss).backward()
     scaler.step(opt_d)
 
-    with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
-        g_logits = d_model(*seen(fake, mask, landmarks)).float()
+    with torch.autocast(device_type=kind, dtype=torch.bfloat16, enabled=use_amp):
+        g_fm = torch.zeros((), device=real.device)
+        if matching:
+            g_logits, g_features = d_model(*seen(fake, mask, landmarks), features=True)
+            g_fm = sum((g.float() - t).abs().mean() for g, t in zip(g_features, targets)) / len(targets)
+        else:
+            g_logits = d_model(*seen(fake, mask, landmarks))
+        g_logits = g_logits.float()
         g_adv = F.softplus(-g_logits).mean()
         g_rec = masked_l1(fake.float(), real, mask)
         g_col = mean_colour_error(fake.float(), real, mask)
         g_perc = perceptual(fake, real, mask) if perceptual is not None else torch.zeros((), device=real.device)
         g_div = diversity(generated.float(), mask, z) if options.diversity_weight > 0 else torch.zeros_like(g_rec)
         g_loss = g_adv + options.rec_weight * g_rec + options.colour_weight * g_col + options.perceptual_weight * g_perc
+        g_loss = g_loss + options.fm_weight * g_fm
         g_loss = g_loss - options.diversity_weight * g_div.clamp(max=options.diversity_clip)
     opt_g.zero_grad(set_to_none=True)
     scaler.scale(g_loss).backward()
     scaler.step(opt_g)
     scaler.update()
-    return d_loss, g_adv, g_rec, d_real, d_fake, g_col, g_perc, g_div
+    return d_loss, g_adv, g_rec, d_real, d_fake, g_col, g_perc, g_div, g_fm
 
 
 def diversity(generated: torch.Tensor, mask: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -370,6 +425,50 @@ def diversity(generated: torch.Tensor, mask: torch.Tensor, z: torch.Tensor) -> t
     return (image / code).mean()
 
 
+STATE_FILE = "state.safetensors"
+
+
+def save_state(folder: Path, generator, ema, discriminator, info: dict) -> None:
+    """The compact state a run continues from in another session: the EMA generator as weights
+    (``generator.safetensors``, what is evaluated and shipped) and the training generator and discriminator
+    (``state.safetensors``), all in float16, each file replaced atomically. The optimisers' moments are not
+    kept (they would triple the size); a run started from the state rebuilds them within a few hundred steps."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for prefix, module in (("g.", generator), ("d.", discriminator)):
+        for name, value in module.state_dict().items():
+            value = value.detach().cpu().contiguous()
+            tensors[prefix + name] = value.half() if value.is_floating_point() else value
+    tmp = folder / f".{STATE_FILE}.tmp"
+    save_file(tensors, str(tmp), metadata={"training": json.dumps(info, sort_keys=True)})
+    os.chmod(tmp, 0o644)
+    save_generator(ema, folder / "generator.safetensors", info={"training": info}, half=True)
+    os.replace(tmp, folder / STATE_FILE)
+
+
+def load_state(folder: Path, generator, ema, discriminator, config: GeneratorConfig) -> tuple[int, int, float]:
+    """Load what :func:`save_state` wrote; returns the steps, images and seconds of training it holds."""
+    from safetensors import safe_open
+
+    folder = Path(folder)
+    weights = load_generator(folder / "generator.safetensors")
+    if weights.config != config:
+        raise ValueError(f"the state in {folder} is of a generator {weights.config}, not {config}")
+    ema.load_state_dict(weights.state_dict())
+    with safe_open(str(folder / STATE_FILE), framework="pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        info = json.loads((f.metadata() or {}).get("training", "{}"))
+    for prefix, module in (("g.", generator), ("d.", discriminator)):
+        own = module.state_dict()
+        part = {k[len(prefix) :]: v.to(own[k[len(prefix) :]].dtype) for k, v in tensors.items() if k.startswith(prefix)}
+        module.load_state_dict(part)
+    seconds = info.get("training_seconds", 3600 * float(info.get("training_hours", 0)))
+    return int(info.get("steps", 0)), int(info.get("images_seen", 0)), float(seconds)
+
+
 @torch.no_grad()
 def update_ema(ema: torch.nn.Module, generator: torch.nn.Module, decay: float) -> None:
     """Move the EMA generator towards ``generator`` (buffers copied). The caller warms ``decay`` up:
@@ -378,6 +477,32 @@ def update_ema(ema: torch.nn.Module, generator: torch.nn.Module, decay: float) -
         p_ema.lerp_(p, 1 - decay)
     for b_ema, b in zip(ema.buffers(), generator.buffers()):
         b_ema.copy_(b)
+
+
+class StopRequest:
+    """SIGTERM or Ctrl-C during training asks the loop to checkpoint and stop at the end of its step
+    (the run that keeps going is stopped this way, and loses nothing)."""
+
+    def __init__(self) -> None:
+        import signal
+        import threading
+
+        self.requested = False
+        self._previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._previous[sig] = signal.signal(sig, self._ask)
+
+    def _ask(self, signum, frame) -> None:
+        if self.requested:  # a second signal: stop at once
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self) -> None:
+        import signal
+
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -> dict:
@@ -401,7 +526,9 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
     main_process = rank == 0
 
     train_set = load_dataset(data, "train")
-    config = generator_config(options, train_set.images.shape[1], train_set.context)
+    config = generator_config(options, train_set.images.shape[1], train_set.context, train_set.frame)
+    if options.fm_weight > 0 and options.discriminator != "dcgan":
+        raise ValueError("feature matching (--fm-weight) needs the dcgan discriminator")
     region = region_of(config)
     train_set = train_set.with_region(region)
     try:
@@ -420,7 +547,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
     opt_g = torch.optim.Adam(generator.parameters(), lr=options.lr, betas=(0.5, 0.999))
     trainable_d = [p for p in discriminator.parameters() if p.requires_grad]
     opt_d = torch.optim.Adam(trainable_d, lr=options.lr, betas=(0.5, 0.999))
-    use_amp = options.amp and device.startswith("cuda")
+    use_amp = options.amp and (device.startswith("cuda") or cpu_has_bf16())
     perceptual = None
     if options.perceptual_weight > 0:
         from anonymizer.models.projected import PerceptualDistance
@@ -429,8 +556,15 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
     scaler = torch.amp.GradScaler("cuda", enabled=False)  # bf16 needs no loss scaling; kept for the state's shape
     rng = torch.Generator().manual_seed(options.seed * 1000 + rank)
     step = 0
+    trained_seconds = 0.0  # training time of the steps this run folder holds (wall clock, all processes)
 
     ckpt_path = out / "checkpoint.pt"
+    state_dir = Path(options.state) if options.state else None
+    if not ckpt_path.exists() and state_dir is not None and (state_dir / STATE_FILE).exists():
+        init_steps, init_images, init_seconds = load_state(state_dir, generator, ema, discriminator, config)
+        log.info("started from the compact state in %s (%d steps, %d images seen)", state_dir, init_steps, init_images)
+    else:
+        init_seconds = 0.0
     if ckpt_path.exists():
         state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         if state["config"] != config.to_dict():
@@ -444,6 +578,9 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
         rng.set_state(state["rng"][rank] if rank < len(state["rng"]) else state["rng"][0])
         torch.set_rng_state(state["torch_rng"])
         step = int(state["step"])
+        trained_seconds = float(state.get("trained_seconds", 0.0))
+        init_steps, init_images = state.get("init_seen", (init_steps, init_images))
+        init_seconds = float(state.get("init_seconds", init_seconds))
         log.info("resumed from step %d", step)
 
     g_model, d_model = generator, discriminator
@@ -483,6 +620,9 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
             "scaler": scaler.state_dict(),
             "rng": rng_states,
             "torch_rng": torch.get_rng_state(),
+            "trained_seconds": trained_seconds,
+            "init_seen": [init_steps, init_images],
+            "init_seconds": init_seconds,
         }
         tmp = ckpt_path.with_name(".checkpoint.pt.tmp")
         torch.save(state, tmp)
@@ -490,6 +630,9 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
         info = {
             "steps": init_steps + step,
             "images_seen": init_images + step * options.batch_size * world,
+            "training_hours": round((init_seconds + trained_seconds) / 3600, 3),
+            "training_seconds": round(init_seconds + trained_seconds, 2),
+            "device": "cuda" if device.startswith("cuda") else f"cpu ({torch.get_num_threads()} threads)",
             "training_faces": len(train_set),
             "discriminator": options.discriminator,
         }
@@ -500,6 +643,8 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
         save_trainable(discriminator, out / DISCRIMINATOR_FILE[options.discriminator])
         _write_png(sample_sheet(ema, fixed_batch, fixed_z), out / "samples" / f"step_{step:07d}.png")
         plot_losses(csv_path, out / "losses.png")
+        if state_dir is not None:
+            save_state(state_dir, generator, ema, discriminator, info)
 
     def seen(image: torch.Tensor, mask: torch.Tensor, landmarks: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """What the discriminator is shown: with DiffAugment, each sample augmented by its own draw."""
@@ -515,16 +660,20 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
     log_rows: list[list] = []
     log_every = min(10, options.checkpoint_every)
     tick = time.perf_counter()
+    last_checkpoint = time.monotonic()
+    stop = StopRequest()
     while step < options.steps:
+        started = time.perf_counter()
         (real, mask, landmarks), z = draw_batch(train_set, weights, options, config, rng, device)
 
-        d_loss, g_adv, g_rec, d_real, d_fake, g_col, g_perc, g_div = adversarial_step(
+        d_loss, g_adv, g_rec, d_real, d_fake, g_col, g_perc, g_div, g_fm = adversarial_step(
             g_model, d_model, opt_g, opt_d, scaler, (real, mask, landmarks), z, options, seen, use_amp, perceptual
         )
-        update_ema(ema, generator, min(options.ema_decay, (1 + step) / (10 + step)))
+        update_ema(ema, generator, min(options.ema_decay, (1 + step + init_steps) / (10 + step + init_steps)))
         step += 1
+        trained_seconds += time.perf_counter() - started
         bar.update(1)
-        out_of_time = budget_end is not None and time.monotonic() >= budget_end
+        out_of_time = (budget_end is not None and time.monotonic() >= budget_end) or stop.requested
         if world > 1 and budget_end is not None:  # every process stops at the same step
             flag = torch.tensor([float(out_of_time)], device=device)
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
@@ -545,10 +694,20 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
                 g_col.item(),
                 g_perc.item(),
                 g_div.item(),
+                g_fm.item(),
             ]
             log_rows.append(row)
             bar.set_postfix(d=f"{row[1]:.3f}", g=f"{row[2]:.3f}", rec=f"{row[3]:.3f}", img_s=f"{speed:.0f}")
-        if step % options.checkpoint_every == 0 or step == options.steps or out_of_time:
+        due = (
+            options.checkpoint_minutes is not None
+            and time.monotonic() - last_checkpoint >= 60 * options.checkpoint_minutes
+        )
+        if world > 1 and options.checkpoint_minutes is not None:  # every process checkpoints at the same step
+            flag = torch.tensor([float(due)], device=device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            due = bool(flag.item())
+        if step % options.checkpoint_every == 0 or step == options.steps or out_of_time or due:
+            last_checkpoint = time.monotonic()
             if main_process and log_rows:
                 with open(csv_path, "a", newline="") as f:
                     csv.writer(f).writerows(log_rows)
@@ -562,8 +721,12 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
                 weights = source_weights(train_set.files) if options.balance_sources else None
                 log.info("dataset grew to %d training faces", len(train_set))
         if out_of_time:
-            log.info("time budget of %s min reached at step %d", options.minutes, step)
+            if stop.requested:
+                log.info("stopped by signal at step %d, checkpointed", step)
+            else:
+                log.info("time budget of %s min reached at step %d", options.minutes, step)
             break
+    stop.restore()
     bar.close()
     if world > 1:
         dist.barrier()

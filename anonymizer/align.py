@@ -1,0 +1,155 @@
+"""One aligned face frame: every face mapped onto one template from its five landmarks.
+
+The GAN paints faces in this frame. A similarity transform (rotation, uniform
+scale, shift) fitted to the five landmarks maps the face onto a fixed template
+crop, so the eyes and mouth always land at the same place; the generator
+paints a soft inner-face mask fixed in the template (brows to chin, cheek to
+cheek) and its pixels are warped back into the photo with the inverse
+transform. Preparation, training and inference all cut faces with
+:func:`aligned_crop`, so what the generator learns on is what it is given.
+
+A face whose landmarks do not fit the template (a profile, where the points
+bunch on one side; landmarks outside the box) is *not alignable*: the GAN
+hands it to the coarse fallback instead of painting a face into the wrong
+place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# The ArcFace five-point template (112 px; left eye, right eye, nose, mouth corners from the viewer's side),
+# shrunk about the crop's centre so that the face spans about 60 % of the side and the hair, ears and head
+# outline stay inside the crop: as fractions of the crop's side.
+_ARCFACE_112 = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
+    dtype=np.float64,
+)
+TEMPLATE_SHRINK = 0.75
+TEMPLATE = (_ARCFACE_112 / 112.0 - 0.5) * TEMPLATE_SHRINK + 0.5
+
+# The inner-face mask: an ellipse fixed in the template, as fractions of the side (brows to chin, cheek to cheek).
+INNER_CENTRE = (0.5, 0.625)
+INNER_AXES = (0.227, 0.258)  # semi-axes at mask scale 1
+# The fit's residual (mean landmark distance after the transform, over the template's eye distance) above
+# which a face is not alignable: half the faces of the training photos fit to 0.08, 95 % to 0.16; a profile
+# bunches its landmarks on one side and fits to 0.3 and more.
+MAX_RESIDUAL = 0.25
+EYE_DISTANCE = float(np.linalg.norm(TEMPLATE[1] - TEMPLATE[0]))
+
+
+def template_points(size: int) -> np.ndarray:
+    """The template's five landmarks in pixels of a ``size`` crop."""
+    return (TEMPLATE * size).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class InnerMask:
+    """The region the GAN paints, fixed in the template: an ellipse grown by ``scale``, its edge ``feather`` wide
+    (a fraction of the side) fading into the photo."""
+
+    scale: float = 1.0
+    feather: float = 0.06
+
+    def masks(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(hidden 0/1, alpha, replaced 0/1) float32 masks over a ``size`` crop."""
+        ys = (np.arange(size, dtype=np.float32)[:, None] + 0.5) / size
+        xs = (np.arange(size, dtype=np.float32)[None, :] + 0.5) / size
+        a, b = INNER_AXES[0] * self.scale, INNER_AXES[1] * self.scale
+        dx, dy = xs - INNER_CENTRE[0], ys - INNER_CENTRE[1]
+        radius = np.sqrt((dx / a) ** 2 + (dy / b) ** 2)
+        # The distance beyond the ellipse along the ray from its centre, as a fraction of the side.
+        beyond = np.maximum(radius - 1.0, 0.0) * np.sqrt(dx * dx + dy * dy) / np.maximum(radius, 1e-6)
+        alpha = np.clip(1.0 - beyond / max(self.feather, 1e-6), 0.0, 1.0).astype(np.float32)
+        hidden = (radius <= 1.0).astype(np.float32)
+        replaced = (alpha > 0).astype(np.float32)
+        return hidden, alpha, replaced
+
+
+def fit_alignment(landmarks: np.ndarray, size: int) -> tuple[np.ndarray, float]:
+    """The similarity transform (2x3, photo to crop pixels) that maps ``landmarks`` onto the template of a
+    ``size`` crop, least squares over all five points, and its residual (mean point distance after the
+    transform, in template eye distances)."""
+    src = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
+    dst = TEMPLATE * size
+    # Every point an inlier (a huge threshold): the least-squares fit over all five, refined.
+    matrix, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1e9, refineIters=20)
+    if matrix is None:
+        return np.full((2, 3), np.nan), float("inf")
+    mapped = src @ matrix[:, :2].T + matrix[:, 2]
+    residual = float(np.linalg.norm(mapped - dst, axis=1).mean() / (EYE_DISTANCE * size))
+    return matrix, residual
+
+
+def alignable(landmarks: np.ndarray, box: np.ndarray, max_residual: float = MAX_RESIDUAL) -> tuple[bool, str]:
+    """Whether a face can be painted in the aligned frame, and if not, why."""
+    points = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
+    x1, y1, x2, y2 = (float(v) for v in np.asarray(box).reshape(4))
+    w, h = max(x2 - x1, 1.0), max(y2 - y1, 1.0)
+    slack = 0.1  # landmarks a little outside a tight box are normal
+    outside = (
+        (points[:, 0] < x1 - slack * w)
+        | (points[:, 0] > x2 + slack * w)
+        | (points[:, 1] < y1 - slack * h)
+        | (points[:, 1] > y2 + slack * h)
+    )
+    if outside.any() or not np.isfinite(points).all():
+        return False, "a landmark outside the face box"
+    _, residual = fit_alignment(points, 128)
+    if not residual <= max_residual:
+        return False, f"landmarks do not fit a frontal face (residual {residual:.2f})"
+    return True, ""
+
+
+def crop_scale(matrix: np.ndarray) -> float:
+    """Crop pixels per photo pixel of a similarity transform."""
+    return float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+
+
+def warp_to_frame(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """Cut the ``size`` crop that ``matrix`` (photo to crop) defines out of ``image``.
+
+    A face much larger than the crop is first shrunk with area averaging (a
+    warp alone would alias); beyond the photo's edge the border is replicated,
+    as :func:`anonymizer.crops.make_crop` does.
+    """
+    scale = crop_scale(matrix)
+    if scale < 0.5:
+        # The photo window the crop covers, shrunk so that the remaining warp scales by about 0.7.
+        inverse = cv2.invertAffineTransform(matrix)
+        corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64)
+        photo = corners @ inverse[:, :2].T + inverse[:, 2]
+        h, w = image.shape[:2]
+        x0, y0 = (int(np.floor(v)) - 2 for v in photo.min(0))
+        x1, y1 = (int(np.ceil(v)) + 2 for v in photo.max(0))
+        sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if sx1 > sx0 and sy1 > sy0:
+            part = image[sy0:sy1, sx0:sx1]
+            part = cv2.copyMakeBorder(part, sy0 - y0, y1 - sy1, sx0 - x0, x1 - sx1, cv2.BORDER_REPLICATE)
+            factor = scale / 0.7
+            small = cv2.resize(
+                part,
+                (max(1, round(part.shape[1] * factor)), max(1, round(part.shape[0] * factor))),
+                interpolation=cv2.INTER_AREA,
+            )
+            fx, fy = small.shape[1] / part.shape[1], small.shape[0] / part.shape[0]
+            # photo -> window -> shrunk window; the crop matrix then maps the shrunk window.
+            to_small = np.array([[fx, 0, -x0 * fx], [0, fy, -y0 * fy], [0, 0, 1]], np.float64)
+            matrix = (np.vstack([matrix, [0, 0, 1]]) @ np.linalg.inv(to_small))[:2]
+            image = small
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    return (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+
+
+def transform_box(box: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """The bounding rectangle of a box's corners after ``matrix``."""
+    x1, y1, x2, y2 = (float(v) for v in np.asarray(box).reshape(4))
+    corners = transform_points(np.array([[x1, y1], [x2, y1], [x1, y2], [x2, y2]]), matrix)
+    return np.concatenate([corners.min(0), corners.max(0)]).astype(np.float32)

@@ -1,0 +1,172 @@
+"""The aligned face frame: the fit, what is alignable, the inner mask, and painting back through the warp."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from anonymizer import Anonymizer
+from anonymizer.align import InnerMask, alignable, fit_alignment, template_points, transform_points, warp_to_frame
+from anonymizer.crops import FaceCrop, face_window, make_crop, paint_waves, paste_back
+from anonymizer.faces import Face
+from anonymizer.replacers import PixelateReplacer
+from tests.conftest import FakeDetector, make_face, noise_image
+
+
+def _similar(points: np.ndarray, angle: float, scale: float, shift: tuple[float, float]) -> np.ndarray:
+    c, s = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+    return (points @ (scale * np.array([[c, -s], [s, c]])).T + np.array(shift)).astype(np.float32)
+
+
+def _turned_face(angle=25.0, scale=1.6, shift=(150.0, 90.0)) -> Face:
+    """A face whose landmarks are the template's, turned, scaled and moved into a photo."""
+    points = _similar(template_points(128) - 64, angle, scale, shift)
+    lo, hi = points.min(0) - 40, points.max(0) + 40
+    return Face(np.concatenate([lo, hi]), 0.99, points)
+
+
+def test_the_fit_recovers_a_similarity_transform():
+    face = _turned_face()
+    matrix, residual = fit_alignment(face.landmarks, 128)
+    assert residual < 1e-4
+    np.testing.assert_allclose(transform_points(face.landmarks, matrix), template_points(128), atol=1e-3)
+    # Uniform scale, no shear: the transform is 1/1.6 in both directions.
+    np.testing.assert_allclose(np.linalg.svd(matrix[:, :2])[1], [1 / 1.6, 1 / 1.6], rtol=1e-4)
+
+
+def test_profiles_and_stray_landmarks_are_not_alignable():
+    assert alignable(_turned_face().landmarks, _turned_face().box)[0]
+    frontal = make_face((100, 100, 200, 200))
+    assert alignable(frontal.landmarks, frontal.box)[0]
+    # A profile: both eyes and mouth corners bunched on one side of the nose.
+    profile = np.array([[150, 140], [160, 140], [185, 165], [152, 185], [160, 185]], np.float32)
+    ok, why = alignable(profile, np.array([100, 100, 200, 200]))
+    assert not ok and "residual" in why
+    stray = frontal.landmarks.copy()
+    stray[0] = (20, 20)
+    ok, why = alignable(stray, frontal.box)
+    assert not ok and "outside" in why
+
+
+def test_the_inner_mask_is_soft_edged_and_grows_with_its_scale():
+    hidden, alpha, replaced = InnerMask().masks(128)
+    assert (alpha[hidden > 0] == 1).all() and ((alpha > 0) == (replaced > 0)).all()
+    assert 0 < ((alpha > 0) & (alpha < 1)).sum()  # a fade band
+    # Brows to chin: the template's eyes and mouth are inside, the crop's corners and top are not.
+    for x, y in template_points(128):
+        assert hidden[int(y), int(x)] == 1
+    assert replaced[:30].sum() == 0 and replaced[:, :20].sum() == 0
+    assert InnerMask(scale=1.2).masks(128)[0].sum() > 1.3 * hidden.sum()
+
+
+def test_a_large_face_is_averaged_down_not_aliased():
+    # A fine checkerboard: a plain warp at 1/4 scale picks single squares; area averaging gives grey.
+    board = (np.indices((1200, 1200)).sum(0) % 2 * 255).astype(np.uint8)
+    photo = np.repeat(board[..., None], 3, axis=2)
+    face = _turned_face(angle=0, scale=4.0, shift=(600, 600))
+    matrix, _ = fit_alignment(face.landmarks, 128)
+    crop = warp_to_frame(photo, matrix, 128).astype(float)
+    assert abs(crop.mean() - 127.5) < 10 and crop.std() < 20
+
+
+def test_an_aligned_crop_paints_back_into_the_turned_face_and_nowhere_else():
+    photo = cv2.GaussianBlur(noise_image(300, 320, seed=3), (0, 0), 4)
+    face = _turned_face()
+    crop = make_crop(photo, face, 128, InnerMask())
+    assert crop.matrix is not None and crop.image.shape == (128, 128, 3)
+    np.testing.assert_allclose(crop.landmarks, template_points(128), atol=0.01)
+    # The crop shows the photo: its centre pixel is the photo's at the inverse-mapped place.
+    inverse = cv2.invertAffineTransform(crop.matrix)
+    x, y = transform_points([[64, 64]], inverse)[0]
+    assert np.abs(crop.image[64, 64].astype(int) - photo[round(y), round(x)].astype(int)).max() < 4
+
+    out = paste_back(photo, [crop], [np.full((128, 128, 3), 255, np.uint8)])
+    hidden, _, replaced = crop.areas()
+    ys, xs = np.mgrid[0:300, 0:320]
+    at = transform_points(np.stack([xs.ravel(), ys.ravel()], 1), crop.matrix)  # photo pixel -> crop (cv2's grid)
+    mx, my = at[:, 0].reshape(300, 320), at[:, 1].reshape(300, 320)
+    inside = cv2.remap(hidden, mx, my, cv2.INTER_LINEAR) > 0.5
+    outside = cv2.remap(replaced, mx, my, cv2.INTER_LINEAR)
+    assert inside.sum() > 3000
+    assert (out[inside] == 255).all()  # every hidden pixel is the new face's: nothing of the original
+    untouched = outside == 0
+    np.testing.assert_array_equal(out[untouched], photo[untouched])
+    # The nose (template point 2) is painted; the corner of the face box is not.
+    nose = face.landmarks[2].astype(int)
+    assert (out[nose[1], nose[0]] == 255).all()
+    corner = face.box[:2].astype(int)
+    np.testing.assert_array_equal(out[corner[1], corner[0]], photo[corner[1], corner[0]])
+
+
+def test_faces_whose_aligned_crops_see_each_other_are_painted_in_turn():
+    near = [_turned_face(shift=(120, 150)), _turned_face(angle=-10, shift=(190, 150))]
+    far = [_turned_face(shift=(120, 150)), _turned_face(shift=(600, 150))]
+    assert len(paint_waves(near, InnerMask())) == 2
+    assert paint_waves(far, InnerMask()) == [[0, 1]]
+    window, hidden = face_window(near[0], InnerMask())
+    assert (window[:2] <= hidden[:2]).all() and (hidden[2:] <= window[2:]).all()
+
+
+class _AlignedShade:
+    """An aligned-frame replacer painting one grey, declining faces it cannot align (as the aligned GAN does)."""
+
+    name = "shade"
+    crop_size = 64
+    min_face_size = 20.0
+    grain = False
+    region = InnerMask()
+
+    def declines(self, face: Face) -> str | None:
+        ok, why = alignable(face.landmarks, face.box)
+        return None if ok else f"not alignable: {why}"
+
+    def replace(self, crops: list[FaceCrop]) -> list[np.ndarray]:
+        return [np.full((c.size, c.size, 3), 200, np.uint8) for c in crops]
+
+
+def test_the_pipeline_hands_unalignable_faces_to_the_fallback_and_says_why():
+    photo = noise_image(300, 400, seed=5)
+    profile = Face(np.array([250, 100, 350, 200]), 0.9, [[300, 140], [310, 140], [335, 165], [302, 185], [310, 185]])
+    faces = [make_face((60, 80, 160, 180)), profile, make_face((20, 250, 32, 262))]
+    anonymizer = Anonymizer(detector=FakeDetector(), replacer=_AlignedShade(), fallback=PixelateReplacer())
+    result = anonymizer.anonymize(photo, faces)
+    assert [f.method for f in result.faces] == ["shade", "pixelate", "pixelate"]
+    assert result.faces[0].fallback is None and "fallback" not in result.faces[0].to_report()
+    assert "not alignable" in result.faces[1].to_report()["fallback"]
+    assert "smaller than" in result.faces[2].fallback
+    # The frontal face's inner face is the replacer's grey; the profile is pixelated, not left alone.
+    x, y = faces[0].landmarks[2].astype(int)
+    assert (result.image[y, x] == 200).all()
+    assert not np.array_equal(result.image[120:180, 270:330], photo[120:180, 270:330])
+
+
+@pytest.fixture(scope="module")
+def aligned_weights(tmp_path_factory):
+    import torch
+    from anonymizer.models.io import save_generator
+    from anonymizer.models.networks import Generator, GeneratorConfig
+
+    torch.manual_seed(0)
+    config = GeneratorConfig(
+        resolution=64, width=8, max_width=32, fold=2, frame="aligned", region_scale=1.0, feather=0.06, context=0.0
+    )
+    path = tmp_path_factory.mktemp("weights") / "generator.safetensors"
+    return save_generator(Generator(config).eval(), path)
+
+
+def test_an_aligned_generator_paints_the_inner_face_of_a_photo(aligned_weights):
+    from anonymizer.gan import GanReplacer
+
+    photo = noise_image(300, 320, seed=7)
+    face = _turned_face(scale=1.2)
+    gan = GanReplacer(weights=aligned_weights, device="cpu", seed=1)
+    assert isinstance(gan.region, InnerMask) and gan.crop_size == 64
+    result = Anonymizer(detector=FakeDetector(), replacer=gan).anonymize(photo, [face])
+    assert result.faces[0].method == "gan"
+    changed = np.abs(result.image.astype(int) - photo.astype(int)).max(axis=2) > 0
+    x, y = face.landmarks[2].astype(int)
+    assert changed[y - 3 : y + 3, x - 3 : x + 3].all()
+    assert not changed[: int(face.box[1]) - 5].any()  # above the face: the photo's own
+    again = Anonymizer(detector=FakeDetector(), replacer=GanReplacer(weights=aligned_weights, device="cpu", seed=1))
+    np.testing.assert_array_equal(again.anonymize(photo, [face]).image, result.image)

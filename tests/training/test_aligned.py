@@ -1,0 +1,173 @@
+"""The aligned frame in training: preparation from a detections report, the compact state the run that keeps
+going continues from, and stopping it by signal without losing its steps."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from anonymizer.models.io import load_generator
+from PIL import Image
+
+from anonymizer.align import InnerMask, fit_alignment, template_points, transform_box
+from anonymizer.crops import Region
+from anonymizer.faces import estimate_landmarks
+from anonymizer.training.dataset import PrepareOptions, load_dataset, prepare_dataset
+from anonymizer.training.train import STATE_FILE, TrainOptions, train
+
+ROOT = Path(__file__).resolve().parents[2]
+# Where the astronaut's face lies in each photo of the folder below (a 200 px resize of a 360 px window).
+LISTED = {"person_0/photo_0.jpg": (76.0, 33.0, 126.0, 97.0), "person_1/photo_1.jpg": (70.0, 30.0, 122.0, 95.0)}
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    skdata = pytest.importorskip("skimage.data")
+    base = Image.fromarray(skdata.astronaut())
+    folder = tmp_path_factory.mktemp("photos")
+    for i in range(6):
+        person = folder / f"person_{i % 3}"
+        person.mkdir(exist_ok=True)
+        im = base.crop((40 + 6 * i, 4 * i, 400 + 6 * i, 360 + 4 * i)).resize((200, 200))
+        im.save(person / f"photo_{i}.jpg", quality=92)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def aligned(photos, tmp_path_factory) -> Path:
+    """Two photos' faces from a report (made up, so that using them shows), the rest from the detector."""
+    report = {
+        "version": 1,
+        "images": [
+            {
+                "input": rel,
+                "status": "ok",
+                "faces": [{"box": list(box), "score": 0.95, "landmarks": estimate_landmarks(np.array(box)).tolist()}],
+            }
+            for rel, box in LISTED.items()
+        ],
+    }
+    detections = tmp_path_factory.mktemp("report") / "detections.json"
+    detections.write_text(json.dumps(report))
+    out = tmp_path_factory.mktemp("aligned")
+    options = PrepareOptions(resolution=64, frame="aligned", min_face_size=20)
+    summary = prepare_dataset(photos, out, options, progress=False, detections=detections)
+    assert summary["photos_seen"] == 6 and summary["kept"] >= 5
+    return out
+
+
+def test_prepare_aligns_faces_on_the_template_and_uses_the_report(aligned):
+    data = load_dataset(aligned, "all", InnerMask())
+    assert data.frame == "aligned" and data.images.shape[1:] == (64, 64, 3)
+    # Every face's landmarks land on the template (a fit, so not exactly).
+    assert np.abs(data.landmarks - template_points(64)).max() < 6
+    # One mask, the template's, for every face.
+    assert (data.masks == (InnerMask().masks(64)[2] > 0.5)).all()
+    # The listed photos' faces are the report's, not the detector's: their boxes map exactly.
+    for rel, box in LISTED.items():
+        i = list(data.files).index(rel)
+        matrix, _ = fit_alignment(estimate_landmarks(np.array(box)), 64)
+        np.testing.assert_allclose(data.boxes[i], transform_box(np.array(box), matrix), atol=1e-3)
+    with pytest.raises(ValueError, match="frame"):
+        load_dataset(aligned, "all", Region())
+
+
+def test_an_existing_dataset_of_another_frame_is_refused(photos, aligned):
+    with pytest.raises(ValueError, match="frame"):
+        prepare_dataset(photos, aligned, PrepareOptions(resolution=64, frame="box"), progress=False)
+
+
+def _options(steps: int, **kw) -> TrainOptions:
+    return TrainOptions(
+        steps=steps,
+        batch_size=4,
+        checkpoint_every=2,
+        width=8,
+        max_width=32,
+        fold=2,
+        rec_weight=0.0,
+        fm_weight=1.0,
+        threads=1,
+        **kw,
+    )
+
+
+def test_the_compact_state_carries_a_run_into_a_new_run_folder(aligned, tmp_path):
+    state = tmp_path / "state"
+    first = train(aligned, tmp_path / "a", _options(4, state=str(state)), progress=False)
+    assert first["step"] == 4
+    info = json.loads((state / "generator.json").read_text())
+    assert info["config"]["frame"] == "aligned" and info["training"]["images_seen"] == 16
+    assert info["training"]["training_seconds"] > 0
+    # fp16, no optimiser moments: a few times smaller than the full checkpoint.
+    compact = sum(p.stat().st_size for p in state.iterdir())
+    assert compact < (tmp_path / "a" / "checkpoint.pt").stat().st_size / 2
+    rows = (tmp_path / "a" / "losses.csv").read_text().splitlines()
+    assert rows[0].endswith("g_fm") and float(rows[-1].split(",")[-1]) > 0
+    ema = load_generator(state / "generator.safetensors").state_dict()
+
+    # A new session: no run folder, the state only. It starts from the state, and counts on from it.
+    second = train(aligned, tmp_path / "b", _options(2, state=str(state)), progress=False)
+    assert second["step"] == 2
+    after = json.loads((state / "generator.json").read_text())["training"]
+    assert after["images_seen"] == 24 and after["steps"] == 6
+    assert after["training_seconds"] > info["training"]["training_seconds"]
+    start = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)
+    moved = max(
+        (start["ema"][k].float() - ema[k]).abs().max().item()
+        for k in ema
+        if "running" not in k and ema[k].is_floating_point()
+    )
+    assert 0 < moved < 0.05  # two steps on from the state's EMA, not a fresh start
+
+
+def test_sigterm_stops_the_run_at_a_checkpoint(aligned, tmp_path):
+    out, state = tmp_path / "run", tmp_path / "state"
+    cmd = [
+        sys.executable,
+        "-m",
+        "anonymizer.training.cli",
+        "-q",
+        "train",
+        "--data",
+        str(aligned),
+        "--out",
+        str(out),
+        "--init",
+        "none",
+        "--steps",
+        "100000",
+        "--checkpoint-every",
+        "3",
+        "--batch-size",
+        "2",
+        "--width",
+        "8",
+        "--max-width",
+        "32",
+        "--fold",
+        "2",
+        "--threads",
+        "1",
+        "--state",
+        str(state),
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while not (state / STATE_FILE).exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert (state / STATE_FILE).exists(), proc.communicate()[0].decode()[-2000:]
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=120)[0].decode()
+    assert proc.returncode == 0, output[-2000:]
+    step = json.loads((out / "result.json").read_text())["step"]
+    assert step >= 3
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == step
+    assert json.loads((state / "generator.json").read_text())["training"]["steps"] == step

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The run that keeps going: start it in the background, stop it, or see how it is doing.
+#
+#   bash training/resume.sh          # start (prepares data/aligned128 first if missing, ~2 min)
+#   bash training/resume.sh status   # is it running; its last losses row and the state's images seen
+#   bash training/resume.sh stop     # SIGTERM: it checkpoints into training/aligned/, then exits
+#
+# It runs 'anonymize-train resume' (the 'aligned' recipe of anonymizer/training/recipes.py) under nice -n 19,
+# so anything else on the machine comes first. Every 10 minutes, and when stopped, the compact state in
+# training/aligned/ (EMA generator, generator and discriminator in fp16, under 12 MB) is replaced. The full
+# checkpoint, samples and losses are in data/run_aligned/ (not committed). Extra arguments go to
+# 'anonymize-train resume' (--minutes, --threads, --photos).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PID_FILE=data/resume.pid
+LOG=data/resume.log
+running() { [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; }
+
+case "${1:-start}" in
+stop)
+    if running; then
+        pid=$(cat "$PID_FILE")
+        kill -CONT "$pid" 2>/dev/null || true  # a paused run must wake to checkpoint
+        kill -TERM "$pid"
+        while kill -0 "$pid" 2>/dev/null; do sleep 1; done
+        echo "stopped; state in training/aligned/"
+    else
+        echo "not running"
+    fi
+    rm -f "$PID_FILE"
+    ;;
+status)
+    if running; then echo "running, pid $(cat "$PID_FILE")"; else echo "not running"; fi
+    [ -f data/run_aligned/losses.csv ] && tail -n 1 data/run_aligned/losses.csv
+    if [ -f training/aligned/generator.json ]; then
+        python3 -c 'import json; t = json.load(open("training/aligned/generator.json"))["training"]; print("state:", t["images_seen"], "images seen,", t["training_hours"], "h")'
+    fi
+    ;;
+start)
+    shift || true
+    if running; then echo "already running, pid $(cat "$PID_FILE")"; exit 0; fi
+    mkdir -p data
+    if [ -x .venv/bin/anonymize-train ]; then TRAIN=.venv/bin/anonymize-train; else TRAIN=anonymize-train; fi
+    nohup nice -n 19 "$TRAIN" --quiet resume "$@" >>"$LOG" 2>&1 &
+    echo $! >"$PID_FILE"
+    echo "started, pid $!; log in $LOG"
+    ;;
+*)
+    echo "usage: bash training/resume.sh [start|stop|status] [anonymize-train resume options]" >&2
+    exit 2
+    ;;
+esac
