@@ -153,7 +153,12 @@ def _resume(args: argparse.Namespace) -> int:
         if code != 0:
             return code
         (data / ".complete").write_text("prepared by anonymize-train resume\n")
-    overrides = {"--state": args.state, "--threads": args.threads, "--batch-size": args.batch_size, "--device": args.device}
+    overrides = {
+        "--state": args.state,
+        "--threads": args.threads,
+        "--batch-size": args.batch_size,
+        "--device": args.device,
+    }
     if args.minutes:
         overrides["--minutes"] = args.minutes
     (argv,) = train_commands("aligned", str(data), args.run, {k: v for k, v in overrides.items() if v is not None})
