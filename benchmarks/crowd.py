@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         action="append",
         default=[],
-        help="also time --method gan with these weights (repeatable; e.g. training/generator.safetensors)",
+        help="also time --method gan with these weights (repeatable; e.g. training/aligned/generator.safetensors)",
     )
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for crowd.json and crowd.md")
     ap.add_argument("--name", default="crowd", help="file name of the results (without extension)")
