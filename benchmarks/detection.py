@@ -4,11 +4,20 @@ Reproduce (from the repository root; the deface venv is made once, it is git-ign
 
     python3 -m venv benchmarks/.venv-deface
     benchmarks/.venv-deface/bin/pip install deface==1.5.0
-    .venv/bin/python benchmarks/detection.py            # all 400 photos, writes benchmarks/results/
-    .venv/bin/python benchmarks/detection.py --limit 40 --out /tmp/det   # a quick run
+    .venv/bin/python benchmarks/detection.py            # the report half, writes benchmarks/results/
+    .venv/bin/python benchmarks/detection.py --half tune --limit 40 --out /tmp/det   # a quick run
 
 Data: ``shared/data/wider`` (400 photos, ``boxes.csv``; boxes with invalid=1 are
 ignored as faces to find, but a detection on one is not counted as false).
+``--half`` picks the photos (``benchmarks/wider_split.py``): settings are chosen
+on ``tune``, figures reported on ``report`` (the default); ``all`` is both.
+``--cut`` cuts each photo through the middle of its largest face by its left or
+bottom edge (faces cut by the photo's border); ``--turn`` turns the photos.
+A tool ``ours-border:MODE:PHOTO:LARGE`` is the default detector with its photo
+pass and its scaled-down pass on the frame padded by PHOTO and LARGE of the
+longer side (MODE ``reflect`` or ``constant``). A face's box is compared with the
+annotated box as it lies in the photo, so a box that runs past the photo's edge
+matches a cut face at a lower IoU (recall@0.5) though it hides it.
 
 For each detector, on the same photos in the same run (photo by photo, the
 order of the tools alternating, so that both see the same machine load):
@@ -70,6 +79,10 @@ sys.path.insert(0, str(ROOT))
 from anonymizer.crops import DEFAULT_MASK_SCALE, hidden_region  # noqa: E402
 from anonymizer.detection import box_iou, make_detector  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from wider_split import HALVES, select_half  # noqa: E402
+from wider_split import SEED as SPLIT_SEED  # noqa: E402
+
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "wider"
 DEFAULT_OUT = ROOT / "benchmarks" / "results"
 DEFACE_PYTHON = ROOT / "benchmarks" / ".venv-deface" / "bin" / "python"
@@ -103,6 +116,24 @@ OURS = {
     "yunet": (_named("yunet"), "YuNet alone"),
     "ours-yunet": (_named("union-yunet"), "YuNet on the photo and mirrored, verifier (`union-yunet`)"),
 }
+BORDER_TOOL = "ours-border"  # ours-border:MODE:PHOTO:LARGE, e.g. ours-border:reflect:0.05:0.25
+
+
+def tool_spec(name: str) -> tuple:
+    """(how to build it, label) of a tool of ours: an :data:`OURS` name, or ``ours-border:MODE:PHOTO:LARGE``,
+    the default with its photo pass and its scaled-down pass run on the frame padded by PHOTO and LARGE of the
+    longer side, MODE ``reflect`` or ``constant``."""
+    if name in OURS:
+        return OURS[name]
+    head, _, rest = name.partition(":")
+    parts = rest.split(":")
+    if head != BORDER_TOOL or len(parts) != 3:
+        raise KeyError(name)
+    mode, photo, large = parts[0], float(parts[1]), float(parts[2])
+    return (
+        _cascade(border=photo, large_border=large, border_mode=mode),
+        f"ours, {mode} border: {photo:g} of the side on the photo pass, {large:g} on the scaled-down pass",
+    )
 
 
 # ---------------------------------------------------------------- ground truth
@@ -161,6 +192,38 @@ def turn_photos(photos: list[Photo], angle: int, folder: Path) -> list[Photo]:
         path = folder / (photo.name.replace("/", "__") + ".png")
         Image.fromarray(np.ascontiguousarray(np.rot90(image, k=-angle // 90))).save(path)
         out.append(Photo(path, photo.name, turn_box(photo.faces, angle, h, w), turn_box(photo.ignored, angle, h, w)))
+    return out
+
+
+def clip_boxes(boxes: np.ndarray, x0: int, y0: int, shape: tuple[int, int]) -> np.ndarray:
+    """Boxes of a photo, in its window from (x0, y0) of ``shape`` (height, width), clipped to it; those left
+    under 2 px wide or high are dropped."""
+    h, w = shape
+    b = np.clip(boxes - [x0, y0, x0, y0], 0, [w, h, w, h])
+    return b[(b[:, 2] - b[:, 0] >= 2) & (b[:, 3] - b[:, 1] >= 2)].reshape(-1, 4)
+
+
+def cut_photos(photos: list[Photo], folder: Path, min_face: int = 32) -> list[Photo]:
+    """Each photo cut through the middle of its largest face (of ``min_face`` px or more; photos without one
+    are left out) by its left edge (even photos) or its bottom edge (odd ones), written losslessly into
+    ``folder``, boxes clipped to the cut photo (boxes left under 2 px wide or high dropped)."""
+    from PIL import Image
+
+    out = []
+    for photo in photos:
+        sizes = np.maximum(photo.faces[:, 2] - photo.faces[:, 0], photo.faces[:, 3] - photo.faces[:, 1])
+        if not len(sizes) or sizes.max() < min_face:
+            continue
+        x1, y1, x2, y2 = photo.faces[int(np.argmax(sizes))]
+        image = read_rgb(photo.path)
+        h, w = image.shape[:2]
+        left = len(out) % 2 == 0
+        window = [(x1 + x2) // 2, 0, w, h] if left else [0, 0, w, (y1 + y2) // 2]
+        image = image[window[1] : window[3], window[0] : window[2]]
+        path = folder / (photo.name.replace("/", "__") + ".png")
+        Image.fromarray(np.ascontiguousarray(image)).save(path)
+        faces, ignored = (clip_boxes(b, window[0], window[1], image.shape[:2]) for b in (photo.faces, photo.ignored))
+        out.append(Photo(path, photo.name, faces, ignored))
     return out
 
 
@@ -427,7 +490,7 @@ class Deface:
 
 class Ours:
     def __init__(self, name: str, device: str, mask_scale: float) -> None:
-        self.detector = OURS[name][0](device)
+        self.detector = tool_spec(name)[0](device)
         self.mask_scale = mask_scale
 
     def run(self, image: np.ndarray, photo: Photo) -> tuple[np.ndarray, np.ndarray, float]:
@@ -471,7 +534,9 @@ def markdown(result: dict) -> str:
     s = result["settings"]
     counts = result["faces_per_bucket"]
     lines = [
-        f"Detection on {s['photos']} WIDER FACE photos ({result['faces']} faces: "
+        f"Detection on {s['photos']} WIDER FACE photos"
+        + ("" if s.get("half", "all") == "all" else f" of the {s['half']} half")
+        + f" ({result['faces']} faces: "
         + ", ".join(f"{k} px: {v}" for k, v in counts.items())
         + f"), {s['machine']}. Command: `{s['command']}`",
         "",
@@ -549,8 +614,20 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with images/ and boxes.csv")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for detection.json and detection.md")
-    ap.add_argument("--limit", type=int, default=None, help="only N photos, spread over the events")
-    ap.add_argument("--tools", default="ours,deface,mtcnn,yunet", help="comma list of: " + ", ".join([*OURS, "deface"]))
+    ap.add_argument("--limit", type=int, default=None, help="only N photos (of --half), spread over the events")
+    ap.add_argument(
+        "--half",
+        choices=HALVES,
+        default="report",
+        help="the photos: the half settings are reported on (default), the half they are tuned on "
+        "(benchmarks/wider_split.py), or all",
+    )
+    ap.add_argument("--name", default="detection", help="results file stem: writes NAME.json and NAME.md in --out")
+    ap.add_argument(
+        "--tools",
+        default="ours,deface,mtcnn,yunet",
+        help="comma list of: " + ", ".join([*OURS, "deface", f"{BORDER_TOOL}:MODE:PHOTO:LARGE"]),
+    )
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--deface-python", type=Path, default=DEFACE_PYTHON)
     ap.add_argument(
@@ -574,6 +651,11 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="torch threads for our detectors (default 1: on a busy machine more threads stall; 0 leaves torch's default)",
     )
+    ap.add_argument(
+        "--cut",
+        action="store_true",
+        help="cut every photo through the middle of its largest face (32 px or more) by its left or bottom edge",
+    )
     args = ap.parse_args(argv)
     if args.threads > 0:
         import torch
@@ -582,25 +664,34 @@ def main(argv: list[str] | None = None) -> int:
 
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     for t in tools:
-        if t not in OURS and t != "deface":
-            ap.error(f"unknown tool {t!r}")
+        if t != "deface":
+            try:
+                tool_spec(t)
+            except (KeyError, ValueError):
+                ap.error(f"unknown tool {t!r}")
     try:
         specs = [RegionSpec.parse(t) for t in args.regions.split(",") if t.strip()]
     except ValueError as e:
         ap.error(str(e))
     if specs and args.regions_of not in tools:
         ap.error(f"--regions needs --regions-of {args.regions_of!r} among --tools")
-    photos = pick(load_photos(args.data), args.limit)
+    photos = pick(select_half(load_photos(args.data), args.half), args.limit)
     if args.turn:
         import tempfile
 
         turned_dir = Path(tempfile.mkdtemp(prefix="turned-"))
         photos = turn_photos(photos, args.turn, turned_dir)
+    if args.cut:
+        import tempfile
+
+        photos = cut_photos(photos, Path(tempfile.mkdtemp(prefix="cut-")))
 
     runners: dict = {}
     for t in tools:
         runners[t] = Deface(args.deface_python) if t == "deface" else Ours(t, args.device, DEFAULT_MASK_SCALE)
-    tallies = {t: Tally("deface 1.5.0 (`--backend opencv`, defaults)" if t == "deface" else OURS[t][1]) for t in tools}
+    tallies = {
+        t: Tally("deface 1.5.0 (`--backend opencv`, defaults)" if t == "deface" else tool_spec(t)[1]) for t in tools
+    }
     for t in tools:
         tallies[t].meta = (
             {"region_label": "deface 1.5.0: ellipse in its box grown 1.6x", "area_per_box": np.pi / 4 * 1.6**2}
@@ -672,6 +763,9 @@ def main(argv: list[str] | None = None) -> int:
             "regions_of": args.regions_of if specs else None,
             "face_zone_grow": 1.6,
             "turned": args.turn,
+            "cut": args.cut,
+            "half": args.half,
+            "split_seed": SPLIT_SEED,
         },
         "faces": first.faces,
         "faces_per_bucket": dict(first.total),
@@ -679,8 +773,8 @@ def main(argv: list[str] | None = None) -> int:
         "regions": {k: v.summary() for k, v in cands.items()},
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "detection.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / "detection.md").write_text(markdown(result))
+    (args.out / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.out / f"{args.name}.md").write_text(markdown(result))
     if args.dump:
         args.dump.write_text(json.dumps(dump))
     print(markdown(result))

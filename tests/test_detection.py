@@ -303,3 +303,71 @@ def test_a_face_filling_a_large_photo_is_found():
     only_large.photo.detect = lambda image: []
     (alone,) = only_large.detect(big)
     assert box_iou(alone.box, max(found, key=lambda f: f.size).box)[0, 0] >= 0.6
+
+
+class RecordingNet:
+    """A stand-in for CenterFace: records the frame it is given, finds fixed boxes on it."""
+
+    def __init__(self, boxes):
+        self.boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        self.frames = []
+
+    def find(self, image, threshold):
+        self.frames.append(image)
+        marks = np.repeat(((self.boxes[:, :2] + self.boxes[:, 2:]) / 2)[:, None], 5, axis=1)
+        return self.boxes.copy(), np.linspace(0.9, 0.5, len(self.boxes)).astype(np.float32), marks
+
+
+def test_finds_on_the_padded_frame_come_back_to_the_photo():
+    from anonymizer.detection.centerface import find_padded
+
+    image = np.random.default_rng(0).integers(0, 256, (100, 200, 3), dtype=np.uint8)
+    # On the frame padded by 20 px: a face inside, a half face cut by the left edge, a twin in the border.
+    net = RecordingNet([[25, 40, 65, 80], [10, 40, 50, 80], [0, 40, 18, 80]])
+    boxes, scores, marks = find_padded(net, image, 0.5, 20, "reflect")
+    (frame,) = net.frames
+    assert frame.shape == (140, 240, 3)
+    np.testing.assert_array_equal(frame[20:120, 20:220], image)
+    np.testing.assert_array_equal(frame[20:120, 19], image[:, 1])  # mirrored, the edge pixel not repeated
+    np.testing.assert_allclose(boxes, [[5, 20, 45, 60], [-10, 20, 30, 60]])  # runs past the edge; the twin dropped
+    np.testing.assert_allclose(marks[1], np.full((5, 2), [10, 40]))
+    np.testing.assert_allclose(scores, [0.9, 0.7])
+    find_padded(net, image, 0.5, 20, "constant")
+    assert (net.frames[-1][:20] == 0).all() and (net.frames[-1][:, :20] == 0).all()
+    # No border: the network sees the photo itself.
+    find_padded(net, image, 0.5, 0)
+    assert net.frames[-1] is image
+
+
+def test_the_padded_detector_is_the_default_with_a_mirrored_border():
+    from anonymizer.detection.union import PADDED_BORDER, PADDED_LARGE_BORDER
+
+    padded, default = make_detector("padded"), make_detector()
+    assert padded.photo.border == PADDED_BORDER > 0 and padded.large_border == PADDED_LARGE_BORDER > 0
+    assert padded.border_mode == "reflect" and default.photo.border == default.large_border == 0
+    with pytest.raises(ValueError):
+        make_detector().__class__(border_mode="wrap")
+
+
+def _cut_face_found(detector, image, near):
+    """Faces of 30 px or more that ``detector`` finds with their box reaching the side ``near`` of ``image``."""
+    h, w = image.shape[:2]
+    reach = {"left": lambda b: b[0] <= 5, "bottom": lambda b: b[3] >= h - 5}[near]
+    return [f for f in detector.detect(image) if f.size >= 30 and reach(f.box)]
+
+
+def test_a_face_cut_by_the_bottom_edge_is_found_only_on_a_padded_frame():
+    from anonymizer.detection import CascadeDetector
+
+    cut = np.ascontiguousarray(_astronaut()[:95])  # her face runs from about y 60 to 170: eyes kept, mouth cut off
+    assert _cut_face_found(CascadeDetector(border=0.0, large_border=0.0), cut, "bottom") == []
+    (found,) = _cut_face_found(make_detector("padded"), cut, "bottom")
+    x1, y1, x2, y2 = found.box
+    assert 180 <= (x1 + x2) / 2 <= 260 and y1 < 80 and y2 > 95  # her face, its box past the edge
+
+
+def test_a_face_cut_by_the_left_edge_is_found_with_its_box_past_the_edge():
+    cut = np.ascontiguousarray(_astronaut()[:, 235:])  # her face from about x 175 to 260: a third of it kept
+    (found,) = _cut_face_found(make_detector("padded"), cut, "left")
+    x1, y1, x2, y2 = found.box
+    assert x1 < -10 and 30 <= x2 <= 70 and 40 <= y1 <= 90 and 150 <= y2 <= 220

