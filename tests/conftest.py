@@ -56,6 +56,23 @@ def tree_hashes(root: Path) -> dict[str, str]:
     return out
 
 
+def write_face_photos(folder: Path, count: int, people: int, flip: bool = False) -> Path:
+    """A user's folder of face photos: crops of the astronaut portrait, 200 px, in ``people`` sub-folders
+    (``person_<i % people>/photo_<i>.jpg``), every other one mirrored with ``flip``."""
+    skdata = pytest.importorskip("skimage.data")
+    from PIL import Image
+
+    base = Image.fromarray(skdata.astronaut())
+    for i in range(count):
+        person = folder / f"person_{i % people}"
+        person.mkdir(parents=True, exist_ok=True)
+        im = base.crop((40 + 6 * i, 4 * i, 400 + 6 * i, 360 + 4 * i)).resize((200, 200))
+        if flip and i % 2:
+            im = im.transpose(Image.FLIP_LEFT_RIGHT)
+        im.save(person / f"photo_{i}.jpg", quality=90)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def astronaut() -> np.ndarray:
     from skimage import data

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 import torch
 from anonymizer.models.io import load_generator
-from PIL import Image
 
 from anonymizer.align import InnerMask, fit_alignment, template_points, transform_box
 from anonymizer.crops import Region
 from anonymizer.faces import estimate_landmarks
 from anonymizer.training.dataset import PrepareOptions, load_dataset, prepare_dataset
 from anonymizer.training.train import STATE_FILE, TrainOptions, train
+from tests.conftest import write_face_photos
 
 ROOT = Path(__file__).resolve().parents[2]
 # Where the astronaut's face lies in each photo of the folder below (a 200 px resize of a 360 px window).
@@ -29,15 +29,7 @@ LISTED = {"person_0/photo_0.jpg": (76.0, 33.0, 126.0, 97.0), "person_1/photo_1.j
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory) -> Path:
-    skdata = pytest.importorskip("skimage.data")
-    base = Image.fromarray(skdata.astronaut())
-    folder = tmp_path_factory.mktemp("photos")
-    for i in range(6):
-        person = folder / f"person_{i % 3}"
-        person.mkdir(exist_ok=True)
-        im = base.crop((40 + 6 * i, 4 * i, 400 + 6 * i, 360 + 4 * i)).resize((200, 200))
-        im.save(person / f"photo_{i}.jpg", quality=92)
-    return folder
+    return write_face_photos(tmp_path_factory.mktemp("photos"), 6, 3)
 
 
 @pytest.fixture(scope="module")

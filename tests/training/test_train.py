@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import torch
 from anonymizer.models.io import WeightsError, load_generator
-from PIL import Image
 
 from anonymizer import Anonymizer
 from anonymizer.crops import Region
 from anonymizer.training.dataset import PrepareOptions, load_dataset, pack_dataset, prepare_dataset, split_of
 from anonymizer.training.train import TrainOptions, diversity, train
+from tests.conftest import write_face_photos
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,16 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def face_folder(tmp_path_factory) -> Path:
     """A user's folder of face photos: variations of the astronaut portrait, in sub-folders."""
-    skdata = pytest.importorskip("skimage.data")
-    base = Image.fromarray(skdata.astronaut())
-    folder = tmp_path_factory.mktemp("faces")
-    for i in range(8):
-        person = folder / f"person_{i % 4}"
-        person.mkdir(exist_ok=True)
-        im = base.crop((40 + 6 * i, 0 + 4 * i, 400 + 6 * i, 360 + 4 * i)).resize((200, 200))
-        if i % 2:
-            im = im.transpose(Image.FLIP_LEFT_RIGHT)
-        im.save(person / f"photo_{i}.jpg", quality=90)
+    folder = write_face_photos(tmp_path_factory.mktemp("faces"), 8, 4, flip=True)
     (folder / "notes.txt").write_text("not a photo")
     (folder / "empty.jpg").write_bytes(b"")
     return folder
