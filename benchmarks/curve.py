@@ -1,0 +1,422 @@
+"""Learning curve: measure one generator state, append its row to ``training/curve.csv``, redraw the plot.
+
+Reproduce (from the repository root; the ``eval`` extra brings dlib and its models)::
+
+    .venv/bin/python benchmarks/curve.py --weights training/aligned/generator.safetensors --threads 1
+    .venv/bin/python benchmarks/curve.py --weights W --no-wider --results-dir benchmarks/results  # keep the report
+    .venv/bin/python benchmarks/curve.py --plot-only  # redraw docs/learning_curve.png from the curve files
+
+The measuring is ``benchmarks/quality.py``'s (imported, :func:`quality.run`) on a copy of the weights taken
+first, since the background run replaces ``training/aligned/`` every ten minutes. Methods ``gan``, ``solid``
+(the re-identification bar) and ``swap`` (the same-person bar; donors: ``--donors``, by default the prepared
+set of the generator's frame and resolution). The held-out faces are quality.py's seeded sample (seed 0),
+cut once ``--faces`` faces of >= 100 px are scored, so every row of a curve stands on the same faces and the
+same LFW queries and gallery; WIDER's 400 photos unless ``--no-wider``.
+
+One row per run: ``date`` (UTC), ``design`` (frame and resolution of the weights' config, e.g.
+``aligned128``), ``steps``, ``images_seen``, ``training_hours`` (the sidecar's ``training`` block),
+``auc`` and ``frechet_ratio`` (held-out faces of at least ``realism_min_size`` px, ``faces_scored`` of
+them), ``reid_rate`` and ``reid_solid_rate`` (rank-1 in the LFW gallery), ``same_person_share`` and
+``swap_same_person_share`` (LFW queries dlib calls their own original), ``wider_retention_64``, ``sha256``
+(its first 12 hex digits) and the ``command``. ``docs/learning_curve.png`` is then drawn from every file of
+``--plot-csv``: images seen across, classifier AUC on the left, re-identification on the right, one line
+per design.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import json
+import math
+import shlex
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import quality  # noqa: E402
+
+COLUMNS = (
+    "date",
+    "design",
+    "steps",
+    "images_seen",
+    "training_hours",
+    "auc",
+    "frechet_ratio",
+    "faces_scored",
+    "realism_min_size",
+    "reid_rate",
+    "reid_solid_rate",
+    "same_person_share",
+    "swap_same_person_share",
+    "wider_retention_64",
+    "sha256",
+    "command",
+)
+CURVE = ROOT / "training" / "curve.csv"
+OLD_CURVE = ROOT / "training" / "curve_box128.csv"
+PLOT = ROOT / "docs" / "learning_curve.png"
+HELDOUT_CAP = 3000  # held-out photos at most: far more than 500 faces of >= 100 px need
+COLOURS = {"aligned128": (31, 119, 180), "box128": (255, 127, 14), "box64": (127, 127, 127)}
+OTHER_COLOURS = ((44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75))
+
+
+# ---------------------------------------------------------------- the row
+
+
+def design_of(config: dict) -> str:
+    """A generator design's name: its frame and resolution, e.g. ``aligned128`` or ``box64``."""
+    return f"{config.get('frame', 'box')}{config['resolution']}"
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{round(value, 4):g}"
+    return str(value)
+
+
+def row_from_result(result: dict, command: str, date: str) -> dict:
+    """The curve row of one :func:`quality.run` result."""
+    weights = result["weights"] or {}
+    training = weights.get("training") or {}
+    large = result.get("realism_large") or {}
+    reid = (result.get("reid_gallery") or {}).get("methods") or {}
+    wider = next(
+        (r for r in result["results"] if r["dataset"] == "wider@>= 64 px" and r["method"] == "gan"),
+        {},
+    )
+    row = {
+        "date": date,
+        "design": design_of(weights["config"]),
+        "steps": training.get("steps"),
+        "images_seen": training.get("images_seen"),
+        "training_hours": training.get("training_hours"),
+        "auc": (large.get("classifier_auc") or {}).get("gan", {}).get("auc"),
+        "frechet_ratio": (large.get("frechet") or {}).get("gan", {}).get("ratio"),
+        "faces_scored": large.get("faces"),
+        "realism_min_size": large.get("min_size"),
+        "reid_rate": reid.get("gan", {}).get("share"),
+        "reid_solid_rate": reid.get("solid", {}).get("share"),
+        "same_person_share": reid.get("gan", {}).get("same_person_share"),
+        "swap_same_person_share": reid.get("swap", {}).get("same_person_share"),
+        "wider_retention_64": wider.get("retention"),
+        "sha256": str(weights.get("sha256") or "")[:12],
+        "command": command,
+    }
+    return {k: _cell(v) for k, v in row.items()}
+
+
+def append_row(path: Path, row: dict) -> None:
+    """Append ``row`` to the curve file, writing the header first when the file is new (or empty)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.is_file() or path.stat().st_size == 0
+    if not new:
+        with open(path, newline="") as f:
+            header = next(csv.reader(f), [])
+        if tuple(header) != COLUMNS:
+            raise SystemExit(f"{path} has other columns than {', '.join(COLUMNS)}: move it aside first")
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerow({k: row.get(k, "") for k in COLUMNS})
+
+
+def read_rows(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# ---------------------------------------------------------------- the plot
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _thousands(x: float) -> str:
+    if x >= 1e6:
+        return f"{x / 1e6:g}M"
+    return f"{x / 1e3:g}k" if x >= 1e3 else f"{x:g}"
+
+
+def _ticks(top: float, count: int = 5) -> list[float]:
+    """Round tick values from 0 to at least ``top``."""
+    raw = max(top, 1e-9) / count
+    step = min((m * 10 ** int(f"{raw:e}".split("e")[1]) for m in (1, 2, 2.5, 5, 10)), key=lambda s: (s < raw, s))
+    return [k * step for k in range(int(top / step + 0.999) + 1)]
+
+
+def draw_curve(rows: list[dict], path: Path) -> None:
+    """Two panels over images seen (classifier AUC; rank-1 re-identification), one line per design."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    fonts = ImageFont.load_default(size=15), ImageFont.load_default(size=12)
+    designs = sorted({r["design"] for r in rows}, key=lambda d: (d not in COLOURS, d))
+    colour = {d: COLOURS.get(d) or OTHER_COLOURS[k % len(OTHER_COLOURS)] for k, d in enumerate(designs)}
+    seen = [v for r in rows if (v := _number(r.get("images_seen"))) is not None]
+    # Images seen on a log scale: the new design's first states sit far left of the old design's last.
+    x_range = (max(min(seen, default=1e3), 1.0) / 1.5, max(max(seen, default=1e6), 10.0) * 1.5)
+    reid = [v for r in rows for k in ("reid_rate", "reid_solid_rate") if (v := _number(r.get(k))) is not None]
+    reid_top = max(_ticks(max(reid, default=0.05) * 1.1)[-1], 0.05)
+    width, height, pad = 1200, 520, 70
+    panel_w = (width - 3 * pad) // 2
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    by_design = {
+        d: sorted(
+            (r for r in rows if r["design"] == d and _number(r.get("images_seen")) is not None),
+            key=lambda r: _number(r["images_seen"]),
+        )
+        for d in designs
+    }
+    frames = [(pad + n * (panel_w + pad), 60, pad + n * (panel_w + pad) + panel_w, height - 90) for n in range(2)]
+    common = {"draw": draw, "by_design": by_design, "colour": colour, "fonts": fonts, "x_range": x_range}
+    _panel(
+        **common,
+        frame=frames[0],
+        y_range=(0.5, 1.0),
+        keys=("auc", None),
+        bar=quality.MAX_AUC,
+        title=f"classifier AUC, gan vs originals (bar {quality.MAX_AUC}; 0.5: indistinguishable)",
+    )
+    _panel(
+        **common,
+        frame=frames[1],
+        y_range=(0.0, reid_top),
+        keys=("reid_rate", "reid_solid_rate"),
+        bar=None,
+        title="rank-1 re-identified in the LFW gallery (dashed: solid)",
+    )
+    x = pad
+    for design in designs:
+        draw.rectangle([x, height - 34, x + 14, height - 20], fill=colour[design])
+        draw.text((x + 20, height - 27), design, fill="black", font=fonts[0], anchor="lm")
+        x += 40 + int(draw.textlength(design, font=fonts[0]))
+    sizes = sorted({float(r["realism_min_size"]) for r in rows if _number(r.get("realism_min_size")) is not None})
+    if len(sizes) > 1:  # the designs' AUCs stand on faces of different sizes: say so
+        draw.text(
+            (x + 20, height - 27),
+            f"AUC on held-out faces of >= {' / '.join(f'{s:g}' for s in sizes)} px (realism_min_size column)",
+            fill=(90, 90, 90),
+            font=fonts[1],
+            anchor="lm",
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, optimize=True)
+
+
+def _panel(draw, frame, by_design, colour, fonts, x_range, y_range, keys, bar, title) -> None:
+    """One panel: ``keys`` (the solid line's column, the dashed one's or None) over images seen."""
+    left, top, right, bottom = frame
+    y0, y1 = y_range
+    font, small = fonts
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        y = min(max(y, y0), y1)
+        across = math.log10(max(x, x_range[0]) / x_range[0]) / math.log10(x_range[1] / x_range[0])
+        return left + (right - left) * across, bottom - (bottom - top) * (y - y0) / (y1 - y0)
+
+    draw.text((left, top - 28), title, fill="black", font=font)
+    decade = 10 ** math.floor(math.log10(x_range[0]))
+    while decade <= x_range[1]:
+        for m in (1, 2, 5):
+            if x_range[0] <= m * decade <= x_range[1]:
+                x, _ = at(m * decade, y0)
+                draw.line([(x, top), (x, bottom)], fill=(215, 215, 215) if m == 1 else (240, 240, 240))
+                shade = "black" if m == 1 else (120, 120, 120)
+                draw.text((x, bottom + 6), _thousands(m * decade), fill=shade, font=small, anchor="mt")
+        decade *= 10
+    for t in _ticks(y1 - y0):
+        if y0 + t > y1 + 1e-9:
+            continue
+        _, y = at(x_range[0], y0 + t)
+        draw.line([(left, y), (right, y)], fill=(230, 230, 230))
+        label = f"{y0 + t:.2f}" if keys[0] == "auc" else f"{100 * (y0 + t):.0f}%"
+        draw.text((left - 6, y), label, fill="black", font=small, anchor="rm")
+    draw.rectangle([left, top, right, bottom], outline="black")
+    draw.text(((left + right) / 2, bottom + 26), "images seen (log scale)", fill="black", font=small, anchor="mt")
+    if bar is not None:
+        _dashed_line(draw, at(x_range[0], bar), at(x_range[1], bar), (44, 160, 44))
+    for design, mine in by_design.items():
+        for key, dashed in zip(keys, (False, True)):
+            if key is None:
+                continue
+            points = [at(_number(r["images_seen"]), v) for r in mine if (v := _number(r.get(key))) is not None]
+            for a, b in zip(points, points[1:]):
+                if dashed:
+                    _dashed_line(draw, a, b, colour[design])
+                else:
+                    draw.line([a, b], fill=colour[design], width=2)
+            r = 3 if dashed else 5
+            for x, y in points:
+                draw.ellipse(
+                    [x - r, y - r, x + r, y + r],
+                    outline=colour[design],
+                    width=2,
+                    fill=None if dashed else colour[design],
+                )
+
+
+def _dashed_line(draw, a: tuple[float, float], b: tuple[float, float], fill, dash: float = 7.0) -> None:
+    (xa, ya), (xb, yb) = a, b
+    length = max(((xb - xa) ** 2 + (yb - ya) ** 2) ** 0.5, 1e-6)
+    t = 0.0
+    while t < length:
+        s, e = t / length, min(t + dash, length) / length
+        draw.line(
+            [(xa + (xb - xa) * s, ya + (yb - ya) * s), (xa + (xb - xa) * e, ya + (yb - ya) * e)], fill=fill, width=2
+        )
+        t += 2 * dash
+
+
+# ---------------------------------------------------------------- the run
+
+
+def snapshot(weights: Path, folder: Path) -> Path:
+    """Copy the weights and their sidecar into ``folder``, the copy checked against the sidecar's checksum."""
+    from anonymizer.models.io import read_info, sha256_of, sidecar
+
+    for _ in range(3):
+        copy = folder / weights.name
+        shutil.copy2(sidecar(weights), sidecar(copy))
+        shutil.copy2(weights, copy)
+        if sha256_of(copy) == read_info(copy).get("sha256"):
+            return copy
+    # a checkpoint written between the two copies three times in a row: not a state to measure
+    raise SystemExit(f"{weights} kept changing while it was copied")
+
+
+def default_donors(config: dict) -> Path:
+    """The prepared set of the generator's frame and resolution (data/aligned128, data/faces128...)."""
+    name = f"aligned{config['resolution']}" if config.get("frame") == "aligned" else f"faces{config['resolution']}"
+    return ROOT / "data" / name
+
+
+def quality_argv(args: argparse.Namespace, weights: Path, donors: Path | None, out: Path) -> list[str]:
+    argv = [
+        "--weights",
+        str(weights),
+        "--methods",
+        "gan,solid,swap" if donors else "gan,solid",
+        "--limit",
+        str(HELDOUT_CAP),
+        "--realism-faces",
+        str(args.faces),
+        "--realism-min-size",
+        str(args.min_size),
+        "--wider-limit",
+        "0" if args.no_wider else "400",
+        "--seed",
+        "0",
+        "--threads",
+        str(args.threads),
+        "--device",
+        args.device,
+        "--out",
+        str(out),
+        "--samples-dir",
+        str(out),
+    ]
+    if donors:
+        argv += ["--donors", str(donors)]
+    if args.quiet:
+        argv.append("--quiet")
+    return argv + shlex.split(args.quality_args)  # later options win
+
+
+def measure(args: argparse.Namespace, command: str) -> tuple[dict, Path]:
+    """Run quality.py on a snapshot of the weights; its result and the folder its files are in."""
+    from anonymizer.models.io import read_info
+
+    weights = Path(args.weights)
+    config = read_info(weights)["config"]
+    donors = Path(args.donors) if args.donors else default_donors(config)
+    if not (donors / "manifest.json").is_file():
+        print(f"no prepared donors at {donors}: measuring without the swap reference", file=sys.stderr)
+        donors = None
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="curve_"))
+    out.mkdir(parents=True, exist_ok=True)
+    copy = snapshot(weights, out)
+    qargs = quality.parse_args(quality_argv(args, copy, donors, out))
+    qargs.command = command
+    result = quality.run(qargs)
+    result["weights"]["path"] = str(weights)  # the state measured, not its copy
+    (out / "quality.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result, out
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--weights", default=str(ROOT / "training" / "aligned" / "generator.safetensors"))
+    p.add_argument("--faces", type=int, default=500, help="held-out faces of >= --min-size px the realism stands on")
+    p.add_argument("--min-size", type=float, default=100.0, help="the realism faces' smallest box side (px)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--device", default="cpu", help="auto, cpu or cuda")
+    p.add_argument("--no-wider", action="store_true", help="skip WIDER (wider_retention_64 left empty)")
+    p.add_argument("--donors", default="", help="prepared crops for the swap reference (default: by the design)")
+    p.add_argument("--csv", default=str(CURVE), help="the curve file the row is appended to")
+    p.add_argument(
+        "--plot-csv",
+        nargs="*",
+        default=None,
+        help="curve files the plot is drawn from (default: --csv and training/curve_box128.csv)",
+    )
+    p.add_argument("--plot", default=str(PLOT), help="the plot written")
+    p.add_argument("--out", default="", help="keep quality.py's files and sample sheets here (default: a temp folder)")
+    p.add_argument(
+        "--results-dir",
+        default="",
+        help="also copy quality.md/json here as quality_<design>_<steps>.md/json (e.g. benchmarks/results)",
+    )
+    p.add_argument(
+        "--quality-args",
+        default="",
+        help="more quality.py options, e.g. '--reid-queries 20' for a quick try (a row so made is not comparable)",
+    )
+    p.add_argument("--plot-only", action="store_true", help="only redraw the plot")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    plot_from = [Path(p) for p in args.plot_csv] if args.plot_csv is not None else [Path(args.csv), OLD_CURVE]
+    if not args.plot_only:
+        if not Path(args.weights).is_file():
+            raise SystemExit(f"no generator weights at {args.weights}")
+        command = shlex.join([".venv/bin/python", "benchmarks/curve.py", *(sys.argv[1:] if argv is None else argv)])
+        started = datetime.datetime.now(datetime.timezone.utc)
+        result, out = measure(args, command)
+        row = row_from_result(result, command, started.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        append_row(Path(args.csv), row)
+        if args.results_dir:
+            results = Path(args.results_dir)
+            results.mkdir(parents=True, exist_ok=True)
+            stem = f"quality_{row['design']}_{row['steps']}"
+            shutil.copy2(out / "quality.json", results / f"{stem}.json")
+            shutil.copy2(out / "quality.md", results / f"{stem}.md")
+        print(json.dumps(row, indent=2))
+        print(f"quality.py's files and sample sheets: {out}", file=sys.stderr)
+    draw_curve([r for path in plot_from for r in read_rows(path)], Path(args.plot))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""Fast checks of benchmarks/curve.py: the row it makes of a quality result, the file it appends to, the plot."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def curve():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("bench_curve", ROOT / "benchmarks" / "curve.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _result(steps: int, images: int, auc: float, reid: float, wider: bool = True) -> dict:
+    """The parts of a quality.py result that a curve row reads."""
+    rows = [{"dataset": "wider@>= 64 px", "method": "gan", "retention": 0.96}] if wider else []
+    return {
+        "weights": {
+            "sha256": "3dea5dffc42a968451a32eb3e91851ee",
+            "config": {"resolution": 128, "frame": "aligned"},
+            "training": {"steps": steps, "images_seen": images, "training_hours": 0.5},
+        },
+        "results": rows,
+        "realism_large": {
+            "classifier_auc": {"gan": {"auc": auc}},
+            "frechet": {"gan": {"ratio": 1.23456}},
+            "faces": 512,
+            "min_size": 100.0,
+        },
+        "reid_gallery": {
+            "methods": {
+                "gan": {"share": reid, "same_person_share": 0.02},
+                "solid": {"share": 0.0233, "same_person_share": 0.0},
+                "swap": {"share": 0.0, "same_person_share": 0.01},
+            }
+        },
+    }
+
+
+def test_a_row_carries_the_state_and_its_figures(curve):
+    row = curve.row_from_result(_result(538, 8608, 0.93211, 0.25, wider=False), "cmd --x", "2026-12-02T12:00:00Z")
+    assert list(row) == list(curve.COLUMNS)
+    assert row["design"] == "aligned128" and (row["steps"], row["images_seen"]) == ("538", "8608")
+    assert (row["auc"], row["frechet_ratio"], row["faces_scored"]) == ("0.9321", "1.2346", "512")
+    assert (row["reid_rate"], row["reid_solid_rate"], row["swap_same_person_share"]) == ("0.25", "0.0233", "0.01")
+    assert row["wider_retention_64"] == "" and row["sha256"] == "3dea5dffc42a" and row["command"] == "cmd --x"
+    assert curve.design_of({"resolution": 64}) == "box64"
+
+
+def test_rows_are_appended_under_one_header_and_the_plot_is_drawn(curve, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "training" / "curve.csv"
+    for n, (auc, reid) in enumerate(((0.95, 0.25), (0.9, 0.1), (0.8, 0.02))):
+        row = curve.row_from_result(_result(1000 * (n + 1), 16000 * (n + 1), auc, reid), "cmd", f"2026-12-0{n + 1}")
+        curve.append_row(path, row)
+    lines = path.read_text().splitlines()
+    assert lines[0] == ",".join(curve.COLUMNS) and sum(line.startswith("date,") for line in lines) == 1
+    rows = curve.read_rows(path)
+    assert [r["steps"] for r in rows] == ["1000", "2000", "3000"]
+    old = tmp_path / "curve_box128.csv"
+    with open(old, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=curve.COLUMNS)
+        writer.writeheader()
+        writer.writerow({"design": "box128", "images_seen": "666912", "auc": "0.9478", "realism_min_size": "32"})
+    plot = tmp_path / "docs" / "learning_curve.png"
+    curve.draw_curve(rows + curve.read_rows(old), plot)
+    image = Image.open(plot)
+    assert image.size == (1200, 520) and image.mode == "RGB"
+    colours = {c for _, c in image.getcolors(1 << 20)}
+    assert curve.COLOURS["aligned128"] in colours and curve.COLOURS["box128"] in colours  # both designs drawn
+
+
+def test_a_curve_file_of_other_columns_is_not_appended_to(curve, tmp_path):
+    path = tmp_path / "curve.csv"
+    path.write_text("date,auc\n2026-12-01,0.9\n")
+    with pytest.raises(SystemExit, match="other columns"):
+        curve.append_row(path, {"date": "x"})
+    assert path.read_text() == "date,auc\n2026-12-01,0.9\n"
