@@ -6,7 +6,8 @@ crop, so the eyes and mouth always land at the same place; the generator
 paints a soft inner-face mask fixed in the template (brows to chin, cheek to
 cheek) and its pixels are warped back into the photo with the inverse
 transform. Preparation, training and inference all cut faces with
-:func:`aligned_crop`, so what the generator learns on is what it is given.
+:func:`anonymizer.crops.make_crop` (with an :class:`InnerMask` region), so what the generator learns on
+is what it is given.
 
 A face whose landmarks do not fit the template (a profile, where the points
 bunch on one side; landmarks outside the box) is *not alignable*: the GAN
@@ -17,6 +18,7 @@ place.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -55,18 +57,26 @@ class InnerMask:
     feather: float = 0.06
 
     def masks(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(hidden 0/1, alpha, replaced 0/1) float32 masks over a ``size`` crop."""
-        ys = (np.arange(size, dtype=np.float32)[:, None] + 0.5) / size
-        xs = (np.arange(size, dtype=np.float32)[None, :] + 0.5) / size
-        a, b = INNER_AXES[0] * self.scale, INNER_AXES[1] * self.scale
-        dx, dy = xs - INNER_CENTRE[0], ys - INNER_CENTRE[1]
-        radius = np.sqrt((dx / a) ** 2 + (dy / b) ** 2)
-        # The distance beyond the ellipse along the ray from its centre, as a fraction of the side.
-        beyond = np.maximum(radius - 1.0, 0.0) * np.sqrt(dx * dx + dy * dy) / np.maximum(radius, 1e-6)
-        alpha = np.clip(1.0 - beyond / max(self.feather, 1e-6), 0.0, 1.0).astype(np.float32)
-        hidden = (radius <= 1.0).astype(np.float32)
-        replaced = (alpha > 0).astype(np.float32)
-        return hidden, alpha, replaced
+        """(hidden 0/1, alpha, replaced 0/1) float32 masks over a ``size`` crop; read-only, computed once per
+        mask and size (every face of every photo uses the same three)."""
+        return _inner_masks(self, size)
+
+
+@lru_cache(maxsize=16)
+def _inner_masks(mask: InnerMask, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ys = (np.arange(size, dtype=np.float32)[:, None] + 0.5) / size
+    xs = (np.arange(size, dtype=np.float32)[None, :] + 0.5) / size
+    a, b = INNER_AXES[0] * mask.scale, INNER_AXES[1] * mask.scale
+    dx, dy = xs - INNER_CENTRE[0], ys - INNER_CENTRE[1]
+    radius = np.sqrt((dx / a) ** 2 + (dy / b) ** 2)
+    # The distance beyond the ellipse along the ray from its centre, as a fraction of the side.
+    beyond = np.maximum(radius - 1.0, 0.0) * np.sqrt(dx * dx + dy * dy) / np.maximum(radius, 1e-6)
+    alpha = np.clip(1.0 - beyond / max(mask.feather, 1e-6), 0.0, 1.0).astype(np.float32)
+    hidden = (radius <= 1.0).astype(np.float32)
+    replaced = (alpha > 0).astype(np.float32)
+    for layer in (hidden, alpha, replaced):
+        layer.setflags(write=False)  # shared by every caller
+    return hidden, alpha, replaced
 
 
 def fit_alignment(landmarks: np.ndarray, size: int) -> tuple[np.ndarray, float]:
@@ -146,6 +156,12 @@ def warp_to_frame(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarra
 def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     return (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+
+
+def mask_box(mask: np.ndarray) -> np.ndarray:
+    """The rectangle [x1, y1, x2, y2] (end exclusive) that bounds a mask's nonzero pixels."""
+    ys, xs = np.nonzero(mask)
+    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
 
 
 def transform_box(box: np.ndarray, matrix: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from anonymizer.align import InnerMask, fit_alignment, transform_points, warp_to_frame
+from anonymizer.align import InnerMask, fit_alignment, mask_box, transform_box, transform_points, warp_to_frame
 from anonymizer.boxes import box_iou, grow_boxes
 from anonymizer.faces import Face
 
@@ -200,23 +200,15 @@ ALIGNED_SIZE = 128  # an aligned crop's side when none is asked for
 def face_window(face: Face, region: Region | InnerMask) -> tuple[np.ndarray, np.ndarray]:
     """The photo rectangles [x1, y1, x2, y2] of the crop a face is replaced from and of its hidden area."""
     if isinstance(region, InnerMask):
-        matrix, _ = fit_alignment(face.landmarks, ALIGNED_SIZE)
-        inverse = cv2.invertAffineTransform(matrix)
-        square = np.array([[0, 0], [ALIGNED_SIZE, 0], [0, ALIGNED_SIZE], [ALIGNED_SIZE, ALIGNED_SIZE]], np.float32)
-        crop = transform_points(square, inverse)
-        ys, xs = np.nonzero(region.masks(ALIGNED_SIZE)[0])
-        hidden = transform_points(
-            np.array(
-                [[xs.min(), ys.min()], [xs.max() + 1, ys.min()], [xs.min(), ys.max() + 1], [xs.max() + 1, ys.max() + 1]]
-            ),
-            inverse,
-        )
-        return (
-            np.concatenate([crop.min(0), crop.max(0)]).astype(np.float32),
-            np.concatenate([hidden.min(0), hidden.max(0)]).astype(np.float32),
-        )
+        return _aligned_windows(fit_alignment(face.landmarks, ALIGNED_SIZE)[0], region, ALIGNED_SIZE)
     x0, y0, side = crop_geometry(face.box, region)
     return np.array([x0, y0, x0 + side, y0 + side], np.float32), hidden_region(face.box, region.scale)
+
+
+def _aligned_windows(matrix: np.ndarray, region: InnerMask, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The photo rectangles that bound an aligned ``size`` crop (``matrix``: photo to crop) and its hidden area."""
+    inverse = cv2.invertAffineTransform(matrix)
+    return transform_box([0, 0, size, size], inverse), transform_box(mask_box(region.masks(size)[0]), inverse)
 
 
 def make_aligned_crop(
@@ -227,13 +219,12 @@ def make_aligned_crop(
     matrix, _ = fit_alignment(face.landmarks, size)
     if not np.isfinite(matrix).all():
         raise ValueError(f"the landmarks of the face at {face.box.tolist()} give no alignment")
-    window, _ = face_window(face, region)
+    window, _ = _aligned_windows(matrix, region, size)
     hidden, _, replaced = region.masks(size)
-    ys, xs = np.nonzero(hidden)
     return FaceCrop(
         image=warp_to_frame(image, matrix, size),
         mask=replaced,
-        hidden=np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32),
+        hidden=mask_box(hidden),
         landmarks=transform_points(face.landmarks, matrix),
         origin=(int(np.floor(window[0])), int(np.floor(window[1]))),
         side=int(np.ceil(max(window[2] - window[0], window[3] - window[1]))),
@@ -339,19 +330,43 @@ def add_grain(native: np.ndarray, context: np.ndarray, inside: np.ndarray, seed:
     return native + noise[..., None]
 
 
+def _box_layers(image: np.ndarray, crop: FaceCrop, pixels: np.ndarray, grain: bool):
+    """A box-frame crop's new pixels at photo size: (photo slices, alpha, hidden, new pixels) over the part of
+    the photo its feather reaches, or None where that lies outside the photo."""
+    window = _crop_window(crop, image.shape[:2])
+    if window is None:
+        return None
+    native = pixels.astype(np.float32)
+    if crop.size != crop.side:
+        native = cv2.resize(native, (crop.side, crop.side), interpolation=cv2.INTER_LINEAR)
+    iy, ix, cy, cx = window
+    hard, alpha, replaced = crop.areas(native=True)
+    if grain:
+        inside = replaced > 0.5
+        seed = zlib.crc32(np.ascontiguousarray(pixels).tobytes())
+        context = native.copy()  # the photo where the crop lies on it; beyond its edge nothing is measured
+        context[cy, cx] = image[iy, ix]
+        visible = np.zeros(inside.shape, bool)
+        visible[cy, cx] = True
+        native = add_grain(native, context, inside | ~visible, seed)
+    # the part of the window the feather reaches
+    a = alpha[cy, cx]
+    rows, cols = np.flatnonzero(a.max(axis=1) > 0), np.flatnonzero(a.max(axis=0) > 0)
+    if rows.size == 0:
+        return None
+    r, c = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+    photo_part = (slice(iy.start + r.start, iy.start + r.stop), slice(ix.start + c.start, ix.start + c.stop))
+    return photo_part, a[r, c], hard[cy, cx][r, c] > 0.5, native[cy, cx][r, c]
+
+
 def _aligned_layers(image: np.ndarray, crop: FaceCrop, pixels: np.ndarray, grain: bool):
     """An aligned crop's new pixels warped back into the photo: (photo slices, alpha, hidden, new pixels)
     over the photo window its replaced area covers, or None where that lies outside the photo."""
     h, w = image.shape[:2]
     hidden, alpha, replaced = crop.areas()
-    inverse = cv2.invertAffineTransform(crop.matrix)
-    ys, xs = np.nonzero(replaced)
-    corners = np.array(
-        [[xs.min(), ys.min()], [xs.max() + 1, ys.min()], [xs.min(), ys.max() + 1], [xs.max() + 1, ys.max() + 1]]
-    )
-    photo = transform_points(corners, inverse)
-    x0, y0 = (max(int(np.floor(v)) - 1, 0) for v in photo.min(0))
-    x1, y1 = (int(np.ceil(v)) + 1 for v in photo.max(0))
+    photo = transform_box(mask_box(replaced), cv2.invertAffineTransform(crop.matrix))
+    x0, y0 = (max(int(np.floor(v)) - 1, 0) for v in photo[:2])
+    x1, y1 = (int(np.ceil(v)) + 1 for v in photo[2:])
     x1, y1 = min(x1, w), min(y1, h)
     if x1 <= x0 or y1 <= y0:
         return None
@@ -395,53 +410,21 @@ def paste_back(
         raise ValueError("one replaced crop is needed per crop")
     if grain is not None and len(grain) != len(crops):
         raise ValueError("one grain flag is needed per crop")
-    shape = image.shape[:2]
     result = image.copy()
     hard_parts: list[tuple[tuple[slice, slice], np.ndarray, np.ndarray]] = []
     for n, (crop, pixels) in enumerate(zip(crops, new)):
         pixels = np.asarray(pixels)
         if pixels.shape[:2] != (crop.size, crop.size):
             raise ValueError(f"replaced crop has shape {pixels.shape}, expected {crop.size}x{crop.size}")
-        if crop.matrix is not None:
-            layers = _aligned_layers(image, crop, pixels, bool(grain is not None and grain[n]))
-            if layers is None:
-                continue
-            photo_part, a, hard, new_part = layers
-            blended = a[..., None] * new_part + (1 - a[..., None]) * result[photo_part].astype(np.float32)
-            result[photo_part] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
-            hard_parts.append((photo_part, hard, new_part))
-            continue
-        window = _crop_window(crop, shape)
-        if window is None:
-            continue
-        native = pixels.astype(np.float32)
-        if crop.size != crop.side:
-            native = cv2.resize(native, (crop.side, crop.side), interpolation=cv2.INTER_LINEAR)
-        iy, ix, cy, cx = window
-        hard, alpha, replaced = crop.areas(native=True)
-        if grain is not None and grain[n]:
-            inside = replaced > 0.5
-            seed = zlib.crc32(np.ascontiguousarray(pixels).tobytes())
-            context = native.copy()  # the photo where the crop lies on it; beyond its edge nothing is measured
-            context[cy, cx] = image[iy, ix]
-            visible = np.zeros(inside.shape, bool)
-            visible[cy, cx] = True
-            native = add_grain(native, context, inside | ~visible, seed)
-        # the part of the window the feather reaches
-        a = alpha[cy, cx]
-        rows, cols = np.flatnonzero(a.max(axis=1) > 0), np.flatnonzero(a.max(axis=0) > 0)
-        if rows.size == 0:
-            continue
-        r, c = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
-        photo_part = (
-            slice(iy.start + r.start, iy.start + r.stop),
-            slice(ix.start + c.start, ix.start + c.stop),
+        layers = (_aligned_layers if crop.matrix is not None else _box_layers)(
+            image, crop, pixels, bool(grain is not None and grain[n])
         )
-        new_part = native[cy, cx][r, c]
-        a = a[r, c, None]
-        blended = a * new_part + (1 - a) * result[photo_part].astype(np.float32)
+        if layers is None:
+            continue
+        photo_part, a, hard, new_part = layers
+        blended = a[..., None] * new_part + (1 - a[..., None]) * result[photo_part].astype(np.float32)
         result[photo_part] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
-        hard_parts.append((photo_part, hard[cy, cx][r, c] > 0.5, new_part))
+        hard_parts.append((photo_part, hard, new_part))
     for photo_part, hard, new_part in hard_parts:
         result[photo_part][hard] = np.clip(np.rint(new_part[hard]), 0, 255).astype(np.uint8)
     return result

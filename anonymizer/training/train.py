@@ -479,6 +479,13 @@ def update_ema(ema: torch.nn.Module, generator: torch.nn.Module, decay: float) -
         b_ema.copy_(b)
 
 
+def _on_any_process(flag: bool, device: str) -> bool:
+    """Whether ``flag`` is true in any process of the DDP group (so that all act at the same step)."""
+    value = torch.tensor([float(flag)], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
+
+
 class StopRequest:
     """SIGTERM or Ctrl-C during training asks the loop to checkpoint and stop at the end of its step
     (the run that keeps going is stopped this way, and loses nothing)."""
@@ -675,9 +682,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
         bar.update(1)
         out_of_time = (budget_end is not None and time.monotonic() >= budget_end) or stop.requested
         if world > 1 and budget_end is not None:  # every process stops at the same step
-            flag = torch.tensor([float(out_of_time)], device=device)
-            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-            out_of_time = bool(flag.item())
+            out_of_time = _on_any_process(out_of_time, device)
 
         if step % log_every == 0:
             now = time.perf_counter()
@@ -703,9 +708,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
             and time.monotonic() - last_checkpoint >= 60 * options.checkpoint_minutes
         )
         if world > 1 and options.checkpoint_minutes is not None:  # every process checkpoints at the same step
-            flag = torch.tensor([float(due)], device=device)
-            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-            due = bool(flag.item())
+            due = _on_any_process(due, device)
         if step % options.checkpoint_every == 0 or step == options.steps or out_of_time or due:
             last_checkpoint = time.monotonic()
             if main_process and log_rows:
