@@ -112,6 +112,11 @@ OURS = {
     "ours-large640": (_cascade(large_side=640, large_threshold=0.3), "ours, scaled-down pass at 640 px"),
     "ours-turn480": (_cascade(turned_side=480), "ours, turned passes at 480 px"),
     "ours-turn640": (_cascade(turned_side=640), "ours, turned passes at 640 px"),
+    "ours-blazeface": (
+        _named("default+blazeface"),
+        "ours + BlazeFace (short range, 128 px) for faces of 64 px or more that the cascade missed",
+    ),
+    "blazeface": (_named("blazeface"), "BlazeFace alone (short range, the photo at 128 px)"),
     "mtcnn": (_named("mtcnn"), "MTCNN alone"),
     "yunet": (_named("yunet"), "YuNet alone"),
     "ours-yunet": (_named("union-yunet"), "YuNet on the photo and mirrored, verifier (`union-yunet`)"),

@@ -371,3 +371,14 @@ def test_a_face_cut_by_the_left_edge_is_found_with_its_box_past_the_edge():
     (found,) = _cut_face_found(make_detector("padded"), cut, "left")
     x1, y1, x2, y2 = found.box
     assert x1 < -10 and 30 <= x2 <= 70 and 40 <= y1 <= 90 and 150 <= y2 <= 220
+
+
+def test_the_bordered_twin_finds_a_face_cut_by_the_edge_and_shares_the_network(real_detector):
+    from skimage import data
+
+    twin = real_detector.with_border()
+    assert twin.net is real_detector.net and twin.photo.border > 0 and real_detector.photo.border == 0
+    cut = np.ascontiguousarray(data.astronaut()[:, 255:])  # 13 px of the 90 px face left in the picture
+    assert not [f for f in real_detector.detect(cut) if f.box[0] < 40]
+    (face,) = [f for f in twin.detect(cut) if f.box[0] < 40]
+    assert face.box[0] < 0 < face.box[2] < 40  # the whole face: its box runs past the edge

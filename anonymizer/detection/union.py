@@ -21,6 +21,16 @@ of the WIDER photos, it found more faces cut by the edge but lost a few weak
 finds near it and added false ones (``benchmarks/results/detection_padded_border.md``),
 so it is not the default.
 
+``blazeface`` (off by default; ``make_detector("default+blazeface")`` turns it
+on) adds one pass of MediaPipe's BlazeFace (:mod:`~anonymizer.detection.blazeface`,
+short-range model, the whole photo at 128 px): its faces of ``blazeface_min`` px
+(64) or more scored over 0.7, boxes grown 1.1x, kept where no other pass found
+one. Chosen on the tune half (``benchmarks/blazeface_tune.py``), it added one
+face of 64 px or more there, and only on the photos cut through a face; on the
+report half it hid exactly the default's faces, uncut and cut, and on the uncut
+photos added two false finds (dogs' faces) and more pixels changed outside faces
+(``benchmarks/results/detection_blazeface.md``), so it is not the default.
+
 A face the second or third way finds is kept only where no earlier pass found
 one (its box overlaps none by 20% of the smaller box): merged, its box would
 only enlarge the region hidden around a face already found, and measured, that
@@ -40,11 +50,13 @@ hidden 81.0% without them, 92.4% with them (deface: 77.6%).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
 
 from anonymizer.boxes import box_sizes, grow_boxes, overlaps_any
+from anonymizer.detection.blazeface import BlazeFaceDetector
 from anonymizer.detection.centerface import CenterFace, CenterFaceDetector, find_padded
 from anonymizer.detection.merge import merge_faces
 from anonymizer.detection.yunet import DEFAULT_MIN_FACE, YuNetDetector
@@ -56,6 +68,12 @@ TURNS = (90, 180, 270)  # degrees clockwise
 # the longer side, mirrored (chosen on the tune half of benchmarks/wider_split.py, photos cut through a face).
 PADDED_BORDER = 0.02
 PADDED_LARGE_BORDER = 0.25
+# ``make_detector("default+blazeface")``: the BlazeFace pass's model, score and smallest face (px), and how much
+# its boxes are grown (they run from the brows to the chin).
+BLAZEFACE_MODEL = "short_range"
+BLAZEFACE_THRESHOLD = 0.7
+BLAZEFACE_MIN = 64.0
+BLAZEFACE_GROW = 1.1
 
 
 def _turn(image: np.ndarray, angle: int) -> np.ndarray:
@@ -88,6 +106,15 @@ def _boxes(passes: list[list[Face]]) -> np.ndarray:
     return np.array([face.box for group in passes for face in group], np.float32).reshape(-1, 4)
 
 
+def new_faces(found: tuple, known: np.ndarray, min_size: float, grow: float) -> list[Face]:
+    """The faces of ``min_size`` px or more among ``found`` (boxes, scores, landmarks in the photo's pixels),
+    boxes grown ``grow``, that overlap none of the ``known`` boxes."""
+    boxes, scores, marks = found
+    grown = grow_boxes(boxes, grow).reshape(-1, 4)
+    keep = (box_sizes(boxes) >= min_size) & ~overlaps_any(grown, known)
+    return [Face(b, float(s), m) for b, s, m in zip(grown[keep], scores[keep], marks[keep])]
+
+
 class CascadeDetector:
     """The default detector: CenterFace on the photo, scaled down, and turned (see the module's docstring)."""
 
@@ -107,6 +134,8 @@ class CascadeDetector:
         large_border: float = 0.0,
         border_mode: str = "reflect",
         min_inside: float = 0.3,
+        blazeface: BlazeFaceDetector | None = None,
+        blazeface_min: float = BLAZEFACE_MIN,
     ) -> None:
         self.photo = CenterFaceDetector(
             threshold,
@@ -129,6 +158,17 @@ class CascadeDetector:
         self.large_border = large_border
         self.border_mode = border_mode
         self.min_inside = min_inside
+        self.blazeface = blazeface
+        self.blazeface_min = blazeface_min
+
+    def with_border(self, border: float = PADDED_BORDER, large_border: float = PADDED_LARGE_BORDER) -> CascadeDetector:
+        """The same detector (sharing its network) with its photo and scaled-down passes on a mirrored border
+        of these shares of the longer side: ``make_detector("padded")``'s, by default."""
+        twin = copy.copy(self)
+        twin.photo = copy.copy(self.photo)
+        twin.photo.border = border
+        twin.large_border = large_border
+        return twin
 
     def _scaled(self, image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
         import cv2
@@ -177,6 +217,9 @@ class CascadeDetector:
                 found = self.net.find(_turn(small, angle), self.turned_threshold)
                 turned += self._new_large_faces(found, f, upright, angle, small.shape[:2])
             passes.append(turned)
+        if self.blazeface is not None:
+            found = self.blazeface.net.find(image, self.blazeface.threshold)
+            passes.append(new_faces(found, _boxes(passes), self.blazeface_min, self.blazeface.grow))
         return merge_faces(passes, self.merge_iou)
 
 
@@ -195,7 +238,17 @@ class UnionDetector:
         return merge_faces([d.detect(image) for d in self.detectors], self.merge_iou)
 
 
-DETECTORS = ("default", "padded", "yunet+centerface", "union-yunet", "yunet", "centerface", "mtcnn")
+DETECTORS = (
+    "default",
+    "padded",
+    "default+blazeface",
+    "yunet+centerface",
+    "union-yunet",
+    "yunet",
+    "centerface",
+    "blazeface",
+    "mtcnn",
+)
 
 
 def make_detector(
@@ -205,14 +258,19 @@ def make_detector(
     device: str = "auto",
 ):
     """A detector by name: ``default`` (:class:`CascadeDetector`), ``padded`` (the same, its photo and
-    scaled-down passes on a mirrored border, for faces cut by the photo's edge); for comparison, ``yunet+centerface`` (the
-    previous default: YuNet with its verifier, and CenterFace), ``union-yunet`` (YuNet on the photo and the
-    mirrored photo, with its verifier), and ``yunet``, ``centerface``, ``mtcnn`` alone. ``threshold``
-    is the default's (YuNet's own thresholds are fixed where it is a member); ``device`` is MTCNN's."""
+    scaled-down passes on a mirrored border, for faces cut by the photo's edge), ``default+blazeface`` (the
+    default plus a BlazeFace pass for large faces); for comparison, ``yunet+centerface`` (the previous default:
+    YuNet with its verifier, and CenterFace), ``union-yunet`` (YuNet on the photo and the mirrored photo, with
+    its verifier), and ``yunet``, ``centerface``, ``blazeface`` (at MediaPipe's 0.5), ``mtcnn`` alone.
+    ``threshold`` is the default's (YuNet's own thresholds are fixed where it is a member); ``device`` is
+    MTCNN's."""
     if name == "default":
         return CascadeDetector(threshold, min_face_size)
     if name == "padded":
-        return CascadeDetector(threshold, min_face_size, border=PADDED_BORDER, large_border=PADDED_LARGE_BORDER)
+        return CascadeDetector(threshold, min_face_size).with_border()
+    if name == "default+blazeface":
+        blazeface = BlazeFaceDetector(BLAZEFACE_THRESHOLD, model=BLAZEFACE_MODEL, grow=BLAZEFACE_GROW)
+        return CascadeDetector(threshold, min_face_size, blazeface=blazeface)
     if name == "yunet+centerface":
         return UnionDetector(
             [
@@ -226,6 +284,8 @@ def make_detector(
         return YuNetDetector(0.6, min_face_size)
     if name == "centerface":
         return CenterFaceDetector(min_face_size=min_face_size)
+    if name == "blazeface":
+        return BlazeFaceDetector(0.5, min_face_size, BLAZEFACE_MODEL, grow=BLAZEFACE_GROW)  # MediaPipe's 0.5
     if name == "mtcnn":
         from anonymizer.detection.mtcnn import MTCNNDetector
 
