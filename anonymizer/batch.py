@@ -53,6 +53,7 @@ class BatchOptions:
     max_pixels: int | None = DEFAULT_MAX_PIXELS  # larger photos are refused before decoding
     video_codec: str | None = None  # videos: a key of anonymizer.video.CODECS; None: H.264 (VP9 for WebM)
     video_quality: int | None = None  # videos: the codec's CRF; None: its default (visually lossless)
+    video_edges: bool = True  # videos: frames searched on a mirrored border too (faces cut by the frame's edge)
 
 
 @dataclass
@@ -266,7 +267,9 @@ def _process_video(
 ) -> ReportEntry:
     from anonymizer.video import VideoError, VideoOptions, anonymize_video
 
-    options = VideoOptions(codec=opts.video_codec, quality=opts.video_quality, keep_metadata=opts.keep_metadata)
+    options = VideoOptions(
+        codec=opts.video_codec, quality=opts.video_quality, keep_metadata=opts.keep_metadata, edges=opts.video_edges
+    )
     try:
         job.output.parent.mkdir(parents=True, exist_ok=True)
         result = anonymize_video(job.source, job.output, anonymizer, options, progress=frame_progress, edits=edits)

@@ -201,6 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"vp9 and av1 (default: visually lossless, {', '.join(f'{k} {c.default_quality}' for k, c in CODECS.items())})",
     )
     parser.add_argument(
+        "--no-video-edges",
+        dest="video_edges",
+        action="store_false",
+        help="search video frames without the mirrored border that finds faces cut by the frame's edge: "
+        "about a fifth faster, and such faces show more often",
+    )
+    parser.add_argument(
         "--max-pixels",
         type=_positive_int,
         default=DEFAULT_MAX_PIXELS,
@@ -263,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         max_pixels=args.max_pixels,
         video_codec=args.video_codec,
         video_quality=args.video_quality,
+        video_edges=args.video_edges,
     )
     if args.video_quality is not None:
         codec = CODECS[args.video_codec or "h264"]

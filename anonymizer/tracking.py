@@ -12,6 +12,12 @@ frames late, where each track's face is in each frame:
   (``lead``) *before* its first detection, where it was entering the picture or still too small, at the
   place its motion carries it back to. After a track's last detection it stays hidden ``tail`` frames more,
   carried forward.
+* **The frame's edges**: a face last seen at the edge of the frame (within a quarter of its size) is leaving
+  it, or is cut too far for the detector: its track is carried on at its last speed until its box has left
+  the frame completely (at most ``exit`` frames), so the sliver that is still in the picture stays hidden. A
+  track first seen at the edge is hidden back to the frame where its box, carried back, first touches the
+  picture (at most ``lookahead`` frames: the frames before those are written already). A carried box is
+  never smaller than the detection it is carried from.
 * **Smoothing**: a track's box is the mean of its boxes over ``smooth`` frames either side, but never less
   than the frame's own detection (their union), and it never shrinks by more than ``max_shrink`` of its
   width or height from one frame to the next. Boxes not seen by the detector (interpolated or carried)
@@ -38,6 +44,8 @@ DEFAULT_LEAD = 6  # frames hidden before a track's first detection
 DEFAULT_TAIL = 6  # frames hidden after a track's last detection
 DEFAULT_SMOOTH = 2  # boxes averaged over this many frames either side
 DEFAULT_MAX_SHRINK = 0.1  # a track's box loses at most this share of its width or height per frame
+DEFAULT_EXIT = 50  # frames a track last seen at the frame's edge is carried on, at most, to leave the frame
+EDGE_MARGIN = 0.25  # a box this share of its size or closer to the frame's border is at the edge
 GROW_PER_FRAME = 0.04  # a box not seen by the detector grows by this share per frame to the nearest detection
 MAX_GROW = 1.4
 MATCH_IOU = 0.2
@@ -163,12 +171,16 @@ class FaceTracker:
         smooth: int = DEFAULT_SMOOTH,
         max_shrink: float = DEFAULT_MAX_SHRINK,
         frame_size: tuple[int, int] | None = None,
+        exit: int = DEFAULT_EXIT,
     ) -> None:
         if lookahead < max(lead, smooth):
             raise ValueError("the look-ahead must cover the lead and the smoothing window")
         self.lookahead, self.lead, self.tail, self.smooth = lookahead, lead, tail, smooth
         self.max_shrink = max_shrink
-        self.frame_size = frame_size  # (width, height): boxes are clipped to it
+        self.frame_size = frame_size  # (width, height): boxes are clipped to it, and its edges are watched
+        self.exit = max(exit, tail)
+        self._tails: dict[int, tuple[int, int]] = {}  # track id -> (its detections then, its tail)
+        self._leads: dict[int, tuple[int, int]] = {}  # track id -> (its detections then, up to 4; its lead)
         self.tracks: list[Track] = []  # tracks a later frame may still need
         self.finished: list[Track] = []
         self._count = 0
@@ -201,7 +213,7 @@ class FaceTracker:
         return sorted(self.finished + self.tracks, key=lambda t: t.id)
 
     def _associate(self, frame: int, faces: list[Face]) -> None:
-        live = [t for t in self.tracks if frame - t.last.frame <= self.lookahead + self.tail]
+        live = [t for t in self.tracks if frame - t.last.frame <= self.lookahead + self._tail_of(t)]
         pairs = []
         if live and faces:
             predicted = np.stack([t.last.box + t.velocity() * (frame - t.last.frame) for t in live])
@@ -255,10 +267,14 @@ class FaceTracker:
                 Face(box=box, score=score, landmarks=landmarks, source="detector" if seen else "track", track=track.id)
             )
         # tracks no later frame can need (nor any detection join) leave the working list
-        done = [t for t in self.tracks if t.last.frame < frame - self.tail]
+        done = [t for t in self.tracks if t.last.frame < frame - self._tail_of(t)]
         if done:
             self.finished.extend(done)
-            self.tracks = [t for t in self.tracks if t.last.frame >= frame - self.tail]
+            ended = {t.id for t in done}
+            self.tracks = [t for t in self.tracks if t.id not in ended]
+            for t in done:
+                self._tails.pop(t.id, None)
+                self._leads.pop(t.id, None)
         return faces
 
     def _place(self, track: Track, frame: int) -> tuple[np.ndarray, np.ndarray, float, bool] | None:
@@ -293,19 +309,60 @@ class FaceTracker:
             score = min(before.score, after.score)
         elif after is not None:  # before its first detection
             away = after.frame - frame
-            if away > self.lead:
+            if away > self._lead_of(track):
                 return None
-            box = after.box - track.velocity(newest=False) * away
+            box = _carried(after.box, -track.velocity(newest=False), away)
             rel, score = after.landmarks, after.score
         elif before is not None:  # after its last detection
             away = frame - before.frame
-            if away > self.tail:
+            if away > self._tail_of(track):
                 return None
-            box = before.box + track.velocity() * away
+            box = _carried(before.box, track.velocity(), away)
             rel, score = before.landmarks, before.score
         else:
             return None
         return grow_boxes(box, min(1.0 + GROW_PER_FRAME * away, MAX_GROW)), rel, score, False
+
+    def _at_edge(self, box: np.ndarray) -> bool:
+        if self.frame_size is None:
+            return False
+        w, h = self.frame_size
+        m = EDGE_MARGIN * max(float(box[2] - box[0]), float(box[3] - box[1]))
+        return bool(box[0] <= m or box[1] <= m or box[2] >= w - m or box[3] >= h - m)
+
+    def _frames_to_leave(self, obs: _Obs, velocity: np.ndarray, most: int) -> int | None:
+        """Frames until the box of ``obs``, carried at ``velocity`` (and grown as a carried box is), has left
+        the frame; ``most`` when it is still in it then; None when ``obs`` is not at the frame's edge."""
+        if not self._at_edge(obs.box):
+            return None
+        w, h = self.frame_size
+        for away in range(1, most + 1):
+            b = grow_boxes(_carried(obs.box, velocity, away), min(1.0 + GROW_PER_FRAME * away, MAX_GROW))
+            if b[2] <= 0 or b[3] <= 0 or b[0] >= w or b[1] >= h:
+                return away
+        return most
+
+    def _tail_of(self, track: Track) -> int:
+        """Frames after its last detection that ``track`` stays hidden: ``tail``, or until it has left the
+        frame when it was last seen at the edge."""
+        known = self._tails.get(track.id)
+        if known is None or known[0] != len(track.observations):
+            leave = self._frames_to_leave(track.last, track.velocity(), self.exit)
+            known = self._tails[track.id] = (
+                len(track.observations),
+                self.tail if leave is None else max(self.tail, leave),
+            )
+        return known[1]
+
+    def _lead_of(self, track: Track) -> int:
+        """Frames before its first detection that ``track`` is hidden: ``lead``, or back to where it first
+        touches the frame when it was first seen at the edge (within the look-ahead)."""
+        seen = min(len(track.observations), 4)  # the oldest end's speed takes up to 4 detections
+        known = self._leads.get(track.id)
+        if known is None or known[0] != seen:
+            enter = self._frames_to_leave(track.observations[0], -track.velocity(newest=False), self.lookahead)
+            known = self._leads[track.id] = (seen, self.lead if enter is None else max(self.lead, enter))
+        return known[1]
 
     def _limit_shrink(self, track_id: int, box: np.ndarray) -> np.ndarray:
         previous = self._last_box.get(track_id)
@@ -317,6 +374,15 @@ class FaceTracker:
         floor = np.array([previous[2] - previous[0], previous[3] - previous[1]], dtype=np.float32) * keep / 2
         half = np.maximum(half, floor)
         return np.array([c[0] - half[0], c[1] - half[1], c[0] + half[0], c[1] + half[1]], dtype=np.float32)
+
+
+def _carried(box: np.ndarray, velocity: np.ndarray, away: int) -> np.ndarray:
+    """``box`` moved ``away`` frames at ``velocity`` (per corner), and no smaller than it was: a face cut by the
+    frame's edge has a detection that shrinks as it leaves, and the part outside is no smaller."""
+    moved = box + velocity * away
+    centre = (moved[:2] + moved[2:]) / 2
+    half = np.maximum(moved[2:] - moved[:2], box[2:] - box[:2]) / 2
+    return np.concatenate([centre - half, centre + half]).astype(np.float32)
 
 
 def _observation(frame: int, face: Face) -> _Obs:

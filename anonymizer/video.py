@@ -85,6 +85,9 @@ class VideoOptions:
     # The default detector's passes for large and turned faces run on every this-many-th frame only: such
     # faces are bridged by the tracker in between, and the photo's own pass runs on every frame.
     extra_every: int = 3
+    # Frames are searched on a mirrored border (``make_detector("padded")``'s passes), so that a face the
+    # frame's edge cuts is found as a whole one and its track follows it out of the frame and back in.
+    edges: bool = True
 
     def codec_for(self, output: Path) -> str:
         webm = output.suffix.lower() == ".webm"
@@ -210,6 +213,7 @@ class _Transcoder:
         self.pending: deque = deque()  # (upright RGB, pts, time_base) of the frames not yet decided
         self.detecting: deque = deque()  # (frame index, Future of its faces), in order
         self.tracker: FaceTracker | None = None
+        self._padded: CascadeDetector | None = None  # the detector on a mirrored border (VideoOptions.edges)
         self.vout = None
         self.track_methods: dict[int, str] = {}
 
@@ -354,9 +358,15 @@ class _Transcoder:
 
     def _detect(self, index: int, rgb: np.ndarray):
         detector = self.anonymizer.detector
-        if isinstance(detector, CascadeDetector) and self.options.extra_every > 1:
-            return detector.detect(rgb, extra=index % self.options.extra_every == 0)
-        return self.anonymizer.detect(rgb)
+        if not isinstance(detector, CascadeDetector):
+            return self.anonymizer.detect(rgb)
+        every = max(self.options.extra_every, 1)
+        extra = index % every == 0
+        if self.options.edges and detector.photo.border == 0 and detector.large_border == 0:
+            if self._padded is None:
+                self._padded = detector.with_border()
+            detector = self._padded
+        return detector.detect(rgb, extra=extra)
 
     def _orient(self, first) -> None:
         """The rotation the first frame's display matrix asks for: frames are searched and replaced upright."""

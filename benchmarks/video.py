@@ -2,24 +2,35 @@
 
 Reproduce (from the repository root; deface's venv as in ``benchmarks/detection.py``)::
 
-    .venv/bin/python benchmarks/video.py                  # writes benchmarks/results/video.{json,md}
-    .venv/bin/python benchmarks/video.py --clips 2 --frames 60 --out /tmp/vb   # a quick run
+    # the training run paused while timing; writes benchmarks/results/video.{json,md}
+    .venv/bin/python benchmarks/video.py --pause "$(cat data/resume.pid)"
+    .venv/bin/python benchmarks/video.py --half tune --no-time --out /tmp/vb   # for choosing settings
+    .venv/bin/python benchmarks/video.py --reuse --rerun-ours --half tune --no-time --out /tmp/vb  # ours again
 
 **Clips with known faces.** Each clip is made from one WIDER photo (``shared/data/wider``, photos with 5 or
-more annotated faces of 12 px or more, chosen with a fixed seed): a virtual camera of 1280x720 pans across
-the photo and zooms in or out (the window 60-100 % of the photo's width, moving from one corner region to
-another over ``--frames`` frames at 25 fps, with a little hand-held shake), so every frame's face boxes are
-the photo's, moved and scaled. The frames are encoded with libx264 at CRF 12 (``clip_NN.mp4``); the
-benchmark reads the clip back, so both tools see the same decoded frames. A face counts in a frame when its
-box lies wholly inside the frame and is 20 px or more on its longer side there.
+more annotated faces of 12 px or more, chosen with a fixed seed from ``--half``: the report half of
+``benchmarks/wider_split.py`` by default, the tune half for choosing settings): a virtual camera of 1280x720
+moves across the photo and zooms, with a little hand-held shake, so every frame's face boxes are the
+photo's, moved and scaled. ``--paths exit`` (the default): a close window (40-65 % of the photo's width)
+goes from one place to a second and on to a third over ``--frames`` frames at 25 fps, so faces leave the
+frame across its edges and come back in; it never zooms so close that a face grows past 80 % of the
+frame's height. ``--paths pan``: one move, the window 60-100 % of the photo's width. The frames are
+encoded with libx264 at CRF 12 (``clip_NN.mp4``); the benchmark reads the clip back, so both tools see the
+same decoded frames. A face counts in a frame from 20 px (:func:`counts`): 20 px or more on its longer
+side, and where the frame's edge cuts it, 20 px or more of it in the picture across the cut; what is judged
+is the part of its box inside the frame.
 
 **Hidden**, judged from the pixels: both tools run with a solid fill (``anonymize --method solid``;
 ``deface --replacewith solid``) and their outputs are decoded; a pixel is hidden when a channel moved by
 24 or more against the decoded input (above the encoders' noise), or when it is black (every channel
 under 16: the fill, over a face so dark that black hardly changes it), and a face-frame is hidden when
-70 % or more of its box is. Per face over the frames it is in: the share of face-frames hidden (all, and by
-size), *single-frame misses* (a frame where it shows, with hidden frames just before and after), and the
-longest run of consecutive frames it shows.
+70 % or more of its box is. Per face over the frames it is in: the share of face-frames hidden (all, by
+size, and of those the frame's edge cuts), *single-frame misses* (a frame where it shows, with hidden
+frames just before and after), and the longest run of consecutive frames it shows (a run ends where the
+face is out of the picture).
+
+Tracks and borders are chosen on the tune half's clips (``--half tune``); the figures are the report
+half's.
 
 **Speed**: each tool, as a user runs it, from a fresh process, with its default blur, on every clip
 (``anonymize --input clips/ --out OUT``; ``deface clip.mp4 -o OUT``, once per clip), wall-clock, start-up
@@ -30,9 +41,12 @@ The stage clip of ``shared/data/video`` (640x360, no known boxes) is timed the s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import platform
 import shutil
+import signal
 import statistics
 import sys
 import time
@@ -46,6 +60,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from crowd import timed  # noqa: E402
 from detection import DEFAULT_DATA, load_photos, read_rgb  # noqa: E402
+from wider_split import HALVES, select_half  # noqa: E402
 
 DEFACE = ROOT / "benchmarks" / ".venv-deface" / "bin" / "deface"
 ANONYMIZE = Path(sys.executable).parent / "anonymize"
@@ -59,32 +74,59 @@ COVER = 0.7
 BUCKETS = (("20-32", 20, 32), ("32-64", 32, 64), (">=64", 64, 10**9))
 
 
-def _camera(rng: np.random.Generator, photo_w: int, photo_h: int, frames: int) -> np.ndarray:
-    """Per frame: the window's top-left corner and width, in photo pixels (height from 16:9)."""
-    widths = rng.uniform(0.6, 1.0, size=2) * photo_w
-    widths = np.minimum(widths, photo_h * 16 / 9)
-    t = np.linspace(0.0, 1.0, frames)
-    ease = 0.5 - 0.5 * np.cos(np.pi * t)
-    w = widths[0] + (widths[1] - widths[0]) * ease
+def _camera(
+    rng: np.random.Generator, photo_w: int, photo_h: int, frames: int, paths: str = "pan", largest_face: float = 0.0
+) -> np.ndarray:
+    """Per frame: the window's top-left corner and width, in photo pixels (height from 16:9).
+
+    ``pan``: one move from one place and zoom to another, the window 60-100 % of the photo's width.
+    ``exit``: a closer window (40-65 %) that goes to a second place and on to a third, so that faces
+    leave the frame across its edges and come back in; it is never so close that the ``largest_face`` (its
+    longer side, photo px) grows past 80 % of the frame's height.
+    """
+    legs, low, high = (1, 0.6, 1.0) if paths == "pan" else (2, 0.4, 0.65)
+    widths = rng.uniform(low, high, size=legs + 1) * photo_w
+    if largest_face:  # no face grows past 80 % of the frame's height (a close-up of a forehead is no face)
+        widths = np.maximum(widths, largest_face * SIZE[0] / (0.8 * SIZE[1]))
+    widths = np.minimum(widths, np.minimum(photo_w, photo_h * 16 / 9))
+    places = rng.uniform(0, 1, size=(legs + 1, 2))
+    t = np.linspace(0.0, legs, frames)
+    leg = np.minimum(t.astype(int), legs - 1)
+    ease = (0.5 - 0.5 * np.cos(np.pi * (t - leg)))[:, None]
+    w = widths[leg] + (widths[leg + 1] - widths[leg]) * ease[:, 0]
     h = w * 9 / 16
-    start, end = rng.uniform(0, 1, size=2), rng.uniform(0, 1, size=2)
-    fx = start[0] + (end[0] - start[0]) * ease
-    fy = start[1] + (end[1] - start[1]) * ease
+    f = places[leg] + (places[leg + 1] - places[leg]) * ease
     shake = rng.normal(0, 1.0, size=(frames, 2)).cumsum(0) * 0.4  # a slow hand-held wander, in photo px
-    x = fx * (photo_w - w) + shake[:, 0]
-    y = fy * (photo_h - h) + shake[:, 1]
+    x = f[:, 0] * (photo_w - w) + shake[:, 0]
+    y = f[:, 1] * (photo_h - h) + shake[:, 1]
     x = np.clip(x, 0, photo_w - w)
     y = np.clip(y, 0, photo_h - h)
     return np.stack([x, y, w], axis=1)
 
 
-def make_clip(photo, path: Path, frames: int, seed: int) -> list[list[list[float]]]:
-    """Write the clip; return per frame the face boxes (x1, y1, x2, y2, face index) that count in it."""
+def counts(box: list[float]) -> list[float] | None:
+    """The visible part of a face's box in the frame when the face counts there, else None.
+
+    A face counts from 20 px: 20 px or more on its longer side, and, where the frame's edge cuts it, at
+    least 20 px of it visible across the cut (or all of it, when it is smaller than that).
+    """
+    x1, y1, x2, y2 = box
+    vx1, vy1, vx2, vy2 = max(x1, 0.0), max(y1, 0.0), min(x2, SIZE[0]), min(y2, SIZE[1])
+    fw, fh, vw, vh = x2 - x1, y2 - y1, vx2 - vx1, vy2 - vy1
+    if max(fw, fh) < MIN_FACE or vw < min(MIN_FACE, fw) or vh < min(MIN_FACE, fh):
+        return None
+    return [vx1, vy1, vx2, vy2]
+
+
+def make_clip(photo, path: Path, frames: int, seed: int, paths: str = "pan") -> list[list[list[float]]]:
+    """Write the clip; return per frame the faces that count in it (:func:`counts`): the visible part of the
+    box (x1, y1, x2, y2), the face index, its size in the frame and whether the frame's edge cuts it."""
     import av
 
     image = read_rgb(photo.path)
     ph, pw = image.shape[:2]
-    cam = _camera(np.random.default_rng(seed), pw, ph, frames)
+    largest = float(np.max(photo.faces[:, 2:] - photo.faces[:, :2])) if len(photo.faces) else 0.0
+    cam = _camera(np.random.default_rng(seed), pw, ph, frames, paths, largest)
     truth = []
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=FPS)
@@ -99,9 +141,10 @@ def make_clip(photo, path: Path, frames: int, seed: int) -> list[list[list[float
             faces = []
             for i, (x1, y1, x2, y2) in enumerate(photo.faces):
                 b = [(x1 - x) * s, (y1 - y) * s, (x2 - x) * s, (y2 - y) * s]
-                inside = b[0] >= 0 and b[1] >= 0 and b[2] <= SIZE[0] and b[3] <= SIZE[1]
-                if inside and max(b[2] - b[0], b[3] - b[1]) >= MIN_FACE:
-                    faces.append([*b, i])
+                visible = counts(b)
+                if visible is not None:
+                    cut = visible != b
+                    faces.append([*visible, i, max(b[2] - b[0], b[3] - b[1]), cut])
             truth.append(faces)
         out.mux(stream.encode(None))
     return truth
@@ -115,8 +158,8 @@ def decode(path: Path) -> list[np.ndarray]:
 
 
 def measure(inputs: list[np.ndarray], outputs: list[np.ndarray], truth: list[list]) -> dict:
-    """Per face: hidden or not in each frame it is in."""
-    per_face: dict[int, list[tuple[int, bool, float]]] = {}
+    """Per face: (frame, hidden, size, cut by the edge) for each frame it counts in."""
+    per_face: dict[int, list[tuple[int, bool, float, bool]]] = {}
     for k, faces in enumerate(truth):
         if k >= len(outputs) or outputs[k].shape != inputs[k].shape:
             changed = np.zeros(inputs[k].shape[:2], bool)  # a missing or resized frame hides nothing
@@ -124,25 +167,29 @@ def measure(inputs: list[np.ndarray], outputs: list[np.ndarray], truth: list[lis
             after = outputs[k].astype(np.int16)
             changed = np.abs(after - inputs[k].astype(np.int16)).max(axis=2) >= CHANGED
             changed |= after.max(axis=2) < FILL  # the black fill over pixels that were already nearly black
-        for x1, y1, x2, y2, i in faces:
+        for x1, y1, x2, y2, i, size, cut in faces:
             box = changed[int(round(y1)) : int(round(y2)), int(round(x1)) : int(round(x2))]
             hidden = box.size > 0 and box.mean() >= COVER
-            per_face.setdefault(int(i), []).append((k, bool(hidden), max(x2 - x1, y2 - y1)))
+            per_face.setdefault(int(i), []).append((k, bool(hidden), float(size), bool(cut)))
     return per_face
 
 
 def summarize(per_face_all: list[dict]) -> dict:
     hidden = {b[0]: 0 for b in BUCKETS}
     total = {b[0]: 0 for b in BUCKETS}
-    singles = longest = 0
+    singles = longest = cut_total = cut_hidden = 0
     for per_face in per_face_all:
         for frames in per_face.values():
-            for _, ok, size in frames:
+            for _, ok, size, cut in frames:
                 bucket = next(b[0] for b in BUCKETS if b[1] <= size < b[2])
                 total[bucket] += 1
                 hidden[bucket] += ok
+                cut_total += cut
+                cut_hidden += ok and cut
             run = 0
-            for j, (k, ok, _) in enumerate(frames):
+            for j, (k, ok, *_) in enumerate(frames):
+                if j and frames[j - 1][0] != k - 1:
+                    run = 0  # the face was out of the frame (or under 20 px) in between
                 run = 0 if ok else run + 1
                 longest = max(longest, run)
                 if not ok and 0 < j < len(frames) - 1:
@@ -155,6 +202,8 @@ def summarize(per_face_all: list[dict]) -> dict:
         "hidden": n_hidden / n_total if n_total else None,
         "hidden_by_size": {b: (hidden[b] / total[b] if total[b] else None) for b in hidden},
         "face_frames_by_size": total,
+        "cut_face_frames": cut_total,
+        "cut_hidden": cut_hidden / cut_total if cut_total else None,
         "single_frame_misses": singles,
         "longest_visible_run": longest,
     }
@@ -177,17 +226,20 @@ def markdown(result: dict) -> str:
         "",
         f"`{result['command']}`, {result['when']}, {result['machine']}.",
         "",
-        f"{result['clips']} pan-and-zoom clips of {SIZE[0]}x{SIZE[1]} at {FPS} fps from WIDER photos, "
-        f"{result['frames']} frames, {result['ours']['face_frames']} face-frames of {MIN_FACE} px or more.",
+        f"{result['clips']} {result.get('paths', 'pan')} clips of {SIZE[0]}x{SIZE[1]} at {FPS} fps from WIDER "
+        f"photos ({result.get('half', 'all')} half), {result['frames']} frames, "
+        f"{result['ours']['face_frames']} face-frames of {MIN_FACE} px or more, "
+        f"{result['ours'].get('cut_face_frames', 0)} of them cut by the frame's edge.",
         "",
-        "| tool | face-frames hidden | 20-32 px | 32-64 px | >=64 px | single-frame misses | longest visible run "
-        "| frames/s (blur, 720p) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| tool | face-frames hidden | 20-32 px | 32-64 px | >=64 px | cut by the edge | single-frame misses "
+        "| longest visible run | frames/s (blur, 720p) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for tool in ("ours", "deface"):
         r = result[tool]
         by = r["hidden_by_size"]
         cells = [f"{100 * by[b[0]]:.2f}%" if by[b[0]] is not None else "-" for b in BUCKETS]
+        cells.append(f"{100 * r['cut_hidden']:.2f}%" if r.get("cut_hidden") is not None else "-")
         fps = result["speed"].get(tool)
         lines.append(
             f"| {tool} | **{100 * r['hidden']:.2f}%** | {' | '.join(cells)} | {r['single_frame_misses']} "
@@ -203,8 +255,51 @@ def markdown(result: dict) -> str:
             f"Stage clip ({stage['frames']} frames, 640x360): ours {stage['ours_fps']:.2f} frames/s, "
             f"deface {stage['deface_fps']:.2f} frames/s (blur, whole process).",
         ]
+    if result.get("paused_during_timing"):
+        lines += [
+            "",
+            f"The background training run (pid {result['paused_during_timing']}) was stopped while the tools were timed.",
+        ]
     lines += ["", "Frame counts: " + ", ".join(f"{k} {v}" for k, v in result["frame_counts"].items()), ""]
     return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def paused(pid: int | None):
+    """Stop process ``pid`` (SIGSTOP) for the block, and let it go on after (SIGCONT), whatever happens."""
+    if pid is None:
+        yield
+        return
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def timings(args, result: dict, clips: Path, clip_paths: list[Path], extra: list[str]) -> None:
+    """Each tool's blur, timed on the clips and on the stage clip: ``result["times"]``, ``["speed"]``, ``["stage"]``."""
+    times = {"ours": [], "deface": [], "ours_stage": [], "deface_stage": []}
+    stage_dir = args.work / "stage"
+    stage_dir.mkdir()
+    if STAGE.exists():
+        shutil.copyfile(STAGE, stage_dir / STAGE.name)
+    for _ in range(args.repeats):
+        times["ours"].append(run_ours(clips, args.work / "ours-blur", extra))
+        times["deface"].append(run_deface(clip_paths, args.work / "deface-blur", []))
+        if STAGE.exists():
+            times["ours_stage"].append(run_ours(stage_dir, args.work / "ours-stage", extra))
+            times["deface_stage"].append(run_deface([stage_dir / STAGE.name], args.work / "deface-stage", []))
+    result["times"] = times
+    for tool in ("ours", "deface"):
+        result["speed"][tool] = result["frames"] / statistics.median(times[tool])
+    if STAGE.exists():
+        frames = len(decode(STAGE))
+        result["stage"] = {
+            "frames": frames,
+            "ours_fps": frames / statistics.median(times["ours_stage"]),
+            "deface_fps": frames / statistics.median(times["deface_stage"]),
+        }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,6 +308,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", type=int, default=8)
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--paths",
+        choices=("pan", "exit"),
+        default="exit",
+        help="pan: one move across the photo; exit: a closer window that carries faces out of the frame and back",
+    )
+    parser.add_argument("--half", choices=HALVES, default="report", help="the WIDER photos the clips come from")
     parser.add_argument("--repeats", type=int, default=1, help="timed runs of each tool (median)")
     parser.add_argument("--no-time", action="store_true", help="only the pixel measure")
     parser.add_argument("--work", type=Path, default=Path("/tmp/anonymizer-video-bench"))
@@ -221,11 +323,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reuse", action="store_true", help="measure the clips and outputs already in --work (no new runs)"
     )
+    parser.add_argument(
+        "--rerun-ours",
+        action="store_true",
+        help="with --reuse: run ours again on the clips in --work (deface's outputs there are measured as they are)",
+    )
+    parser.add_argument(
+        "--pause",
+        type=int,
+        metavar="PID",
+        help="a process (the background training run) stopped (SIGSTOP) while the tools are timed, then resumed",
+    )
     parser.add_argument("--ours", default="", help="extra arguments for anonymize, e.g. '--detector centerface'")
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(args.seed)
-    photos = [p for p in load_photos(args.data) if (np.maximum(p.faces[:, 2] - p.faces[:, 0], 1) >= 12).sum() >= 5]
+    photos = [
+        p
+        for p in select_half(load_photos(args.data), args.half)
+        if (np.maximum(p.faces[:, 2] - p.faces[:, 0], 1) >= 12).sum() >= 5
+    ]
     chosen = [photos[i] for i in sorted(rng.choice(len(photos), size=args.clips, replace=False))]
     clips = args.work / "clips"
     if not args.reuse:
@@ -235,13 +352,21 @@ def main(argv: list[str] | None = None) -> int:
     for n, photo in enumerate(chosen):
         path = clips / f"clip_{n:02d}.mp4"
         truths.append(
-            make_clip(photo, path if not args.reuse else args.work / "scratch.mp4", args.frames, args.seed * 1000 + n)
+            make_clip(
+                photo,
+                path if not args.reuse else args.work / "scratch.mp4",
+                args.frames,
+                args.seed * 1000 + n,
+                args.paths,
+            )
         )
         print(f"clip {n}: {photo.name}, {sum(len(t) for t in truths[-1])} face-frames", file=sys.stderr)
     clip_paths = sorted(clips.glob("*.mp4"))
     extra = args.ours.split()
 
     # pixels: solid fill
+    if args.rerun_ours:
+        run_ours(clips, args.work / "ours-solid", ["--method", "solid", *extra])
     if not args.reuse:
         run_ours(clips, args.work / "ours-solid", ["--method", "solid", *extra])
         run_deface(clip_paths, args.work / "deface-solid", ["--replacewith", "solid"])
@@ -250,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
         "clips": len(clip_paths),
+        "paths": args.paths,
+        "half": args.half,
         "frames": args.frames * len(clip_paths),
         "photos": [p.name for p in chosen],
         "frame_counts": {},
@@ -268,27 +395,9 @@ def main(argv: list[str] | None = None) -> int:
 
     result["speed"] = {}
     if not args.no_time and not args.reuse:
-        times = {"ours": [], "deface": [], "ours_stage": [], "deface_stage": []}
-        stage_dir = args.work / "stage"
-        stage_dir.mkdir()
-        if STAGE.exists():
-            shutil.copyfile(STAGE, stage_dir / STAGE.name)
-        for _ in range(args.repeats):
-            times["ours"].append(run_ours(clips, args.work / "ours-blur", extra))
-            times["deface"].append(run_deface(clip_paths, args.work / "deface-blur", []))
-            if STAGE.exists():
-                times["ours_stage"].append(run_ours(stage_dir, args.work / "ours-stage", extra))
-                times["deface_stage"].append(run_deface([stage_dir / STAGE.name], args.work / "deface-stage", []))
-        result["times"] = times
-        for tool in ("ours", "deface"):
-            result["speed"][tool] = result["frames"] / statistics.median(times[tool])
-        if STAGE.exists():
-            frames = len(decode(STAGE))
-            result["stage"] = {
-                "frames": frames,
-                "ours_fps": frames / statistics.median(times["ours_stage"]),
-                "deface_fps": frames / statistics.median(times["deface_stage"]),
-            }
+        with paused(args.pause):
+            timings(args, result, clips, clip_paths, extra)
+        result["paused_during_timing"] = args.pause
     earlier = args.out / f"{args.name}.json"
     if args.reuse and earlier.exists():  # the timings of the run that made the outputs
         before = json.loads(earlier.read_text())

@@ -114,3 +114,61 @@ def test_boxes_at_rebuilds_each_frames_hidden_box_from_the_report():
         assert np.abs(found[2] - box).max() <= 1.0
         assert (7 in found) == (frame >= 30)
     assert boxes_at(reports, 9) == [] and [i for i, _ in boxes_at(reports, 44)] == [7]
+
+
+def visible_part(box: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
+    w, h = size
+    v = np.array([max(box[0], 0), max(box[1], 0), min(box[2], w), min(box[3], h)], dtype=np.float32)
+    return v if v[2] - v[0] >= 1 and v[3] - v[1] >= 1 else None
+
+
+def test_a_face_leaving_the_frame_stays_hidden_until_it_has_left_completely():
+    size = (640, 480)
+    truth = [np.array([500 + 6 * i, 200, 580 + 6 * i, 280], dtype=np.float32) for i in range(40)]
+    # the detector sees it until half of it is out (frame 16: x2 = 676), then never again
+    detections = [[face_at(t[0], t[1], 80)] if t[0] + 40 <= size[0] else [] for t in truth]
+    hidden = run(FaceTracker(lookahead=12, tail=4, frame_size=size), detections)
+    shown = [i for i, t in enumerate(truth) if visible_part(t, size) is not None]
+    assert shown[-1] > 16 + 4, "the face is still in the picture after the usual tail"
+    for i in shown:
+        assert covers(hidden[i], visible_part(truth[i], size)), f"frame {i}: the sliver at the edge shows"
+    # its carried box grows with the frames since the detection, so it leaves a few frames after the face
+    assert all(hidden[i] == [] for i in range(shown[-1] + 8, len(truth))), "no box once it has left"
+
+
+def test_a_face_entering_the_frame_is_hidden_back_to_where_it_first_touches_it():
+    size = (640, 480)
+    truth = [np.array([-100 + 7 * i, 150, -20 + 7 * i, 230], dtype=np.float32) for i in range(40)]
+    # the detector finds it from when 60 % of it is in (x1 >= -32): frame 10 on
+    detections = [[face_at(t[0], t[1], 80)] if t[0] >= -32 else [] for t in truth]
+    first_seen = next(i for i, d in enumerate(detections) if d)
+    hidden = run(FaceTracker(lookahead=12, lead=3, frame_size=size), detections)
+    shown = [i for i, t in enumerate(truth) if visible_part(t, size) is not None]
+    assert shown[0] < first_seen - 3, "it touches the picture earlier than the usual lead"
+    for i in shown:
+        assert covers(hidden[i], visible_part(truth[i], size)), f"frame {i}: the part already in shows"
+
+
+def test_a_face_lost_in_the_middle_of_the_frame_keeps_the_usual_tail():
+    detections = [[face_at(300 + 2 * i, 200, 60)] for i in range(10)] + [[] for _ in range(30)]
+    hidden = run(FaceTracker(lookahead=12, tail=5, frame_size=(640, 480)), detections)
+    assert all(hidden[i] for i in range(15)) and all(not hidden[i] for i in range(15, 40))
+
+
+def test_a_carried_box_is_never_smaller_than_the_detection():
+    # at the edge the detector's box shrinks as the face leaves (it sees only the part inside)
+    detections = [
+        [
+            Face(
+                np.array([560 + 10 * i, 100, 640, 180], np.float32),
+                0.9,
+                estimate_landmarks(np.array([560 + 10 * i, 100, 640, 180], np.float32)),
+            )
+        ]
+        for i in range(4)
+    ] + [[] for _ in range(10)]
+    hidden = run(FaceTracker(lead=0, tail=2, frame_size=(640, 480)), detections)
+    last = detections[3][0].box
+    for frame in hidden[4:]:
+        for face in frame:
+            assert face.box[2] - face.box[0] >= (last[2] - last[0]) - 1e-3

@@ -440,3 +440,67 @@ def test_a_box_drawn_outside_the_frame_is_an_error_and_writes_nothing(tmp_path):
     (entry,) = batch.run()
     assert entry.status == "error" and "outside" in entry.error
     assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+
+
+def _leaving_clip(path: Path, frames: int = 30) -> list[tuple[int, int]]:
+    """The astronaut's face (90 px wide) sliding out of a 320x240 frame across its left edge, 5 px a frame;
+    returns per frame the columns of the face that are still in the picture."""
+    img = _astronaut()[:, 120:440]  # the face at x 58-148, y 60-175
+    visible = []
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=12)
+        v.width, v.height = 320, 240
+        v.pix_fmt = "yuv420p"
+        v.options = {"crf": "10"}
+        for i in range(frames):
+            shift = 5 * i
+            frame = np.full((240, 320, 3), 110, np.uint8)
+            frame[:, : 320 - shift] = img[40:280, shift:]
+            out.mux(v.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+            visible.append((max(58 - shift, 0), 148 - shift))
+        out.mux(v.encode(None))
+    return visible
+
+
+def test_a_face_leaving_the_frame_is_hidden_until_it_has_gone(tmp_path, real_detector):
+    from anonymizer.video import VideoOptions, anonymize_video
+
+    visible = _leaving_clip(tmp_path / "in.mp4")
+    anonymize_video(
+        tmp_path / "in.mp4",
+        tmp_path / "out.mp4",
+        Anonymizer(method="solid", detector=real_detector),
+        VideoOptions(edges=True),
+    )
+    shown = []
+    for (x1, x2), a, b in zip(visible, _video_frames(tmp_path / "in.mp4"), _video_frames(tmp_path / "out.mp4")):
+        if x2 - x1 < 20:
+            continue  # the rule: a face counts from 20 px of it in the picture
+        part = (slice(60 - 40, 175 - 40), slice(x1, x2))
+        changed = (np.abs(b[part].astype(int) - a[part].astype(int)).max(axis=2) >= 24) | (b[part].max(axis=2) < 16)
+        shown.append(changed.mean() < 0.7)
+    assert len(shown) >= 20 and not any(shown), shown
+
+
+@pytest.mark.parametrize("edges", [True, False])
+def test_video_frames_are_searched_on_a_border_unless_turned_off(tmp_path, real_detector, monkeypatch, edges):
+    from anonymizer.batch import BatchOptions
+    from anonymizer.detection.union import CascadeDetector
+
+    twins = []
+    real = CascadeDetector.with_border
+
+    def spy(self, *args, **kwargs):
+        twins.append(self)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(CascadeDetector, "with_border", spy)
+    src = tmp_path / "in"
+    src.mkdir()
+    make_clip(src / "clip.mp4", frames=6, audio=False)
+    batch = Batch(
+        Anonymizer(method="solid", detector=real_detector), src, tmp_path / "out", BatchOptions(video_edges=edges)
+    )
+    (entry,) = batch.run()
+    assert entry.status == "ok" and entry.faces_hidden >= 6
+    assert twins == ([real_detector] if edges else [])
