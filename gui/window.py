@@ -655,6 +655,7 @@ class MainWindow(QMainWindow):
         if _written_video(photo):  # the written file's frame and its tracks; nothing to detect
             self._show_frame_bar()
             self._show_faces()
+            self.preview.set_anonymized(None)  # not the previous frame's pixels while this one is read
             self._request(photo, urgent=True, want_frame=True, thumb=False, detect=False)
             return
         photo.detected, photo.generation = None, -1
