@@ -321,7 +321,7 @@ class FaceTracker:
             rel, score = before.landmarks, before.score
         else:
             return None
-        return grow_boxes(box, min(1.0 + GROW_PER_FRAME * away, MAX_GROW)), rel, score, False
+        return _unseen(box, away), rel, score, False
 
     def _at_edge(self, box: np.ndarray) -> bool:
         if self.frame_size is None:
@@ -337,7 +337,7 @@ class FaceTracker:
             return None
         w, h = self.frame_size
         for away in range(1, most + 1):
-            b = grow_boxes(_carried(obs.box, velocity, away), min(1.0 + GROW_PER_FRAME * away, MAX_GROW))
+            b = _unseen(_carried(obs.box, velocity, away), away)
             if b[2] <= 0 or b[3] <= 0 or b[0] >= w or b[1] >= h:
                 return away
         return most
@@ -374,6 +374,11 @@ class FaceTracker:
         floor = np.array([previous[2] - previous[0], previous[3] - previous[1]], dtype=np.float32) * keep / 2
         half = np.maximum(half, floor)
         return np.array([c[0] - half[0], c[1] - half[1], c[0] + half[0], c[1] + half[1]], dtype=np.float32)
+
+
+def _unseen(box: np.ndarray, away: int) -> np.ndarray:
+    """A box the detector did not see, ``away`` frames from the nearest detection: grown with the distance."""
+    return grow_boxes(box, min(1.0 + GROW_PER_FRAME * away, MAX_GROW))
 
 
 def _carried(box: np.ndarray, velocity: np.ndarray, away: int) -> np.ndarray:

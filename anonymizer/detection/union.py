@@ -106,13 +106,13 @@ def _boxes(passes: list[list[Face]]) -> np.ndarray:
     return np.array([face.box for group in passes for face in group], np.float32).reshape(-1, 4)
 
 
-def new_faces(found: tuple, known: np.ndarray, min_size: float, grow: float) -> list[Face]:
-    """The faces of ``min_size`` px or more among ``found`` (boxes, scores, landmarks in the photo's pixels),
-    boxes grown ``grow``, that overlap none of the ``known`` boxes."""
+def new_faces(found: tuple, known: np.ndarray, min_size: float, grow: float, scale: float = 1.0) -> list[Face]:
+    """The faces of ``min_size`` px or more among ``found`` (boxes, scores, landmarks on the photo scaled by
+    ``scale``) that overlap none of the ``known`` boxes, in the photo's pixels with their boxes grown ``grow``."""
     boxes, scores, marks = found
-    grown = grow_boxes(boxes, grow).reshape(-1, 4)
-    keep = (box_sizes(boxes) >= min_size) & ~overlaps_any(grown, known)
-    return [Face(b, float(s), m) for b, s, m in zip(grown[keep], scores[keep], marks[keep])]
+    grown = grow_boxes(boxes / scale, grow).reshape(-1, 4)
+    keep = (box_sizes(boxes) / scale >= min_size) & ~overlaps_any(grown, known)
+    return [Face(b, float(s), m / scale) for b, s, m in zip(grown[keep], scores[keep], marks[keep])]
 
 
 class CascadeDetector:
@@ -187,9 +187,7 @@ class CascadeDetector:
         boxes, scores, marks = found
         if turned:
             boxes, marks = _boxes_back(boxes, turned, shape), turn_back(marks, turned, shape)
-        grown = grow_boxes(boxes / f, self.grow).reshape(-1, 4)
-        keep = (box_sizes(boxes) / f >= self.large_min) & ~overlaps_any(grown, known)
-        return [Face(b, float(s), m / f) for b, s, m in zip(grown[keep], scores[keep], marks[keep])]
+        return new_faces((boxes, scores, marks), known, self.large_min, self.grow, f)
 
     def detect(self, image: np.ndarray, extra: bool = True) -> list[Face]:
         """The faces of ``image``; ``extra=False`` runs the photo's own pass only (a video's frames between
