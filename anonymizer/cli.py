@@ -164,8 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--device",
         choices=("auto", "cpu", "cuda"),
         default="auto",
-        help="where the generator (--method gan) runs (default: auto, CUDA when available); the detector "
-        "runs on the CPU",
+        help="where the generator (--method gan) runs (default: auto: CUDA when onnxruntime has it, from "
+        "anonymizer[gpu], else the CPU); the detector runs on the CPU",
+    )
+    parser.add_argument(
+        "--gan-backend",
+        choices=("auto", "onnx", "torch"),
+        default="auto",
+        help="what runs the generator (default: auto: onnxruntime, from the generator.onnx exported beside the "
+        "weights; torch, which needs anonymizer[train], for weights without a current export)",
     )
     parser.add_argument("--seed", type=int, help="random seed of the generator, for repeatable gan faces")
     parser.add_argument(
@@ -239,6 +246,8 @@ def _build_anonymizer(args: argparse.Namespace) -> Anonymizer:
             options["weights"] = args.weights
         if args.seed is not None:
             options["seed"] = args.seed
+        if args.gan_backend != "auto":
+            options["backend"] = args.gan_backend
     anonymizer = Anonymizer(
         method=args.method,
         threshold=args.threshold,
@@ -259,10 +268,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as stop:  # argparse exits on --help (0) and on usage errors (2)
         return int(stop.code or 0)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(name)s: %(message)s")
-    if args.weights is not None and args.method != "gan":
-        parser.print_usage(sys.stderr)
-        print("anonymize: error: --weights is only used with --method gan", file=sys.stderr)
-        return EXIT_USAGE
+    for given, name in ((args.weights is not None, "--weights"), (args.gan_backend != "auto", "--gan-backend")):
+        if given and args.method != "gan":
+            parser.print_usage(sys.stderr)
+            print(f"anonymize: error: {name} is only used with --method gan", file=sys.stderr)
+            return EXIT_USAGE
     options = BatchOptions(
         overwrite=args.overwrite,
         keep_metadata=args.keep_metadata,

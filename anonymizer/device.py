@@ -23,6 +23,19 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
+TRAIN_EXTRA = "pip install 'anonymizer[train]' (from a clone: pip install -e '.[train]')"
+
+
+def torch_available() -> bool:
+    """Whether torch can be imported (training, retraining); the light install runs everything else without it."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):  # a module set to None in sys.modules, or one without a spec
+        return False
+
+
 def cpu_count() -> int:
     """CPU cores this process may use (its affinity mask where the system has one)."""
     try:

@@ -1,7 +1,9 @@
 """The GAN replacer: paints a new face into each crop with the trained generator.
 
 It sees the crop with the face region blanked out, the mask and the landmarks,
-never the face itself, so it cannot copy the identity. The faces the pipeline
+never the face itself, so it cannot copy the identity. It runs on onnxruntime
+(``generator.onnx``, exported beside the weights), so inference needs no
+torch; weights without a current export run on torch where it is installed. The faces the pipeline
 hands over together (all faces of a photo, unless some overlap: see
 :func:`anonymizer.crops.paint_waves`) go through the generator as one batch.
 """
@@ -13,17 +15,17 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from anonymizer.align import InnerMask, alignable
 from anonymizer.crops import FaceCrop, Region
-from anonymizer.device import resolve_device
-from anonymizer.models.io import load_generator
-from anonymizer.models.networks import GeneratorConfig, to_model_inputs
+from anonymizer.device import torch_available
+from anonymizer.models.config import GeneratorConfig, model_arrays
+from anonymizer.models.io import WeightsError, config_of, onnx_export_of, read_info
 
 log = logging.getLogger(__name__)
 
 MIN_GAN_FACE = 20.0  # px: below this a generated face means nothing; pixelate instead
+BACKENDS = ("auto", "onnx", "torch")
 
 
 def default_weights() -> Path:
@@ -31,6 +33,97 @@ def default_weights() -> Path:
     from importlib.resources import files
 
     return Path(str(files("anonymizer.weights") / "generator.safetensors"))
+
+
+def onnx_providers(device: str = "auto") -> list[str]:
+    """onnxruntime's execution providers for ``device``: ``auto`` takes CUDA where onnxruntime has it (the
+    ``onnxruntime-gpu`` build, ``anonymizer[gpu]``), else the CPU."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda")
+    import onnxruntime as ort
+
+    has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
+    if device == "cuda" and not has_cuda:
+        raise RuntimeError(
+            "--device cuda was asked for, but this onnxruntime has no CUDA provider: "
+            "pip install 'anonymizer[gpu]' (onnxruntime-gpu) for the generator on a GPU"
+        )
+    if device != "cpu" and has_cuda:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+class OnnxGenerator:
+    """The generator's export on onnxruntime: ``inpaint`` as :meth:`Generator.inpaint`, on NumPy arrays."""
+
+    backend = "onnx"
+
+    def __init__(self, model: Path, config: GeneratorConfig, device: str = "auto") -> None:
+        import onnxruntime as ort
+
+        from anonymizer.device import threads
+
+        self.config = config
+        providers = onnx_providers(device)
+        self.device = "cuda" if providers[0].startswith("CUDA") else "cpu"
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads()
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only
+        self.session = ort.InferenceSession(str(model), options, providers=providers)
+
+    def inpaint(self, image: np.ndarray, mask: np.ndarray, landmarks: np.ndarray, z: np.ndarray) -> np.ndarray:
+        feed = {"image": image, "mask": mask, "landmarks": landmarks, "z": np.ascontiguousarray(z, dtype=np.float32)}
+        return self.session.run(["composite"], feed)[0]
+
+
+class TorchGenerator:
+    """The generator's safetensors weights on torch (the ``train`` extra): the same ``inpaint`` on NumPy arrays."""
+
+    backend = "torch"
+
+    def __init__(self, weights: Path, device: str = "auto") -> None:
+        from anonymizer.device import resolve_device
+        from anonymizer.models.io import load_generator
+
+        self.device = resolve_device(device)
+        self.net = load_generator(weights, self.device)
+        self.config = self.net.config
+
+    def inpaint(self, image: np.ndarray, mask: np.ndarray, landmarks: np.ndarray, z: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            tensors = [
+                torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(self.device)
+                for a in (image, mask, landmarks, z)
+            ]
+            return self.net.inpaint(*tensors).cpu().numpy()
+
+
+def open_generator(weights: Path, device: str = "auto", backend: str = "auto") -> OnnxGenerator | TorchGenerator:
+    """The generator of ``weights`` on ``backend``: ``onnx`` (onnxruntime, the export beside the weights),
+    ``torch`` (the safetensors weights; needs the ``train`` extra), or ``auto``: onnx where the weights have a
+    current export, else torch."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown generator backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    weights = Path(weights)
+    meta = read_info(weights)
+    model, why_not = onnx_export_of(weights, meta)
+    export_hint = f"export them with 'anonymize-train export --onnx --weights {weights}' (needs anonymizer[train])"
+    if backend == "onnx" or (backend == "auto" and model is not None):
+        if model is None:
+            raise WeightsError(f"{weights}: {why_not}; {export_hint}")
+        return OnnxGenerator(model, config_of(meta), device)
+    if weights.suffix == ".onnx":
+        raise WeightsError(f"{weights}: {why_not}")
+    if not torch_available():
+        raise WeightsError(
+            f"{weights}: {why_not}, and torch, which runs the weights without it, is not installed: {export_hint}"
+        )
+    if backend == "auto":
+        log.info("%s: %s; running the generator on torch", weights, why_not)
+    return TorchGenerator(weights, device)
 
 
 class GanReplacer:
@@ -44,20 +137,21 @@ class GanReplacer:
         seed: int | None = None,
         min_face_size: float = MIN_GAN_FACE,
         batch_size: int = 64,
+        backend: str = "auto",
     ) -> None:
         self.weights = Path(weights) if weights else default_weights()
-        self.device = resolve_device(device)
-        self.generator = load_generator(self.weights, self.device)
+        self.generator = open_generator(self.weights, device, backend)
+        self.device = self.generator.device
+        self.backend = self.generator.backend
         config = self.generator.config
         self.crop_size = config.resolution
         self.region = region_of(config)
         self.min_face_size = min_face_size
         self.batch_size = batch_size
         self.seed = seed
-        self._rng = torch.Generator()  # unseeded only (seeded codes come from each crop): other faces every run
-        self._rng.seed()
+        self._rng = np.random.default_rng()  # unseeded only (seeded codes come from each crop): other faces every run
         # a video track's code comes from this and its id: one face per track, other faces every run
-        self._track_key = seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,), generator=self._rng))
+        self._track_key = seed if seed is not None else int(self._rng.integers(0, 2**31 - 1))
 
     def declines(self, face) -> str | None:
         """Why this generator cannot paint ``face`` (the pipeline's fallback hides it instead), or None.
@@ -74,7 +168,7 @@ class GanReplacer:
         if self.seed is not None:
             self._track_key = zlib.crc32(f"video {name}".encode(), self.seed & 0xFFFFFFFF)
         else:
-            self._track_key = int(torch.randint(0, 2**31 - 1, (1,), generator=self._rng))
+            self._track_key = int(self._rng.integers(0, 2**31 - 1))
 
     def replace(self, crops: list[FaceCrop]) -> list[np.ndarray]:
         if not crops:
@@ -84,9 +178,10 @@ class GanReplacer:
             out.extend(self._replace_batch(crops[start : start + self.batch_size]))
         return out
 
-    def _latents(self, crops: list[FaceCrop]) -> torch.Tensor:
-        """One latent code per face: random, or with a seed, a function of the seed and what the generator sees;
-        for a face of a video track, a function of the track (and the seed, or a random key drawn per replacer).
+    def _latents(self, crops: list[FaceCrop]) -> np.ndarray:
+        """One latent code per face (float32, N x latent): random, or with a seed, a function of the seed and
+        what the generator sees; for a face of a video track, a function of the track (and the seed, or a
+        random key drawn per replacer).
 
         Seeded codes follow from each crop's context (its face pixels masked
         out), not from its place in a batch: a photo gives the same faces
@@ -95,33 +190,35 @@ class GanReplacer:
         """
         dim = self.generator.config.latent_dim
         if self.seed is None and all(c.track is None for c in crops):
-            return torch.randn(len(crops), dim, generator=self._rng)
+            return self._rng.standard_normal((len(crops), dim), dtype=np.float32)
         codes = []
         for crop in crops:
             if crop.track is not None:  # a face followed through a video: its track's one code
                 key = zlib.crc32(f"track {crop.track}".encode(), self._track_key & 0xFFFFFFFF)
-                codes.append(torch.randn(dim, generator=torch.Generator().manual_seed(key)))
+                codes.append(_code(key, dim))
                 continue
             if self.seed is None:
-                codes.append(torch.randn(dim, generator=self._rng))
+                codes.append(self._rng.standard_normal(dim, dtype=np.float32))
                 continue
             context = np.where(crop.mask[..., None] > 0.5, 0, crop.image).astype(np.uint8)
             key = zlib.crc32(np.ascontiguousarray(context).tobytes(), self.seed & 0xFFFFFFFF)
-            codes.append(torch.randn(dim, generator=torch.Generator().manual_seed(key)))
-        return torch.stack(codes)
+            codes.append(_code(key, dim))
+        return np.stack(codes)
 
-    @torch.no_grad()
     def _replace_batch(self, crops: list[FaceCrop]) -> list[np.ndarray]:
-        image, mask, landmarks = to_model_inputs(
+        image, mask, landmarks = model_arrays(
             np.stack([c.image for c in crops]),
             np.stack([c.mask for c in crops]),
             np.stack([c.landmarks for c in crops]),
-            self.device,
         )
-        z = self._latents(crops).to(self.device)
-        composite = self.generator.inpaint(image, mask, landmarks, z)
-        result = ((composite.clamp(-1, 1) + 1) * 127.5).permute(0, 2, 3, 1).cpu().numpy()
+        composite = self.generator.inpaint(image, mask, landmarks, self._latents(crops))
+        result = ((np.clip(composite, -1, 1) + 1) * 127.5).transpose(0, 2, 3, 1)
         return [match_seam_colour(r, c) for r, c in zip(result, crops)]
+
+
+def _code(key: int, dim: int) -> np.ndarray:
+    """The latent code of a key (a seeded face, a video track): the same on every machine and backend."""
+    return np.random.default_rng(key).standard_normal(dim, dtype=np.float32)
 
 
 def region_of(config: GeneratorConfig) -> Region | InnerMask:

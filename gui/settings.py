@@ -212,7 +212,7 @@ class SettingsPanel(QWidget):
 
     def _browse_weights(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Generator weights", self.weights.text(), "Weights (*.safetensors *.pt);;All files (*)"
+            self, "Generator weights", self.weights.text(), "Weights (*.safetensors *.onnx);;All files (*)"
         )
         if path:
             self._set_text(self.weights, path)

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from anonymizer.device import TRAIN_EXTRA, torch_available
 from anonymizer.training.recipes import train_commands
 
 TRAIN_COMMAND = [sys.executable, "-m", "anonymizer.training.cli"]
@@ -40,6 +41,7 @@ _PROGRESS = re.compile(r"(\d+)/(\d+)\s*\[")  # tqdm: "training:  40%|####  | 40/
 POLL_MS = 1000
 STOP_GRACE_MS = 5000
 LOG_LINES = 400
+NEEDS_TRAIN_EXTRA = f"Retraining needs PyTorch, which this install leaves out. To add it: {TRAIN_EXTRA}"
 
 
 class ImageLabel(QLabel):
@@ -80,8 +82,16 @@ class TrainingPanel(QWidget):
     useWeights = Signal(str)
     stateChanged = Signal(bool)  # running
 
-    def __init__(self, store: QSettings | None = None, command: list[str] | None = None, parent=None) -> None:
+    def __init__(
+        self,
+        store: QSettings | None = None,
+        command: list[str] | None = None,
+        parent=None,
+        trainable: bool | None = None,
+    ) -> None:
         super().__init__(parent)
+        # Training needs torch (the train extra); the light install has none, and the panel says how to add it.
+        self.trainable = torch_available() if trainable is None else trainable
         self.store = store
         self.command = list(command or TRAIN_COMMAND)
         self.process: QProcess | None = None
@@ -176,6 +186,8 @@ class TrainingPanel(QWidget):
         self._restore()
         self._update_buttons()
         self.refresh_outputs()
+        if not self.trainable:
+            self._set_status(NEEDS_TRAIN_EXTRA)
 
     def _with_browse(self, edit: QLineEdit, title: str) -> QWidget:
         box = QWidget()
@@ -206,7 +218,7 @@ class TrainingPanel(QWidget):
         return Path(text) / "generator.safetensors" if text else None
 
     def _update_buttons(self) -> None:
-        self.start_button.setEnabled(not self.running)
+        self.start_button.setEnabled(not self.running and self.trainable)
         self.stop_button.setEnabled(self.running and not self.stopping)
         weights = self.weights_path
         self.use_button.setEnabled(weights is not None and weights.is_file())
@@ -245,6 +257,9 @@ class TrainingPanel(QWidget):
     # -- the process ------------------------------------------------------------
     def start(self) -> None:
         if self.running:
+            return
+        if not self.trainable:
+            self._set_status(NEEDS_TRAIN_EXTRA)
             return
         faces = self.faces_dir.text().strip()
         run = self.run_dir.text().strip()

@@ -3,6 +3,13 @@
 ``generator.safetensors`` holds the tensors; ``generator.json`` beside it holds
 the config the weights were trained with, their SHA-256 and facts about the
 training. Loading checks both, and never unpickles code.
+
+``generator.onnx`` beside them is the same generator for onnxruntime (written
+by :func:`anonymizer.models.export.export_onnx`, ``anonymize-train export
+--onnx``); the sidecar's ``onnx`` entry holds its checksum and the checksum of
+the weights it was exported from, so a stale export is never used. Reading
+the sidecar and checking an export (:func:`read_info`, :func:`onnx_export_of`)
+need no torch: inference runs without it.
 """
 
 from __future__ import annotations
@@ -12,12 +19,11 @@ import json
 import os
 from pathlib import Path
 
-import torch
-from anonymizer.models.networks import Generator, GeneratorConfig
-from safetensors.torch import load_file, save_file
+from anonymizer.models.config import GeneratorConfig
 
 FORMAT = "anonymizer-generator-v1"
 METADATA_KEY = "anonymizer"
+ONNX_FORMAT = "anonymizer-generator-onnx-v1"
 
 
 class WeightsError(RuntimeError):
@@ -36,12 +42,14 @@ def sidecar(path: Path) -> Path:
     return Path(path).with_suffix(".json")
 
 
-def save_generator(generator: Generator, path: Path, info: dict | None = None, half: bool = False) -> Path:
+def save_generator(generator, path: Path, info: dict | None = None, half: bool = False) -> Path:
     """Write the weights and their sidecar atomically; return the weights path.
 
     With ``half``, floating-point tensors are stored as float16 (half the file;
     loading turns them back into float32).
     """
+    from safetensors.torch import save_file
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: _stored(v, half) for k, v in generator.state_dict().items()}
@@ -59,6 +67,45 @@ def save_generator(generator: Generator, path: Path, info: dict | None = None, h
     return path
 
 
+def write_info(path: Path, meta: dict) -> None:
+    """Replace the sidecar of the weights at ``path`` with ``meta``, atomically."""
+    meta_path = sidecar(path)
+    tmp = meta_path.with_name(f".{meta_path.name}.tmp")
+    tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    os.replace(tmp, meta_path)
+
+
+def onnx_path(path: Path) -> Path:
+    """Where the ONNX export of the weights at ``path`` lives: ``generator.onnx`` beside ``generator.safetensors``."""
+    return Path(path).with_suffix(".onnx")
+
+
+def onnx_export_of(path: Path, meta: dict | None = None) -> tuple[Path | None, str]:
+    """The ONNX export of the weights at ``path`` (a .safetensors or .onnx file), if it is there and current,
+    and if not, why not. Current: the sidecar records it (``anonymize-train export --onnx``), its checksum is
+    the recorded one, and it was exported from the weights the sidecar describes."""
+    path = Path(path)
+    meta = read_info(path) if meta is None else meta
+    entry = meta.get("onnx")
+    model = onnx_path(path)
+    if not entry:
+        return None, f"{sidecar(path).name} records no ONNX export of these weights"
+    if entry.get("format") != ONNX_FORMAT or entry.get("weights_sha256") != meta.get("sha256"):
+        return None, f"the ONNX export recorded in {sidecar(path).name} is not of these weights (exported again since?)"
+    if not model.is_file():
+        return None, f"no {model.name} beside the weights"
+    if sha256_of(model) != entry.get("sha256"):
+        return None, f"{model.name}: checksum mismatch"
+    weights = path.with_suffix(".safetensors")
+    if weights.is_file() and sha256_of(weights) != meta.get("sha256"):
+        return None, f"{weights.name}: checksum mismatch (its sidecar describes other weights)"
+    return model, ""
+
+
+def config_of(meta: dict) -> GeneratorConfig:
+    return GeneratorConfig(**meta["config"])
+
+
 def _stored(tensor, half: bool):
     tensor = tensor.detach().cpu().contiguous()
     return tensor.half() if half and tensor.is_floating_point() else tensor
@@ -66,6 +113,8 @@ def _stored(tensor, half: bool):
 
 def save_trainable(module, path: Path, half: bool = True) -> Path:
     """The parameters of ``module`` that train (a discriminator's heads, not its frozen features), atomically."""
+    from safetensors.torch import save_file
+
     path = Path(path)
     state = {name: _stored(p, half) for name, p in module.named_parameters() if p.requires_grad}
     tmp = path.with_name(f".{path.name}.tmp")
@@ -77,6 +126,9 @@ def save_trainable(module, path: Path, half: bool = True) -> Path:
 
 def load_trainable(module, path: Path) -> None:
     """Load what :func:`save_trainable` wrote into ``module``; every trainable parameter must be there."""
+    import torch
+    from safetensors.torch import load_file
+
     state = load_file(str(path), device="cpu")
     params = dict(module.named_parameters())
     wanted = {name for name, p in params.items() if p.requires_grad}
@@ -88,6 +140,7 @@ def load_trainable(module, path: Path) -> None:
 
 
 def read_info(path: Path) -> dict:
+    """The sidecar of the weights at ``path`` (their config, checksum, training facts and ONNX export)."""
     meta_path = sidecar(path)
     if not Path(path).is_file():
         raise WeightsError(f"no generator weights at {path}")
@@ -96,8 +149,11 @@ def read_info(path: Path) -> dict:
     return json.loads(meta_path.read_text())
 
 
-def load_generator(path: Path, device: str = "cpu") -> Generator:
-    """The generator in eval mode, after checking checksum and config."""
+def load_generator(path: Path, device: str = "cpu"):
+    """The generator (a torch module) in eval mode, after checking checksum and config."""
+    from anonymizer.models.networks import Generator
+    from safetensors.torch import load_file
+
     path = Path(path)
     meta = read_info(path)
     if meta.get("format") != FORMAT:

@@ -8,50 +8,25 @@ bottleneck so that every draw gives a different face.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
+from anonymizer.models.config import COND_CHANNELS, N_LANDMARKS, GeneratorConfig, model_arrays
 from torch import nn
 from torch.nn.utils import spectral_norm
 
-N_LANDMARKS = 5
-COND_CHANNELS = 3 + 1 + N_LANDMARKS  # masked RGB, mask, landmark heatmaps
-
-
-@dataclass(frozen=True)
-class GeneratorConfig:
-    resolution: int = 64
-    width: int = 32  # channels of the first level; doubles per level up to max_width
-    max_width: int = 256
-    latent_dim: int = 128
-    # The face region the generator paints and the crop it sees (anonymizer.crops.Region), fixed
-    # by training: the defaults are those of the first generators, whose weights do not record them.
-    region_scale: float = 1.3  # the hidden area: the face box grown by this
-    region_shape: str = "rect"  # or "ellipse" (inscribed in that rectangle)
-    feather: float = 0.12  # fade band beyond it, a fraction of its longer side
-    context: float = 2.0  # crop side as a multiple of the face box's longer side
-    # 2: the U-Net works at half the resolution, its input folded into channels (pixel unshuffle)
-    # and its output unfolded (pixel shuffle): no convolution at full resolution, the costliest.
-    fold: int = 1
-    # "box": crops around the face box, region as above; "aligned": the face on the template of
-    # anonymizer.align, painted inside its inner-face mask (region_scale its size, feather its soft edge)
-    frame: str = "box"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @property
-    def levels(self) -> int:
-        """Down-sampling steps from the (folded) resolution to a 4x4 bottleneck."""
-        if self.resolution not in (64, 128, 256):
-            raise ValueError(f"resolution must be 64, 128 or 256, not {self.resolution}")
-        if self.fold not in (1, 2):
-            raise ValueError(f"fold must be 1 or 2, not {self.fold}")
-        return {64: 4, 128: 5, 256: 6}[self.resolution] - (self.fold - 1)
-
-    def channels(self) -> list[int]:
-        return [min(self.width * 2**i, self.max_width) for i in range(self.levels + 1)]
+__all__ = [
+    "COND_CHANNELS",
+    "N_LANDMARKS",
+    "Discriminator",
+    "Generator",
+    "GeneratorConfig",
+    "condition",
+    "grow_folded",
+    "landmark_heatmaps",
+    "to_model_inputs",
+]
 
 
 def landmark_heatmaps(landmarks: torch.Tensor, resolution: int, sigma: float | None = None) -> torch.Tensor:
@@ -68,15 +43,12 @@ def landmark_heatmaps(landmarks: torch.Tensor, resolution: int, sigma: float | N
 def to_model_inputs(
     images: np.ndarray, masks: np.ndarray, landmarks: np.ndarray, device: str | torch.device = "cpu"
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """uint8 NxRxRx3 crops, NxRxR masks and Nx5x2 landmarks as the networks take them.
+    """uint8 NxRxRx3 crops, NxRxR masks and Nx5x2 landmarks as the networks take them, as tensors.
 
-    Training and inference both go through here, so the generator is fed exactly
-    what it learned on: image in [-1, 1] (N x 3 x R x R), mask 0/1 (N x 1 x R x R).
+    Training and inference (torch or onnxruntime) all go through
+    :func:`anonymizer.models.config.model_arrays`, so the generator is fed exactly what it learned on.
     """
-    image = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
-    mask = torch.from_numpy(np.ascontiguousarray(masks)).to(device).float().unsqueeze(1)
-    points = torch.from_numpy(np.ascontiguousarray(landmarks)).to(device).float()
-    return image, mask, points
+    return tuple(torch.from_numpy(a).to(device) for a in model_arrays(images, masks, landmarks))
 
 
 def condition(image: torch.Tensor, mask: torch.Tensor, landmarks: torch.Tensor) -> torch.Tensor:
@@ -125,8 +97,9 @@ class _Up(nn.Module):
 class Generator(nn.Module):
     """U-Net from the condition (and a latent vector) to an RGB crop in [-1, 1]."""
 
-    def __init__(self, config: GeneratorConfig = GeneratorConfig()) -> None:
+    def __init__(self, config: GeneratorConfig | None = None) -> None:
         super().__init__()
+        config = config if config is not None else GeneratorConfig()
         self.config = config
         ch = config.channels()
         fold = config.fold

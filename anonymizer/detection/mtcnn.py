@@ -18,7 +18,12 @@ class MTCNNDetector:
         min_face_size: int = DEFAULT_MIN_FACE,
         device: str = "auto",
     ) -> None:
-        from facenet_pytorch import MTCNN
+        try:
+            from facenet_pytorch import MTCNN
+        except ImportError as exc:
+            raise ImportError(
+                "the mtcnn detector (kept for comparison) needs torch and facenet-pytorch: pip install 'anonymizer[eval]'"
+            ) from exc
 
         self.threshold = threshold
         self.min_face_size = min_face_size

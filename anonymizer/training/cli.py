@@ -105,10 +105,23 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from anonymizer.training.train import export_checkpoint
+    if args.checkpoint:
+        from anonymizer.training.train import export_checkpoint
 
-    path = export_checkpoint(Path(args.checkpoint), Path(args.out))
-    print(f"generator -> {path}", file=sys.stderr)
+        if not args.out:
+            raise ValueError("--checkpoint needs --out, the weights file to write")
+        path = export_checkpoint(Path(args.checkpoint), Path(args.out))
+        print(f"generator -> {path}", file=sys.stderr)
+    else:
+        if not args.weights:
+            raise ValueError("give --checkpoint (with --out) or --weights (with --onnx)")
+        if not args.onnx:
+            raise ValueError("--weights is exported with --onnx")
+        path = Path(args.weights)
+    if args.onnx:
+        from anonymizer.models.export import export_onnx
+
+        print(f"ONNX -> {export_onnx(path)}", file=sys.stderr)
     return 0
 
 
@@ -366,9 +379,17 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--quality", type=int, default=90, help="JPEG quality of the crops")
     k.set_defaults(func=_pack)
 
-    e = sub.add_parser("export", help="write the EMA generator of a checkpoint as a weights file")
-    e.add_argument("--checkpoint", required=True)
-    e.add_argument("--out", required=True, help="weights file (.safetensors)")
+    e = sub.add_parser(
+        "export",
+        help="write the EMA generator of a checkpoint as a weights file, and/or weights to ONNX",
+        description="Write the EMA generator of a training checkpoint as a weights file (--checkpoint, --out), "
+        "and with --onnx its ONNX export beside it (generator.onnx, recorded in generator.json), which anonymize "
+        "runs on onnxruntime without torch. --weights --onnx exports existing weights.",
+    )
+    e.add_argument("--checkpoint", help="a training checkpoint (checkpoint.pt)")
+    e.add_argument("--out", help="weights file to write from --checkpoint (.safetensors)")
+    e.add_argument("--weights", help="existing weights (.safetensors) to export with --onnx")
+    e.add_argument("--onnx", action="store_true", help="also write the ONNX export beside the weights")
     e.set_defaults(func=_export)
     return parser
 
@@ -376,6 +397,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+    from anonymizer.device import TRAIN_EXTRA, torch_available
+
+    if args.command != "recipe" and not torch_available():  # a recipe's steps each come back here
+        print(
+            f"anonymize-train: error: training needs PyTorch, which the light install leaves out: {TRAIN_EXTRA}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         return args.func(args)
     except (FileNotFoundError, ValueError) as exc:

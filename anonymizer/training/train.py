@@ -735,6 +735,14 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
         dist.barrier()
         dist.destroy_process_group()
     result = {"step": step, "weights": str(out / "generator.safetensors")}
+    if main_process and (out / "generator.safetensors").is_file():
+        # The export anonymize runs on onnxruntime; without it the weights still run on torch.
+        from anonymizer.models.export import export_onnx
+
+        try:
+            result["onnx"] = str(export_onnx(out / "generator.safetensors"))
+        except Exception as exc:  # noqa: BLE001 - the weights are written; only the export is missing
+            log.warning("ONNX export failed (%s: %s); anonymize runs these weights on torch", type(exc).__name__, exc)
     if main_process:
         (out / "result.json").write_text(json.dumps(result) + "\n")
     return result

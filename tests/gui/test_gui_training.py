@@ -74,3 +74,14 @@ def test_start_watch_stop_and_use_a_tiny_training_run(qtbot, face_photos, tmp_pa
     with qtbot.waitSignal(panel.useWeights) as used:
         QTest.mouseClick(panel.use_button, Qt.MouseButton.LeftButton)
     assert used.args == [str(run / "generator.safetensors")]
+
+
+def test_without_torch_the_panel_says_how_to_add_training(qtbot, tmp_path):
+    """The light install has no torch: Start is off, and the panel names the extra that brings it."""
+    panel = TrainingPanel(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), trainable=False)
+    qtbot.addWidget(panel)
+    assert not panel.start_button.isEnabled()
+    assert "anonymizer[train]" in panel.status.text()
+    panel.start()  # a stray call changes nothing
+    assert not panel.running
+    assert "anonymizer[train]" in panel.status.text()
