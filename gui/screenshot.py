@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="write everything loaded into this folder first, then show the review of what was written",
     )
+    parser.add_argument("--tab", choices=("photos", "retrain"), default="photos", help="the tab shown")
     args = parser.parse_args(argv)
     app = create_app([sys.argv[0]])
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         _wait(app, lambda: all(p.thumbnail is not None for p in window.model.photos), 60)
         window.preview.fit()
+        if args.tab == "retrain":
+            window.tabs.setCurrentWidget(window.training)
         _wait(app, lambda: False, 0.5)  # let the last repaints land
         args.out.parent.mkdir(parents=True, exist_ok=True)
         window.grab().save(str(args.out))
