@@ -12,12 +12,16 @@ frames late, where each track's face is in each frame:
   (``lead``) *before* its first detection, where it was entering the picture or still too small, at the
   place its motion carries it back to. After a track's last detection it stays hidden ``tail`` frames more,
   carried forward.
+* **The camera's motion**: where the video gives it (:class:`anonymizer.motion.CameraMotion`, frame to
+  frame), a box the detector did not see is carried with the camera's motion plus the face's own motion
+  (its detections' motion with the camera's taken out). A face on a panning camera moves with the pan, also
+  when the pan stops or turns back; without it, a box is carried at its track's last speed.
 * **The frame's edges**: a face last seen at the edge of the frame (within a quarter of its size) is leaving
-  it, or is cut too far for the detector: its track is carried on at its last speed until its box has left
-  the frame completely (at most ``exit`` frames), so the sliver that is still in the picture stays hidden. A
-  track first seen at the edge is hidden back to the frame where its box, carried back, first touches the
-  picture (at most ``lookahead`` frames: the frames before those are written already). A carried box is
-  never smaller than the detection it is carried from.
+  it, or is cut too far for the detector: its track is carried on, for at most ``exit`` frames, and hidden
+  wherever its carried box is in the picture, so the sliver that is still in the picture stays hidden, and a
+  face the camera turns back to is hidden again before the detector finds it. A track first seen at the edge
+  is hidden back through the look-ahead, wherever its box, carried back, is in the picture (the frames before
+  those are written already). A carried box is never smaller than the detection it is carried from.
 * **Smoothing**: a track's box is the mean of its boxes over ``smooth`` frames either side, but never less
   than the frame's own detection (their union), and it never shrinks by more than ``max_shrink`` of its
   width or height from one frame to the next. Boxes not seen by the detector (interpolated or carried)
@@ -44,10 +48,13 @@ DEFAULT_LEAD = 6  # frames hidden before a track's first detection
 DEFAULT_TAIL = 6  # frames hidden after a track's last detection
 DEFAULT_SMOOTH = 2  # boxes averaged over this many frames either side
 DEFAULT_MAX_SHRINK = 0.1  # a track's box loses at most this share of its width or height per frame
-DEFAULT_EXIT = 50  # frames a track last seen at the frame's edge is carried on, at most, to leave the frame
+DEFAULT_EXIT = (
+    250  # frames a track last seen at the frame's edge is carried on, at most, while its box is in the picture
+)
 EDGE_MARGIN = 0.25  # a box this share of its size or closer to the frame's border is at the edge
 GROW_PER_FRAME = 0.04  # a box not seen by the detector grows by this share per frame to the nearest detection
 MAX_GROW = 1.4
+OWN_WINDOW = 12  # detections at a track's end whose motion, away from the frame's edge, is the face's own
 MATCH_IOU = 0.2
 MATCH_DISTANCE = 0.6  # or: centres closer than this many face sizes, at a similar size
 MATCH_SIZE_RATIO = 1.6
@@ -187,12 +194,19 @@ class FaceTracker:
         self._next_frame = 0  # the next frame to push
         self._next_out = 0  # the next frame to decide
         self._last_box: dict[int, np.ndarray] = {}  # track id -> box decided for the previous frame
+        self._motion: dict[int, np.ndarray] = {}  # frame -> 3x3 camera motion from the frame before (if known)
+        self._warps: dict[tuple[int, int], np.ndarray] = {}  # (from, to) -> composed camera motion
+        self._velocities: dict[tuple[int, bool], tuple[int, np.ndarray]] = {}  # (track, newest) -> (seen, v)
 
     # -- input -------------------------------------------------------------------------------------------
-    def push(self, frame: int, faces: Iterable[Face]) -> list[tuple[int, list[Face]]]:
+    def push(self, frame: int, faces: Iterable[Face], motion: np.ndarray | None = None) -> list[tuple[int, list[Face]]]:
+        """``motion``: the camera's motion from the previous frame to this one, a 2x3 similarity on pixels
+        (:class:`anonymizer.motion.CameraMotion`); None for a still camera or an unknown motion."""
         if frame != self._next_frame:
             raise ValueError(f"frames must be pushed in order: expected {self._next_frame}, got {frame}")
         self._next_frame += 1
+        if motion is not None:
+            self._motion[frame] = np.vstack([np.asarray(motion, np.float64).reshape(2, 3), [0.0, 0.0, 1.0]])
         self._associate(frame, list(faces))
         out = []
         while self._next_out <= frame - self.lookahead:
@@ -216,7 +230,7 @@ class FaceTracker:
         live = [t for t in self.tracks if frame - t.last.frame <= self.lookahead + self._tail_of(t)]
         pairs = []
         if live and faces:
-            predicted = np.stack([t.last.box + t.velocity() * (frame - t.last.frame) for t in live])
+            predicted = np.stack([self._carry(t, t.last, frame) for t in live])
             found = np.stack([f.box for f in faces]).astype(np.float32)
             iou = box_iou(predicted, found)
             size_p = np.maximum(box_sizes(predicted), 1.0)[:, None]
@@ -275,6 +289,11 @@ class FaceTracker:
             for t in done:
                 self._tails.pop(t.id, None)
                 self._leads.pop(t.id, None)
+                self._velocities.pop((t.id, True), None)
+                self._velocities.pop((t.id, False), None)
+        oldest = min([t.last.frame for t in self.tracks] + [frame]) - self.smooth - 1
+        for key in [k for k in self._warps if max(k) < oldest]:
+            del self._warps[key]
         return faces
 
     def _place(self, track: Track, frame: int) -> tuple[np.ndarray, np.ndarray, float, bool] | None:
@@ -311,13 +330,17 @@ class FaceTracker:
             away = after.frame - frame
             if away > self._lead_of(track):
                 return None
-            box = _carried(after.box, -track.velocity(newest=False), away)
+            box = self._carry(track, after, frame)
+            if away > self.lead and not self._in_frame(_unseen(box, away)):
+                return None  # the look-back at the edge: only where the face was in the picture
             rel, score = after.landmarks, after.score
         elif before is not None:  # after its last detection
             away = frame - before.frame
             if away > self._tail_of(track):
                 return None
-            box = _carried(before.box, track.velocity(), away)
+            box = self._carry(track, before, frame)
+            if away > self.tail and not self._in_frame(_unseen(box, away)):
+                return None  # carried out of the picture (it may come back in while the exit lasts)
             rel, score = before.landmarks, before.score
         else:
             return None
@@ -330,39 +353,96 @@ class FaceTracker:
         m = EDGE_MARGIN * max(float(box[2] - box[0]), float(box[3] - box[1]))
         return bool(box[0] <= m or box[1] <= m or box[2] >= w - m or box[3] >= h - m)
 
-    def _frames_to_leave(self, obs: _Obs, velocity: np.ndarray, most: int) -> int | None:
-        """Frames until the box of ``obs``, carried at ``velocity`` (and grown as a carried box is), has left
-        the frame; ``most`` when it is still in it then; None when ``obs`` is not at the frame's edge."""
-        if not self._at_edge(obs.box):
-            return None
+    def _in_frame(self, box: np.ndarray) -> bool:
+        if self.frame_size is None:
+            return True
         w, h = self.frame_size
-        for away in range(1, most + 1):
-            b = _unseen(_carried(obs.box, velocity, away), away)
-            if b[2] <= 0 or b[3] <= 0 or b[0] >= w or b[1] >= h:
-                return away
-        return most
+        return bool(box[2] > 0 and box[3] > 0 and box[0] < w and box[1] < h)
 
     def _tail_of(self, track: Track) -> int:
-        """Frames after its last detection that ``track`` stays hidden: ``tail``, or until it has left the
-        frame when it was last seen at the edge."""
+        """Frames after its last detection that ``track`` may stay hidden: ``tail``, or ``exit`` when it was
+        last seen at the edge (hidden then only while its carried box is in the picture)."""
         known = self._tails.get(track.id)
         if known is None or known[0] != len(track.observations):
-            leave = self._frames_to_leave(track.last, track.velocity(), self.exit)
             known = self._tails[track.id] = (
                 len(track.observations),
-                self.tail if leave is None else max(self.tail, leave),
+                self.exit if self._at_edge(track.last.box) else self.tail,
             )
         return known[1]
 
     def _lead_of(self, track: Track) -> int:
-        """Frames before its first detection that ``track`` is hidden: ``lead``, or back to where it first
-        touches the frame when it was first seen at the edge (within the look-ahead)."""
-        seen = min(len(track.observations), 4)  # the oldest end's speed takes up to 4 detections
+        """Frames before its first detection that ``track`` may be hidden: ``lead``, or the whole look-ahead
+        when it was first seen at the edge (hidden then only where its box, carried back, is in the picture)."""
         known = self._leads.get(track.id)
-        if known is None or known[0] != seen:
-            enter = self._frames_to_leave(track.observations[0], -track.velocity(newest=False), self.lookahead)
-            known = self._leads[track.id] = (seen, self.lead if enter is None else max(self.lead, enter))
+        if known is None:
+            at_edge = self._at_edge(track.observations[0].box)
+            known = self._leads[track.id] = (1, self.lookahead if at_edge else self.lead)
         return known[1]
+
+    # -- the camera's motion -----------------------------------------------------------------------------
+    def _warp(self, start: int, end: int) -> np.ndarray:
+        """The camera's motion from frame ``start`` to frame ``end`` (3x3, either direction), composed from
+        the frames' motions (identity where unknown); composed once and kept while it may be needed."""
+        if start == end:
+            return np.eye(3)
+        if end < start:
+            return np.linalg.inv(self._warp(end, start))
+        known = self._warps.get((start, end))
+        if known is None:
+            previous = self._warps.get((start, end - 1))
+            if previous is None:
+                previous = np.eye(3)
+                for f in range(start + 1, end):
+                    step = self._motion.get(f)
+                    if step is not None:
+                        previous = step @ previous
+            step = self._motion.get(end)
+            known = self._warps[(start, end)] = previous if step is None else step @ previous
+        return known
+
+    def _moved(self, box: np.ndarray, start: int, end: int) -> np.ndarray:
+        """``box`` of frame ``start`` where the camera's motion puts it in frame ``end``."""
+        if not self._motion or start == end:
+            return box
+        m = self._warp(start, end)
+        corners = np.array([[box[0], box[1], 1.0], [box[2], box[1], 1.0], [box[0], box[3], 1.0], [box[2], box[3], 1.0]])
+        xy = corners @ m[:2].T
+        return np.concatenate([xy.min(0), xy.max(0)]).astype(np.float32)
+
+    def _own_velocity(self, track: Track, newest: bool = True) -> np.ndarray:
+        """The face's own motion per frame (box corners), the camera's taken out: from up to four detections
+        at the newest (or oldest) end, as :meth:`Track.velocity`, after carrying the first of them with the
+        camera to the frame of the last.
+
+        With the camera's motion known, detections at the frame's edge are left out (among the newest or
+        oldest ``OWN_WINDOW``): the edge cuts a face's box, which then shrinks or slides as the face goes, a
+        motion the face does not have, and which carried over many frames would take its box away from it.
+        None left: the face is taken to be still, and only the camera moves it."""
+        seen = len(track.observations) if newest else min(len(track.observations), OWN_WINDOW)
+        known = self._velocities.get((track.id, newest))
+        if known is not None and known[0] == seen:
+            return known[1]
+        obs = track.observations[-4:] if newest else track.observations[:4]
+        if self._motion and self.frame_size is not None:
+            end = track.observations[-OWN_WINDOW:] if newest else track.observations[:OWN_WINDOW]
+            inner = [o for o in end if not self._at_edge(o.box)]
+            obs = inner[-4:] if newest else inner[:4]
+        if len(obs) < 2 or obs[-1].frame == obs[0].frame:
+            v = np.zeros(4, dtype=np.float32)
+        else:
+            moved = self._moved(obs[0].box, obs[0].frame, obs[-1].frame)
+            v = (obs[-1].box - moved) / float(obs[-1].frame - obs[0].frame)
+            size = max(float(box_sizes(obs[-1].box)[0]), 1.0)
+            v = np.clip(v, -0.5 * size, 0.5 * size).astype(np.float32)
+        self._velocities[(track.id, newest)] = (seen, v)
+        return v
+
+    def _carry(self, track: Track, obs: _Obs, frame: int) -> np.ndarray:
+        """The box of ``obs`` carried to ``frame`` (later or earlier): with the camera's motion, plus the face's
+        own motion at that end of the track; never smaller than the detection, as the camera shows it then."""
+        away = frame - obs.frame
+        velocity = self._own_velocity(track, newest=away >= 0)
+        return _carried(self._moved(obs.box, obs.frame, frame), velocity, away)
 
     def _limit_shrink(self, track_id: int, box: np.ndarray) -> np.ndarray:
         previous = self._last_box.get(track_id)
@@ -382,8 +462,9 @@ def _unseen(box: np.ndarray, away: int) -> np.ndarray:
 
 
 def _carried(box: np.ndarray, velocity: np.ndarray, away: int) -> np.ndarray:
-    """``box`` moved ``away`` frames at ``velocity`` (per corner), and no smaller than it was: a face cut by the
-    frame's edge has a detection that shrinks as it leaves, and the part outside is no smaller."""
+    """``box`` moved ``away`` frames (negative: back in time) at ``velocity`` (per corner), and no smaller than
+    it was: a face cut by the frame's edge has a detection that shrinks as it leaves, and the part outside is
+    no smaller."""
     moved = box + velocity * away
     centre = (moved[:2] + moved[2:]) / 2
     half = np.maximum(moved[2:] - moved[:2], box[2:] - box[:2]) / 2

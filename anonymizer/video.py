@@ -44,6 +44,7 @@ import numpy as np
 from anonymizer.boxes import box_iou
 from anonymizer.detection.union import CascadeDetector
 from anonymizer.faces import Face, estimate_landmarks
+from anonymizer.motion import CameraMotion
 from anonymizer.tracking import DEFAULT_LOOKAHEAD, FaceTracker
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
@@ -214,6 +215,7 @@ class _Transcoder:
         self.detecting: deque = deque()  # (frame index, Future of its faces), in order
         self.tracker: FaceTracker | None = None
         self._padded: CascadeDetector | None = None  # the detector on a mirrored border (VideoOptions.edges)
+        self._motion: CameraMotion | None = None  # the camera's motion, frame to frame, for the tracker
         self.vout = None
         self.track_methods: dict[int, str] = {}
 
@@ -303,7 +305,7 @@ class _Transcoder:
         detecting: deque = deque()
 
         def settle(index: int, found: Future) -> None:
-            planned.extend(faces for _, faces in tracker.push(index, found.result()))
+            planned.extend(faces for _, faces in tracker.push(index, *found.result()))
 
         with self.av.open(self.src.name) as probe, ThreadPoolExecutor(1, thread_name_prefix="search") as pool:
             for index, frame in enumerate(probe.decode(video=0)):
@@ -353,20 +355,25 @@ class _Transcoder:
         return decoded
 
     def _track(self, index: int, found: Future) -> None:
-        for decided, faces in self.tracker.push(index, found.result()):
+        for decided, faces in self.tracker.push(index, *found.result()):
             self._write(decided, faces)
 
-    def _detect(self, index: int, rgb: np.ndarray):
+    def _detect(self, index: int, rgb: np.ndarray) -> tuple[list[Face], np.ndarray | None]:
+        """The frame's faces, and the camera's motion since the frame before (frames come in order: the one
+        thread of the detection pool)."""
+        if index == 0 or self._motion is None:
+            self._motion = CameraMotion()
+        motion = self._motion.update(rgb)
         detector = self.anonymizer.detector
         if not isinstance(detector, CascadeDetector):
-            return self.anonymizer.detect(rgb)
+            return self.anonymizer.detect(rgb), motion
         every = max(self.options.extra_every, 1)
         extra = index % every == 0
         if self.options.edges and detector.photo.border == 0 and detector.large_border == 0:
             if self._padded is None:
                 self._padded = detector.with_border()
             detector = self._padded
-        return detector.detect(rgb, extra=extra)
+        return detector.detect(rgb, extra=extra), motion
 
     def _orient(self, first) -> None:
         """The rotation the first frame's display matrix asks for: frames are searched and replaced upright."""

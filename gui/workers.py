@@ -39,7 +39,7 @@ class DetectorProvider:
         self._factory = factory or (lambda threshold: Anonymizer(threshold=threshold).detector)
         self._detectors: dict[float, Detector] = {}
         self._build_lock = threading.Lock()
-        self._use_lock = threading.Lock()  # detectors (torch modules) are not shared across threads at once
+        self._use_lock = threading.Lock()  # a detector (its networks and buffers) serves one thread at a time
 
     def detect(self, image: np.ndarray, threshold: float) -> list[Face]:
         with self._use_lock:

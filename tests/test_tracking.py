@@ -172,3 +172,52 @@ def test_a_carried_box_is_never_smaller_than_the_detection():
     for frame in hidden[4:]:
         for face in frame:
             assert face.box[2] - face.box[0] >= (last[2] - last[0]) - 1e-3
+
+
+def _pan(shifts: list[float]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A still face (80 px, at x 100 of the scene) seen by a camera panning by ``shifts`` px a frame: its box
+    per frame, and the camera's motion per frame (what CameraMotion measures: the picture moves the other way)."""
+    x, boxes, motions = 0.0, [], []
+    for shift in shifts:
+        x += shift
+        boxes.append(np.array([100 - x, 200, 180 - x, 280], dtype=np.float32))
+        motions.append(np.array([[1, 0, -shift], [0, 1, 0]], dtype=np.float64))
+    return boxes, motions
+
+
+def _run_with_motion(tracker: FaceTracker, detections, motions) -> list[list[Face]]:
+    out = []
+    for i, (faces, motion) in enumerate(zip(detections, motions)):
+        out.extend(tracker.push(i, faces, motion))
+    out.extend(tracker.finish())
+    return [faces for _, faces in out]
+
+
+def test_a_face_the_camera_pans_away_from_and_back_to_is_hidden_on_its_way_back():
+    """The camera pans right until the face has left at the left edge, stops, and pans slowly back. The detector
+    sees the face only while most of it is in the picture; the camera's motion brings its track back in, where
+    the look-back from its next detection (12 frames) would not reach."""
+    size = (640, 480)
+    truth, motions = _pan([6.0] * 30 + [0.0] * 10 + [-2.0] * 60)
+    detections = [[face_at(t[0], t[1], 80)] if t[0] >= -20 else [] for t in truth]
+    shown = [i for i, t in enumerate(truth) if visible_part(t, size) is not None]
+    hidden = _run_with_motion(FaceTracker(lookahead=12, tail=4, frame_size=size), detections, motions)
+    for i in shown:
+        assert covers(hidden[i], visible_part(truth[i], size)), f"frame {i}: the face at the edge shows"
+    # without the camera's motion the track leaves at its last speed and the face shows on its way back
+    blind = run(FaceTracker(lookahead=12, tail=4, frame_size=size), detections)
+    assert not all(covers(blind[i], visible_part(truth[i], size)) for i in shown)
+
+
+def test_a_face_left_hanging_at_the_edge_by_a_camera_that_stops_stays_hidden():
+    """The camera pans until only the face's edge (15 px) is in the picture, then holds still for 100 frames:
+    the track, last seen at the edge, stays where the camera left it, and its box goes once the exit is over."""
+    size = (640, 480)
+    truth, motions = _pan([5.0] * 33 + [0.0] * 100)  # x1 ends at 100 - 165 = -65: 15 px of it visible
+    detections = [[face_at(t[0], t[1], 80)] if t[0] >= -20 else [] for t in truth]
+    hidden = _run_with_motion(FaceTracker(lookahead=12, tail=4, frame_size=size, exit=60), detections, motions)
+    last_seen = max(i for i, d in enumerate(detections) if d)
+    for i in range(len(truth)):
+        if i <= last_seen + 60:
+            assert covers(hidden[i], visible_part(truth[i], size)), f"frame {i}: the sliver at the edge shows"
+    assert all(f == [] for f in hidden[last_seen + 61 + 2 :]), "the exit is over"
