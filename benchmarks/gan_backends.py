@@ -26,12 +26,10 @@ rewrites the Markdown from a results file.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -45,20 +43,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from crowd import choose, copy_folder, flat_name, run_ours  # noqa: E402
 from detection import DEFAULT_DATA, load_photos, read_rgb  # noqa: E402
+from video import paused  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results"
-
-
-@contextlib.contextmanager
-def paused(pid: int | None):
-    if pid is None:
-        yield
-        return
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(pid, signal.SIGCONT)
 
 
 def exported_copy(weights: Path, folder: Path) -> Path:

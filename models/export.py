@@ -5,7 +5,8 @@ with the face blanked, the mask, the landmark heatmaps), the U-Net and the
 composite. It takes ``image`` (N x 3 x R x R in [-1, 1]), ``mask`` (N x 1 x R
 x R, 1 where the face is painted), ``landmarks`` (N x 5 x 2, crop pixels) and
 ``z`` (N x latent) and gives ``composite`` (N x 3 x R x R), N free. Batch norm
-runs in eval mode, so it is folded into the convolutions. After writing, the
+runs in eval mode and is left to onnxruntime to fold, so the file holds the
+weights' own float16 values, stored as float16 (half the size of float32). After writing, the
 export is run on onnxruntime beside torch on random crops, and refused if the
 two differ by more than :data:`MAX_DIFFERENCE` (in 0-255 units); the largest
 difference is recorded in the sidecar.
@@ -57,6 +58,31 @@ def probe_inputs(config, n: int = 4, seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
+def _store_half(path: Path) -> None:
+    """Store each float32 tensor of the ONNX file at ``path`` that float16 holds exactly as float16, with a Cast
+    back to float32 where it is used: the weights are saved in half precision, so this halves the file and
+    changes no value (onnxruntime folds the casts when it loads the model)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    casts = []
+    for tensor in graph.initializer:
+        if tensor.data_type != TensorProto.FLOAT:
+            continue
+        value = numpy_helper.to_array(tensor)
+        half = value.astype(np.float16)
+        if value.size < 16 or not np.array_equal(half.astype(np.float32), value):
+            continue
+        name = tensor.name
+        tensor.CopyFrom(numpy_helper.from_array(half, f"{name}__half"))
+        casts.append(helper.make_node("Cast", [f"{name}__half"], [name], to=TensorProto.FLOAT))
+    for node in reversed(casts):
+        graph.node.insert(0, node)
+    onnx.save(model, str(path))
+
+
 def export_onnx(weights: Path) -> Path:
     """Write ``generator.onnx`` beside the weights at ``weights`` and record it in their sidecar; return its path."""
     import onnxruntime as ort
@@ -80,7 +106,9 @@ def export_onnx(weights: Path) -> Path:
             input_names=list(INPUTS),
             output_names=["composite"],
             dynamic_axes={name: {0: "n"} for name in (*INPUTS, "composite")},
+            do_constant_folding=False,  # batch norm stays apart: its tensors stay the weights' own float16 values
         )
+    _store_half(tmp)
     try:
         options = ort.SessionOptions()
         options.log_severity_level = 3
