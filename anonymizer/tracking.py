@@ -48,9 +48,7 @@ DEFAULT_LEAD = 6  # frames hidden before a track's first detection
 DEFAULT_TAIL = 6  # frames hidden after a track's last detection
 DEFAULT_SMOOTH = 2  # boxes averaged over this many frames either side
 DEFAULT_MAX_SHRINK = 0.1  # a track's box loses at most this share of its width or height per frame
-DEFAULT_EXIT = (
-    250  # frames a track last seen at the frame's edge is carried on, at most, while its box is in the picture
-)
+DEFAULT_EXIT = 250  # frames a track last seen at the frame's edge is kept, at most, while its box is in view
 EDGE_MARGIN = 0.25  # a box this share of its size or closer to the frame's border is at the edge
 GROW_PER_FRAME = 0.04  # a box not seen by the detector grows by this share per frame to the nearest detection
 MAX_GROW = 1.4
@@ -93,15 +91,6 @@ class Track:
     @property
     def last_frame(self) -> int | None:
         return self.hidden[-1][0] if self.hidden else None
-
-    def velocity(self, newest: bool = True) -> np.ndarray:
-        """Box corners' motion per frame, from up to three detections at the newest (or oldest) end."""
-        obs = self.observations[-4:] if newest else self.observations[:4]
-        if len(obs) < 2 or obs[-1].frame == obs[0].frame:
-            return np.zeros(4, dtype=np.float32)
-        v = (obs[-1].box - obs[0].box) / float(obs[-1].frame - obs[0].frame)
-        size = max(float(box_sizes(obs[-1].box)[0]), 1.0)
-        return np.clip(v, -0.5 * size, 0.5 * size)  # a face moving half its size a frame is the fastest believed
 
     def to_report(self, tolerance: float = 1.0) -> dict:
         """id, first and last frame, method, and the hidden boxes as keyframes: straight lines between them
@@ -187,7 +176,7 @@ class FaceTracker:
         self.frame_size = frame_size  # (width, height): boxes are clipped to it, and its edges are watched
         self.exit = max(exit, tail)
         self._tails: dict[int, tuple[int, int]] = {}  # track id -> (its detections then, its tail)
-        self._leads: dict[int, tuple[int, int]] = {}  # track id -> (its detections then, up to 4; its lead)
+        self._leads: dict[int, int] = {}  # track id -> its lead (its first detection never changes)
         self.tracks: list[Track] = []  # tracks a later frame may still need
         self.finished: list[Track] = []
         self._count = 0
@@ -373,11 +362,10 @@ class FaceTracker:
     def _lead_of(self, track: Track) -> int:
         """Frames before its first detection that ``track`` may be hidden: ``lead``, or the whole look-ahead
         when it was first seen at the edge (hidden then only where its box, carried back, is in the picture)."""
-        known = self._leads.get(track.id)
-        if known is None:
-            at_edge = self._at_edge(track.observations[0].box)
-            known = self._leads[track.id] = (1, self.lookahead if at_edge else self.lead)
-        return known[1]
+        lead = self._leads.get(track.id)
+        if lead is None:
+            lead = self._leads[track.id] = self.lookahead if self._at_edge(track.observations[0].box) else self.lead
+        return lead
 
     # -- the camera's motion -----------------------------------------------------------------------------
     def _warp(self, start: int, end: int) -> np.ndarray:
@@ -411,7 +399,7 @@ class FaceTracker:
 
     def _own_velocity(self, track: Track, newest: bool = True) -> np.ndarray:
         """The face's own motion per frame (box corners), the camera's taken out: from up to four detections
-        at the newest (or oldest) end, as :meth:`Track.velocity`, after carrying the first of them with the
+        at the newest (or oldest) end (at most half a face size a frame), after carrying the first of them with the
         camera to the frame of the last.
 
         With the camera's motion known, detections at the frame's edge are left out (among the newest or
