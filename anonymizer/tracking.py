@@ -6,7 +6,8 @@ frames late, where each track's face is in each frame:
 * **Association**: a detection joins the track whose box, carried forward at the track's speed, it overlaps
   most (IoU), or whose centre it lies close to at a similar size (small, fast faces overlap little from one
   frame to the next). Greedy, best pairs first. A detection no track takes starts a new track.
-* **Look-ahead**: a frame is decided only once ``lookahead`` later frames have been detected. So a face the
+* **Look-ahead**: a frame is decided only once later frames have been detected (``delay``: ``lookahead``, or
+  ``entry`` where that is longer). So a face the
   detector misses for a while (turned away, blurred by motion, a threshold flicker) is hidden at the place
   interpolated between the detections before and after the gap, and a face is hidden a few frames
   (``lead``) *before* its first detection, where it was entering the picture or still too small, at the
@@ -20,8 +21,9 @@ frames late, where each track's face is in each frame:
   it, or is cut too far for the detector: its track is carried on, for at most ``exit`` frames, and hidden
   wherever its carried box is in the picture, so the sliver that is still in the picture stays hidden, and a
   face the camera turns back to is hidden again before the detector finds it. A track first seen at the edge
-  is hidden back through the look-ahead, wherever its box, carried back, is in the picture (the frames before
-  those are written already). A carried box is never smaller than the detection it is carried from.
+  is hidden back to the frame where its box, carried back, first touches the picture (at most ``entry``
+  frames: a face coming in across the edge shows a chin or a forehead long before the detector finds it). A
+  carried box is never smaller than the detection it is carried from.
 * **Smoothing**: a track's box is the mean of its boxes over ``smooth`` frames either side, but never less
   than the frame's own detection (their union), and it never shrinks by more than ``max_shrink`` of its
   width or height from one frame to the next. Boxes not seen by the detector (interpolated or carried)
@@ -49,6 +51,7 @@ DEFAULT_TAIL = 6  # frames hidden after a track's last detection
 DEFAULT_SMOOTH = 2  # boxes averaged over this many frames either side
 DEFAULT_MAX_SHRINK = 0.1  # a track's box loses at most this share of its width or height per frame
 DEFAULT_EXIT = 250  # frames a track last seen at the frame's edge is kept, at most, while its box is in view
+DEFAULT_ENTRY = 100  # frames before its first detection a track first seen at the edge is hidden, at most
 EDGE_MARGIN = 0.25  # a box this share of its size or closer to the frame's border is at the edge
 GROW_PER_FRAME = 0.04  # a box not seen by the detector grows by this share per frame to the nearest detection
 MAX_GROW = 1.4
@@ -155,7 +158,7 @@ class FaceTracker:
     """Links per-frame detections into tracks; see the module's docstring.
 
     Feed frames in order with :meth:`push` (frame index, that frame's detections); it returns the frames now
-    decided, as ``(frame index, faces)``, each frame exactly once and in order, ``lookahead`` frames late.
+    decided, as ``(frame index, faces)``, each frame exactly once and in order, :attr:`delay` frames late.
     :meth:`finish` returns the rest at the clip's end.
     """
 
@@ -168,10 +171,13 @@ class FaceTracker:
         max_shrink: float = DEFAULT_MAX_SHRINK,
         frame_size: tuple[int, int] | None = None,
         exit: int = DEFAULT_EXIT,
+        entry: int = DEFAULT_ENTRY,
     ) -> None:
         if lookahead < max(lead, smooth):
             raise ValueError("the look-ahead must cover the lead and the smoothing window")
         self.lookahead, self.lead, self.tail, self.smooth = lookahead, lead, tail, smooth
+        self.entry = max(entry, lead)
+        self.delay = max(lookahead, self.entry)  # frames a frame is decided late
         self.max_shrink = max_shrink
         self.frame_size = frame_size  # (width, height): boxes are clipped to it, and its edges are watched
         self.exit = max(exit, tail)
@@ -198,7 +204,7 @@ class FaceTracker:
             self._motion[frame] = np.vstack([np.asarray(motion, np.float64).reshape(2, 3), [0.0, 0.0, 1.0]])
         self._associate(frame, list(faces))
         out = []
-        while self._next_out <= frame - self.lookahead:
+        while self._next_out <= frame - self.delay:
             out.append((self._next_out, self._decide(self._next_out)))
             self._next_out += 1
         return out
@@ -360,11 +366,11 @@ class FaceTracker:
         return known[1]
 
     def _lead_of(self, track: Track) -> int:
-        """Frames before its first detection that ``track`` may be hidden: ``lead``, or the whole look-ahead
-        when it was first seen at the edge (hidden then only where its box, carried back, is in the picture)."""
+        """Frames before its first detection that ``track`` may be hidden: ``lead``, or ``entry`` when it was
+        first seen at the edge (hidden then only where its box, carried back, is in the picture)."""
         lead = self._leads.get(track.id)
         if lead is None:
-            lead = self._leads[track.id] = self.lookahead if self._at_edge(track.observations[0].box) else self.lead
+            lead = self._leads[track.id] = self.entry if self._at_edge(track.observations[0].box) else self.lead
         return lead
 
     # -- the camera's motion -----------------------------------------------------------------------------

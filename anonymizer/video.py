@@ -7,9 +7,11 @@ through detect -> track -> replace -> encode:
   stored sideways with a rotation in its display matrix is turned upright for the detector and the
   replacer, then turned back, so the stored pixels and the rotation metadata stay as they were).
 * **Track** (:class:`anonymizer.tracking.FaceTracker`): detections are linked into tracks, and each frame is
-  decided a few frames late, so a face the detector misses for some frames is hidden where its track puts it,
-  from a little before its first detection to a little after its last. Only those few frames are held in
-  memory: memory does not grow with the clip's length.
+  decided late (up to ``entry`` frames: 4 s at 25 fps), so a face the detector misses for some frames is
+  hidden where its track puts it, from before its first detection (back to where it came into the picture) to
+  after its last. The file is read twice at once: the search runs that many frames ahead of the writer, which
+  decodes each frame again when it is decided. So no frame waits in memory, and memory does not grow with
+  the clip's length or the look-ahead.
 * **Replace** with the pipeline's method; the GAN paints one new face per track (one latent code for all of
   its frames).
 * **Encode** with H.264 (``libx264``) at CRF 18 by default (visually lossless), or H.265, VP9 or AV1
@@ -45,7 +47,7 @@ from anonymizer.boxes import box_iou
 from anonymizer.detection.union import CascadeDetector
 from anonymizer.faces import Face, estimate_landmarks
 from anonymizer.motion import CameraMotion
-from anonymizer.tracking import DEFAULT_LOOKAHEAD, FaceTracker
+from anonymizer.tracking import DEFAULT_ENTRY, DEFAULT_LOOKAHEAD, FaceTracker
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 KEEP_MATCH_IOU = 0.3  # a face pointed at in a frame belongs to the track whose box there overlaps it most, this much
@@ -83,6 +85,7 @@ class VideoOptions:
     quality: int | None = None  # the codec's CRF; None: its default
     keep_metadata: bool = False
     lookahead: int = DEFAULT_LOOKAHEAD
+    entry: int = DEFAULT_ENTRY  # frames a face coming in across the frame's edge is hidden before it is found
     # The default detector's passes for large and turned faces run on every this-many-th frame only: such
     # faces are bridged by the tracker in between, and the photo's own pass runs on every frame.
     extra_every: int = 3
@@ -148,8 +151,9 @@ def anonymize_video(
 ) -> VideoResult:
     """Anonymize every frame of ``source`` into ``output``; see the module's docstring.
 
-    ``progress(frames done, frames in all or None)`` is called after each frame written; with
-    ``edits.keep``, after each frame searched too (each frame counts twice: ``2 * frames`` in all).
+    ``progress(frames done, frames in all or None)`` is called after each frame searched (the writer follows
+    a little behind); with ``edits.keep``, after each frame searched and each frame written (each frame counts
+    twice: ``2 * frames`` in all).
     """
     import av
 
@@ -211,7 +215,9 @@ class _Transcoder:
         self.searched = 0  # frames searched before writing (VideoEdits.keep), for the progress
         self.searched_by: FaceTracker | None = None  # the tracker of that search: its tracks are the report's
         self.written = self.faces = 0
-        self.pending: deque = deque()  # (upright RGB, pts, time_base) of the frames not yet decided
+        self.search = None  # the frames searched: a second reading of the file, ahead of the writer
+        self.found = 0  # frames read by that search
+        self.decided: deque = deque()  # (frame index, faces) decided and not yet written, in order
         self.detecting: deque = deque()  # (frame index, Future of its faces), in order
         self.tracker: FaceTracker | None = None
         self._padded: CascadeDetector | None = None  # the detector on a mirrored border (VideoOptions.edges)
@@ -242,7 +248,9 @@ class _Transcoder:
                     stream.metadata.clear()
                     if language:  # which language an audio or subtitle track is, a viewer needs
                         stream.metadata["language"] = language
-            with ThreadPoolExecutor(1, thread_name_prefix="detect") as self.pool:
+            with ThreadPoolExecutor(1, thread_name_prefix="detect") as self.pool, contextlib.ExitStack() as stack:
+                if self.planned is None:
+                    self.search = iter(stack.enter_context(av.open(self.src.name)).decode(video=0))
                 decoded = self._frames(copies, others)
             if decoded == 0:
                 raise VideoError("the video stream holds no frame that decodes")
@@ -250,8 +258,6 @@ class _Transcoder:
                 raise VideoError(f"truncated or corrupt: {decoded} of its {self.total} frames decode")
             if self.planned is not None and decoded != len(self.planned):
                 raise VideoError(f"the video gave {len(self.planned)} frames when searched and {decoded} when written")
-            for index, faces in self.tracker.finish() if self.planned is None else ():
-                self._write(index, faces)
             dst.mux(self.vout.encode(None))
         fps = float(self.vin.average_rate) if self.vin.average_rate else None
         kept_ids = {track["id"] for track in self.kept}
@@ -300,7 +306,7 @@ class _Transcoder:
     def _plan(self) -> None:
         """Search and track the whole clip before writing (for ``VideoEdits.keep``): every frame's faces, minus
         the tracks the reviewer kept. Only the faces are held, not the frames."""
-        tracker = self.searched_by = FaceTracker(lookahead=self.options.lookahead, frame_size=self._upright_size())
+        tracker = self.searched_by = self._new_tracker()
         planned: list[list[Face]] = []
         detecting: deque = deque()
 
@@ -350,13 +356,32 @@ class _Transcoder:
             for frame in packet.decode():
                 self._push(decoded, frame)
                 decoded += 1
-        while self.detecting:
-            self._track(*self.detecting.popleft())
+        if self.planned is None:
+            self._search_until(None)
+            if self.decided:
+                raise VideoError(f"the video gave {self.found} frames when searched and {decoded} when written")
         return decoded
 
+    def _search_until(self, index: int | None) -> None:
+        """Search on until frame ``index`` is decided (None: to the end of the clip). A frame's detection runs
+        in the pool while this thread reads the next one and writes the frames decided before it."""
+        while self.search is not None and (index is None or not self.decided or self.decided[-1][0] < index):
+            frame = next(self.search, None)
+            if frame is None:  # the clip's end: every frame left is decided
+                self.search = None
+                while self.detecting:
+                    self._track(*self.detecting.popleft())
+                self.decided.extend(self.tracker.finish())
+                return
+            self.detecting.append((self.found, self.pool.submit(self._detect, self.found, self._upright(frame))))
+            self.found += 1
+            while len(self.detecting) > 1:  # one detection in flight
+                self._track(*self.detecting.popleft())
+            if self.progress is not None:
+                self.progress(self.found, self.total)
+
     def _track(self, index: int, found: Future) -> None:
-        for decided, faces in self.tracker.push(index, *found.result()):
-            self._write(decided, faces)
+        self.decided.extend(self.tracker.push(index, *found.result()))
 
     def _detect(self, index: int, rgb: np.ndarray) -> tuple[list[Face], np.ndarray | None]:
         """The frame's faces, and the camera's motion since the frame before (frames come in order: the one
@@ -412,22 +437,25 @@ class _Transcoder:
         if self.options.keep_metadata:
             vout.metadata.update({k: v for k, v in self.vin.metadata.items() if k.lower() != "encoder"})
         self.vout = vout
-        self.tracker = FaceTracker(lookahead=self.options.lookahead, frame_size=self._upright_size())  # upright px
+        self.tracker = self._new_tracker()
+
+    def _new_tracker(self) -> FaceTracker:
+        return FaceTracker(lookahead=self.options.lookahead, entry=self.options.entry, frame_size=self._upright_size())
 
     def _push(self, index: int, frame) -> None:
-        rgb = self._upright(frame)
-        self.pending.append((rgb, frame.pts, frame.time_base))
+        """Write frame ``index`` (decoded by the writer's reading of the file) once its faces are decided."""
         if self.planned is not None:  # searched already: write it now
             if index >= len(self.planned):
                 raise VideoError(f"the video gave {len(self.planned)} frames when searched and more when written")
-            self._write(index, [dataclasses.replace(f) for f in self.planned[index]])
-            return
-        self.detecting.append((index, self.pool.submit(self._detect, index, rgb)))
-        while len(self.detecting) > 1:  # one detection in flight while the frames before it are written
-            self._track(*self.detecting.popleft())
+            faces = [dataclasses.replace(f) for f in self.planned[index]]
+        else:
+            self._search_until(index)
+            if not self.decided or self.decided[0][0] != index:
+                raise VideoError(f"the video gave {self.found} frames when searched and more when written")
+            faces = self.decided.popleft()[1]
+        self._write(self._upright(frame), frame.pts, frame.time_base, faces)
 
-    def _write(self, index: int, faces) -> None:
-        rgb, pts, time_base = self.pending.popleft()
+    def _write(self, rgb: np.ndarray, pts, time_base, faces) -> None:
         faces = list(faces) + [dataclasses.replace(face) for face in self.added]
         result = self.anonymizer.anonymize(rgb, faces=faces)
         for face in result.faces:
@@ -439,9 +467,8 @@ class _Transcoder:
         self.dst.mux(self.vout.encode(new))
         self.written += 1
         self.faces += len(result.faces)
-        if self.progress is not None:
-            total = self.total and (2 * self.total if self.searched else self.total)
-            self.progress(self.searched + self.written, total)
+        if self.progress is not None and self.planned is not None:
+            self.progress(self.searched + self.written, self.total and 2 * self.total)
 
 
 @dataclass

@@ -196,16 +196,16 @@ def _run_with_motion(tracker: FaceTracker, detections, motions) -> list[list[Fac
 def test_a_face_the_camera_pans_away_from_and_back_to_is_hidden_on_its_way_back():
     """The camera pans right until the face has left at the left edge, stops, and pans slowly back. The detector
     sees the face only while most of it is in the picture; the camera's motion brings its track back in, where
-    the look-back from its next detection (12 frames) would not reach."""
+    the look-back from its next detection (12 frames here) would not reach."""
     size = (640, 480)
     truth, motions = _pan([6.0] * 30 + [0.0] * 10 + [-2.0] * 60)
     detections = [[face_at(t[0], t[1], 80)] if t[0] >= -20 else [] for t in truth]
     shown = [i for i, t in enumerate(truth) if visible_part(t, size) is not None]
-    hidden = _run_with_motion(FaceTracker(lookahead=12, tail=4, frame_size=size), detections, motions)
+    hidden = _run_with_motion(FaceTracker(lookahead=12, tail=4, frame_size=size, entry=12), detections, motions)
     for i in shown:
         assert covers(hidden[i], visible_part(truth[i], size)), f"frame {i}: the face at the edge shows"
     # without the camera's motion the track leaves at its last speed and the face shows on its way back
-    blind = run(FaceTracker(lookahead=12, tail=4, frame_size=size), detections)
+    blind = run(FaceTracker(lookahead=12, tail=4, frame_size=size, entry=12), detections)
     assert not all(covers(blind[i], visible_part(truth[i], size)) for i in shown)
 
 
@@ -221,3 +221,27 @@ def test_a_face_left_hanging_at_the_edge_by_a_camera_that_stops_stays_hidden():
         if i <= last_seen + 60:
             assert covers(hidden[i], visible_part(truth[i], size)), f"frame {i}: the sliver at the edge shows"
     assert all(f == [] for f in hidden[last_seen + 61 + 2 :]), "the exit is over"
+
+
+def test_a_face_coming_in_across_the_edge_is_hidden_back_to_where_it_first_touched_the_picture():
+    """The camera pans slowly down a still scene: a face comes in across the top edge, a chin first, and the
+    detector finds it only once 60 % of it is in the picture, 40 frames after it first showed. Every frame it
+    shows in is hidden (the look-back at the edge reaches back to where it first touched the picture), and the
+    frames long before that are not."""
+    size = (640, 480)
+    x, boxes, motions = 0.0, [], []
+    for _ in range(90):
+        x += 2.0  # the picture moves down 2 px a frame
+        boxes.append(np.array([300, -140 + x, 400, -40 + x], dtype=np.float32))
+        motions.append(np.array([[1, 0, 0], [0, 1, 2.0]], dtype=np.float64))
+    detections = [[face_at(b[0], b[1], 100)] if b[3] >= 60 else [] for b in boxes]
+    first = next(i for i, d in enumerate(detections) if d)
+    shown = [i for i, b in enumerate(boxes) if visible_part(b, size) is not None]
+    assert first - shown[0] >= 25  # longer than the look-ahead
+    hidden = _run_with_motion(FaceTracker(lookahead=12, tail=4, frame_size=size), detections, motions)
+    for i in shown:
+        assert covers(hidden[i], visible_part(boxes[i], size)), f"frame {i}: the face coming in shows"
+    # the carried box is grown (by up to 40 %: 20 px a side here, 10 frames of the pan), and not more
+    assert all(f == [] for f in hidden[: shown[0] - 11]), "hidden long before the face came in"
+    short = _run_with_motion(FaceTracker(lookahead=12, tail=4, frame_size=size, entry=12), detections, motions)
+    assert not all(covers(short[i], visible_part(boxes[i], size)) for i in shown)
