@@ -7,8 +7,8 @@ Reproduce (from the repository root)::
 For each length (``--frames``, default 30 and 150), a 3840x2160 clip of moving noise is encoded (H.264,
 CRF 30, 25 fps), then anonymized with blur by :func:`anonymizer.video.anonymize_video` in a fresh process,
 whose peak resident memory (``ru_maxrss``) is read at its end. The detector is a stand-in that returns one
-face a frame where the moving block is, so that what is measured is the video path itself (decoding, the
-look-ahead's frames, tracking, replacing, encoding), not a detector's working memory, which is per frame
+face a frame where the moving block is, so that what is measured is the video path itself (decoding, twice:
+the search ahead and the writer behind; tracking, replacing, encoding), not a detector's working memory, which is per frame
 and the same for every length. The same run with the real detector would take minutes a 4K frame here.
 """
 
