@@ -29,6 +29,7 @@ from anonymizer.detection import DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, DETECTORS
 from anonymizer.device import cpu_count
 from anonymizer.imageio import DEFAULT_JPEG_QUALITY, DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from anonymizer.pipeline import DEFAULT_METHOD, Anonymizer
+from anonymizer.ray_engine import RayEngineError
 from anonymizer.replacers import METHODS
 from anonymizer.video import CODECS, VIDEO_EXTENSIONS
 
@@ -42,6 +43,7 @@ examples:
   anonymize --input holiday/ --out holiday_anon/ --method pixelate --overwrite
   anonymize --input scans/ --out scans_anon/ --max-pixels 300000000 --keep-metadata
   anonymize --input interview.mp4 --out anon/ --report report.json
+  anonymize --input /shared/archive/ --out /shared/anon/ --report report.json --engine ray --ray-address auto
 
 The output folder mirrors the input: same relative paths, names and formats.
 Photos are chosen by extension ({" ".join(IMAGE_EXTENSIONS)}), and videos
@@ -62,6 +64,11 @@ A folder is done by one worker process per core (--workers); the outputs, the
 report and its order are the same as with --workers 1. Ctrl-C or SIGTERM stops
 the run after the photos in progress: no half-written file is left, and the
 report lists what was done.
+
+With --engine ray (from anonymizer[ray]) the same job runs on Ray Data: on a
+local Ray started for the run, or on the cluster at --ray-address. The input
+and the output must be on storage that every node sees at the same path; the
+outputs, the report and the exit status are those of the local engine.
 
 exit status: 0 when every photo was written (or already there), 1 when any
 failed, 2 for a usage error, 130 when interrupted, 143 when terminated.
@@ -231,6 +238,19 @@ def build_parser() -> argparse.ArgumentParser:
         "1 with --device cuda)",
     )
     parser.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: worker processes on this machine (default); ray: an actor pool on Ray Data, from "
+        "anonymizer[ray], --workers actors (default: one per CPU of the cluster, one per GPU with --device cuda)",
+    )
+    parser.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="with --engine ray: the running cluster to join (auto, or HOST:PORT of its head); default: start a "
+        "local Ray for the run",
+    )
+    parser.add_argument(
         "-q",
         "--quiet",
         action="store_true",
@@ -291,6 +311,15 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return EXIT_USAGE
+    if args.ray_address is not None and args.engine != "ray":
+        parser.print_usage(sys.stderr)
+        print("anonymize: error: --ray-address is only used with --engine ray", file=sys.stderr)
+        return EXIT_USAGE
+    if args.engine == "ray":
+        problem = _ray_problem(args)
+        if problem is not None:
+            print(f"anonymize: error: {problem}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         check_paths(args.input, args.out)  # before any network loads, so a usage error comes at once
     except BatchPathError as err:
@@ -303,11 +332,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"anonymize: error: cannot set up the {args.method} method: {type(err).__name__}: {err}", file=sys.stderr)
         return EXIT_FAILED
     try:
-        batch = Batch(anonymizer, args.input, args.out, options, workers=_workers(args))
+        if args.engine == "ray":
+            from anonymizer.ray_engine import RayBatch
+
+            batch = RayBatch(anonymizer, args.input, args.out, options, workers=args.workers, address=args.ray_address)
+        else:
+            batch = Batch(anonymizer, args.input, args.out, options, workers=_workers(args))
     except (BatchPathError, OSError) as err:
         print(f"anonymize: error: {err}", file=sys.stderr)
         return EXIT_FAILED
     return _run(batch, args)
+
+
+def _ray_problem(args: argparse.Namespace) -> str | None:
+    """Why --engine ray cannot run (the extra missing, a storage URL), or None."""
+    from anonymizer.ray_engine import RAY_EXTRA, check_storage, ray_available
+
+    if not ray_available():
+        return f"--engine ray needs Ray Data: {RAY_EXTRA}"
+    try:
+        check_storage(args.input, args.out)
+    except RayEngineError as err:
+        return str(err)
+    return None
 
 
 def _workers(args: argparse.Namespace) -> int:
@@ -362,12 +409,15 @@ def _run(batch: Batch, args: argparse.Namespace) -> int:
         frames_bar.update(done - frames_bar.n)
 
     interrupted: KeyboardInterrupt | None = None
+    failure: RayEngineError | None = None
     main_thread = threading.current_thread() is threading.main_thread()  # signals can only be set there
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
         batch.run(progress=progress, frame_progress=frame_progress)
     except KeyboardInterrupt as stop:
         interrupted = stop
+    except RayEngineError as err:  # Ray could not start, or the cluster failed: the report says what was done
+        failure = err
     finally:
         if frames_bar is not None:
             frames_bar.close()
@@ -390,6 +440,9 @@ def _run(batch: Batch, args: argparse.Namespace) -> int:
     summary = batch.summary()
     if args.report is not None and not to_stdout:
         summary += f"; report: {args.report}"
+    if failure is not None:
+        print(f"anonymize: error: {failure}; {summary}", file=sys.stderr)
+        return EXIT_FAILED
     if interrupted is not None:
         print(
             f"anonymize: {'terminated' if isinstance(interrupted, _Terminated) else 'interrupted'}: {summary}",
