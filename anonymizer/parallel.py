@@ -54,11 +54,12 @@ def _process(job):
 
 
 @contextlib.contextmanager
-def _signals_ignored():
-    """Ctrl-C and SIGTERM held back while workers may be started: they are blocked (not ignored), so a
-    started process is born with them blocked (a signal mask survives fork and exec) and a signal that comes
-    while a worker still imports cannot kill it before its initializer runs, while in this process the
-    signal stays pending and is delivered when the block ends, instead of being lost."""
+def signals_blocked():
+    """Ctrl-C and SIGTERM held back while worker processes may be started (here, and by the Ray engine): they
+    are blocked (not ignored), so a started process is born with them blocked (a signal mask survives fork and
+    exec) and a signal that comes while a worker still starts cannot kill it, nor reach it with the whole
+    process group, while in this process the signal stays pending and is delivered when the block ends,
+    instead of being lost."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
@@ -131,7 +132,7 @@ def run_in_workers(
                         position += 1
                     else:
                         break
-                    with _signals_ignored():  # a submit may start a worker: it is born ignoring them
+                    with signals_blocked():  # a submit may start a worker: it is born with them blocked
                         flight.append((i, pool.submit(work, job)))
                 if not flight:
                     break

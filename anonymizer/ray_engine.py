@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from anonymizer.batch import Batch, BatchOptions, ImageJob, ReportEntry, error_entry, process_job
+from anonymizer.parallel import signals_blocked
 from anonymizer.pipeline import Anonymizer
 from anonymizer.video import is_video_path
 
@@ -368,21 +369,6 @@ def _forward_stop(event: threading.Event, coordinator) -> None:
 
 
 @contextlib.contextmanager
-def _signals_blocked() -> Iterator[None]:
-    """SIGINT and SIGTERM blocked while Ray starts its processes: they are born with them blocked (a signal mask
-    survives fork and exec), so a Ctrl-C or a ``kill`` of the whole process group reaches the driver alone,
-    which then stops cleanly, instead of killing the local Ray under it. Here they stay pending until the end."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    saved = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, saved)
-
-
-@contextlib.contextmanager
 def _ray_session(address: str | None) -> Iterator:
     """Ray, connected: to ``address``, to the session this process already has, or to a local Ray started
     for the run and shut down after it."""
@@ -393,7 +379,7 @@ def _ray_session(address: str | None) -> Iterator:
         return
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     try:
-        with _signals_blocked():
+        with signals_blocked():  # Ray's processes are born with them blocked: a signal reaches the driver alone
             if address is None:
                 ray.init(**quiet)
             else:
