@@ -24,7 +24,7 @@ from anonymizer.batch import (
     report_dict,
     write_report,
 )
-from anonymizer.crops import DEFAULT_MASK_SCALE
+from anonymizer.crops import DEFAULT_MASK_SCALE, DEFAULT_MASK_SHAPE, SHAPES, VIDEO_MASK_SHAPE
 from anonymizer.detection import DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, DETECTORS
 from anonymizer.device import cpu_count
 from anonymizer.imageio import DEFAULT_JPEG_QUALITY, DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
@@ -161,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"hidden region as a multiple of the face box (default: {DEFAULT_MASK_SCALE})",
     )
     parser.add_argument(
+        "--mask-shape",
+        choices=SHAPES,
+        default=None,
+        help="the hidden region: the ellipse inscribed in the grown box, or the whole rectangle "
+        f"(blur, pixelate, solid; default: {DEFAULT_MASK_SHAPE} in photos, {VIDEO_MASK_SHAPE} in videos)",
+    )
+    parser.add_argument(
         "--detector",
         choices=DETECTORS,
         default="default",
@@ -273,6 +280,7 @@ def _build_anonymizer(args: argparse.Namespace) -> Anonymizer:
         threshold=args.threshold,
         min_face_size=args.min_face_size,
         mask_scale=args.mask_scale,
+        mask_shape=args.mask_shape,
         device=args.device,
         detector_name=args.detector,
         **options,

@@ -32,6 +32,13 @@ from anonymizer.faces import Face
 
 DEFAULT_CONTEXT = 2.0  # crop side as a multiple of the face box's longer side
 DEFAULT_MASK_SCALE = 1.3  # hidden region as a multiple of the face box
+# The shape blur, pixelate and solid hide, unless the user chooses one (benchmarks/results/region_tune_tune.md):
+# in photos the ellipse inscribed in that rectangle, which on the tune half of the WIDER photos hid the
+# rectangle's faces from 16 px up and changed 2.9 % of the pixels outside faces, against 5.5 %; in video frames
+# the rectangle, whose boxes are often carried or cut by the frame's edge (on the tune clips the ellipse left
+# one more face-frame showing alone).
+DEFAULT_MASK_SHAPE = "ellipse"
+VIDEO_MASK_SHAPE = "rect"
 FEATHER = 0.12  # feather band as a fraction of the hidden region's longer side
 SHAPES = ("rect", "ellipse")
 
@@ -134,6 +141,11 @@ def feather_alpha(shape: tuple[int, int], hidden: np.ndarray, feather: float, ki
     """1 inside ``hidden`` (a rectangle, or its inscribed ellipse), falling linearly to 0 ``feather`` px beyond."""
     dist = _outside_distance(shape, hidden, kind)
     return np.clip(1.0 - dist / max(feather, 1e-6), 0.0, 1.0).astype(np.float32)
+
+
+def hidden_mask(shape: tuple[int, int], box: np.ndarray, region: Region) -> np.ndarray:
+    """The pixels (bool, ``shape`` = height, width) that ``region`` fully replaces for a face's ``box``."""
+    return region_masks(shape, hidden_region(box, region.scale), region)[0].astype(bool)
 
 
 def region_masks(shape: tuple[int, int], hidden: np.ndarray, region: Region) -> tuple[np.ndarray, ...]:

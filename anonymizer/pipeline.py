@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from anonymizer.crops import DEFAULT_MASK_SCALE, Region, make_crop, paint_waves, paste_back
+from anonymizer.crops import DEFAULT_MASK_SCALE, DEFAULT_MASK_SHAPE, SHAPES, Region, make_crop, paint_waves, paste_back
 from anonymizer.detection import DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, Detector, make_detector
 from anonymizer.faces import Face, ImageResult
 from anonymizer.replacers import PixelateReplacer, Replacer, make_replacer
@@ -36,6 +36,7 @@ class Anonymizer:
         threshold: float = DEFAULT_THRESHOLD,
         min_face_size: int = DEFAULT_MIN_FACE,
         mask_scale: float = DEFAULT_MASK_SCALE,
+        mask_shape: str | None = None,
         device: str = "auto",
         detector_name: str = "default",
         **replacer_options,
@@ -49,6 +50,7 @@ class Anonymizer:
                 threshold=threshold,
                 min_face_size=min_face_size,
                 mask_scale=mask_scale,
+                mask_shape=mask_shape,
                 device=device,
                 detector_name=detector_name,
                 **replacer_options,
@@ -63,6 +65,11 @@ class Anonymizer:
         self.replacer = replacer
         self.fallback = fallback or PixelateReplacer()
         self.mask_scale = mask_scale
+        # None: each kind's default (an ellipse in photos; video frames ask for their own, a rectangle)
+        self.mask_shape = mask_shape
+        if mask_shape is not None and mask_shape not in SHAPES:
+            raise ValueError(f"mask shape must be one of {', '.join(SHAPES)}, not {mask_shape!r}")
+        Region(scale=mask_scale)  # a bad scale fails here, not at the first face
 
     @property
     def recipe(self) -> dict | None:
@@ -83,8 +90,12 @@ class Anonymizer:
     def detect(self, image: np.ndarray) -> list[Face]:
         return self.detector.detect(_check_rgb(image))
 
-    def anonymize(self, image: np.ndarray, faces: list[Face] | None = None) -> ImageResult:
-        """Replace every face (detected here unless ``faces`` is given) in a copy of ``image``."""
+    def anonymize(
+        self, image: np.ndarray, faces: list[Face] | None = None, *, default_shape: str = DEFAULT_MASK_SHAPE
+    ) -> ImageResult:
+        """Replace every face (detected here unless ``faces`` is given) in a copy of ``image``. Blur, pixelate
+        and solid hide ``mask_shape``, or ``default_shape`` when the pipeline was given none (a video frame
+        passes its own)."""
         image = _check_rgb(image)
         if faces is None:
             faces = self.detect(image)
@@ -93,8 +104,9 @@ class Anonymizer:
             return ImageResult(image=image.copy(), faces=[])
         chosen = [self._replacer_for(face) for face in faces]
         out = image
-        for wave in paint_waves(faces, [self.region_of(r) for r in chosen]):
-            out = self._replace_wave(out, faces, chosen, wave)
+        shape = self.mask_shape or default_shape
+        for wave in paint_waves(faces, [self.region_of(r, shape) for r in chosen]):
+            out = self._replace_wave(out, faces, chosen, wave, shape)
         return ImageResult(image=out, faces=faces)
 
     def _replacer_for(self, face: Face) -> Replacer:
@@ -108,12 +120,13 @@ class Anonymizer:
             face.fallback = declines(face) if declines is not None else None
         return self.fallback if face.fallback else self.replacer
 
-    def region_of(self, replacer: Replacer) -> Region:
-        """Where ``replacer`` paints: its own region (the GAN's is fixed by training), else ``mask_scale``'s."""
-        return replacer.region or Region(scale=self.mask_scale)
+    def region_of(self, replacer: Replacer, shape: str | None = None) -> Region:
+        """Where ``replacer`` paints: its own region (the GAN's is fixed by training), else ``mask_scale``'s, of
+        ``shape`` (default: ``mask_shape``, else the photos' default)."""
+        return replacer.region or Region(scale=self.mask_scale, shape=shape or self.mask_shape or DEFAULT_MASK_SHAPE)
 
     def _replace_wave(
-        self, image: np.ndarray, faces: list[Face], chosen: list[Replacer], wave: list[int]
+        self, image: np.ndarray, faces: list[Face], chosen: list[Replacer], wave: list[int], shape: str
     ) -> np.ndarray:
         """Replace the faces ``wave`` indexes (one batch per replacer) and paste them into a copy of ``image``."""
         groups: dict[int, tuple[Replacer, list[int]]] = {}
@@ -121,7 +134,7 @@ class Anonymizer:
             groups.setdefault(id(chosen[i]), (chosen[i], []))[1].append(i)
         crops, new, grain = [], [], []
         for replacer, indices in groups.values():
-            region = self.region_of(replacer)
+            region = self.region_of(replacer, shape)
             group = [make_crop(image, faces[i], replacer.crop_size, region) for i in indices]
             pixels = replacer.replace(group)
             if len(pixels) != len(group):

@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from anonymizer.boxes import box_iou
+from anonymizer.crops import VIDEO_MASK_SHAPE
 from anonymizer.detection.union import CascadeDetector
 from anonymizer.faces import Face, estimate_landmarks
 from anonymizer.motion import CameraMotion
@@ -306,24 +307,13 @@ class _Transcoder:
     def _plan(self) -> None:
         """Search and track the whole clip before writing (for ``VideoEdits.keep``): every frame's faces, minus
         the tracks the reviewer kept. Only the faces are held, not the frames."""
-        tracker = self.searched_by = self._new_tracker()
-        planned: list[list[Face]] = []
-        detecting: deque = deque()
-
-        def settle(index: int, found: Future) -> None:
-            planned.extend(faces for _, faces in tracker.push(index, *found.result()))
-
-        with self.av.open(self.src.name) as probe, ThreadPoolExecutor(1, thread_name_prefix="search") as pool:
-            for index, frame in enumerate(probe.decode(video=0)):
-                detecting.append((index, pool.submit(self._detect, index, self._upright(frame))))
-                while len(detecting) > 1:
-                    settle(*detecting.popleft())
-                self.searched = index + 1
-                if self.progress is not None:
-                    self.progress(self.searched, 2 * self.total if self.total else None)
-            while detecting:
-                settle(*detecting.popleft())
-        planned.extend(faces for _, faces in tracker.finish())
+        tracker = self.tracker = self.searched_by = self._new_tracker()
+        with self.av.open(self.src.name) as probe, ThreadPoolExecutor(1, thread_name_prefix="search") as self.pool:
+            self.search = iter(probe.decode(video=0))
+            self._search_until(None)
+        planned = [faces for _, faces in self.decided]
+        self.decided.clear()
+        self.searched = self.found
         if not planned:
             raise VideoError("the video stream holds no frame that decodes")
         if self.total and len(planned) < self.total:
@@ -377,8 +367,8 @@ class _Transcoder:
             self.found += 1
             while len(self.detecting) > 1:  # one detection in flight
                 self._track(*self.detecting.popleft())
-            if self.progress is not None:
-                self.progress(self.found, self.total)
+            if self.progress is not None:  # with edits.keep every frame counts twice: searched, then written
+                self.progress(self.found, self.total and 2 * self.total if self.edits.keep else self.total)
 
     def _track(self, index: int, found: Future) -> None:
         self.decided.extend(self.tracker.push(index, *found.result()))
@@ -457,7 +447,7 @@ class _Transcoder:
 
     def _write(self, rgb: np.ndarray, pts, time_base, faces) -> None:
         faces = list(faces) + [dataclasses.replace(face) for face in self.added]
-        result = self.anonymizer.anonymize(rgb, faces=faces)
+        result = self.anonymizer.anonymize(rgb, faces=faces, default_shape=VIDEO_MASK_SHAPE)
         for face in result.faces:
             if face.track is not None and face.method:
                 self.track_methods[face.track] = face.method

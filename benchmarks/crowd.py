@@ -4,10 +4,13 @@ Reproduce (from the repository root; deface's venv as in ``benchmarks/detection.
 
     .venv/bin/python benchmarks/crowd.py                     # writes benchmarks/results/crowd.{json,md}
     .venv/bin/python benchmarks/crowd.py --photos all        # all 400 WIDER photos (pixels only is quicker: --no-time)
+    .venv/bin/python benchmarks/crowd.py --photos all --half report --no-time --name crowd_report   # the untuned half
 
 Photos: by default the WIDER photos of ``shared/data/wider`` with 8 or more
 annotated faces (61 photos, 1,149 faces: family groups, dancing, interviews in a
-crowd); ``--photos all`` takes all 400.
+crowd); ``--photos all`` takes all 400. ``--half tune|report`` keeps one half of
+them (``benchmarks/wider_split.py``): settings are chosen on ``tune``, and the
+figures that say what an untuned photo gets come from ``report``.
 
 **Time**: each command is run as a user runs it, from a fresh process, on a
 copy of the folder, and timed wall-clock (start-up, model loading, reading and
@@ -20,7 +23,8 @@ writing included):
   ``*_anonymized.jpg`` beside each input.
 
 The runs alternate (ours, deface, ours, ...) ``--repeats`` times and the median
-is reported, with nothing else running on the machine.
+is reported, with nothing else running on the machine (``--pause PID`` stops the
+background training run while the commands are timed).
 
 **What was hidden**, judged from the pixels: both tools are run once more with
 a solid fill (``--method solid``; ``deface --replacewith solid``) on lossless PNG
@@ -31,16 +35,19 @@ when 70% or more of its annotated box changed; reported per size bucket (the
 longer side of the box: <16, 16-32, 32-64, >=64 px). *Outside faces*: the share
 of each photo's pixels changed outside every annotated face box (invalid ones
 included) grown 1.6x about its centre, averaged over photos -- the damage of
-false and oversized masks.
+false and oversized masks. Every face of 64 px or more that a tool leaves
+visible is listed (photo, box, share of it changed), so that each can be looked at.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -54,12 +61,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from detection import BUCKETS, COVER, DEFAULT_DATA, face_zone, load_photos, read_rgb  # noqa: E402
+from wider_split import HALVES, select_half  # noqa: E402
 
 DEFACE = ROOT / "benchmarks" / ".venv-deface" / "bin" / "deface"
 ANONYMIZE = Path(sys.executable).parent / "anonymize"
 DEFAULT_OUT = ROOT / "benchmarks" / "results"
 CHANGED = 16  # a pixel is changed when a channel moved this much or more
 CROWD = 8  # faces a photo needs to count as a crowd photo
+LARGE = 64  # misses of faces this large (longer side, px) are listed one by one
 
 
 def choose(photos: list, which: str) -> list:
@@ -79,6 +88,19 @@ def copy_folder(photos: list, folder: Path, png: bool) -> None:
             Image.fromarray(read_rgb(photo.path)).save(folder / (Path(flat_name(photo)).stem + ".png"))
         else:
             shutil.copyfile(photo.path, folder / flat_name(photo))
+
+
+@contextlib.contextmanager
+def paused(pid: int | None):
+    """Stop process ``pid`` (SIGSTOP) for the block, and let it go on after (SIGCONT), whatever happens."""
+    if pid is None:
+        yield
+        return
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 def timed(cmd: list[str], cwd: Path | None = None) -> float:
@@ -116,6 +138,7 @@ def hidden_measure(photos: list, inputs: Path, outputs: dict[str, callable]) -> 
         hidden = {b[0]: 0 for b in BUCKETS}
         total = {b[0]: 0 for b in BUCKETS}
         outside = []
+        large_misses = []
         for photo in photos:
             name = Path(flat_name(photo)).stem + ".png"
             before = read_rgb(inputs / name).astype(np.int16)
@@ -126,7 +149,12 @@ def hidden_measure(photos: list, inputs: Path, outputs: dict[str, callable]) -> 
                 bucket = next(b[0] for b in BUCKETS if b[1] <= size < b[2])
                 total[bucket] += 1
                 box = changed[max(0, y1) : y2, max(0, x1) : x2]
-                hidden[bucket] += int(box.size > 0 and box.mean() >= COVER)
+                covered = float(box.mean()) if box.size else 0.0
+                hidden[bucket] += int(box.size > 0 and covered >= COVER)
+                if size >= LARGE and not (box.size > 0 and covered >= COVER):
+                    large_misses.append(
+                        {"photo": photo.name, "box": [int(x1), int(y1), int(x2), int(y2)], "changed": round(covered, 3)}
+                    )
             zone = face_zone(photo, changed.shape)
             outside.append(float(np.count_nonzero(changed & ~zone)) / changed.size)
         result[tool] = {
@@ -134,6 +162,7 @@ def hidden_measure(photos: list, inputs: Path, outputs: dict[str, callable]) -> 
             "hidden_count": hidden,
             "faces": total,
             "outside_faces": statistics.fmean(outside),
+            "large_misses": large_misses,
         }
     return result
 
@@ -149,7 +178,9 @@ def markdown(result: dict) -> str:
         t = result["time"]
         base = t["deface (blur)"]["median"]
         lines += [
-            f"Wall-clock seconds, whole process, median of {s['repeats']} alternating runs:",
+            f"Wall-clock seconds, whole process, median of {s['repeats']} alternating runs"
+            + (" (the background training run stopped while timing)" if s.get("paused") else "")
+            + ":",
             "",
             "| command | median s | runs | x deface |",
             "| --- | ---: | --- | ---: |",
@@ -174,6 +205,11 @@ def markdown(result: dict) -> str:
             for b in BUCKETS
         ]
         lines.append(f"| {tool} | " + " | ".join(cells) + f" | {row['outside_faces']:.2%} |")
+    lines += ["", f"Faces of {LARGE} px or more left visible (share of the box changed):", ""]
+    for tool, row in h.items():
+        misses = row.get("large_misses", [])
+        listed = "; ".join(f"`{m['photo']}` {m['box']} ({m['changed']:.0%})" for m in misses) or "none"
+        lines.append(f"- {tool}: {listed}")
     return "\n".join(lines) + "\n"
 
 
@@ -181,6 +217,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--photos", choices=("crowd", "all"), default="crowd")
+    ap.add_argument(
+        "--half",
+        choices=HALVES,
+        default="all",
+        help="only the half settings are tuned on (tune) or the one figures are reported on (report); default all",
+    )
+    ap.add_argument(
+        "--detectors",
+        default="default",
+        help="our detectors run with the solid fill, comma-separated (e.g. default,yunet+centerface); default: default",
+    )
     ap.add_argument("--repeats", type=int, default=3, help="timed runs of each command (median reported)")
     ap.add_argument("--no-time", action="store_true", help="only the pixel measure")
     ap.add_argument("--gan", action="store_true", help="also time --method gan")
@@ -191,12 +238,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="also time --method gan with these weights (repeatable; e.g. training/aligned/generator.safetensors)",
     )
+    ap.add_argument("--pause", type=int, default=None, metavar="PID", help="SIGSTOP this process while timing")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for crowd.json and crowd.md")
     ap.add_argument("--name", default="crowd", help="file name of the results (without extension)")
     args = ap.parse_args(argv)
     if not DEFACE.exists():
         raise SystemExit(f"{DEFACE} not found: make deface's venv first (see benchmarks/detection.py)")
-    photos = choose(load_photos(args.data), args.photos)
+    photos = choose(select_half(load_photos(args.data), args.half), args.photos)
     work = Path(tempfile.mkdtemp(prefix="crowd-"))
     try:
         jpeg, png = work / "jpeg", work / "png"
@@ -217,20 +265,19 @@ def main(argv: list[str] | None = None) -> int:
                 commands[f"ours: anonymize --method gan --weights {label} (default workers)"] = (run_ours, extra)
             for name in commands:
                 timing[name] = {"runs": []}
-            for r in range(args.repeats):
-                order = list(commands) if r % 2 == 0 else list(commands)[::-1]
-                for name in order:
-                    run, extra = commands[name]
-                    seconds, _ = run(jpeg, work, extra)
-                    timing[name]["runs"].append(round(seconds, 2))
-                    print(f"{name}: {seconds:.1f} s", file=sys.stderr, flush=True)
+            with paused(args.pause):
+                for r in range(args.repeats):
+                    order = list(commands) if r % 2 == 0 else list(commands)[::-1]
+                    for name in order:
+                        run, extra = commands[name]
+                        seconds, _ = run(jpeg, work, extra)
+                        timing[name]["runs"].append(round(seconds, 2))
+                        print(f"{name}: {seconds:.1f} s", file=sys.stderr, flush=True)
             for row in timing.values():
                 row["median"] = statistics.median(row["runs"])
         solid = {}
-        for label, detector in (
-            ("ours (default detector)", "default"),
-            ("ours before (yunet+centerface)", "yunet+centerface"),
-        ):
+        for detector in [d.strip() for d in args.detectors.split(",") if d.strip()]:
+            label = "ours (default detector)" if detector == "default" else f"ours (--detector {detector})"
             _, out = run_ours(png, work, ["--method", "solid", "--detector", detector])
             solid[label] = work / f"solid-{detector}"
             shutil.rmtree(solid[label], ignore_errors=True)
@@ -245,13 +292,16 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "settings": {
             "photos": len(photos),
-            "which": "8 or more faces" if args.photos == "crowd" else "all",
+            "which": ("8 or more faces" if args.photos == "crowd" else "all")
+            + ("" if args.half == "all" else f", {args.half} half"),
+            "half": args.half,
             "faces": int(sum(len(p.faces) for p in photos)),
             "repeats": args.repeats,
             "changed_at": CHANGED,
             "cover": COVER,
             "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, CPU only",
             "command": command,
+            "paused": args.pause is not None,
             "date": time.strftime("%Y-%m-%d %H:%M"),
         },
         "time": timing,

@@ -41,9 +41,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from crowd import choose, copy_folder, flat_name, run_ours  # noqa: E402
+from crowd import (  # noqa: E402
+    choose,
+    copy_folder,
+    flat_name,
+    paused,  # noqa: E402
+    run_ours,
+)
 from detection import DEFAULT_DATA, load_photos, read_rgb  # noqa: E402
-from video import paused  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results"
 

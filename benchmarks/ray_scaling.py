@@ -44,9 +44,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from crowd import choose, copy_folder  # noqa: E402
+from crowd import (  # noqa: E402
+    choose,
+    copy_folder,
+    paused,  # noqa: E402
+)
 from detection import DEFAULT_DATA, load_photos  # noqa: E402
-from video import paused  # noqa: E402
 
 ANONYMIZE = Path(sys.executable).parent / "anonymize"
 RAY = Path(sys.executable).parent / "ray"

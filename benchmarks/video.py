@@ -41,12 +41,9 @@ The stage clip of ``shared/data/video`` (640x360, no known boxes) is timed the s
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import platform
 import shutil
-import signal
 import statistics
 import sys
 import time
@@ -58,7 +55,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from crowd import timed  # noqa: E402
+from crowd import paused, timed  # noqa: E402
 from detection import DEFAULT_DATA, load_photos, read_rgb  # noqa: E402
 from wider_split import HALVES, select_half  # noqa: E402
 
@@ -262,19 +259,6 @@ def markdown(result: dict) -> str:
         ]
     lines += ["", "Frame counts: " + ", ".join(f"{k} {v}" for k, v in result["frame_counts"].items()), ""]
     return "\n".join(lines)
-
-
-@contextlib.contextmanager
-def paused(pid: int | None):
-    """Stop process ``pid`` (SIGSTOP) for the block, and let it go on after (SIGCONT), whatever happens."""
-    if pid is None:
-        yield
-        return
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(pid, signal.SIGCONT)
 
 
 def timings(args, result: dict, clips: Path, clip_paths: list[Path], extra: list[str]) -> None:

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from anonymizer.crops import DEFAULT_MASK_SHAPE, VIDEO_MASK_SHAPE
 from anonymizer.imageio import IMAGE_EXTENSIONS, is_image_path
 from anonymizer.tracking import boxes_at
 from anonymizer.video import VIDEO_EXTENSIONS, is_video_path
@@ -758,7 +759,14 @@ class MainWindow(QMainWindow):
             return
         self.preview_request += 1
         self.preview.set_anonymized(None)
-        self.previewer.request(self.preview_request, photo.key, self.images[photo.key], photo.faces(), self.settings)
+        self.previewer.request(
+            self.preview_request,
+            photo.key,
+            self.images[photo.key],
+            photo.faces(),
+            self.settings,
+            default_shape=VIDEO_MASK_SHAPE if photo.is_video else DEFAULT_MASK_SHAPE,
+        )
 
     def _written_ready(self, key: int, rgb: np.ndarray, frame: int) -> None:
         photo = self.current

@@ -21,6 +21,7 @@ from PySide6.QtCore import QThread, Signal
 
 from anonymizer import Anonymizer, Face
 from anonymizer.batch import Batch, BatchOptions, BatchPathError, ReportEntry, write_report
+from anonymizer.crops import DEFAULT_MASK_SHAPE
 from anonymizer.detection import Detector
 from anonymizer.imageio import read_image
 from anonymizer.video import VideoEdits, is_video_path, read_frame
@@ -190,9 +191,18 @@ class PreviewThread(QThread):
         self._stop = False
         self._anonymizers: dict[tuple, Anonymizer] = {}
 
-    def request(self, request_id: int, key: int, image: np.ndarray, faces: list[Face], settings: AnonymizeSettings):
+    def request(
+        self,
+        request_id: int,
+        key: int,
+        image: np.ndarray,
+        faces: list[Face],
+        settings: AnonymizeSettings,
+        default_shape: str = DEFAULT_MASK_SHAPE,
+    ):
+        """Anonymize ``image`` for the preview; ``default_shape``: the region a video frame or a photo gets."""
         with self._cond:
-            self._pending = (request_id, key, image, faces, settings)
+            self._pending = (request_id, key, image, faces, settings, default_shape)
             self._cond.notify()
 
     def stop(self) -> None:
@@ -208,11 +218,11 @@ class PreviewThread(QThread):
                     self._cond.wait()
                 if self._stop:
                     return
-                request_id, key, image, faces, settings = self._pending
+                request_id, key, image, faces, settings, default_shape = self._pending
                 self._pending = None
             try:
                 anonymizer = self._anonymizer(settings)
-                result = anonymizer.anonymize(image, faces=faces)
+                result = anonymizer.anonymize(image, faces=faces, default_shape=default_shape)
                 self.ready.emit(key, request_id, to_qimage(result.image))
             except Exception as err:
                 log.exception("preview failed")

@@ -9,7 +9,7 @@ from PIL import Image
 
 from anonymizer import cli
 from anonymizer.batch import Batch
-from anonymizer.crops import hidden_region, rect_mask
+from anonymizer.crops import DEFAULT_MASK_SHAPE, Region, hidden_mask, hidden_region, rect_mask
 from anonymizer.detection import box_iou
 from anonymizer.imageio import ORIENTATION_TAG
 from anonymizer.replacers import SolidReplacer
@@ -126,7 +126,7 @@ def test_folder_end_to_end_mirrors_the_tree(tree, tmp_path, capsys, use_detector
         with Image.open(out_dir / name) as image:
             assert image.format == fmt
             pixels = np.asarray(image.convert("RGB"))
-        hidden = rect_mask(pixels.shape[:2], hidden_region(np.array(FACE, np.float32))).astype(bool)
+        hidden = hidden_mask(pixels.shape[:2], np.array(FACE, np.float32), Region(shape=DEFAULT_MASK_SHAPE))
         assert pixels[hidden].mean() < 10  # solid black (up to compression)
     with Image.open(out_dir / "sub" / "b.png") as png:
         assert png.mode == "RGBA" and (np.asarray(png)[..., 3] == 128).all()
@@ -220,6 +220,24 @@ def test_options_reach_the_anonymizer(tree, tmp_path, capsys, monkeypatch):
         pixels = np.asarray(image)
     wide = rect_mask(pixels.shape[:2], hidden_region(np.array(FACE, np.float32), 1.95)).astype(bool)
     assert pixels[wide].mean() < 10  # --mask-scale 2 hides about twice the box
+
+
+def test_mask_shape_rect_hides_the_whole_grown_box(tree, tmp_path, capsys, use_detector):
+    use_detector(FakeDetector([FACE]))
+    grown = hidden_region(np.array(FACE, np.float32))
+    corner = (int(grown[1]) + 1, int(grown[0]) + 1)  # inside the rectangle, outside its inscribed ellipse
+    means = {}
+    for shape in ("rect", "ellipse"):
+        out_dir = tmp_path / shape
+        code, _, err = run(["--input", tree, "--out", out_dir, "--method", "solid", "--mask-shape", shape], capsys)
+        assert code == 0, err
+        with Image.open(out_dir / "sub" / "b.png") as image:
+            pixels = np.asarray(image.convert("RGB")).astype(int)
+        assert pixels[rect_mask(pixels.shape[:2], grown).astype(bool)].mean() < (10 if shape == "rect" else 255)
+        means[shape] = pixels[corner].mean()
+    assert means["rect"] == 0 and means["ellipse"] > 20  # the corner: black, or the photo's own pixels
+    code, _, err = run(["--input", tree, "--out", tmp_path / "x", "--mask-shape", "star"], capsys)
+    assert code == 2 and "--mask-shape" in err
 
 
 def test_a_method_that_fails_to_load_is_a_clear_error(tree, tmp_path, capsys, monkeypatch, use_detector):
@@ -337,7 +355,7 @@ def test_real_astronaut_face_is_found_and_hidden(real_run):
     box = np.array(entry["faces"][0]["box"])
     assert box_iou(box, np.array(ASTRONAUT_FACE))[0, 0] > 0.5
     before, after = _load(real_run["src"] / "astronaut.jpg"), _load(real_run["out"] / "astronaut.jpg")
-    hidden = rect_mask(before.shape[:2], hidden_region(box)).astype(bool)
+    hidden = hidden_mask(before.shape[:2], box, Region(shape=DEFAULT_MASK_SHAPE))
     assert np.abs(after - before)[hidden].mean() > 10  # the face is changed...
     assert after[hidden].std() < 0.5 * before[hidden].std()  # ...and its detail gone
     far = np.ones(before.shape[:2], bool)
@@ -378,7 +396,7 @@ def test_real_two_people(tmp_path, capsys, use_detector, real_detector):
     assert entry["input"] == "two_people.jpg" and len(entry["faces"]) >= 2
     before, after = _load(TWO_PEOPLE), _load(tmp_path / "o" / "two_people.jpg")
     for face in entry["faces"]:
-        hidden = rect_mask(before.shape[:2], hidden_region(np.array(face["box"]))).astype(bool)
+        hidden = hidden_mask(before.shape[:2], np.array(face["box"]), Region(shape=DEFAULT_MASK_SHAPE))
         assert np.abs(after - before)[hidden].mean() > 5
 
 

@@ -3,7 +3,7 @@ import pytest
 from conftest import FakeDetector, make_face, noise_image
 
 from anonymizer import Anonymizer, ImageResult
-from anonymizer.crops import hidden_region, rect_mask
+from anonymizer.crops import DEFAULT_MASK_SHAPE, Region, hidden_mask, hidden_region, rect_mask
 
 
 class RecordingReplacer:
@@ -32,9 +32,29 @@ def test_anonymize_hides_detected_faces_and_reports_the_method():
     assert isinstance(result, ImageResult)
     assert [f.method for f in result.faces] == ["solid", "solid"]
     for face in result.faces:
-        hidden = rect_mask(image.shape[:2], hidden_region(face.box)).astype(bool)
-        assert (result.image[hidden] == 0).all()
+        assert (result.image[_hidden_mask(image.shape[:2], face)] == 0).all()
     np.testing.assert_array_equal(image, before)
+
+
+def test_the_mask_shape_ellipse_spares_the_corners_the_rectangle_hides():
+    image = noise_image(200, 200, low=50, high=200)
+    box = (60, 50, 140, 150)
+    ellipse = Anonymizer(method="solid", detector=FakeDetector([box])).anonymize(image).image
+    rect = Anonymizer(method="solid", mask_shape="rect", detector=FakeDetector([box])).anonymize(image).image
+    grown = hidden_region(np.array(box, np.float32))  # the rectangle both are drawn in
+    inside = rect_mask(image.shape[:2], grown).astype(bool)
+    assert (rect[inside] == 0).all()
+    ellipse_hidden = hidden_mask(image.shape[:2], np.array(box, np.float32), Region(shape="ellipse"))
+    assert (ellipse[ellipse_hidden] == 0).all()
+    # The corner of the grown box (outside the ellipse and its feather) keeps the photo's pixels.
+    x1, y1 = int(grown[0]), int(grown[1])
+    np.testing.assert_array_equal(ellipse[y1 + 1, x1 + 1], image[y1 + 1, x1 + 1])
+    assert (rect[y1 + 1, x1 + 1] == 0).all()
+    # The face box's corners lie in the ellipse's feather band: every pixel of the box is changed.
+    changed = np.abs(ellipse.astype(int) - image).max(axis=2) >= 16
+    assert changed[box[1] : box[3], box[0] : box[2]].all()
+    with pytest.raises(ValueError):
+        Anonymizer(method="solid", mask_shape="star")
 
 
 def test_no_face_gives_an_unchanged_copy():
@@ -94,7 +114,8 @@ class ShadingReplacer:
 
 
 def _hidden_mask(shape, face) -> np.ndarray:
-    return rect_mask(shape, hidden_region(face.box)).astype(bool)
+    """What the pipeline's default region fully replaces for ``face``."""
+    return hidden_mask(shape, face.box, Region(shape=DEFAULT_MASK_SHAPE))
 
 
 def test_faces_apart_go_through_the_replacer_in_one_batch():
@@ -117,8 +138,8 @@ def test_a_face_overlapping_another_is_cut_from_the_photo_with_the_other_already
     assert big_crop.face_size > small_crop.face_size
     # The small face's replacer saw the big face as replaced (shade 10), not its original pixels.
     x0, y0 = small_crop.origin
-    big_in_crop = hidden_region(result.faces[0].box) - np.array([x0, y0, x0, y0], np.float32)
-    seen = rect_mask((small_crop.side, small_crop.side), big_in_crop).astype(bool)
+    big_in_crop = result.faces[0].box - np.array([x0, y0, x0, y0], np.float32)
+    seen = hidden_mask((small_crop.side, small_crop.side), big_in_crop, Region(shape=DEFAULT_MASK_SHAPE))
     assert seen.any() and (small_crop.image[seen] == 10).all()
     # The small face is whole (painted last); the rest of the big face shows its own new pixels,
     # faded into the small one's across its feather: nothing of either original.

@@ -502,3 +502,32 @@ def test_video_frames_are_searched_on_a_border_unless_turned_off(tmp_path, real_
     (entry,) = batch.run()
     assert entry.status == "ok" and entry.faces_hidden >= 6
     assert twins == ([real_detector] if edges else [])
+
+
+@pytest.mark.parametrize("shape", [None, "ellipse", "rect"])
+def test_video_frames_hide_the_rectangle_unless_told_otherwise(tmp_path, shape):
+    """Photos get the ellipse by default; a video's boxes are often carried or cut by the edge, so its
+    frames get the whole rectangle unless the user asks for a shape."""
+    from anonymizer.crops import hidden_region
+
+    src = tmp_path / "in" / "grey.mp4"
+    src.parent.mkdir()
+    with av.open(str(src), "w") as out:
+        v = out.add_stream("libx264", rate=12)
+        v.width, v.height, v.pix_fmt = 320, 240, "yuv420p"
+        for _ in range(6):
+            out.mux(v.encode(av.VideoFrame.from_ndarray(np.full((240, 320, 3), 110, np.uint8), format="rgb24")))
+        out.mux(v.encode(None))
+    box = (100, 60, 180, 160)
+    anonymizer = Anonymizer(method="solid", mask_shape=shape, detector=FakeDetector([box]))
+    _, (entry,) = _run(src, tmp_path / "out", anonymizer)
+    assert entry.error is None
+    x1, y1, x2, y2 = hidden_region(np.array(box, np.float32))
+    for frame in _video_frames(tmp_path / "out" / "grey.mp4"):
+        corner = frame[int(y1) + 2, int(x1) + 2].astype(int)  # inside the rectangle, outside its ellipse
+        centre = frame[110, 140].astype(int)
+        assert centre.max() < 20  # the face itself is black either way
+        if shape == "ellipse":
+            assert abs(corner.mean() - 110) < 12
+        else:
+            assert corner.max() < 20

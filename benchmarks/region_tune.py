@@ -1,0 +1,136 @@
+"""Choose the hidden region of blur, pixelate and solid: faces hidden and pixels changed outside faces, per region.
+
+Reproduce (from the repository root)::
+
+    .venv/bin/python benchmarks/region_tune.py                       # the tune half; writes benchmarks/results/
+    .venv/bin/python benchmarks/region_tune.py --half report --regions ellipse:1.3:0.12 rect:1.3:0.12
+
+The default detector runs once per photo; each candidate region (``SHAPE:SCALE:FEATHER``: ``rect`` or
+``ellipse``, the box grown ``SCALE`` times, a fade band of ``FEATHER`` times the region's longer side) is then
+filled solid through the pipeline, as ``anonymize --method solid --mask-shape SHAPE --mask-scale SCALE`` does,
+and judged from the pixels as ``benchmarks/crowd.py`` judges the tools: a face is hidden when 70% or more of its
+annotated box changed (a channel moved by 16 or more); *outside faces* is the share of a photo's pixels changed
+outside every annotated box grown 1.6x, the mean over photos. Regions are chosen on the ``tune`` half
+(``benchmarks/wider_split.py``); ``benchmarks/crowd.py --half report`` gives the figures of the one chosen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from detection import BUCKETS, COVER, DEFAULT_DATA, face_zone, load_photos, read_rgb  # noqa: E402
+from wider_split import HALVES, select_half  # noqa: E402
+
+from anonymizer.crops import Region  # noqa: E402
+from anonymizer.detection import make_detector  # noqa: E402
+from anonymizer.pipeline import Anonymizer  # noqa: E402
+from anonymizer.replacers import SolidReplacer  # noqa: E402
+
+CHANGED = 16
+DEFAULT_REGIONS = (
+    "rect:1.3:0.12",
+    "rect:1.2:0.12",
+    "rect:1.3:0.06",
+    "ellipse:1.2:0.12",
+    "ellipse:1.3:0.08",
+    "ellipse:1.3:0.12",
+    "ellipse:1.4:0.12",
+)
+
+
+def parse_region(text: str) -> Region:
+    shape, scale, feather = text.split(":")
+    return Region(scale=float(scale), shape=shape, feather=float(feather))
+
+
+def score(photos: list, faces_of: dict, region: Region) -> dict:
+    replacer = SolidReplacer()
+    replacer.region = region  # the pipeline paints a replacer's own region when it has one
+    pipeline = Anonymizer("solid", replacer=replacer)
+    hidden = {b[0]: 0 for b in BUCKETS}
+    total = {b[0]: 0 for b in BUCKETS}
+    outside = []
+    for photo in photos:
+        image = read_rgb(photo.path)
+        out = pipeline.anonymize(image, list(faces_of[photo.name])).image
+        changed = np.abs(out.astype(np.int16) - image).max(axis=2) >= CHANGED
+        for x1, y1, x2, y2 in photo.faces:
+            bucket = next(b[0] for b in BUCKETS if b[1] <= max(x2 - x1, y2 - y1) < b[2])
+            total[bucket] += 1
+            box = changed[max(0, y1) : y2, max(0, x1) : x2]
+            hidden[bucket] += int(box.size > 0 and box.mean() >= COVER)
+        zone = face_zone(photo, changed.shape)
+        outside.append(float(np.count_nonzero(changed & ~zone)) / changed.size)
+    return {"hidden_count": hidden, "faces": total, "outside_faces": statistics.fmean(outside)}
+
+
+def markdown(result: dict) -> str:
+    s = result["settings"]
+    lines = [
+        f"# Hidden region of blur, pixelate and solid ({s['half']} half)",
+        "",
+        f"Command: `{s['command']}`; {s['photos']} WIDER photos, {s['faces']} faces; {s['machine']}; {s['date']}.",
+        "A face is hidden when >= 70% of its box's pixels changed (solid fill); *outside faces*: pixels changed "
+        "outside every annotated box grown 1.6x, mean over photos.",
+        "",
+        "| region | " + " | ".join(f"{b[0]} px" for b in BUCKETS) + " | outside faces |",
+        "| --- | " + " | ".join("---:" for _ in BUCKETS) + " | ---: |",
+    ]
+    for label, row in result["regions"].items():
+        cells = [f"{row['hidden_count'][b[0]]}/{row['faces'][b[0]]}" for b in BUCKETS]
+        lines.append(f"| `{label}` | " + " | ".join(cells) + f" | {row['outside_faces']:.2%} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--half", choices=HALVES, default="tune")
+    ap.add_argument(
+        "--regions", nargs="+", default=list(DEFAULT_REGIONS), help="SHAPE:SCALE:FEATHER, e.g. ellipse:1.3:0.12"
+    )
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--name", default=None, help="results file name (default: region_tune_<half>)")
+    args = ap.parse_args(argv)
+    regions = {text: parse_region(text) for text in args.regions}
+    photos = select_half(load_photos(args.data), args.half)
+    detector = make_detector("default")
+    faces_of = {photo.name: detector.detect(read_rgb(photo.path)) for photo in photos}
+    result = {
+        "settings": {
+            "half": args.half,
+            "photos": len(photos),
+            "faces": int(sum(len(p.faces) for p in photos)),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+            "command": "python "
+            + " ".join([os.path.relpath(__file__, ROOT), *(argv if argv is not None else sys.argv[1:])]),
+            "date": time.strftime("%Y-%m-%d %H:%M"),
+        },
+        "regions": {},
+    }
+    for label, region in regions.items():
+        result["regions"][label] = score(photos, faces_of, region)
+        print(label, result["regions"][label], file=sys.stderr, flush=True)
+    name = args.name or f"region_tune_{args.half}"
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.out / f"{name}.md").write_text(markdown(result))
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
