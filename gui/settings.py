@@ -23,12 +23,14 @@ from PySide6.QtWidgets import (
 )
 
 from anonymizer import Anonymizer
-from anonymizer.crops import DEFAULT_MASK_SCALE
+from anonymizer.crops import DEFAULT_MASK_SCALE, SHAPES
 from anonymizer.detection import DEFAULT_THRESHOLD
 from anonymizer.pipeline import DEFAULT_METHOD
 from anonymizer.replacers import METHODS
 
 METHOD_LABELS = {"gan": "Generated face (GAN)", "blur": "Blur", "pixelate": "Pixelate", "solid": "Solid fill"}
+# "": each kind's own (the pipeline's None): an ellipse in photos, the rectangle in video frames
+SHAPE_LABELS = {"": "Automatic", "ellipse": "Ellipse", "rect": "Rectangle"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class AnonymizeSettings:
     method: str = DEFAULT_METHOD
     threshold: float = DEFAULT_THRESHOLD
     mask_scale: float = DEFAULT_MASK_SCALE
+    mask_shape: str = ""  # "" automatic, or one of anonymizer.crops.SHAPES
     seed: int = 0
     weights: str = ""  # a generator file; empty: the shipped weights
     output_dir: str = ""
@@ -50,7 +53,7 @@ class AnonymizeSettings:
         return options
 
     def replacer_key(self) -> tuple:
-        return (self.method, self.mask_scale, *sorted(self.replacer_options().items()))
+        return (self.method, self.mask_scale, self.mask_shape, *sorted(self.replacer_options().items()))
 
     def anonymizer(self, detector=None) -> Anonymizer:
         return Anonymizer(
@@ -58,6 +61,7 @@ class AnonymizeSettings:
             detector=detector,
             threshold=self.threshold,
             mask_scale=self.mask_scale,
+            mask_shape=self.mask_shape or None,
             **self.replacer_options(),
         )
 
@@ -80,11 +84,13 @@ class AnonymizeSettings:
         settings = cls(**values)
         if settings.method not in METHODS:
             settings = dataclasses.replace(settings, method=DEFAULT_METHOD)
+        if settings.mask_shape and settings.mask_shape not in SHAPES:
+            settings = dataclasses.replace(settings, mask_shape="")
         return settings
 
 
 class SettingsPanel(QWidget):
-    """Method, threshold, mask scale, seed and output folder; emits ``changed`` on every edit."""
+    """Method, threshold, mask scale and shape, seed and output folder; emits ``changed`` on every edit."""
 
     changed = Signal(object)  # AnonymizeSettings
 
@@ -114,6 +120,15 @@ class SettingsPanel(QWidget):
         self.mask_scale.setDecimals(2)
         self.mask_scale.setToolTip("How much larger than the detected box the replaced region is")
         form.addRow("Mask &scale", self.mask_scale)
+
+        self.mask_shape = QComboBox()
+        for shape, label in SHAPE_LABELS.items():
+            self.mask_shape.addItem(label, shape)
+        self.mask_shape.setToolTip(
+            "The region blur, pixelate and solid hide: the ellipse in the grown box, or the whole rectangle. "
+            "Automatic: the ellipse in photos, the rectangle in videos"
+        )
+        form.addRow("Mask s&hape", self.mask_shape)
 
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
@@ -157,6 +172,7 @@ class SettingsPanel(QWidget):
         self.method.currentIndexChanged.connect(self._emit)
         self.threshold.valueChanged.connect(self._emit)
         self.mask_scale.valueChanged.connect(self._emit)
+        self.mask_shape.currentIndexChanged.connect(self._emit)
         self.seed.valueChanged.connect(self._emit)
         self.weights.editingFinished.connect(self._emit)
         self.output_dir.editingFinished.connect(self._emit)
@@ -170,18 +186,28 @@ class SettingsPanel(QWidget):
             method=self.method.currentData(),
             threshold=round(self.threshold.value(), 2),
             mask_scale=round(self.mask_scale.value(), 2),
+            mask_shape=self.mask_shape.currentData(),
             seed=self.seed.value(),
             weights=self.weights.text().strip(),
             output_dir=self.output_dir.text().strip(),
         )
 
     def set_settings(self, settings: AnonymizeSettings) -> None:
-        widgets = (self.method, self.threshold, self.mask_scale, self.seed, self.weights, self.output_dir)
+        widgets = (
+            self.method,
+            self.threshold,
+            self.mask_scale,
+            self.mask_shape,
+            self.seed,
+            self.weights,
+            self.output_dir,
+        )
         for w in widgets:
             w.blockSignals(True)
         self.method.setCurrentIndex(max(0, self.method.findData(settings.method)))
         self.threshold.setValue(settings.threshold)
         self.mask_scale.setValue(settings.mask_scale)
+        self.mask_shape.setCurrentIndex(max(0, self.mask_shape.findData(settings.mask_shape)))
         self.seed.setValue(settings.seed)
         self.weights.setText(settings.weights)
         self.output_dir.setText(settings.output_dir)
@@ -205,6 +231,7 @@ class SettingsPanel(QWidget):
         gan = self.method.currentData() == "gan"
         for w in (self.seed, self.reroll, self.seed_label, self.weights, self.weights_browse, self.weights_clear):
             w.setEnabled(gan)
+        self.mask_shape.setEnabled(not gan)  # the GAN's region comes with its weights
 
     def _emit(self, *_) -> None:
         self._update_enabled()

@@ -266,6 +266,8 @@ def test_settings_and_view_are_kept_between_runs(qtbot, tmp_path, detector):
     panel.method.setCurrentIndex(panel.method.findData("pixelate"))
     panel.threshold.setValue(0.85)
     panel.mask_scale.setValue(1.6)
+    assert first.settings.mask_shape == "" and first.settings.anonymizer(detector).mask_shape is None
+    panel.mask_shape.setCurrentIndex(panel.mask_shape.findData("rect"))
     panel.set_output_dir(str(tmp_path / "out"))
     first.mode_actions[next(iter(first.mode_actions))].trigger()
     first.shutdown()
@@ -273,12 +275,14 @@ def test_settings_and_view_are_kept_between_runs(qtbot, tmp_path, detector):
     second = MainWindow(store=QSettings(path, QSettings.Format.IniFormat), detectors=provider)
     qtbot.addWidget(second)
     kept = second.settings
-    assert (kept.method, kept.threshold, kept.mask_scale, kept.output_dir) == (
+    assert (kept.method, kept.threshold, kept.mask_scale, kept.mask_shape, kept.output_dir) == (
         "pixelate",
         0.85,
         1.6,
+        "rect",
         str(tmp_path / "out"),
     )
+    assert kept.anonymizer(detector).mask_shape == "rect"
     second.shutdown()
 
 
