@@ -131,39 +131,56 @@ def deface_output(folder: Path, name: str) -> Path:
     return folder / f"{stem}_anonymized{ext}"
 
 
+def changed_pixels(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Pixels (bool) where a channel moved by ``CHANGED`` or more: the ones a tool replaced."""
+    return np.abs(after.astype(np.int16) - before.astype(np.int16)).max(axis=2) >= CHANGED
+
+
+class Tally:
+    """Faces hidden per bucket, the share changed outside faces and the large misses, photo by photo."""
+
+    def __init__(self) -> None:
+        self.hidden = {b[0]: 0 for b in BUCKETS}
+        self.total = {b[0]: 0 for b in BUCKETS}
+        self.outside: list[float] = []
+        self.large_misses: list[dict] = []
+
+    def add(self, photo, changed: np.ndarray) -> None:
+        """One photo, judged from its ``changed`` pixels (:func:`changed_pixels`)."""
+        for x1, y1, x2, y2 in photo.faces:
+            size = max(x2 - x1, y2 - y1)
+            bucket = next(b[0] for b in BUCKETS if b[1] <= size < b[2])
+            self.total[bucket] += 1
+            box = changed[max(0, y1) : y2, max(0, x1) : x2]
+            covered = float(box.mean()) if box.size else 0.0
+            hidden = box.size > 0 and covered >= COVER
+            self.hidden[bucket] += int(hidden)
+            if size >= LARGE and not hidden:
+                self.large_misses.append(
+                    {"photo": photo.name, "box": [int(x1), int(y1), int(x2), int(y2)], "changed": round(covered, 3)}
+                )
+        zone = face_zone(photo, changed.shape)
+        self.outside.append(float(np.count_nonzero(changed & ~zone)) / changed.size)
+
+    def result(self) -> dict:
+        return {
+            "hidden": {k: self.hidden[k] / self.total[k] if self.total[k] else None for k in self.hidden},
+            "hidden_count": self.hidden,
+            "faces": self.total,
+            "outside_faces": statistics.fmean(self.outside),
+            "large_misses": self.large_misses,
+        }
+
+
 def hidden_measure(photos: list, inputs: Path, outputs: dict[str, callable]) -> dict:
     """Per tool: hidden faces per bucket and the share changed outside faces, from the PNG outputs."""
     result = {}
     for tool, output_of in outputs.items():
-        hidden = {b[0]: 0 for b in BUCKETS}
-        total = {b[0]: 0 for b in BUCKETS}
-        outside = []
-        large_misses = []
+        tally = Tally()
         for photo in photos:
             name = Path(flat_name(photo)).stem + ".png"
-            before = read_rgb(inputs / name).astype(np.int16)
-            after = read_rgb(output_of(name)).astype(np.int16)
-            changed = np.abs(after - before).max(axis=2) >= CHANGED
-            for x1, y1, x2, y2 in photo.faces:
-                size = max(x2 - x1, y2 - y1)
-                bucket = next(b[0] for b in BUCKETS if b[1] <= size < b[2])
-                total[bucket] += 1
-                box = changed[max(0, y1) : y2, max(0, x1) : x2]
-                covered = float(box.mean()) if box.size else 0.0
-                hidden[bucket] += int(box.size > 0 and covered >= COVER)
-                if size >= LARGE and not (box.size > 0 and covered >= COVER):
-                    large_misses.append(
-                        {"photo": photo.name, "box": [int(x1), int(y1), int(x2), int(y2)], "changed": round(covered, 3)}
-                    )
-            zone = face_zone(photo, changed.shape)
-            outside.append(float(np.count_nonzero(changed & ~zone)) / changed.size)
-        result[tool] = {
-            "hidden": {k: hidden[k] / total[k] if total[k] else None for k in hidden},
-            "hidden_count": hidden,
-            "faces": total,
-            "outside_faces": statistics.fmean(outside),
-            "large_misses": large_misses,
-        }
+            tally.add(photo, changed_pixels(read_rgb(inputs / name), read_rgb(output_of(name))))
+        result[tool] = tally.result()
     return result
 
 

@@ -20,18 +20,16 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from detection import BUCKETS, COVER, DEFAULT_DATA, face_zone, load_photos, read_rgb  # noqa: E402
+from crowd import Tally, changed_pixels  # noqa: E402
+from detection import BUCKETS, DEFAULT_DATA, load_photos, read_rgb  # noqa: E402
 from wider_split import HALVES, select_half  # noqa: E402
 
 from anonymizer.crops import Region  # noqa: E402
@@ -39,7 +37,6 @@ from anonymizer.detection import make_detector  # noqa: E402
 from anonymizer.pipeline import Anonymizer  # noqa: E402
 from anonymizer.replacers import SolidReplacer  # noqa: E402
 
-CHANGED = 16
 DEFAULT_REGIONS = (
     "rect:1.3:0.12",
     "rect:1.2:0.12",
@@ -60,21 +57,11 @@ def score(photos: list, faces_of: dict, region: Region) -> dict:
     replacer = SolidReplacer()
     replacer.region = region  # the pipeline paints a replacer's own region when it has one
     pipeline = Anonymizer("solid", replacer=replacer)
-    hidden = {b[0]: 0 for b in BUCKETS}
-    total = {b[0]: 0 for b in BUCKETS}
-    outside = []
+    tally = Tally()
     for photo in photos:
         image = read_rgb(photo.path)
-        out = pipeline.anonymize(image, list(faces_of[photo.name])).image
-        changed = np.abs(out.astype(np.int16) - image).max(axis=2) >= CHANGED
-        for x1, y1, x2, y2 in photo.faces:
-            bucket = next(b[0] for b in BUCKETS if b[1] <= max(x2 - x1, y2 - y1) < b[2])
-            total[bucket] += 1
-            box = changed[max(0, y1) : y2, max(0, x1) : x2]
-            hidden[bucket] += int(box.size > 0 and box.mean() >= COVER)
-        zone = face_zone(photo, changed.shape)
-        outside.append(float(np.count_nonzero(changed & ~zone)) / changed.size)
-    return {"hidden_count": hidden, "faces": total, "outside_faces": statistics.fmean(outside)}
+        tally.add(photo, changed_pixels(image, pipeline.anonymize(image, list(faces_of[photo.name])).image))
+    return tally.result()
 
 
 def markdown(result: dict) -> str:
