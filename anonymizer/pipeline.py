@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from anonymizer.crops import DEFAULT_MASK_SCALE, DEFAULT_MASK_SHAPE, SHAPES, Region, make_crop, paint_waves, paste_back
+from anonymizer.crops import DEFAULT_MASK_SCALE, DEFAULT_MASK_SHAPE, Region, make_crop, paint_waves, paste_back
 from anonymizer.detection import DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, Detector, make_detector
 from anonymizer.faces import Face, ImageResult
 from anonymizer.replacers import PixelateReplacer, Replacer, make_replacer
@@ -67,9 +67,7 @@ class Anonymizer:
         self.mask_scale = mask_scale
         # None: each kind's default (an ellipse in photos; video frames ask for their own, a rectangle)
         self.mask_shape = mask_shape
-        if mask_shape is not None and mask_shape not in SHAPES:
-            raise ValueError(f"mask shape must be one of {', '.join(SHAPES)}, not {mask_shape!r}")
-        Region(scale=mask_scale)  # a bad scale fails here, not at the first face
+        Region(scale=mask_scale, shape=mask_shape or DEFAULT_MASK_SHAPE)  # a bad one fails here, not at a face
 
     @property
     def recipe(self) -> dict | None:
@@ -120,10 +118,10 @@ class Anonymizer:
             face.fallback = declines(face) if declines is not None else None
         return self.fallback if face.fallback else self.replacer
 
-    def region_of(self, replacer: Replacer, shape: str | None = None) -> Region:
+    def region_of(self, replacer: Replacer, shape: str) -> Region:
         """Where ``replacer`` paints: its own region (the GAN's is fixed by training), else ``mask_scale``'s, of
-        ``shape`` (default: ``mask_shape``, else the photos' default)."""
-        return replacer.region or Region(scale=self.mask_scale, shape=shape or self.mask_shape or DEFAULT_MASK_SHAPE)
+        ``shape`` (the image's: :meth:`anonymize` resolves it)."""
+        return replacer.region or Region(scale=self.mask_scale, shape=shape)
 
     def _replace_wave(
         self, image: np.ndarray, faces: list[Face], chosen: list[Replacer], wave: list[int], shape: str

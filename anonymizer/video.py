@@ -213,7 +213,6 @@ class _Transcoder:
         self.planned: list[list[Face]] | None = None  # with VideoEdits.keep: every frame's faces, searched first
         self.kept: list[dict] = []
         self.unmatched_keeps = 0
-        self.searched = 0  # frames searched before writing (VideoEdits.keep), for the progress
         self.searched_by: FaceTracker | None = None  # the tracker of that search: its tracks are the report's
         self.written = self.faces = 0
         self.search = None  # the frames searched: a second reading of the file, ahead of the writer
@@ -313,7 +312,6 @@ class _Transcoder:
             self._search_until(None)
         planned = [faces for _, faces in self.decided]
         self.decided.clear()
-        self.searched = self.found
         if not planned:
             raise VideoError("the video stream holds no frame that decodes")
         if self.total and len(planned) < self.total:
@@ -458,7 +456,7 @@ class _Transcoder:
         self.written += 1
         self.faces += len(result.faces)
         if self.progress is not None and self.planned is not None:
-            self.progress(self.searched + self.written, self.total and 2 * self.total)
+            self.progress(self.found + self.written, self.total and 2 * self.total)  # searched, then written
 
 
 @dataclass
