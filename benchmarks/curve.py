@@ -71,9 +71,15 @@ OTHER_COLOURS = ((44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75))
 # ---------------------------------------------------------------- the row
 
 
-def design_of(config: dict) -> str:
-    """A generator design's name: its frame and resolution, e.g. ``aligned128`` or ``box64``."""
-    return f"{config.get('frame', 'box')}{config['resolution']}"
+def design_of(config: dict, training: dict | None = None) -> str:
+    """A generator design's name: its frame and resolution, e.g. ``aligned128`` or ``box64``; in the aligned
+    frame, ``ms`` when it was trained on masks of several scales, and the scale it paints when that is not
+    the template's 1 (``aligned128ms@1.15``)."""
+    name = f"{config.get('frame', 'box')}{config['resolution']}"
+    several = bool((training or {}).get("mask_scales"))
+    if config.get("frame") == "aligned" and (several or float(config.get("region_scale", 1.0)) != 1.0):
+        name += ("ms" if several else "") + f"@{float(config['region_scale']):g}"
+    return name
 
 
 def _cell(value) -> str:
@@ -96,7 +102,7 @@ def row_from_result(result: dict, command: str, date: str) -> dict:
     )
     row = {
         "date": date,
-        "design": design_of(weights["config"]),
+        "design": design_of(weights["config"], training),
         "steps": training.get("steps"),
         "images_seen": training.get("images_seen"),
         "training_hours": training.get("training_hours"),
@@ -341,7 +347,7 @@ def quality_argv(args: argparse.Namespace, weights: Path, donors: Path | None, o
 
 def measure(args: argparse.Namespace, command: str) -> tuple[dict, Path]:
     """Run quality.py on a snapshot of the weights; its result and the folder its files are in."""
-    from anonymizer.models.io import read_info
+    from anonymizer.models.io import read_info, sidecar
 
     weights = Path(args.weights)
     config = read_info(weights)["config"]
@@ -352,6 +358,10 @@ def measure(args: argparse.Namespace, command: str) -> tuple[dict, Path]:
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="curve_"))
     out.mkdir(parents=True, exist_ok=True)
     copy = snapshot(weights, out)
+    if args.region_scale is not None:  # the same weights painting another size (the sidecar's default changed)
+        info = json.loads(sidecar(copy).read_text())
+        info["config"]["region_scale"] = float(args.region_scale)
+        sidecar(copy).write_text(json.dumps(info, indent=2) + "\n")
     qargs = quality.parse_args(quality_argv(args, copy, donors, out))
     qargs.command = command
     result = quality.run(qargs)
@@ -370,6 +380,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--device", default="cpu", help="auto, cpu or cuda")
     p.add_argument("--no-wider", action="store_true", help="skip WIDER (wider_retention_64 left empty)")
+    p.add_argument(
+        "--region-scale",
+        type=float,
+        default=None,
+        help="measure the generator painting its inner-face mask at this scale (one trained with --mask-scales)",
+    )
     p.add_argument("--donors", default="", help="prepared crops for the swap reference (default: by the design)")
     p.add_argument("--csv", default=str(CURVE), help="the curve file the row is appended to")
     p.add_argument(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -55,6 +57,47 @@ def test_a_row_carries_the_state_and_its_figures(curve):
     assert (row["reid_rate"], row["reid_solid_rate"], row["swap_same_person_share"]) == ("0.25", "0.0233", "0.01")
     assert row["wider_retention_64"] == "" and row["sha256"] == "3dea5dffc42a" and row["command"] == "cmd --x"
     assert curve.design_of({"resolution": 64}) == "box64"
+
+
+def test_a_generator_trained_on_several_mask_scales_is_its_own_design_per_painted_scale(curve):
+    aligned = {"resolution": 128, "frame": "aligned", "region_scale": 1.0}
+    assert curve.design_of(aligned, {"steps": 5}) == "aligned128"  # the first design: its rows stay where they are
+    several = {"mask_scales": [1.0, 1.3]}
+    assert curve.design_of(aligned, several) == "aligned128ms@1"
+    assert curve.design_of({**aligned, "region_scale": 1.15}, several) == "aligned128ms@1.15"
+    assert curve.design_of({**aligned, "region_scale": 1.3}) == "aligned128@1.3"
+    result = _result(90000, 1440000, 0.8, 0.02)
+    result["weights"]["config"]["region_scale"] = 1.15
+    result["weights"]["training"]["mask_scales"] = [1.0, 1.3]
+    assert curve.row_from_result(result, "cmd", "2026-12-03T12:00:00Z")["design"] == "aligned128ms@1.15"
+
+
+def test_region_scale_measures_the_same_weights_painting_another_size(curve, tmp_path):
+    from anonymizer.models.io import read_info
+
+    weights = tmp_path / "w" / "generator.safetensors"
+    weights.parent.mkdir()
+    weights.write_bytes(b"not really weights")
+    info = {"config": {"resolution": 128, "frame": "aligned", "region_scale": 1.15}}
+    info["sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    weights.with_suffix(".json").write_text(json.dumps(info))
+    seen = {}
+
+    def fake_run(qargs):
+        seen.update(read_info(Path(qargs.weights)))
+        return {"weights": {"config": seen["config"]}}
+
+    args = curve.parse_args(["--weights", str(weights), "--region-scale", "1.3", "--out", str(tmp_path / "o")])
+    original = curve.quality.run
+    curve.quality.run = fake_run
+    try:
+        curve.measure(args, "cmd")
+    finally:
+        curve.quality.run = original
+    assert seen["config"]["region_scale"] == 1.3  # the copy measured paints 1.3
+    assert (
+        json.loads(weights.with_suffix(".json").read_text())["config"]["region_scale"] == 1.15
+    )  # the state: untouched
 
 
 def test_rows_are_appended_under_one_header_and_the_plot_is_drawn(curve, tmp_path):

@@ -64,6 +64,16 @@ def _pack(args: argparse.Namespace) -> int:
     return 0 if summary["faces"] else 1
 
 
+def _scale_range(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LO:HI, e.g. 1.0:1.3, not {text!r}") from None
+    if not 0 < low <= high:
+        raise argparse.ArgumentTypeError(f"expected 0 < LO <= HI, not {text!r}")
+    return low, high
+
+
 def _train(args: argparse.Namespace) -> int:
     from anonymizer.training.train import TrainOptions, train
 
@@ -73,6 +83,7 @@ def _train(args: argparse.Namespace) -> int:
         region_scale=args.region_scale,
         region_shape=args.region_shape,
         feather=args.feather,
+        mask_scales=args.mask_scales,
         discriminator=args.discriminator,
         colour_jitter=args.colour_jitter,
         fold=args.fold,
@@ -308,6 +319,14 @@ def build_parser() -> argparse.ArgumentParser:
         "inner-face mask's size (default 1)",
     )
     t.add_argument("--region-shape", default="rect", choices=("rect", "ellipse"), help="face region (with --init none)")
+    t.add_argument(
+        "--mask-scales",
+        type=_scale_range,
+        default=None,
+        metavar="LO:HI",
+        help="aligned frame: draw each face's inner-face mask at a scale from LO to HI (steps of 0.05), so that "
+        "one generator paints every size in that range (--region-scale is the one it paints by default)",
+    )
     t.add_argument(
         "--feather",
         type=float,

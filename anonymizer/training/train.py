@@ -81,6 +81,10 @@ class TrainOptions:
     region_scale: float | None = None
     region_shape: str = "rect"
     feather: float | None = None
+    # The aligned frame only: each face's inner-face mask drawn at a scale from LO to HI (steps of 0.05), so one
+    # generator paints every region size in that range and the size used is chosen by measurement
+    # (region_scale is the one it paints by default); None: every mask at region_scale.
+    mask_scales: tuple[float, float] | None = None
     # weight of feature matching: L1 between the discriminator's activations on real crops and composites
     fm_weight: float = 0.0
     checkpoint_minutes: float | None = None  # also checkpoint after this much time since the last one
@@ -317,10 +321,19 @@ def start_loss_log(csv_path: Path) -> None:
             csv.writer(f).writerows([LOSS_FIELDS] + old_rows[1:])
 
 
-def draw_batch(train_set: FaceArrays, weights, options: TrainOptions, config: GeneratorConfig, rng, device: str):
+def draw_batch(
+    train_set: FaceArrays,
+    weights,
+    options: TrainOptions,
+    config: GeneratorConfig,
+    rng,
+    device: str,
+    scale_masks: torch.Tensor | None = None,
+):
     """A training batch ((real, mask, landmarks), latents): faces drawn (by source weight with
     ``balance_sources``), half of them mirrored, colour-jittered, channels-last. With a diversity term,
-    the batch's second half repeats its first (the same crops, other latent codes)."""
+    the batch's second half repeats its first (the same crops, other latent codes). With ``scale_masks``
+    (K x 1 x R x R, :func:`mask_scale_stack`), each face's mask is one of them, drawn at random."""
     faces = options.batch_size // 2 if options.diversity_weight > 0 else options.batch_size
     if weights is None:
         index = torch.randint(len(train_set), (faces,), generator=rng).numpy()
@@ -328,13 +341,43 @@ def draw_batch(train_set: FaceArrays, weights, options: TrainOptions, config: Ge
         index = torch.multinomial(weights, faces, replacement=True, generator=rng).numpy()
     which = torch.rand(faces, generator=rng) < 0.5
     z = torch.randn(options.batch_size, config.latent_dim, generator=rng).to(device)
-    real, mask, landmarks = flip(*to_tensors(train_set, index, device), which.to(device))
+    real, mask, landmarks = to_tensors(train_set, index, device)
+    if scale_masks is not None:
+        mask = scale_masks[torch.randint(len(scale_masks), (faces,), generator=rng).to(scale_masks.device)]
+    real, mask, landmarks = flip(real, mask, landmarks, which.to(device))
     real = jitter_colour(real, options.colour_jitter, rng)
     if faces != options.batch_size:
         real, mask, landmarks = (torch.cat([t, t]) for t in (real, mask, landmarks))
     real = real.contiguous(memory_format=torch.channels_last)
     mask = mask.contiguous(memory_format=torch.channels_last)
     return (real, mask, landmarks), z
+
+
+MASK_SCALE_STEP = 0.05
+
+
+def mask_scales(low: float, high: float) -> list[float]:
+    """The scales from ``low`` to ``high`` in steps of :data:`MASK_SCALE_STEP` (both ends included)."""
+    if not 0 < low <= high:
+        raise ValueError(f"mask scales must be positive and low <= high, not {low}:{high}")
+    count = int(round((high - low) / MASK_SCALE_STEP)) + 1
+    return [round(float(v), 4) for v in np.linspace(low, high, count)] if count > 1 else [round(low, 4)]
+
+
+def mask_scale_stack(config: GeneratorConfig, scales: list[float], device: str) -> torch.Tensor:
+    """The replaced area of the inner-face mask at each scale (K x 1 x R x R, 0/1), as training draws it."""
+    from anonymizer.align import InnerMask
+
+    side = config.resolution
+    layers = [(InnerMask(scale=s, feather=config.feather).masks(side)[2] > 0.5) for s in scales]
+    return torch.from_numpy(np.stack(layers).astype(np.float32)[:, None]).to(device)
+
+
+def same_network(a: GeneratorConfig, b: GeneratorConfig) -> bool:
+    """Whether two configs describe the same network and crops, whatever region each paints by default
+    (the region's size and edge are not part of the weights: a run may go on with a new one)."""
+    keep = {"region_scale": 0.0, "feather": 0.0}
+    return replace(a, **keep) == replace(b, **keep)
 
 
 def build_models(options: TrainOptions, config: GeneratorConfig) -> tuple[Generator, torch.nn.Module, tuple[int, int]]:
@@ -455,8 +498,15 @@ def load_state(folder: Path, generator, ema, discriminator, config: GeneratorCon
 
     folder = Path(folder)
     weights = load_generator(folder / "generator.safetensors")
-    if weights.config != config:
+    if not same_network(weights.config, config):
         raise ValueError(f"the state in {folder} is of a generator {weights.config}, not {config}")
+    if weights.config != config:
+        log.info(
+            "the state in %s painted %s; the run goes on with %s",
+            folder,
+            _region_text(weights.config),
+            _region_text(config),
+        )
     ema.load_state_dict(weights.state_dict())
     with safe_open(str(folder / STATE_FILE), framework="pt") as f:
         tensors = {k: f.get_tensor(k) for k in f.keys()}
@@ -477,6 +527,10 @@ def update_ema(ema: torch.nn.Module, generator: torch.nn.Module, decay: float) -
         p_ema.lerp_(p, 1 - decay)
     for b_ema, b in zip(ema.buffers(), generator.buffers()):
         b_ema.copy_(b)
+
+
+def _region_text(config: GeneratorConfig) -> str:
+    return f"region scale {config.region_scale:g}, feather {config.feather:g}"
 
 
 def _on_any_process(flag: bool, device: str) -> bool:
@@ -538,6 +592,13 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
         raise ValueError("feature matching (--fm-weight) needs the dcgan discriminator")
     region = region_of(config)
     train_set = train_set.with_region(region)
+    scale_masks = None
+    if options.mask_scales is not None:
+        if config.frame != "aligned":
+            raise ValueError("--mask-scales is for the aligned frame (its inner-face mask)")
+        scales = mask_scales(*options.mask_scales)
+        scale_masks = mask_scale_stack(config, scales, device)
+        log.info("inner-face masks drawn at scales %s (painted by default at %g)", scales, config.region_scale)
     try:
         val_set = load_dataset(data, "val", region)
     except ValueError:
@@ -574,7 +635,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
         init_seconds = 0.0
     if ckpt_path.exists():
         state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        if state["config"] != config.to_dict():
+        if not same_network(GeneratorConfig(**state["config"]), config):
             raise ValueError(f"{ckpt_path} was trained with {state['config']}, not {config.to_dict()}")
         generator.load_state_dict(state["generator"])
         discriminator.load_state_dict(state["discriminator"])
@@ -643,6 +704,8 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
             "training_faces": len(train_set),
             "discriminator": options.discriminator,
         }
+        if options.mask_scales is not None:
+            info["mask_scales"] = [float(v) for v in options.mask_scales]  # trained on these, paints region_scale
         if options.init:
             info["init"] = Path(options.init).name + (" (grown to fold 2)" if options.grow else "")
         # Half precision: the weights travel (an accelerator's files come back in 16 MB pieces).
@@ -671,7 +734,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
     stop = StopRequest()
     while step < options.steps:
         started = time.perf_counter()
-        (real, mask, landmarks), z = draw_batch(train_set, weights, options, config, rng, device)
+        (real, mask, landmarks), z = draw_batch(train_set, weights, options, config, rng, device, scale_masks)
 
         d_loss, g_adv, g_rec, d_real, d_fake, g_col, g_perc, g_div, g_fm = adversarial_step(
             g_model, d_model, opt_g, opt_d, scaler, (real, mask, landmarks), z, options, seen, use_amp, perceptual

@@ -77,7 +77,7 @@ def test_an_existing_dataset_of_another_frame_is_refused(photos, aligned):
 
 
 def _options(steps: int, **kw) -> TrainOptions:
-    return TrainOptions(
+    settings = dict(
         steps=steps,
         batch_size=4,
         checkpoint_every=2,
@@ -87,8 +87,8 @@ def _options(steps: int, **kw) -> TrainOptions:
         rec_weight=0.0,
         fm_weight=1.0,
         threads=1,
-        **kw,
     )
+    return TrainOptions(**{**settings, **kw})
 
 
 def test_the_compact_state_carries_a_run_into_a_new_run_folder(aligned, tmp_path):
@@ -163,3 +163,52 @@ def test_sigterm_stops_the_run_at_a_checkpoint(aligned, tmp_path):
     assert step >= 3
     assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == step
     assert json.loads((state / "generator.json").read_text())["training"]["steps"] == step
+
+
+def test_mask_scales_draw_each_faces_mask_from_the_range(aligned):
+    from anonymizer.training.train import draw_batch, generator_config, mask_scale_stack, mask_scales
+
+    assert mask_scales(1.0, 1.3) == [1.0, 1.05, 1.1, 1.15, 1.2, 1.25, 1.3]
+    assert mask_scales(1.2, 1.2) == [1.2]
+    with pytest.raises(ValueError):
+        mask_scales(1.3, 1.0)
+    data = load_dataset(aligned, "train", InnerMask())
+    options = _options(1, mask_scales=(1.0, 1.3), batch_size=64)
+    config = generator_config(options, 64, data.context, data.frame)
+    stack = mask_scale_stack(config, mask_scales(1.0, 1.3), "cpu")
+    areas = stack.sum((1, 2, 3))
+    assert (areas[1:] > areas[:-1]).all()  # each scale hides more than the one before
+    # The smallest is the template's own mask, as a run without mask scales draws it.
+    assert torch.equal(stack[0, 0], torch.from_numpy((InnerMask().masks(64)[2] > 0.5).astype(np.float32)))
+    rng = torch.Generator().manual_seed(0)
+    (real, mask, _), _ = draw_batch(data.with_region(InnerMask()), None, options, config, rng, "cpu", stack)
+    drawn = mask.sum((1, 2, 3))
+    # Every mask is one of the scales' (mirrored or not: the ellipse is symmetric), and a batch holds several.
+    assert all((torch.isclose(a, areas)).any() for a in drawn)
+    assert len(torch.unique(drawn)) >= 4
+    assert real.shape[0] == mask.shape[0] == 64
+
+
+def test_a_run_goes_on_from_its_state_with_a_new_region_but_not_a_new_network(aligned, tmp_path):
+    state = tmp_path / "state"
+    train(aligned, tmp_path / "a", _options(2, state=str(state)), progress=False)
+    assert json.loads((state / "generator.json").read_text())["config"]["region_scale"] == 1.0
+    # Same network, a larger region and masks drawn at several scales: it goes on from the state.
+    grown = _options(2, state=str(state), region_scale=1.15, mask_scales=(1.0, 1.3))
+    train(aligned, tmp_path / "b", grown, progress=False)
+    info = json.loads((state / "generator.json").read_text())
+    assert info["config"]["region_scale"] == 1.15 and info["training"]["steps"] == 4
+    assert info["training"]["mask_scales"] == [1.0, 1.3]
+    # It resumes its own run folder too (the full checkpoint), with the region it now has.
+    train(
+        aligned,
+        tmp_path / "b",
+        _options(3, state=str(state), region_scale=1.15, mask_scales=(1.0, 1.3)),
+        progress=False,
+    )
+    assert json.loads((state / "generator.json").read_text())["training"]["steps"] == 5
+    # Another network (wider) is refused, from the state and from the run folder alike.
+    with pytest.raises(ValueError, match="generator"):
+        train(aligned, tmp_path / "c", _options(1, state=str(state), width=16), progress=False)
+    with pytest.raises(ValueError, match="trained with"):
+        train(aligned, tmp_path / "b", _options(4, state=str(state), width=16), progress=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 import json
 import os
 import subprocess
@@ -114,6 +116,20 @@ def test_training_resumes_exactly(dataset, tmp_path):
     assert (straight / "losses.png").is_file()
     rows = (straight / "losses.csv").read_text().splitlines()
     assert rows[0].startswith("step,d_loss,g_adv")
+
+
+def test_mask_scales_are_refused_in_the_box_frame(dataset, tmp_path):
+    with pytest.raises(ValueError, match="aligned frame"):
+        train(dataset, tmp_path / "run", _small(1, mask_scales=(1.0, 1.3)), progress=False)
+
+
+def test_the_cli_reads_a_mask_scale_range_and_refuses_a_bad_one(capsys):
+    from anonymizer.training import cli
+
+    assert cli._scale_range("1.0:1.3") == (1.0, 1.3)
+    for bad in ("1.3:1.0", "1.2", "a:b", "0:1"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            cli._scale_range(bad)
 
 
 def test_retrained_weights_anonymize_a_photo(dataset, tmp_path):
