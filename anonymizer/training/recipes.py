@@ -35,7 +35,7 @@ RECIPES: dict[str, Recipe] = {
     ),
     "aligned": Recipe(
         description="the aligned-frame 128 px generator: the inner face painted (masks drawn at scales 1.0 to 1.3, "
-        "1.15 by default), adversarial loss with feature matching and a mean-colour term, no L1; trained on and on "
+        "1.2 by default), adversarial loss with feature matching and a mean-colour term, no L1; trained on and on "
         "from training/aligned/",
         options={
             "--init": "none",
@@ -50,7 +50,7 @@ RECIPES: dict[str, Recipe] = {
             # Brows to chin and cheek to cheek: 1.0 left the brows and the jaw line to the photo, and the
             # generated faces were called the same person twice as often as another person's real face
             # (7.7 % against 4.0 %, step 87,015). One generator for the sizes the measure chooses among.
-            "--region-scale": 1.15,
+            "--region-scale": 1.2,
             "--mask-scales": "1.0:1.3",
             "--checkpoint-every": 1_000_000,
             "--checkpoint-minutes": 10,
