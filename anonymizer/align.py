@@ -62,6 +62,18 @@ class InnerMask:
         return _inner_masks(self, size)
 
 
+MASK_SCALE_STEP = 0.05  # between the mask sizes a generator trained on a range of them sees
+
+
+def mask_scales(low: float, high: float) -> list[float]:
+    """The inner-face mask scales from ``low`` to ``high`` in steps of :data:`MASK_SCALE_STEP` (both ends
+    included): what ``anonymize-train train --mask-scales LO:HI`` draws from."""
+    if not 0 < low <= high:
+        raise ValueError(f"mask scales must be positive and low <= high, not {low}:{high}")
+    count = int(round((high - low) / MASK_SCALE_STEP)) + 1
+    return [round(float(v), 4) for v in np.linspace(low, high, count)]
+
+
 @lru_cache(maxsize=16)
 def _inner_masks(mask: InnerMask, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ys = (np.arange(size, dtype=np.float32)[:, None] + 0.5) / size

@@ -65,12 +65,16 @@ def _pack(args: argparse.Namespace) -> int:
 
 
 def _scale_range(text: str) -> tuple[float, float]:
+    from anonymizer.align import mask_scales  # the check training makes, here at the command line
+
     try:
         low, high = (float(v) for v in text.split(":"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected LO:HI, e.g. 1.0:1.3, not {text!r}") from None
-    if not 0 < low <= high:
-        raise argparse.ArgumentTypeError(f"expected 0 < LO <= HI, not {text!r}")
+    try:
+        mask_scales(low, high)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     return low, high
 
 

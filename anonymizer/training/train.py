@@ -29,6 +29,7 @@ import torch
 import torch.distributed as dist
 from torch.nn import functional as F
 
+from anonymizer.align import InnerMask, mask_scales
 from anonymizer.device import resolve_device
 from anonymizer.gan import region_of
 from anonymizer.models.io import load_generator, load_trainable, read_info, save_generator, save_trainable
@@ -353,21 +354,8 @@ def draw_batch(
     return (real, mask, landmarks), z
 
 
-MASK_SCALE_STEP = 0.05
-
-
-def mask_scales(low: float, high: float) -> list[float]:
-    """The scales from ``low`` to ``high`` in steps of :data:`MASK_SCALE_STEP` (both ends included)."""
-    if not 0 < low <= high:
-        raise ValueError(f"mask scales must be positive and low <= high, not {low}:{high}")
-    count = int(round((high - low) / MASK_SCALE_STEP)) + 1
-    return [round(float(v), 4) for v in np.linspace(low, high, count)] if count > 1 else [round(low, 4)]
-
-
 def mask_scale_stack(config: GeneratorConfig, scales: list[float], device: str) -> torch.Tensor:
     """The replaced area of the inner-face mask at each scale (K x 1 x R x R, 0/1), as training draws it."""
-    from anonymizer.align import InnerMask
-
     side = config.resolution
     layers = [(InnerMask(scale=s, feather=config.feather).masks(side)[2] > 0.5) for s in scales]
     return torch.from_numpy(np.stack(layers).astype(np.float32)[:, None]).to(device)

@@ -166,7 +166,8 @@ def test_sigterm_stops_the_run_at_a_checkpoint(aligned, tmp_path):
 
 
 def test_mask_scales_draw_each_faces_mask_from_the_range(aligned):
-    from anonymizer.training.train import draw_batch, generator_config, mask_scale_stack, mask_scales
+    from anonymizer.align import mask_scales
+    from anonymizer.training.train import draw_batch, generator_config, mask_scale_stack
 
     assert mask_scales(1.0, 1.3) == [1.0, 1.05, 1.1, 1.15, 1.2, 1.25, 1.3]
     assert mask_scales(1.2, 1.2) == [1.2]
