@@ -23,7 +23,8 @@ frames late, where each track's face is in each frame:
   face the camera turns back to is hidden again before the detector finds it. A track first seen at the edge
   is hidden back to the frame where its box, carried back, first touches the picture (at most ``entry``
   frames: a face coming in across the edge shows a chin or a forehead long before the detector finds it). A
-  carried box is never smaller than the detection it is carried from.
+  carried box is never smaller than the detection it is carried from. A box the border cuts is widened
+  along that border (``EDGE_WIDEN``): the detector's box for a cut face is often narrower than the face.
 * **Smoothing**: a track's box is the mean of its boxes over ``smooth`` frames either side, but never less
   than the frame's own detection (their union), and it never shrinks by more than ``max_shrink`` of its
   width or height from one frame to the next. Boxes not seen by the detector (interpolated or carried)
@@ -55,6 +56,11 @@ DEFAULT_ENTRY = 100  # frames before its first detection a track first seen at t
 EDGE_MARGIN = 0.25  # a box this share of its size or closer to the frame's border is at the edge
 GROW_PER_FRAME = 0.04  # a box not seen by the detector grows by this share per frame to the nearest detection
 MAX_GROW = 1.4
+# A face the frame's border cuts shows only a strip (a chin at the top, an ear at a side), and the detector's box
+# for it is often narrower than the face (a chin is narrower than a face): such a box is widened along the cut
+# border by this factor. Chosen on the tune half's exit clips (benchmarks/results/video_edge_widen.md).
+EDGE_WIDEN = 1.3
+EDGE_TOUCH = 2.0  # px: a box this close to the border, or past it, is cut by it
 OWN_WINDOW = 12  # detections at a track's end whose motion, away from the frame's edge, is the face's own
 MATCH_IOU = 0.2
 MATCH_DISTANCE = 0.6  # or: centres closer than this many face sizes, at a similar size
@@ -268,10 +274,11 @@ class FaceTracker:
                 if clipped[2] - clipped[0] < 1 or clipped[3] - clipped[1] < 1:
                     self._last_box.pop(track.id, None)
                     continue
-            self._last_box[track.id] = box
-            track.hidden.append((frame, box.copy()))
+            self._last_box[track.id] = box  # before widening at the edge: the widening never compounds
             wh = np.array([box[2] - box[0], box[3] - box[1]], dtype=np.float32)
             landmarks = box[:2] + rel * wh
+            box = self._widen_at_edge(box)
+            track.hidden.append((frame, box.copy()))
             faces.append(
                 Face(box=box, score=score, landmarks=landmarks, source="detector" if seen else "track", track=track.id)
             )
@@ -340,6 +347,20 @@ class FaceTracker:
         else:
             return None
         return _unseen(box, away), rel, score, False
+
+    def _widen_at_edge(self, box: np.ndarray) -> np.ndarray:
+        """A box the frame's border cuts, widened along that border by ``EDGE_WIDEN`` (about its centre)."""
+        if self.frame_size is None or EDGE_WIDEN == 1.0:
+            return box
+        w, h = self.frame_size
+        out = box.copy()
+        if box[1] <= EDGE_TOUCH or box[3] >= h - EDGE_TOUCH:  # cut at the top or the bottom: wider
+            c, half = (box[0] + box[2]) / 2, (box[2] - box[0]) * EDGE_WIDEN / 2
+            out[0], out[2] = c - half, c + half
+        if box[0] <= EDGE_TOUCH or box[2] >= w - EDGE_TOUCH:  # cut at a side: taller
+            c, half = (box[1] + box[3]) / 2, (box[3] - box[1]) * EDGE_WIDEN / 2
+            out[1], out[3] = c - half, c + half
+        return out
 
     def _at_edge(self, box: np.ndarray) -> bool:
         if self.frame_size is None:

@@ -245,3 +245,25 @@ def test_a_face_coming_in_across_the_edge_is_hidden_back_to_where_it_first_touch
     assert all(f == [] for f in hidden[: shown[0] - 11]), "hidden long before the face came in"
     short = _run_with_motion(FaceTracker(lookahead=12, tail=4, frame_size=size, entry=12), detections, motions)
     assert not all(covers(short[i], visible_part(boxes[i], size)) for i in shown)
+
+
+def test_a_box_cut_by_the_border_is_widened_along_it_and_the_widening_never_compounds():
+    size = (640, 480)
+    # a chin at the top edge, held for 30 frames: the detector's box is narrower than the face
+    chin = np.array([300, -40, 360, 20], np.float32)
+    inside = np.array([100, 200, 160, 260], np.float32)
+    detections = [[Face(chin, 0.9, estimate_landmarks(chin)), Face(inside, 0.9, estimate_landmarks(inside))]] * 30
+    hidden = run(FaceTracker(lead=0, tail=0, frame_size=size), detections)
+    for frame in hidden[2:-2]:  # (the first and last two smooth over boxes carried past the clip)
+        top = next(f for f in frame if f.box[1] < 0)
+        middle = next(f for f in frame if f.box[1] > 0)
+        assert top.box[2] - top.box[0] == pytest.approx(60 * 1.3, abs=1e-3), "widened along the top, every frame"
+        assert top.box[3] - top.box[1] == pytest.approx(60, abs=1e-3), "not across it"
+        assert (top.box[0] + top.box[2]) / 2 == pytest.approx(330, abs=1e-3)
+        assert np.allclose(top.landmarks, estimate_landmarks(chin), atol=1e-3), "the landmarks stay the face's"
+        assert np.allclose(middle.box, inside, atol=1e-3), "a box inside the frame is not widened"
+    # at a side the box is made taller
+    side = np.array([600, 200, 660, 260], np.float32)
+    hidden = run(FaceTracker(lead=0, tail=0, frame_size=size), [[Face(side, 0.9, estimate_landmarks(side))]] * 5)
+    b = hidden[2][0].box
+    assert b[3] - b[1] == pytest.approx(60 * 1.3, abs=1e-3) and b[2] - b[0] == pytest.approx(60, abs=1e-3)
