@@ -277,7 +277,8 @@ class FaceTracker:
             self._last_box[track.id] = box  # before widening at the edge: the widening never compounds
             wh = np.array([box[2] - box[0], box[3] - box[1]], dtype=np.float32)
             landmarks = box[:2] + rel * wh
-            box = self._widen_at_edge(box)
+            if self.frame_size is not None:
+                box = widen_at_edge(box, self.frame_size)
             track.hidden.append((frame, box.copy()))
             faces.append(
                 Face(box=box, score=score, landmarks=landmarks, source="detector" if seen else "track", track=track.id)
@@ -347,20 +348,6 @@ class FaceTracker:
         else:
             return None
         return _unseen(box, away), rel, score, False
-
-    def _widen_at_edge(self, box: np.ndarray) -> np.ndarray:
-        """A box the frame's border cuts, widened along that border by ``EDGE_WIDEN`` (about its centre)."""
-        if self.frame_size is None or EDGE_WIDEN == 1.0:
-            return box
-        w, h = self.frame_size
-        out = box.copy()
-        if box[1] <= EDGE_TOUCH or box[3] >= h - EDGE_TOUCH:  # cut at the top or the bottom: wider
-            c, half = (box[0] + box[2]) / 2, (box[2] - box[0]) * EDGE_WIDEN / 2
-            out[0], out[2] = c - half, c + half
-        if box[0] <= EDGE_TOUCH or box[2] >= w - EDGE_TOUCH:  # cut at a side: taller
-            c, half = (box[1] + box[3]) / 2, (box[3] - box[1]) * EDGE_WIDEN / 2
-            out[1], out[3] = c - half, c + half
-        return out
 
     def _at_edge(self, box: np.ndarray) -> bool:
         if self.frame_size is None:
@@ -469,6 +456,20 @@ class FaceTracker:
         floor = np.array([previous[2] - previous[0], previous[3] - previous[1]], dtype=np.float32) * keep / 2
         half = np.maximum(half, floor)
         return np.array([c[0] - half[0], c[1] - half[1], c[0] + half[0], c[1] + half[1]], dtype=np.float32)
+
+
+def widen_at_edge(box: np.ndarray, frame_size: tuple[int, int], factor: float = EDGE_WIDEN) -> np.ndarray:
+    """A copy of ``box``, widened ``factor`` times (about its centre) along each border of the ``frame_size``
+    (width, height) picture that cuts it: wider when cut at the top or the bottom, taller when cut at a side."""
+    w, h = frame_size
+    out = np.array(box, copy=True)
+    if box[1] <= EDGE_TOUCH or box[3] >= h - EDGE_TOUCH:
+        c, half = (box[0] + box[2]) / 2, (box[2] - box[0]) * factor / 2
+        out[0], out[2] = c - half, c + half
+    if box[0] <= EDGE_TOUCH or box[2] >= w - EDGE_TOUCH:
+        c, half = (box[1] + box[3]) / 2, (box[3] - box[1]) * factor / 2
+        out[1], out[3] = c - half, c + half
+    return out
 
 
 def _unseen(box: np.ndarray, away: int) -> np.ndarray:

@@ -3,7 +3,7 @@
 A face cut by the frame's border shows a strip (a chin at the top, an ear at a side), and the detector's box
 for it is often narrower than the face. This study rebuilds, from a video run's report (its tracks' hidden
 boxes, ``anonymize --report``), the pixels a solid fill changes, under one rule per candidate: where a box
-touches the border (within 2 px, or past it), its hidden region spans ``G`` times the box along that border
+touches the border (within ``EDGE_TOUCH`` px, or past it), its hidden region spans ``G`` times the box along that border
 (``G`` = 1.3, the usual region, is no widening). It judges them as ``benchmarks/video.py`` does (a face-frame is
 hidden when 70 % of its visible box changed), and also gives the share of the frame's pixels covered outside
 every face (annotated boxes grown 1.6x): the cost.
@@ -35,22 +35,14 @@ from wider_split import HALVES, select_half  # noqa: E402
 
 from anonymizer.boxes import grow_boxes  # noqa: E402
 from anonymizer.crops import DEFAULT_MASK_SCALE, _feather_width, feather_alpha  # noqa: E402
-from anonymizer.tracking import boxes_at  # noqa: E402
-
-TOUCH = 2.0  # px
+from anonymizer.tracking import boxes_at, widen_at_edge  # noqa: E402
 
 
 def region(box: np.ndarray, along: float) -> np.ndarray:
-    """The hidden rectangle of ``box``: grown as usual, and spanning ``along`` times the box along a cut border."""
-    W, H = V.SIZE
-    out = grow_boxes(np.asarray(box, np.float64), DEFAULT_MASK_SCALE).astype(np.float64)
-    x1, y1, x2, y2 = box
-    cx, cy, w, h = (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1
-    if y1 <= TOUCH or y2 >= H - TOUCH:
-        out[0], out[2] = min(out[0], cx - w * along / 2), max(out[2], cx + w * along / 2)
-    if x1 <= TOUCH or x2 >= W - TOUCH:
-        out[1], out[3] = min(out[1], cy - h * along / 2), max(out[3], cy + h * along / 2)
-    return out
+    """The hidden rectangle of ``box``: grown as usual, and spanning ``along`` times the box along a cut border
+    (the tracker's :func:`~anonymizer.tracking.widen_at_edge`, then the usual growth; never less than that)."""
+    widened = widen_at_edge(np.asarray(box, np.float64), V.SIZE, max(along / DEFAULT_MASK_SCALE, 1.0))
+    return grow_boxes(widened, DEFAULT_MASK_SCALE).astype(np.float64)
 
 
 def changed(boxes: list, along: float, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
