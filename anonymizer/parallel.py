@@ -120,7 +120,8 @@ def run_in_workers(
                         position, cancelled = len(jobs), True  # send nothing more; finish what is in flight
                         retries.clear()
                         break
-                    if retries:
+                    retried = bool(retries)
+                    if retried:
                         if flight:
                             break  # a retried photo runs alone, so that if it stops a worker again, it alone fails
                         i = retries.popleft()
@@ -132,8 +133,18 @@ def run_in_workers(
                         position += 1
                     else:
                         break
-                    with signals_blocked():  # a submit may start a worker: it is born with them blocked
-                        flight.append((i, pool.submit(work, job)))
+                    try:
+                        with signals_blocked():  # a submit may start a worker: it is born with them blocked
+                            future = pool.submit(work, job)
+                    except BrokenProcessPool:
+                        # A worker died since the last result: this photo was not sent. It goes back where it came
+                        # from, and the photos in flight meet the broken pool below, as if it broke a moment later.
+                        if retried:
+                            retries.appendleft(i)
+                        else:
+                            position -= 1
+                        break
+                    flight.append((i, future))
                 if not flight:
                     break
                 index, future = flight[0]
