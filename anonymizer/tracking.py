@@ -52,7 +52,10 @@ DEFAULT_TAIL = 6  # frames hidden after a track's last detection
 DEFAULT_SMOOTH = 2  # boxes averaged over this many frames either side
 DEFAULT_MAX_SHRINK = 0.1  # a track's box loses at most this share of its width or height per frame
 DEFAULT_EXIT = 250  # frames a track last seen at the frame's edge is kept, at most, while its box is in view
-DEFAULT_ENTRY = 100  # frames before its first detection a track first seen at the edge is hidden, at most
+# Frames before its first detection a track first seen at the edge is hidden, at most: as long as a face last seen
+# there is followed out (10 s at 25 fps). The frames are not held meanwhile (the video is read twice at once), so
+# the cost is only that the writer runs this many frames behind the search.
+DEFAULT_ENTRY = 250
 EDGE_MARGIN = 0.25  # a box this share of its size or closer to the frame's border is at the edge
 GROW_PER_FRAME = 0.04  # a box not seen by the detector grows by this share per frame to the nearest detection
 MAX_GROW = 1.4

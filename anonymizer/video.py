@@ -7,7 +7,7 @@ through detect -> track -> replace -> encode:
   stored sideways with a rotation in its display matrix is turned upright for the detector and the
   replacer, then turned back, so the stored pixels and the rotation metadata stay as they were).
 * **Track** (:class:`anonymizer.tracking.FaceTracker`): detections are linked into tracks, and each frame is
-  decided late (up to ``entry`` frames: 4 s at 25 fps), so a face the detector misses for some frames is
+  decided late (up to ``entry`` frames: 10 s at 25 fps), so a face the detector misses for some frames is
   hidden where its track puts it, from before its first detection (back to where it came into the picture) to
   after its last. The file is read twice at once: the search runs that many frames ahead of the writer, which
   decodes each frame again when it is decided. So no frame waits in memory, and memory does not grow with

@@ -247,6 +247,27 @@ def test_a_face_coming_in_across_the_edge_is_hidden_back_to_where_it_first_touch
     assert not all(covers(short[i], visible_part(boxes[i], size)) for i in shown)
 
 
+def test_a_face_waiting_at_the_edge_for_seconds_is_hidden_from_the_first_frame():
+    """A face stands at the left edge with 45 px of it in the picture from the first frame, and the camera turns
+    towards it so slowly (0.4 px a frame) that the detector finds it only 188 frames later, once 60 % of it is
+    in. The default look-back at the edge reaches that far: every frame it shows in is hidden. A 100-frame
+    look-back leaves the first frames showing."""
+    size, width = (1280, 720), 200.0
+    boxes, motions = [], []
+    for i in range(230):
+        boxes.append(np.array([-155 + 0.4 * i, 260, 45 + 0.4 * i, 460], dtype=np.float32))
+        motions.append(np.array([[1, 0, 0.4], [0, 1, 0]], dtype=np.float64))
+    detections = [[face_at(b[0], b[1], width)] if b[0] >= -0.4 * width else [] for b in boxes]
+    first = next(i for i, d in enumerate(detections) if d)
+    assert first > 180 and visible_part(boxes[0], size) is not None
+    hidden = _run_with_motion(FaceTracker(frame_size=size), detections, motions)
+    for i in range(first):
+        assert covers(hidden[i], visible_part(boxes[i], size)), f"frame {i}: the face waiting at the edge shows"
+    short = _run_with_motion(FaceTracker(frame_size=size, entry=100), detections, motions)
+    assert not covers(short[0], visible_part(boxes[0], size))
+    assert all(covers(short[i], visible_part(boxes[i], size)) for i in range(first - 100, first))
+
+
 def test_a_box_cut_by_the_border_is_widened_along_it_and_the_widening_never_compounds():
     size = (640, 480)
     # a chin at the top edge, held for 30 frames: the detector's box is narrower than the face
