@@ -56,6 +56,11 @@ DEFAULT_EXIT = 250  # frames a track last seen at the frame's edge is kept, at m
 # there is followed out (10 s at 25 fps). The frames are not held meanwhile (the video is read twice at once), so
 # the cost is only that the writer runs this many frames behind the search.
 DEFAULT_ENTRY = 250
+# A video's weak finds: the default detector's scaled-down pass's finds scored from DEFAULT_WEAK up to its own
+# threshold (0.45), where no other pass found a face; a track of weak finds only is hidden once it holds
+# DEFAULT_CONFIRM of them. Chosen on tune seeds 2, 4 and 5 (benchmarks/results/video_weak_tune.md).
+DEFAULT_WEAK = 0.2
+DEFAULT_CONFIRM = 3
 EDGE_MARGIN = 0.25  # a box this share of its size or closer to the frame's border is at the edge
 GROW_PER_FRAME = 0.04  # a box not seen by the detector grows by this share per frame to the nearest detection
 MAX_GROW = 1.4
@@ -76,6 +81,7 @@ class _Obs:
     box: np.ndarray
     landmarks: np.ndarray  # relative to the box: (x - x1) / w, (y - y1) / h
     score: float
+    weak: bool = False  # a weak find (``Face.source == "weak"``): hidden only in a confirmed track
 
 
 @dataclass
@@ -87,10 +93,21 @@ class Track:
     frames: list[int] = field(default_factory=list)  # the observations' frames, for bisecting
     hidden: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (frame, box) as decided
     method: str | None = None
+    weak: int = 0  # how many of its detections are weak finds
+    strong: int = 0  # how many are not
 
     def add(self, obs: _Obs) -> None:
         self.observations.append(obs)
         self.frames.append(obs.frame)
+        if obs.weak:
+            self.weak += 1
+        else:
+            self.strong += 1
+
+    def confirmed(self, confirm: int) -> bool:
+        """Whether the track is a face to hide: one detection that is not a weak find, or ``confirm`` weak
+        finds."""
+        return self.strong > 0 or self.weak >= confirm
 
     @property
     def last(self) -> _Obs:
@@ -181,6 +198,7 @@ class FaceTracker:
         frame_size: tuple[int, int] | None = None,
         exit: int = DEFAULT_EXIT,
         entry: int = DEFAULT_ENTRY,
+        confirm: int = DEFAULT_CONFIRM,
     ) -> None:
         if lookahead < max(lead, smooth):
             raise ValueError("the look-ahead must cover the lead and the smoothing window")
@@ -190,6 +208,7 @@ class FaceTracker:
         self.max_shrink = max_shrink
         self.frame_size = frame_size  # (width, height): boxes are clipped to it, and its edges are watched
         self.exit = max(exit, tail)
+        self.confirm = max(confirm, 1)
         self._tails: dict[int, tuple[int, int]] = {}  # track id -> (its detections then, its tail)
         self._leads: dict[int, int] = {}  # track id -> its lead (its first detection never changes)
         self.tracks: list[Track] = []  # tracks a later frame may still need
@@ -265,7 +284,9 @@ class FaceTracker:
     def _decide(self, frame: int) -> list[Face]:
         faces = []
         for track in self.tracks:
-            placed = self._place(track, frame)
+            # a track of weak finds only is hidden once enough of them confirm it; the look-ahead (``delay``
+            # frames) has seen them by then, so all its frames are hidden, from the first
+            placed = self._place(track, frame) if track.confirmed(self.confirm) else None
             if placed is None:
                 self._last_box.pop(track.id, None)
                 continue
@@ -493,4 +514,6 @@ def _carried(box: np.ndarray, velocity: np.ndarray, away: int) -> np.ndarray:
 def _observation(frame: int, face: Face) -> _Obs:
     box = face.box.astype(np.float32)
     wh = np.maximum(box[2:] - box[:2], 1e-3)
-    return _Obs(frame=frame, box=box, landmarks=(face.landmarks - box[:2]) / wh, score=face.score)
+    return _Obs(
+        frame=frame, box=box, landmarks=(face.landmarks - box[:2]) / wh, score=face.score, weak=face.source == "weak"
+    )

@@ -48,7 +48,7 @@ from anonymizer.crops import VIDEO_MASK_SHAPE
 from anonymizer.detection.union import CascadeDetector
 from anonymizer.faces import Face, estimate_landmarks
 from anonymizer.motion import CameraMotion
-from anonymizer.tracking import DEFAULT_ENTRY, DEFAULT_LOOKAHEAD, FaceTracker
+from anonymizer.tracking import DEFAULT_CONFIRM, DEFAULT_ENTRY, DEFAULT_WEAK, DEFAULT_LOOKAHEAD, FaceTracker
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 KEEP_MATCH_IOU = 0.3  # a face pointed at in a frame belongs to the track whose box there overlaps it most, this much
@@ -93,6 +93,11 @@ class VideoOptions:
     # Frames are searched on a mirrored border (``make_detector("padded")``'s passes), so that a face the
     # frame's edge cuts is found as a whole one and its track follows it out of the frame and back in.
     edges: bool = True
+    # The scaled-down pass's finds scored from ``weak`` up to its own threshold (0.45) are kept as weak finds,
+    # hidden where a track confirms them with ``confirm`` of them (None: no weak finds). Chosen on the tune half
+    # (benchmarks/video_weak_study.py, benchmarks/results/video_weak_tune.md).
+    weak: float | None = DEFAULT_WEAK
+    confirm: int = DEFAULT_CONFIRM
 
     def codec_for(self, output: Path) -> str:
         webm = output.suffix.lower() == ".webm"
@@ -386,7 +391,7 @@ class _Transcoder:
             if self._padded is None:
                 self._padded = detector.with_border()
             detector = self._padded
-        return detector.detect(rgb, extra=extra), motion
+        return detector.detect(rgb, extra=extra, weak=self.options.weak), motion
 
     def _orient(self, first) -> None:
         """The rotation the first frame's display matrix asks for: frames are searched and replaced upright."""
@@ -428,7 +433,12 @@ class _Transcoder:
         self.tracker = self._new_tracker()
 
     def _new_tracker(self) -> FaceTracker:
-        return FaceTracker(lookahead=self.options.lookahead, entry=self.options.entry, frame_size=self._upright_size())
+        return FaceTracker(
+            lookahead=self.options.lookahead,
+            entry=self.options.entry,
+            confirm=self.options.confirm,
+            frame_size=self._upright_size(),
+        )
 
     def _push(self, index: int, frame) -> None:
         """Write frame ``index`` (decoded by the writer's reading of the file) once its faces are decided."""

@@ -62,6 +62,26 @@ def changed(boxes: list, along: float, frame: np.ndarray) -> tuple[np.ndarray, n
     return (alpha * peak >= V.CHANGED) | ((1 - alpha) * peak < V.FILL), alpha >= 0.5
 
 
+def judge(tracks: list[dict], truth: list, frames: list[np.ndarray], photo, cam: np.ndarray, along: float = 1.3):
+    """A clip's per-face record as ``benchmarks/video.py``'s ``measure`` gives it, rebuilt from its tracks (a
+    report's), and (pixels covered outside every face, pixels in all): annotated boxes grown 1.6x are faces."""
+    per_face: dict[int, list] = {}
+    outside = [0, 0]
+    for k, faces in enumerate(truth):
+        mask, covered = changed(boxes_at(tracks, k), along, frames[k])
+        x, y, w = cam[k]
+        s = V.SIZE[0] / w
+        face_px = np.zeros(mask.shape, bool)
+        for fx1, fy1, fx2, fy2 in grow_boxes((photo.faces.astype(np.float64) - [x, y, x, y]) * s, 1.6):
+            face_px[max(int(fy1), 0) : max(int(np.ceil(fy2)), 0), max(int(fx1), 0) : max(int(np.ceil(fx2)), 0)] = 1
+        outside[0] += int((covered & ~face_px).sum())
+        outside[1] += mask.size
+        for x1, y1, x2, y2, i, size, cut in faces:
+            box = mask[int(round(y1)) : int(round(y2)), int(round(x1)) : int(round(x2))]
+            per_face.setdefault(int(i), []).append((k, bool(box.size and box.mean() >= V.COVER), size, cut))
+    return per_face, outside
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--work", type=Path, required=True, help="benchmarks/video.py's --work folder (its clips/)")
@@ -96,21 +116,9 @@ def main(argv: list[str] | None = None) -> int:
             np.random.default_rng(args.seed * 1000 + n), image.shape[1], image.shape[0], args.frames, "exit", largest
         )
         for g in args.along:
-            per_face: dict[int, list] = {}
-            for k, faces in enumerate(truth):
-                mask, covered = changed(boxes_at(tracks, k), g, frames[k])
-                x, y, w = cam[k]
-                s = V.SIZE[0] / w
-                face_px = np.zeros(mask.shape, bool)
-                for fx1, fy1, fx2, fy2 in grow_boxes((photo.faces.astype(np.float64) - [x, y, x, y]) * s, 1.6):
-                    face_px[
-                        max(int(fy1), 0) : max(int(np.ceil(fy2)), 0), max(int(fx1), 0) : max(int(np.ceil(fx2)), 0)
-                    ] = 1
-                outside[g][0] += int((covered & ~face_px).sum())
-                outside[g][1] += mask.size
-                for x1, y1, x2, y2, i, size, cut in faces:
-                    box = mask[int(round(y1)) : int(round(y2)), int(round(x1)) : int(round(x2))]
-                    per_face.setdefault(int(i), []).append((k, bool(box.size and box.mean() >= V.COVER), size, cut))
+            per_face, covered = judge(tracks, truth, frames, photo, cam, g)
+            outside[g][0] += covered[0]
+            outside[g][1] += covered[1]
             per_rule[g].append(per_face)
     scratch.unlink(missing_ok=True)
     result = {}

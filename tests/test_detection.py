@@ -382,3 +382,33 @@ def test_the_bordered_twin_finds_a_face_cut_by_the_edge_and_shares_the_network(r
     assert not [f for f in real_detector.detect(cut) if f.box[0] < 40]
     (face,) = [f for f in twin.detect(cut) if f.box[0] < 40]
     assert face.box[0] < 0 < face.box[2] < 40  # the whole face: its box runs past the edge
+
+
+class ScoredNet:
+    """A stand-in for CenterFace: fixed boxes with fixed scores, those over the threshold."""
+
+    def __init__(self, boxes, scores):
+        self.boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        self.scores = np.asarray(scores, np.float32)
+
+    def find(self, image, threshold):
+        keep = self.scores > threshold
+        marks = np.repeat(((self.boxes[:, :2] + self.boxes[:, 2:]) / 2)[:, None], 5, axis=1)
+        return self.boxes[keep].copy(), self.scores[keep].copy(), marks[keep]
+
+
+def test_the_scaled_down_pass_gives_weak_finds_only_when_asked_and_marks_them():
+    from anonymizer.detection import CascadeDetector
+
+    detector = CascadeDetector(turned_side=None)  # large pass: 320 px, over 0.45
+    detector.photo.detect = lambda image: []
+    detector.net = ScoredNet([[20, 20, 60, 60], [200, 100, 240, 140], [100, 20, 140, 60]], [0.6, 0.3, 0.1])
+    image = np.zeros((720, 1280, 3), np.uint8)  # scaled by 0.25 for the pass
+    (strong,) = detector.detect(image)
+    assert strong.source == "detector" and strong.score == pytest.approx(0.6)
+    found = detector.detect(image, weak=0.2)
+    assert [f.source for f in found] == ["detector", "weak"]
+    assert found[1].score == pytest.approx(0.3)
+    assert box_iou(found[1].box, np.array([784, 384, 976, 576], np.float32))[0, 0] > 0.99  # 4x, grown 1.2x
+    assert len(detector.detect(image, weak=0.35)) == 1
+    assert detector.detect(image, extra=False, weak=0.2) == []  # weak finds come from the extra passes only

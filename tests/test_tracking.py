@@ -288,3 +288,30 @@ def test_a_box_cut_by_the_border_is_widened_along_it_and_the_widening_never_comp
     hidden = run(FaceTracker(lead=0, tail=0, frame_size=size), [[Face(side, 0.9, estimate_landmarks(side))]] * 5)
     b = hidden[2][0].box
     assert b[3] - b[1] == pytest.approx(60 * 1.3, abs=1e-3) and b[2] - b[0] == pytest.approx(60, abs=1e-3)
+
+
+def weak_at(x: float, y: float, size: float = 40.0) -> Face:
+    face = face_at(x, y, size)
+    face.score, face.source = 0.3, "weak"
+    return face
+
+
+def test_weak_finds_are_hidden_only_where_enough_of_them_confirm_a_track():
+    detections = [[] for _ in range(60)]
+    for i in (5, 8, 11):  # three weak finds of one face (the extra passes run on every third frame)
+        detections[i] = [weak_at(100 + 2 * i, 100)]
+    detections[40] = [weak_at(400, 300)]  # one weak find alone: texture, not hidden
+    hidden = run(FaceTracker(lookahead=12, lead=3, tail=3, confirm=3), detections)
+    for i in range(5, 12):
+        assert covers(hidden[i], np.array([100 + 2 * i, 100, 140 + 2 * i, 140], dtype=np.float32)), i
+    assert hidden[5][0].source == "detector" and hidden[6][0].source == "track"
+    assert all(f.box[0] < 300 for frame in hidden for f in frame), "the lone weak find is not hidden"
+    assert run(FaceTracker(lookahead=12, lead=3, tail=3, confirm=4), detections) == [[] for _ in range(60)]
+
+
+def test_a_weak_find_extends_a_track_that_a_strong_detection_confirms():
+    detections = [[] for _ in range(40)]
+    detections[5] = [face_at(100, 100)]
+    detections[16] = [weak_at(100, 100)]  # past the tail of the strong detection alone
+    hidden = run(FaceTracker(lookahead=12, lead=3, tail=3, confirm=3), detections)
+    assert all(covers(hidden[i], np.array([100, 100, 140, 140], np.float32)) for i in range(5, 17))

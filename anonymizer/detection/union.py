@@ -189,12 +189,18 @@ class CascadeDetector:
             boxes, marks = _boxes_back(boxes, turned, shape), turn_back(marks, turned, shape)
         return new_faces((boxes, scores, marks), known, self.large_min, self.grow, f)
 
-    def detect(self, image: np.ndarray, extra: bool = True) -> list[Face]:
+    def detect(self, image: np.ndarray, extra: bool = True, weak: float | None = None) -> list[Face]:
         """The faces of ``image``; ``extra=False`` runs the photo's own pass only (a video's frames between
-        the frames that get all passes: the tracker bridges the frames in between)."""
+        the frames that get all passes: the tracker bridges the frames in between).
+
+        ``weak`` (a video's search, with ``extra``): the scaled-down pass also gives its finds scored from
+        ``weak`` up to its own threshold, where no other pass found a face, after the others, with
+        ``source="weak"``. Too many of them are not faces to hide on their own, so the tracker hides them only
+        where several frames in a row confirm them (:class:`~anonymizer.tracking.FaceTracker`'s ``confirm``)."""
         passes = [self.photo.detect(image)]
         if not extra:
             return passes[0]
+        weak_found = None
         scaled: dict[int, tuple[np.ndarray, float]] = {}  # the passes at one size share the scaled photo
 
         def at(side: int) -> tuple[np.ndarray, float]:
@@ -205,7 +211,12 @@ class CascadeDetector:
         if max(image.shape[:2]) > self.large_side:
             small, f = at(self.large_side)
             px = int(round(self.large_border * max(small.shape[:2])))
-            found = find_padded(self.net, small, self.large_threshold, px, self.border_mode, self.min_inside)
+            threshold = self.large_threshold if weak is None else min(weak, self.large_threshold)
+            found = find_padded(self.net, small, threshold, px, self.border_mode, self.min_inside)
+            if weak is not None:
+                strong = found[1] >= self.large_threshold
+                weak_found = tuple(a[~strong] for a in found)
+                found = tuple(a[strong] for a in found)
             passes.append(self._new_large_faces(found, f, _boxes(passes)))
         if self.turned_side:
             small, f = at(self.turned_side)
@@ -218,7 +229,13 @@ class CascadeDetector:
         if self.blazeface is not None:
             found = self.blazeface.net.find(image, self.blazeface.threshold)
             passes.append(new_faces(found, _boxes(passes), self.blazeface_min, self.blazeface.grow))
-        return merge_faces(passes, self.merge_iou)
+        faces = merge_faces(passes, self.merge_iou)
+        if weak_found is not None and len(weak_found[0]):
+            known = np.array([face.box for face in faces], np.float32).reshape(-1, 4)
+            for face in self._new_large_faces(weak_found, f, known):
+                face.source = "weak"
+                faces.append(face)
+        return faces
 
 
 class UnionDetector:
