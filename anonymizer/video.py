@@ -48,7 +48,7 @@ from anonymizer.crops import VIDEO_MASK_SHAPE
 from anonymizer.detection.union import CascadeDetector
 from anonymizer.faces import Face, estimate_landmarks
 from anonymizer.motion import CameraMotion
-from anonymizer.tracking import DEFAULT_CONFIRM, DEFAULT_ENTRY, DEFAULT_WEAK, DEFAULT_LOOKAHEAD, FaceTracker
+from anonymizer.tracking import DEFAULT_CONFIRM, DEFAULT_ENTRY, DEFAULT_LOOKAHEAD, DEFAULT_WEAK, FaceTracker
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 KEEP_MATCH_IOU = 0.3  # a face pointed at in a frame belongs to the track whose box there overlaps it most, this much
