@@ -209,7 +209,7 @@ class FaceTracker:
         self.frame_size = frame_size  # (width, height): boxes are clipped to it, and its edges are watched
         self.exit = max(exit, tail)
         self.confirm = max(confirm, 1)
-        self._tails: dict[int, tuple[int, int]] = {}  # track id -> (its detections then, its tail)
+        self._tails: dict[int, tuple[int, int, bool]] = {}  # track id -> (its detections then, its tail, final)
         self._leads: dict[int, int] = {}  # track id -> its lead (its first detection never changes)
         self.tracks: list[Track] = []  # tracks a later frame may still need
         self.finished: list[Track] = []
@@ -387,22 +387,32 @@ class FaceTracker:
         return bool(box[2] > 0 and box[3] > 0 and box[0] < w and box[1] < h)
 
     def _tail_of(self, track: Track) -> int:
-        """Frames after its last detection that ``track`` may stay hidden: ``tail``, or ``exit`` when it was
-        last seen at the edge (hidden then only while its carried box is in the picture)."""
+        """Frames after its last detection that ``track`` may stay hidden: ``tail``, or ``exit`` when it is
+        leaving: last seen at the edge, or carried to the edge within ``tail`` frames (a face the detector loses
+        on its way out, before it reaches the edge); hidden then only while its carried box is in the picture.
+
+        The carry goes only as far as the frames pushed so far (the camera's motion is known there), and the
+        answer is asked again until those ``tail`` frames are in."""
         known = self._tails.get(track.id)
-        if known is None or known[0] != len(track.observations):
-            known = self._tails[track.id] = (
-                len(track.observations),
-                self.exit if self._at_edge(track.last.box) else self.tail,
+        if known is None or known[0] != len(track.observations) or not known[2]:
+            last = track.last
+            horizon = min(last.frame + self.tail, self._next_frame - 1)
+            leaving = self._at_edge(last.box) or (
+                horizon > last.frame and self._at_edge(self._carry(track, last, horizon))
             )
+            final = leaving or horizon == last.frame + self.tail
+            known = self._tails[track.id] = (len(track.observations), self.exit if leaving else self.tail, final)
         return known[1]
 
     def _lead_of(self, track: Track) -> int:
-        """Frames before its first detection that ``track`` may be hidden: ``lead``, or ``entry`` when it was
-        first seen at the edge (hidden then only where its box, carried back, is in the picture)."""
+        """Frames before its first detection that ``track`` may be hidden: ``lead``, or ``entry`` when it came
+        in across the edge: first seen at the edge, or at the edge ``lead`` frames before (carried back);
+        hidden then only where its box, carried back, is in the picture."""
         lead = self._leads.get(track.id)
         if lead is None:
-            lead = self._leads[track.id] = self.entry if self._at_edge(track.observations[0].box) else self.lead
+            first = track.observations[0]
+            entering = self._at_edge(first.box) or self._at_edge(self._carry(track, first, first.frame - self.lead))
+            lead = self._leads[track.id] = self.entry if entering else self.lead
         return lead
 
     # -- the camera's motion -----------------------------------------------------------------------------
