@@ -151,14 +151,6 @@ def test_a_face_lost_on_its_way_out_before_it_reaches_the_edge_stays_hidden_unti
     assert all(hidden[i] == [] for i in range(shown[-1] + 8, len(truth))), "no box once it has left"
 
 
-def test_a_face_lost_far_from_the_edge_is_not_carried_out_to_it():
-    size = (640, 480)
-    truth = [np.array([200 + 2 * i, 200, 280 + 2 * i, 280], dtype=np.float32) for i in range(60)]
-    detections = [[face_at(t[0], t[1], 80)] if i < 20 else [] for i, t in enumerate(truth)]
-    hidden = run(FaceTracker(lookahead=12, tail=10, frame_size=size), detections)
-    assert all(hidden[i] for i in range(30)) and all(not hidden[i] for i in range(31, 60))
-
-
 def test_a_face_entering_the_frame_is_hidden_back_to_where_it_first_touches_it():
     size = (640, 480)
     truth = [np.array([-100 + 7 * i, 150, -20 + 7 * i, 230], dtype=np.float32) for i in range(40)]
