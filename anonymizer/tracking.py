@@ -347,9 +347,13 @@ class FaceTracker:
             return o.box, o.landmarks, o.score, True
         before = obs[i - 1] if i > 0 else None
         after = obs[i] if i < len(obs) else None
-        if before is not None and after is not None:  # a gap: interpolate
+        if before is not None and after is not None:  # a gap: interpolate, along the camera's path
             t = (frame - before.frame) / (after.frame - before.frame)
-            box = before.box + t * (after.box - before.box)
+            # Both detections carried to this frame with the camera's motion, then blended: where the camera
+            # takes a face out of the picture and brings it back elsewhere, a straight line between the two
+            # detections would cut across; with a still camera this is the plain interpolation.
+            start, end = self._across_gap(before, after, frame)
+            box = start + t * (end - start)
             rel = before.landmarks + t * (after.landmarks - before.landmarks)
             away = min(frame - before.frame, after.frame - frame)
             score = min(before.score, after.score)
@@ -440,10 +444,17 @@ class FaceTracker:
         """``box`` of frame ``start`` where the camera's motion puts it in frame ``end``."""
         if not self._motion or start == end:
             return box
-        m = self._warp(start, end)
-        corners = np.array([[box[0], box[1], 1.0], [box[2], box[1], 1.0], [box[0], box[3], 1.0], [box[2], box[3], 1.0]])
-        xy = corners @ m[:2].T
-        return np.concatenate([xy.min(0), xy.max(0)]).astype(np.float32)
+        return _warped(box, self._warp(start, end))
+
+    def _across_gap(self, before: _Obs, after: _Obs, frame: int) -> tuple[np.ndarray, np.ndarray]:
+        """The detections on either side of a gap, carried to ``frame`` with the camera's motion. Both warps
+        are composed from ``before``'s frame (kept, one step more per frame), so a long gap costs one step a
+        frame, not its length."""
+        if not self._motion:
+            return before.box, after.box
+        to_frame = self._warp(before.frame, frame)
+        from_after = to_frame @ np.linalg.inv(self._warp(before.frame, after.frame))
+        return _warped(before.box, to_frame), _warped(after.box, from_after)
 
     def _own_velocity(self, track: Track, newest: bool = True) -> np.ndarray:
         """The face's own motion per frame (box corners), the camera's taken out: from up to four detections
@@ -504,6 +515,13 @@ def widen_at_edge(box: np.ndarray, frame_size: tuple[int, int], factor: float = 
         c, half = (box[1] + box[3]) / 2, (box[3] - box[1]) * factor / 2
         out[1], out[3] = c - half, c + half
     return out
+
+
+def _warped(box: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """The box around ``box``'s corners moved by the 3x3 camera motion ``m``."""
+    corners = np.array([[box[0], box[1], 1.0], [box[2], box[1], 1.0], [box[0], box[3], 1.0], [box[2], box[3], 1.0]])
+    xy = corners @ m[:2].T
+    return np.concatenate([xy.min(0), xy.max(0)]).astype(np.float32)
 
 
 def _unseen(box: np.ndarray, away: int) -> np.ndarray:

@@ -17,10 +17,14 @@ One row per run: ``date`` (UTC), ``design`` (frame and resolution of the weights
 ``aligned128``), ``steps``, ``images_seen``, ``training_hours`` (the sidecar's ``training`` block),
 ``auc`` and ``frechet_ratio`` (held-out faces of at least ``realism_min_size`` px, ``faces_scored`` of
 them), ``reid_rate`` and ``reid_solid_rate`` (rank-1 in the LFW gallery), ``same_person_share`` and
-``swap_same_person_share`` (LFW queries dlib calls their own original), ``wider_retention_64``, ``sha256``
-(its first 12 hex digits) and the ``command``. ``docs/learning_curve.png`` is then drawn from every file of
-``--plot-csv``: images seen across, classifier AUC on the left, re-identification on the right, one line
-per design.
+``swap_same_person_share`` (LFW queries dlib calls their own original), ``wider_retention_64``,
+``same_box_64_share`` and ``swap_same_box_64_share`` (held-out faces of 64 px and more, all three face sets,
+that dlib calls their own original when both descriptors are taken on the original's box: the generator's
+against another person's real face pasted through the same region; since session 22, and filled in for older
+rows from their kept ``quality_<design>_<steps>.json`` by ``--backfill``), ``sha256`` (its first 12 hex digits)
+and the ``command``. ``docs/learning_curve.png`` is then drawn from every file of
+``--plot-csv``: images seen across, classifier AUC on the left, the same-box identity share (faces of >= 64
+px, and the swap reference's, dashed) on the right, one line per design.
 """
 
 from __future__ import annotations
@@ -57,9 +61,13 @@ COLUMNS = (
     "same_person_share",
     "swap_same_person_share",
     "wider_retention_64",
+    "same_box_64_share",
+    "swap_same_box_64_share",
     "sha256",
     "command",
 )
+# Added in session 22: a curve file with the columns before it is rewritten with them (empty) on the next append.
+NEW_COLUMNS = ("same_box_64_share", "swap_same_box_64_share")
 CURVE = ROOT / "training" / "curve.csv"
 OLD_CURVE = ROOT / "training" / "curve_box128.csv"
 PLOT = ROOT / "docs" / "learning_curve.png"
@@ -100,6 +108,7 @@ def row_from_result(result: dict, command: str, date: str) -> dict:
         (r for r in result["results"] if r["dataset"] == "wider@>= 64 px" and r["method"] == "gan"),
         {},
     )
+    same_box = same_box_64(result)
     row = {
         "date": date,
         "design": design_of(weights["config"], training),
@@ -115,20 +124,44 @@ def row_from_result(result: dict, command: str, date: str) -> dict:
         "same_person_share": reid.get("gan", {}).get("same_person_share"),
         "swap_same_person_share": reid.get("swap", {}).get("same_person_share"),
         "wider_retention_64": wider.get("retention"),
+        "same_box_64_share": same_box.get("gan"),
+        "swap_same_box_64_share": same_box.get("swap"),
         "sha256": str(weights.get("sha256") or "")[:12],
         "command": command,
     }
     return {k: _cell(v) for k, v in row.items()}
 
 
+def same_box_64(result: dict) -> dict:
+    """Per method, the share of held-out faces of >= 64 px that dlib calls their own original (the
+    descriptors taken on the same box before and after)."""
+    return {
+        r["method"]: r.get("same_person_share")
+        for r in result.get("results") or []
+        if r.get("dataset") == "heldout@>= 64 px"
+    }
+
+
+def _rewrite(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows({k: r.get(k) or "" for k in COLUMNS} for r in rows)
+    tmp.replace(path)
+
+
 def append_row(path: Path, row: dict) -> None:
-    """Append ``row`` to the curve file, writing the header first when the file is new (or empty)."""
+    """Append ``row`` to the curve file, writing the header first when the file is new (or empty); a file
+    with the columns from before :data:`NEW_COLUMNS` is rewritten with them first, their cells empty."""
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.is_file() or path.stat().st_size == 0
     if not new:
         with open(path, newline="") as f:
             header = next(csv.reader(f), [])
-        if tuple(header) != COLUMNS:
+        if tuple(header) == tuple(c for c in COLUMNS if c not in NEW_COLUMNS):
+            _rewrite(path, read_rows(path))
+        elif tuple(header) != COLUMNS:
             raise SystemExit(f"{path} has other columns than {', '.join(COLUMNS)}: move it aside first")
     with open(path, "a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
@@ -142,6 +175,28 @@ def read_rows(path: Path) -> list[dict]:
         return []
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+def backfill(path: Path, results_dir: Path) -> int:
+    """Fill the :data:`NEW_COLUMNS` of older rows from their kept ``quality_<design>_<steps>.json`` in
+    ``results_dir`` (same weights: its checksum must match the row's); returns the rows filled."""
+    rows, filled = read_rows(path), 0
+    for row in rows:
+        if all(row.get(c) for c in NEW_COLUMNS):
+            continue
+        kept = results_dir / f"quality_{row['design']}_{row['steps']}.json"
+        if not kept.is_file():
+            continue
+        result = json.loads(kept.read_text())
+        if str((result.get("weights") or {}).get("sha256") or "")[:12] != row["sha256"]:
+            continue
+        same_box = same_box_64(result)
+        if same_box.get("gan") is None:
+            continue
+        row["same_box_64_share"], row["swap_same_box_64_share"] = _cell(same_box["gan"]), _cell(same_box.get("swap"))
+        filled += 1
+    _rewrite(path, rows)
+    return filled
 
 
 # ---------------------------------------------------------------- the plot
@@ -168,7 +223,8 @@ def _ticks(top: float, count: int = 5) -> list[float]:
 
 
 def draw_curve(rows: list[dict], path: Path) -> None:
-    """Two panels over images seen (classifier AUC; rank-1 re-identification), one line per design."""
+    """Two panels over images seen (classifier AUC; the same-box identity share of faces of >= 64 px, with
+    the swap reference's), one line per design."""
     from PIL import Image, ImageDraw, ImageFont
 
     fonts = ImageFont.load_default(size=15), ImageFont.load_default(size=12)
@@ -177,8 +233,9 @@ def draw_curve(rows: list[dict], path: Path) -> None:
     seen = [v for r in rows if (v := _number(r.get("images_seen"))) is not None]
     # Images seen on a log scale: the new design's first states sit far left of the old design's last.
     x_range = (max(min(seen, default=1e3), 1.0) / 1.5, max(max(seen, default=1e6), 10.0) * 1.5)
-    reid = [v for r in rows for k in ("reid_rate", "reid_solid_rate") if (v := _number(r.get(k))) is not None]
-    reid_top = max(_ticks(max(reid, default=0.05) * 1.1)[-1], 0.05)
+    keys = ("same_box_64_share", "swap_same_box_64_share")
+    same = [v for r in rows for k in keys if (v := _number(r.get(k))) is not None]
+    same_top = max(_ticks(max(same, default=0.05) * 1.1)[-1], 0.05)
     width, height, pad = 1200, 520, 70
     panel_w = (width - 3 * pad) // 2
     image = Image.new("RGB", (width, height), "white")
@@ -203,10 +260,10 @@ def draw_curve(rows: list[dict], path: Path) -> None:
     _panel(
         **common,
         frame=frames[1],
-        y_range=(0.0, reid_top),
-        keys=("reid_rate", "reid_solid_rate"),
+        y_range=(0.0, same_top),
+        keys=keys,
         bar=None,
-        title="rank-1 re-identified in the LFW gallery (dashed: solid)",
+        title="held-out faces >= 64 px dlib calls their own original (dashed: swap)",
     )
     x = pad
     for design in designs:
@@ -407,6 +464,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="more quality.py options, e.g. '--reid-queries 20' for a quick try (a row so made is not comparable)",
     )
     p.add_argument("--plot-only", action="store_true", help="only redraw the plot")
+    p.add_argument(
+        "--backfill",
+        action="store_true",
+        help="fill the same-box columns of older rows of --csv from --results-dir's kept reports, redraw, and stop",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p.parse_args(argv)
 
@@ -414,7 +476,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     plot_from = [Path(p) for p in args.plot_csv] if args.plot_csv is not None else [Path(args.csv), OLD_CURVE]
-    if not args.plot_only:
+    if args.backfill:
+        filled = backfill(Path(args.csv), Path(args.results_dir or ROOT / "benchmarks" / "results"))
+        print(f"{filled} rows filled in {args.csv}", file=sys.stderr)
+    elif not args.plot_only:
         if not Path(args.weights).is_file():
             raise SystemExit(f"no generator weights at {args.weights}")
         command = shlex.join([".venv/bin/python", "benchmarks/curve.py", *(sys.argv[1:] if argv is None else argv)])

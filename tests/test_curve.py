@@ -130,3 +130,48 @@ def test_a_curve_file_of_other_columns_is_not_appended_to(curve, tmp_path):
     with pytest.raises(SystemExit, match="other columns"):
         curve.append_row(path, {"date": "x"})
     assert path.read_text() == "date,auc\n2026-12-01,0.9\n"
+
+
+def _with_same_box(result: dict, gan: float, swap: float) -> dict:
+    result["results"] += [
+        {"dataset": "heldout@>= 64 px", "method": "gan", "same_person_share": gan},
+        {"dataset": "heldout@>= 64 px", "method": "swap", "same_person_share": swap},
+        {"dataset": "heldout@64-127 px", "method": "gan", "same_person_share": 0.5},  # another size: not read
+    ]
+    return result
+
+
+def test_a_row_carries_the_same_box_identity_of_faces_of_64_px_and_more(curve):
+    row = curve.row_from_result(_with_same_box(_result(5, 80, 0.9, 0.01), 0.105, 0.062), "cmd", "2026-12-04")
+    assert (row["same_box_64_share"], row["swap_same_box_64_share"]) == ("0.105", "0.062")
+    assert curve.row_from_result(_result(5, 80, 0.9, 0.01), "cmd", "d")["same_box_64_share"] == ""  # not measured
+
+
+def test_a_curve_from_before_the_same_box_columns_gains_them_and_old_rows_are_filled_from_their_reports(
+    curve, tmp_path
+):
+    old_columns = [c for c in curve.COLUMNS if c not in curve.NEW_COLUMNS]
+    path = tmp_path / "curve.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=old_columns)
+        writer.writeheader()
+        for steps, sha in ((100, "3dea5dffc42a"), (200, "3dea5dffc42a"), (300, "000000000000")):
+            writer.writerow({"date": "d", "design": "aligned128", "steps": steps, "sha256": sha, "auc": "0.9"})
+    results = tmp_path / "results"
+    results.mkdir()
+    for steps in (100, 300):  # 200 has no kept report; 300's report is of other weights than its row's
+        kept = _with_same_box(_result(steps, 16 * steps, 0.9, 0.01), 0.12, 0.07)
+        (results / f"quality_aligned128_{steps}.json").write_text(json.dumps(kept))
+    curve.append_row(path, curve.row_from_result(_with_same_box(_result(400, 6400, 0.8, 0.0), 0.1, 0.06), "c", "d"))
+    rows = curve.read_rows(path)
+    assert path.read_text().splitlines()[0] == ",".join(curve.COLUMNS)
+    assert [r["steps"] for r in rows] == ["100", "200", "300", "400"] and rows[0]["auc"] == "0.9"
+    assert [r["same_box_64_share"] for r in rows] == ["", "", "", "0.1"]
+    assert curve.backfill(path, results) == 1
+    rows = curve.read_rows(path)
+    assert [(r["same_box_64_share"], r["swap_same_box_64_share"]) for r in rows] == [
+        ("0.12", "0.07"),
+        ("", ""),
+        ("", ""),
+        ("0.1", "0.06"),
+    ]

@@ -224,6 +224,30 @@ def test_a_face_the_camera_pans_away_from_and_back_to_is_hidden_on_its_way_back(
     assert not all(covers(blind[i], visible_part(truth[i], size)) for i in shown)
 
 
+def test_a_face_the_camera_carries_out_of_the_top_and_back_in_elsewhere_is_hidden_where_the_camera_brings_it():
+    """The camera tilts up until a still face has left across the top edge, pans sideways while it is out, and
+    tilts back down, so that the face comes back in 200 px to the left of where it went out. The detector sees
+    it only while most of it is in the picture. Its track picks it up again after the gap, and between the two
+    detections its box follows the camera's path (out, across, back in), not a straight line across the gap:
+    the frames where it goes out and where it comes back in, before it is found again, are hidden."""
+    size = (640, 480)
+    steps = [(0.0, 6.0)] * 30 + [(10.0, 0.0)] * 20 + [(0.0, -6.0)] * 30  # the camera's move per frame
+    cx = cy = 0.0
+    truth, motions = [], []
+    for dx, dy in steps:
+        cx, cy = cx + dx, cy + dy
+        truth.append(np.array([300 - cx, 100 - cy, 380 - cx, 180 - cy], dtype=np.float32))
+        motions.append(np.array([[1, 0, -dx], [0, 1, -dy]], dtype=np.float64))
+    detections = [[face_at(t[0], t[1], 80)] if t[1] >= -32 else [] for t in truth]
+    gap = [i for i in range(len(truth)) if not detections[i] and 0 < i < len(truth) - 1]
+    assert detections[gap[-1] + 1], "the face is found again after the gap"
+    hidden = _run_with_motion(FaceTracker(lookahead=12, tail=4, frame_size=size), detections, motions)
+    for i in gap:
+        visible = visible_part(truth[i], size)
+        if visible is not None:
+            assert covers(hidden[i], visible), f"frame {i}: the face coming back in shows"
+
+
 def test_a_face_left_hanging_at_the_edge_by_a_camera_that_stops_stays_hidden():
     """The camera pans until only the face's edge (15 px) is in the picture, then holds still for 100 frames:
     the track, last seen at the edge, stays where the camera left it, and its box goes once the exit is over."""

@@ -1,0 +1,53 @@
+"""Where the aligned generator's identity leak comes from: the same weights, given the template's landmarks.
+
+The aligned generator is conditioned on five landmark heatmaps. In the aligned frame the similarity transform
+puts every face's landmarks near the template's, but not on them: what is left (the eyes' spacing against the
+mouth's, the nose's offset) is the face's own proportions, which a face recogniser reads. This probe runs
+``benchmarks/quality.py`` unchanged, except that every face the GAN paints is given the template's five
+points (``anonymizer.align.template_points``) instead of its own. Same photos, same faces, same latent codes
+(the codes hash the masked crop, which the landmarks do not change), so its figures sit beside those of the
+plain run of the same weights (a curve row's kept report, ``benchmarks/results/quality_<design>_<steps>.md``).
+
+    .venv/bin/python benchmarks/gan_landmark_probe.py --weights training/aligned/generator.safetensors \\
+        --methods gan --limit 3000 --realism-faces 500 --realism-min-size 100 --wider-limit 0 --seed 0 \\
+        --threads 1 --reid-queries 0 --out /tmp/probe --samples-dir /tmp/probe
+
+Every option is quality.py's; the report is quality.py's ``quality.md`` / ``quality.json`` in ``--out``.
+An experiment, not a product option: ``anonymize --method gan`` always gives the generator the face's own
+landmarks.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def template_landmarks() -> None:
+    """Make every GanReplacer batch paint with the template's landmarks (in crop pixels)."""
+    import anonymizer.gan as gan
+    from anonymizer.align import template_points
+
+    plain = gan.GanReplacer._replace_batch
+
+    def with_template(self, crops):
+        points = template_points(crops[0].image.shape[0])
+        for crop in crops:
+            crop.landmarks = points.copy()
+        return plain(self, crops)
+
+    gan.GanReplacer._replace_batch = with_template
+
+
+def main(argv: list[str] | None = None) -> int:
+    template_landmarks()
+    import quality
+
+    return quality.main(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
