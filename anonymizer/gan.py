@@ -19,7 +19,7 @@ import numpy as np
 from anonymizer.align import InnerMask, alignable
 from anonymizer.crops import FaceCrop, Region
 from anonymizer.device import torch_available
-from anonymizer.models.config import GeneratorConfig, model_arrays
+from anonymizer.models.config import GeneratorConfig, model_arrays, painted_landmarks
 from anonymizer.models.io import WeightsError, config_of, onnx_export_of, read_info
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,7 @@ class GanReplacer:
         image, mask, landmarks = model_arrays(
             np.stack([c.image for c in crops]),
             np.stack([c.mask for c in crops]),
-            np.stack([c.landmarks for c in crops]),
+            painted_landmarks(self.generator.config, np.stack([c.landmarks for c in crops])),
         )
         composite = self.generator.inpaint(image, mask, landmarks, self._latents(crops))
         result = ((np.clip(composite, -1, 1) + 1) * 127.5).transpose(0, 2, 3, 1)

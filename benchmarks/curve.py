@@ -87,6 +87,8 @@ def design_of(config: dict, training: dict | None = None) -> str:
     several = bool((training or {}).get("mask_scales"))
     if config.get("frame") == "aligned" and (several or float(config.get("region_scale", 1.0)) != 1.0):
         name += ("ms" if several else "") + f"@{float(config['region_scale']):g}"
+    if config.get("landmarks", "own") == "template":
+        name += "tl"  # painted from the template's landmarks: a new design, its own curve
     return name
 
 

@@ -32,6 +32,10 @@ class GeneratorConfig:
     # "box": crops around the face box, region as above; "aligned": the face on the template of
     # anonymizer.align, painted inside its inner-face mask (region_scale its size, feather its soft edge)
     frame: str = "box"
+    # "own": each face's five landmarks; "template" (aligned frame): the template's five points for every face,
+    # so that the generator (and the discriminator beside it in training) never sees a face's own proportions,
+    # which a face recogniser reads (benchmarks/gan_landmark_probe.py)
+    landmarks: str = "own"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,3 +60,22 @@ def model_arrays(images: np.ndarray, masks: np.ndarray, landmarks: np.ndarray) -
     mask = np.ascontiguousarray(np.asarray(masks, dtype=np.float32)[:, None])
     points = np.ascontiguousarray(np.asarray(landmarks, dtype=np.float32))
     return image, mask, points
+
+
+def painted_landmarks(config: GeneratorConfig, landmarks):
+    """The landmarks the generator is given for ``landmarks`` (N x 5 x 2 in crop pixels, NumPy or torch):
+    themselves, or with ``config.landmarks == "template"`` the template's five points for every face."""
+    if config.landmarks == "own":
+        return landmarks
+    if config.landmarks != "template" or config.frame != "aligned":
+        raise ValueError(
+            f"landmarks {config.landmarks!r} in the {config.frame} frame: use 'own', or 'template' (aligned)"
+        )
+    from anonymizer.align import template_points
+
+    points = template_points(config.resolution)
+    if isinstance(landmarks, np.ndarray):
+        return np.broadcast_to(points, landmarks.shape).astype(np.float32)
+    import torch
+
+    return torch.as_tensor(points, dtype=landmarks.dtype, device=landmarks.device).expand_as(landmarks).clone()

@@ -170,3 +170,52 @@ def test_an_aligned_generator_paints_the_inner_face_of_a_photo(aligned_weights):
     assert not changed[: int(face.box[1]) - 5].any()  # above the face: the photo's own
     again = Anonymizer(detector=FakeDetector(), replacer=GanReplacer(weights=aligned_weights, device="cpu", seed=1))
     np.testing.assert_array_equal(again.anonymize(photo, [face]).image, result.image)
+
+
+def test_a_generator_trained_on_the_templates_landmarks_is_given_them_whatever_the_faces_own(tmp_path):
+    """With landmarks 'template' in its config the generator paints a face from the template's five points, so
+    two faces that differ only in their landmarks' residual (their proportions) get the same new face; one
+    trained on each face's own landmarks paints them differently."""
+    import json
+
+    import torch
+    from anonymizer.models.config import painted_landmarks
+    from anonymizer.models.io import save_generator
+    from anonymizer.models.networks import Generator, GeneratorConfig
+
+    from anonymizer.gan import GanReplacer
+
+    config = GeneratorConfig(
+        resolution=64, width=8, max_width=32, fold=2, frame="aligned", region_scale=1.0, feather=0.06, context=0.0
+    )
+    points = np.random.default_rng(0).uniform(10, 50, size=(3, 5, 2)).astype(np.float32)
+    np.testing.assert_array_equal(painted_landmarks(config, points), points)
+    template = GeneratorConfig(**{**config.to_dict(), "landmarks": "template"})
+    np.testing.assert_array_equal(painted_landmarks(template, points), np.broadcast_to(template_points(64), (3, 5, 2)))
+    with pytest.raises(ValueError, match="template"):
+        painted_landmarks(GeneratorConfig(landmarks="template"), points)  # the box frame has no template
+
+    # One crop, and the same crop with other landmarks (another face's proportions on the same context).
+    rng = np.random.default_rng(1)
+    mask = (InnerMask().masks(64)[2] > 0.5).astype(np.float32)
+    crop = FaceCrop(
+        image=rng.integers(0, 256, (64, 64, 3), dtype=np.uint8),
+        mask=mask,
+        hidden=np.array([8, 8, 56, 56], dtype=np.float32),
+        landmarks=template_points(64),
+        origin=(0, 0),
+        side=64,
+        face_size=48.0,
+        region=InnerMask(),
+    )
+    moved = FaceCrop(
+        **{**crop.__dict__, "landmarks": template_points(64) + np.float32([[-2, 0], [2, 0], [0, 3], [-2, 1], [2, 1]])}
+    )
+    painted = {}
+    for name, cfg in (("own", config), ("template", template)):
+        torch.manual_seed(0)
+        weights = save_generator(Generator(cfg).eval(), tmp_path / name / "generator.safetensors")
+        assert json.loads(weights.with_suffix(".json").read_text())["config"]["landmarks"] == name
+        painted[name] = GanReplacer(weights=weights, device="cpu", seed=1)._replace_batch([crop, moved])
+    np.testing.assert_array_equal(painted["template"][0], painted["template"][1])
+    assert not np.array_equal(painted["own"][0], painted["own"][1])

