@@ -274,9 +274,12 @@ def draw_curve(rows: list[dict], path: Path) -> None:
         x += 40 + int(draw.textlength(design, font=fonts[0]))
     sizes = sorted({float(r["realism_min_size"]) for r in rows if _number(r.get("realism_min_size")) is not None})
     if len(sizes) > 1:  # the designs' AUCs stand on faces of different sizes: say so
+        note = f"AUC on held-out faces of >= {' / '.join(f'{s:g}' for s in sizes)} px (realism_min_size column)"
+        # beside the legend where it fits, else on a line of its own under it
+        fits = x + 20 + draw.textlength(note, font=fonts[1]) <= width - 10
         draw.text(
-            (x + 20, height - 27),
-            f"AUC on held-out faces of >= {' / '.join(f'{s:g}' for s in sizes)} px (realism_min_size column)",
+            (x + 20, height - 27) if fits else (pad, height - 9),
+            note,
             fill=(90, 90, 90),
             font=fonts[1],
             anchor="lm",
