@@ -52,7 +52,7 @@ RECIPES: dict[str, Recipe] = {
             # (7.7 % against 4.0 %, step 87,015). One generator for the sizes the measure chooses among.
             "--region-scale": 1.2,
             "--mask-scales": "1.0:1.3",
-            # Since session 22 (step 248,914 on): the template's landmarks for every face. Painting from each
+            # Since session 22 (step 252,680 on): the template's landmarks for every face. Painting from each
             # face's own, the new face was the same person for 10.5 % of held-out faces >= 64 px against 6.2 %
             # for another person's real face; the same weights given the template's: 7.5 %
             # (benchmarks/gan_landmark_probe.py). A new design: its own curve (design ...tl).
