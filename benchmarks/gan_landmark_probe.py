@@ -13,8 +13,8 @@ plain run of the same weights (a curve row's kept report, ``benchmarks/results/q
         --threads 1 --reid-queries 0 --out /tmp/probe --samples-dir /tmp/probe
 
 Every option is quality.py's; the report is quality.py's ``quality.md`` / ``quality.json`` in ``--out``.
-An experiment, not a product option: ``anonymize --method gan`` always gives the generator the face's own
-landmarks.
+The substitution is the product's own (``models.config.painted_landmarks``, what a generator trained with
+``--landmarks template`` is given): here it is forced on weights trained on each face's own landmarks.
 """
 
 from __future__ import annotations
@@ -27,19 +27,18 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def template_landmarks() -> None:
-    """Make every GanReplacer batch paint with the template's landmarks (in crop pixels)."""
+    """Make every GanReplacer paint with the template's landmarks: its generator's config says so."""
+    from dataclasses import replace
+
     import anonymizer.gan as gan
-    from anonymizer.align import template_points
 
-    plain = gan.GanReplacer._replace_batch
+    plain = gan.GanReplacer.__init__
 
-    def with_template(self, crops):
-        points = template_points(crops[0].image.shape[0])
-        for crop in crops:
-            crop.landmarks = points.copy()
-        return plain(self, crops)
+    def with_template(self, *args, **kwargs):
+        plain(self, *args, **kwargs)
+        self.generator.config = replace(self.generator.config, landmarks="template")
 
-    gan.GanReplacer._replace_batch = with_template
+    gan.GanReplacer.__init__ = with_template
 
 
 def main(argv: list[str] | None = None) -> int:
