@@ -15,7 +15,8 @@ frames late, where each track's face is in each frame:
   carried forward.
 * **The camera's motion**: where the video gives it (:class:`anonymizer.motion.CameraMotion`, frame to
   frame), a box the detector did not see is carried with the camera's motion plus the face's own motion
-  (its detections' motion with the camera's taken out). A face on a panning camera moves with the pan, also
+  (its detections' motion with the camera's taken out: a line fitted to the detections at that end of the track,
+  kept only where it stands out of their jitter). A face on a panning camera moves with the pan, also
   when the pan stops or turns back; without it, a box is carried at its track's last speed.
 * **The frame's edges**: a face last seen at the edge of the frame (within a quarter of its size) is leaving
   it, or is cut too far for the detector: its track is carried on, for at most ``exit`` frames, and hidden
@@ -23,7 +24,9 @@ frames late, where each track's face is in each frame:
   face the camera turns back to is hidden again before the detector finds it. A track first seen at the edge
   is hidden back to the frame where its box, carried back, first touches the picture (at most ``entry``
   frames: a face coming in across the edge shows a chin or a forehead long before the detector finds it). A
-  carried box is never smaller than the detection it is carried from. A box the border cuts is widened
+  carried box is never smaller than the detection it is carried from, nor than the largest of the
+  ``OWN_WINDOW`` detections at that end of the track (the boxes of a leaving face shrink as the edge cuts
+  it; the face does not). A box the border cuts is widened
   along that border (``EDGE_WIDEN``): the detector's box for a cut face is often narrower than the face.
 * **Smoothing**: a track's box is the mean of its boxes over ``smooth`` frames either side, but never less
   than the frame's own detection (their union), and it never shrinks by more than ``max_shrink`` of its
@@ -70,6 +73,8 @@ MAX_GROW = 1.4
 EDGE_WIDEN = 1.3
 EDGE_TOUCH = 2.0  # px: a box this close to the border, or past it, is cut by it
 OWN_WINDOW = 12  # detections at a track's end whose motion, away from the frame's edge, is the face's own
+OWN_MIN = 4  # detections the face's own motion is fitted to, at least (fewer: it is taken to be still)
+OWN_SIGNIFICANT = 3.0  # standard errors a fitted slope must reach to count as the face's own motion
 MATCH_IOU = 0.2
 MATCH_DISTANCE = 0.6  # or: centres closer than this many face sizes, at a similar size
 MATCH_SIZE_RATIO = 1.6
@@ -220,6 +225,7 @@ class FaceTracker:
         self._motion: dict[int, np.ndarray] = {}  # frame -> 3x3 camera motion from the frame before (if known)
         self._warps: dict[tuple[int, int], np.ndarray] = {}  # (from, to) -> composed camera motion
         self._velocities: dict[tuple[int, bool], tuple[int, np.ndarray]] = {}  # (track, newest) -> (seen, v)
+        self._whole: dict[tuple[int, bool], tuple[int, np.ndarray]] = {}  # (track, newest) -> (seen, box)
 
     # -- input -------------------------------------------------------------------------------------------
     def push(self, frame: int, faces: Iterable[Face], motion: np.ndarray | None = None) -> list[tuple[int, list[Face]]]:
@@ -318,6 +324,8 @@ class FaceTracker:
                 self._leads.pop(t.id, None)
                 self._velocities.pop((t.id, True), None)
                 self._velocities.pop((t.id, False), None)
+                self._whole.pop((t.id, True), None)
+                self._whole.pop((t.id, False), None)
         oldest = min([t.last.frame for t in self.tracks] + [frame]) - self.smooth - 1
         for key in [k for k in self._warps if max(k) < oldest]:
             del self._warps[key]
@@ -457,39 +465,70 @@ class FaceTracker:
         return _warped(before.box, to_frame), _warped(after.box, from_after)
 
     def _own_velocity(self, track: Track, newest: bool = True) -> np.ndarray:
-        """The face's own motion per frame (box corners), the camera's taken out: from up to four detections
-        at the newest (or oldest) end (at most half a face size a frame), after carrying the first of them with the
-        camera to the frame of the last.
+        """The face's own motion per frame (box corners), the camera's taken out: a straight line fitted by least
+        squares to up to ``OWN_WINDOW`` detections at the newest (or oldest) end, each first carried with the
+        camera to the frame of the one nearest that end (at most half a face size a frame).
 
-        With the camera's motion known, detections at the frame's edge are left out (among the newest or
-        oldest ``OWN_WINDOW``): the edge cuts a face's box, which then shrinks or slides as the face goes, a
-        motion the face does not have, and which carried over many frames would take its box away from it.
-        None left: the face is taken to be still, and only the camera moves it."""
+        A detector's boxes jitter by a few pixels from frame to frame. A slope taken from two of them a few
+        frames apart turns that jitter into a motion, which carried over the frames of an exit takes the box
+        off the face. So a coordinate's slope is kept only where it stands out of the line's own scatter
+        (``OWN_SIGNIFICANT`` standard errors, from ``OWN_MIN`` detections): else that side is taken to be still.
+
+        With the camera's motion known, detections at the frame's edge are left out: the edge cuts a face's box,
+        which then shrinks or slides as the face goes, a motion the face does not have. None left: the face is
+        taken to be still, and only the camera moves it."""
         seen = len(track.observations) if newest else min(len(track.observations), OWN_WINDOW)
         known = self._velocities.get((track.id, newest))
         if known is not None and known[0] == seen:
             return known[1]
-        obs = track.observations[-4:] if newest else track.observations[:4]
+        obs = track.observations[-OWN_WINDOW:] if newest else track.observations[:OWN_WINDOW]
         if self._motion and self.frame_size is not None:
-            end = track.observations[-OWN_WINDOW:] if newest else track.observations[:OWN_WINDOW]
-            inner = [o for o in end if not self._at_edge(o.box)]
-            obs = inner[-4:] if newest else inner[:4]
-        if len(obs) < 2 or obs[-1].frame == obs[0].frame:
-            v = np.zeros(4, dtype=np.float32)
-        else:
-            moved = self._moved(obs[0].box, obs[0].frame, obs[-1].frame)
-            v = (obs[-1].box - moved) / float(obs[-1].frame - obs[0].frame)
-            size = max(float(box_sizes(obs[-1].box)[0]), 1.0)
-            v = np.clip(v, -0.5 * size, 0.5 * size).astype(np.float32)
+            obs = [o for o in obs if not self._at_edge(o.box)]
+        v = np.zeros(4, dtype=np.float32)
+        if len(obs) >= OWN_MIN and obs[-1].frame > obs[0].frame:
+            ref = obs[-1].frame if newest else obs[0].frame
+            t = np.array([o.frame - ref for o in obs], dtype=np.float64)
+            y = np.stack([self._moved(o.box, o.frame, ref) for o in obs]).astype(np.float64)
+            tc = t - t.mean()
+            sxx = float((tc**2).sum())
+            slope = (tc[:, None] * (y - y.mean(axis=0))).sum(axis=0) / sxx
+            scatter = y - y.mean(axis=0) - tc[:, None] * slope
+            stderr = np.sqrt((scatter**2).sum(axis=0) / (len(obs) - 2) / sxx)
+            slope[np.abs(slope) < OWN_SIGNIFICANT * stderr] = 0.0
+            size = max(float(box_sizes(obs[-1 if newest else 0].box)[0]), 1.0)
+            v = np.clip(slope, -0.5 * size, 0.5 * size).astype(np.float32)
         self._velocities[(track.id, newest)] = (seen, v)
         return v
 
     def _carry(self, track: Track, obs: _Obs, frame: int) -> np.ndarray:
         """The box of ``obs`` carried to ``frame`` (later or earlier): with the camera's motion, plus the face's
-        own motion at that end of the track; never smaller than the detection, as the camera shows it then."""
+        own motion at that end of the track; never smaller than the detection, as the camera shows it then, nor
+        than the largest of the detections at that end (:meth:`_whole_face`)."""
         away = frame - obs.frame
-        velocity = self._own_velocity(track, newest=away >= 0)
-        return _carried(self._moved(obs.box, obs.frame, frame), velocity, away)
+        newest = away >= 0
+        velocity = self._own_velocity(track, newest=newest)
+        return _carried(self._moved(self._whole_face(track, obs, newest), obs.frame, frame), velocity, away)
+
+    def _whole_face(self, track: Track, obs: _Obs, newest: bool) -> np.ndarray:
+        """``obs``'s box, grown about its centre to the width and the height of the largest of the track's
+        ``OWN_WINDOW`` detections at that end (each as the camera shows it at ``obs``'s frame).
+
+        The frame's edge cuts a leaving face more and more: the detector's box then covers what it still
+        sees of it (the top of a head), and shrinks. The face does not: carried from the last, shrunken box, a
+        large face's box covered only part of what was still in the picture (half of a 290 px head whose top
+        left across the bottom edge, report seed 6). Its size while more of it was in view is kept."""
+        seen = len(track.observations)
+        known = self._whole.get((track.id, newest))
+        if known is not None and known[0] == seen:
+            return known[1]
+        end = track.observations[-OWN_WINDOW:] if newest else track.observations[:OWN_WINDOW]
+        sizes = np.array([self._moved(o.box, o.frame, obs.frame) for o in end], dtype=np.float32)
+        sizes = sizes[:, 2:] - sizes[:, :2]
+        half = np.maximum(sizes.max(axis=0), obs.box[2:] - obs.box[:2]) / 2
+        centre = (obs.box[:2] + obs.box[2:]) / 2
+        box = np.concatenate([centre - half, centre + half]).astype(np.float32)
+        self._whole[(track.id, newest)] = (seen, box)
+        return box
 
     def _limit_shrink(self, track_id: int, box: np.ndarray) -> np.ndarray:
         previous = self._last_box.get(track_id)

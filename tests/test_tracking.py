@@ -262,6 +262,58 @@ def test_a_face_left_hanging_at_the_edge_by_a_camera_that_stops_stays_hidden():
     assert all(f == [] for f in hidden[last_seen + 61 + 2 :]), "the exit is over"
 
 
+def test_a_still_face_whose_detections_jitter_is_carried_out_by_the_camera_alone():
+    """The camera tilts up at 3 px a frame over a still face, and the detector, whose boxes jitter by 2 px
+    (as a real detector's do), loses it 25 px before the bottom edge: its box is carried for 35 frames until
+    the face has left. A slope taken from two jittered boxes a few frames apart would be a motion of its own
+    that the face does not have, and would carry the box off it on the way out (in about a third of these
+    20 clips); the line fitted to the window's detections is within their scatter, so the box goes only where
+    the camera takes the face, in every clip."""
+    size = (640, 480)
+    truth = [np.array([280, 200 + 3 * i, 360, 280 + 3 * i], dtype=np.float32) for i in range(100)]
+    motions = [np.array([[1, 0, 0], [0, 1, 3.0]], dtype=np.float64)] * len(truth)
+    shown = [i for i, t in enumerate(truth) if visible_part(t, size) is not None]
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        detections = []
+        for t in truth:
+            box = t + rng.normal(0, 2.0, 4).astype(np.float32)
+            seen = t[3] <= size[1] - 25
+            detections.append([Face(box=box, score=0.9, landmarks=estimate_landmarks(box))] if seen else [])
+        last_seen = max(i for i, d in enumerate(detections) if d)
+        assert shown[-1] >= last_seen + 30, "the face is carried for 30 frames and more"
+        hidden = _run_with_motion(FaceTracker(lookahead=12, tail=4, frame_size=size), detections, motions)
+        for i in shown[last_seen + 1 :]:
+            assert covers(hidden[i], visible_part(truth[i], size)), f"clip {seed}, frame {i}: the face shows"
+
+
+def test_a_large_face_whose_detections_shrink_as_it_leaves_is_carried_out_at_its_whole_size():
+    """The camera tilts up over a still 200 px face until it has left across the bottom edge. Like a real
+    detector's, the boxes cover what the detector still sees of it: the part in the picture, narrower as less
+    of the face shows, down to 60 % of its width; below a third of it in view, it is not found. Carried from
+    that last, shrunken box, the track would cover only the middle of the forehead still in the picture; it
+    is carried at the size the face had in the detections before, and covers all of it."""
+    size = (640, 480)
+    truth = [np.array([220, 100 + 4 * i, 420, 300 + 4 * i], dtype=np.float32) for i in range(100)]
+    motions = [np.array([[1, 0, 0], [0, 1, 4.0]], dtype=np.float64)] * len(truth)
+    detections = []
+    for t in truth:
+        share = float(np.clip((size[1] - t[1]) / (t[3] - t[1]), 0, 1))  # of its height in the picture
+        if share < 1 / 3:
+            detections.append([])
+            continue
+        half = (t[2] - t[0]) * (0.4 + 0.6 * share) / 2
+        c = (t[0] + t[2]) / 2
+        box = np.array([c - half, t[1], c + half, min(t[3], size[1])], dtype=np.float32)
+        detections.append([Face(box=box, score=0.9, landmarks=estimate_landmarks(box))])
+    last_seen = max(i for i, d in enumerate(detections) if d)
+    shown = [i for i, t in enumerate(truth) if visible_part(t, size) is not None]
+    assert shown[-1] > last_seen + 10
+    hidden = _run_with_motion(FaceTracker(lookahead=12, tail=4, frame_size=size), detections, motions)
+    for i in shown[last_seen + 1 :]:
+        assert covers(hidden[i], visible_part(truth[i], size)), f"frame {i}: the edge of the forehead shows"
+
+
 def test_a_face_coming_in_across_the_edge_is_hidden_back_to_where_it_first_touched_the_picture():
     """The camera pans slowly down a still scene: a face comes in across the top edge, a chin first, and the
     detector finds it only once 60 % of it is in the picture, 40 frames after it first showed. Every frame it
