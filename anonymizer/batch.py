@@ -81,6 +81,12 @@ class ReportEntry:
     tracks: list[dict] | None = None  # videos only: per track, id, first and last frame, method, keyframe boxes
     kept_tracks: list[dict] | None = None  # videos only: tracks a reviewer left visible (VideoEdits.keep)
     unmatched_keeps: int = 0  # videos only: keep pointers that met no track (those faces were hidden)
+    residuals: list = field(default_factory=list)  # photos only: what the audit found (anonymizer.audit.Residual)
+
+    @property
+    def flagged(self) -> int:
+        """The audit's finds left for a person to look at."""
+        return sum(1 for r in self.residuals if r.action == "flagged")
 
     @property
     def face_count(self) -> int:
@@ -109,7 +115,11 @@ class ReportEntry:
                 if self.unmatched_keeps:
                     video["unmatched_keeps"] = self.unmatched_keeps
                 return video
-            return {**head, "faces": [face.to_report() for face in self.faces]}
+            photo = {**head, "faces": [face.to_report() for face in self.faces]}
+            if self.residuals:
+                photo["residuals"] = [r.to_report() for r in self.residuals]
+                photo["review"] = self.flagged > 0
+            return photo
         if self.status == "skipped":
             return {"input": self.input, "output": self.output, "status": "skipped"}
         return {"input": self.input, "output": None, "status": "error", "error": self.error}
@@ -259,7 +269,7 @@ def process_job(
     except Exception as err:
         log.debug("writing %s failed", job.output, exc_info=True)
         return error_entry(job, f"cannot write the output: {type(err).__name__}: {err}")
-    return _ok(job, loaded.width, loaded.height, faces=result.faces)
+    return _ok(job, loaded.width, loaded.height, faces=result.faces, residuals=result.residuals)
 
 
 def _process_video(
@@ -460,4 +470,16 @@ class Batch:
         if self.ignored:
             n = len(self.ignored)
             text += f"; {n} other file{'s' if n != 1 else ''} ignored"
+        review = self.need_review
+        if review:
+            flags = sum(e.flagged for e in self.entries)
+            text += (
+                f"; {review} image{'s' if review != 1 else ''} need{'s' if review == 1 else ''} a look "
+                f"({flags} possible face{'s' if flags != 1 else ''} flagged by the audit, listed in the report)"
+            )
         return text
+
+    @property
+    def need_review(self) -> int:
+        """Images with a find of the audit left for a person to look at."""
+        return sum(1 for e in self.entries if e.flagged)

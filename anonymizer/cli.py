@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 from anonymizer import __version__
+from anonymizer.audit import AUDIT_MODES, DEFAULT_AUDIT
 from anonymizer.batch import (
     Batch,
     BatchOptions,
@@ -34,6 +35,7 @@ from anonymizer.replacers import METHODS
 from anonymizer.video import CODECS, VIDEO_EXTENSIONS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+EXIT_REVIEW = 3  # --fail-on-review: every photo was written, and the audit flagged something in one
 
 EPILOG = f"""\
 examples:
@@ -70,8 +72,16 @@ local Ray started for the run, or on the cluster at --ray-address. The input
 and the output must be on storage that every node sees at the same path; the
 outputs, the report and the exit status are those of the local engine.
 
+Before a photo is written, the audit searches the anonymized photo again with
+a second detector family (RetinaFace), upright and turned: a face it finds
+outside every hidden region is hidden too when it is sure of it, and flagged
+otherwise; the report lists each with its box, score and what happened to it
+("residuals"), and the summary says how many photos need a look (--audit).
+
 exit status: 0 when every photo was written (or already there), 1 when any
-failed, 2 for a usage error, 130 when interrupted, 143 when terminated.
+failed, 2 for a usage error, 3 with --fail-on-review when all were written but
+the audit flagged a possible face in any, 130 when interrupted, 143 when
+terminated.
 """
 
 
@@ -173,6 +183,18 @@ def build_parser() -> argparse.ArgumentParser:
         default="default",
         help="face detector (default: CenterFace on the photo, scaled down and turned; the others are "
         "kept for comparison, see benchmarks/)",
+    )
+    parser.add_argument(
+        "--audit",
+        choices=AUDIT_MODES,
+        default=DEFAULT_AUDIT,
+        help="search each anonymized photo again with a second detector family: hide what it is sure is a face "
+        "and flag the rest (hide, the default), only flag (flag), or not at all (off); videos are not audited",
+    )
+    parser.add_argument(
+        "--fail-on-review",
+        action="store_true",
+        help=f"exit with status {EXIT_REVIEW} when the audit flagged a possible face in any photo (for pipelines)",
     )
     parser.add_argument(
         "--device",
@@ -283,6 +305,7 @@ def _build_anonymizer(args: argparse.Namespace) -> Anonymizer:
         mask_shape=args.mask_shape,
         device=args.device,
         detector_name=args.detector,
+        audit=args.audit,
         **options,
     )
     anonymizer.detector  # noqa: B018 -- load the detector now, so that a failure stops the run before the first photo
@@ -462,8 +485,10 @@ def _run(batch: Batch, args: argparse.Namespace) -> int:
         return EXIT_FAILED
     if not batch.jobs:
         print(f"anonymize: no photos found in {args.input}", file=sys.stderr)
-    if not args.quiet:
+    if not args.quiet or batch.need_review:
         print(summary, file=sys.stderr if to_stdout else sys.stdout)
+    if args.fail_on_review and batch.need_review:
+        return EXIT_REVIEW
     return EXIT_OK
 
 

@@ -69,3 +69,10 @@ class ImageResult:
 
     image: np.ndarray
     faces: list[Face] = field(default_factory=list)
+    # what the audit found outside every hidden region (anonymizer.audit.Residual): hidden too, or flagged
+    residuals: list = field(default_factory=list)
+
+    @property
+    def flagged(self) -> list:
+        """The residuals left for a person to look at."""
+        return [r for r in self.residuals if r.action == "flagged"]

@@ -6,6 +6,7 @@ import logging
 
 import numpy as np
 
+from anonymizer.audit import AUDIT_MODES, DEFAULT_AUDIT, Audit
 from anonymizer.crops import DEFAULT_MASK_SCALE, DEFAULT_MASK_SHAPE, Region, make_crop, paint_waves, paste_back
 from anonymizer.detection import DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, Detector, make_detector
 from anonymizer.faces import Face, ImageResult
@@ -39,8 +40,14 @@ class Anonymizer:
         mask_shape: str | None = None,
         device: str = "auto",
         detector_name: str = "default",
+        audit: str = DEFAULT_AUDIT,
+        auditor: Audit | None = None,
         **replacer_options,
     ) -> None:
+        if audit not in AUDIT_MODES:
+            raise ValueError(f"audit must be one of {', '.join(AUDIT_MODES)}, not {audit!r}")
+        self.audit = audit
+        self._auditor = auditor
         self._detector = detector
         self._detector_args = (detector_name, threshold, min_face_size, device)
         # What rebuilds this pipeline in another process (see ``recipe``); None when given its own parts.
@@ -53,9 +60,10 @@ class Anonymizer:
                 mask_shape=mask_shape,
                 device=device,
                 detector_name=detector_name,
+                audit=audit,
                 **replacer_options,
             )
-            if detector is None and replacer is None and fallback is None
+            if detector is None and replacer is None and fallback is None and auditor is None
             else None
         )
         if replacer is None:
@@ -85,27 +93,54 @@ class Anonymizer:
             self._detector = make_detector(*self._detector_args)
         return self._detector
 
+    @property
+    def auditor(self) -> Audit:
+        if self._auditor is None:  # built on first use: a pipeline whose audit is off never loads its network
+            self._auditor = Audit()
+        return self._auditor
+
     def detect(self, image: np.ndarray) -> list[Face]:
         return self.detector.detect(_check_rgb(image))
 
     def anonymize(
-        self, image: np.ndarray, faces: list[Face] | None = None, *, default_shape: str = DEFAULT_MASK_SHAPE
+        self,
+        image: np.ndarray,
+        faces: list[Face] | None = None,
+        *,
+        default_shape: str = DEFAULT_MASK_SHAPE,
+        audit: bool = True,
     ) -> ImageResult:
         """Replace every face (detected here unless ``faces`` is given) in a copy of ``image``. Blur, pixelate
         and solid hide ``mask_shape``, or ``default_shape`` when the pipeline was given none (a video frame
-        passes its own)."""
+        passes its own).
+
+        Then, unless the pipeline's ``audit`` is "off" or ``audit`` is False, the new image is searched again
+        (:class:`anonymizer.audit.Audit`): what it finds outside every hidden region is in ``residuals``; with
+        "hide", those it is sure of are hidden as well (they join ``faces``), the others are flagged."""
         image = _check_rgb(image)
         if faces is None:
             faces = self.detect(image)
         faces = list(faces)
-        if not faces:
-            return ImageResult(image=image.copy(), faces=[])
+        out = self._paint(image, faces, default_shape) if faces else image.copy()
+        residuals = []
+        if audit and self.audit != "off":
+            residuals = self.auditor.residuals(out, faces, self.mask_scale)
+            if self.audit == "flag":
+                for r in residuals:
+                    r.action = "flagged"
+            more = [r.as_face() for r in residuals if r.action == "hidden"]
+            if more:
+                out = self._paint(out, more, default_shape)
+                faces += more
+        return ImageResult(image=out, faces=faces, residuals=residuals)
+
+    def _paint(self, image: np.ndarray, faces: list[Face], default_shape: str) -> np.ndarray:
         chosen = [self._replacer_for(face) for face in faces]
         out = image
         shape = self.mask_shape or default_shape
         for wave in paint_waves(faces, [self.region_of(r, shape) for r in chosen]):
             out = self._replace_wave(out, faces, chosen, wave, shape)
-        return ImageResult(image=out, faces=faces)
+        return out
 
     def _replacer_for(self, face: Face) -> Replacer:
         """The replacer, or the fallback for a face it cannot paint (too small; for the aligned GAN, landmarks

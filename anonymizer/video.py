@@ -455,7 +455,7 @@ class _Transcoder:
 
     def _write(self, rgb: np.ndarray, pts, time_base, faces) -> None:
         faces = list(faces) + [dataclasses.replace(face) for face in self.added]
-        result = self.anonymizer.anonymize(rgb, faces=faces, default_shape=VIDEO_MASK_SHAPE)
+        result = self.anonymizer.anonymize(rgb, faces=faces, default_shape=VIDEO_MASK_SHAPE, audit=False)
         for face in result.faces:
             if face.track is not None and face.method:
                 self.track_methods[face.track] = face.method

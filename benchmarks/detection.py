@@ -122,6 +122,16 @@ OURS = {
     "ours-yunet": (_named("union-yunet"), "YuNet on the photo and mirrored, verifier (`union-yunet`)"),
 }
 BORDER_TOOL = "ours-border"  # ours-border:MODE:PHOTO:LARGE, e.g. ours-border:reflect:0.05:0.25
+RETINA_TOOL = "ours-retina"  # ours-retina:THRESHOLD:MIN:SIDE, e.g. ours-retina:0.7:32:640
+
+
+def _with_retinaface(threshold: float, min_size: float, side: int):
+    from anonymizer.detection import CascadeDetector
+    from anonymizer.detection.retinaface import RetinaFaceDetector
+
+    return lambda device: CascadeDetector(
+        retinaface=RetinaFaceDetector(threshold, side=side, grow=1.2), retinaface_min=min_size
+    )
 
 
 def tool_spec(name: str) -> tuple:
@@ -132,6 +142,12 @@ def tool_spec(name: str) -> tuple:
         return OURS[name]
     head, _, rest = name.partition(":")
     parts = rest.split(":")
+    if head == RETINA_TOOL and len(parts) == 3:
+        threshold, min_size, side = float(parts[0]), float(parts[1]), int(parts[2])
+        return (
+            _with_retinaface(threshold, min_size, side),
+            f"ours + RetinaFace at {side} px, score > {threshold:g}, faces of {min_size:g} px or more",
+        )
     if head != BORDER_TOOL or len(parts) != 3:
         raise KeyError(name)
     mode, photo, large = parts[0], float(parts[1]), float(parts[2])
@@ -230,6 +246,104 @@ def cut_photos(photos: list[Photo], folder: Path, min_face: int = 32) -> list[Ph
         faces, ignored = (clip_boxes(b, window[0], window[1], image.shape[:2]) for b in (photo.faces, photo.ignored))
         out.append(Photo(path, photo.name, faces, ignored))
     return out
+
+
+HARD_SETS = ("upscale", "dark", "tilt")
+
+
+def _draw(name: str, salt: str) -> np.random.Generator:
+    """A generator seeded by the photo's name: each hard photo is made the same way in every run."""
+    return np.random.default_rng([SPLIT_SEED, *f"{salt}:{name}".encode()])
+
+
+def upscale_photos(photos: list[Photo], folder: Path, min_face: int = 40, max_side: int = 1600) -> list[Photo]:
+    """Large faces: each photo with a face of ``min_face`` px or more scaled up so that its largest face is
+    300-800 px (drawn per photo), then cut to a window of at most ``max_side`` px a side placed at random
+    around that face (boxes scaled and clipped; boxes left under 2 px dropped)."""
+    import cv2
+    from PIL import Image
+
+    out = []
+    for photo in photos:
+        sizes = np.maximum(photo.faces[:, 2] - photo.faces[:, 0], photo.faces[:, 3] - photo.faces[:, 1])
+        if not len(sizes) or sizes.max() < min_face:
+            continue
+        rng = _draw(photo.name, "upscale")
+        big = int(np.argmax(sizes))
+        f = rng.uniform(300, 800) / float(sizes[big])
+        image = read_rgb(photo.path)
+        h, w = (int(round(v * f)) for v in image.shape[:2])
+        x1, y1, x2, y2 = (photo.faces[big] * f).astype(int)
+        ww, wh = min(w, max(max_side, x2 - x1)), min(h, max(max_side, y2 - y1))
+        x0 = int(rng.integers(max(0, x2 - ww), max(0, min(x1, w - ww)) + 1))
+        y0 = int(rng.integers(max(0, y2 - wh), max(0, min(y1, h - wh)) + 1))
+        # Only the window is resized: the rest of the photo scaled up would not fit in memory.
+        src = (np.array([x0, y0, x0 + ww, y0 + wh]) / f).round().astype(int)
+        crop = image[max(src[1], 0) : src[3], max(src[0], 0) : src[2]]
+        window = cv2.resize(crop, (ww, wh), interpolation=cv2.INTER_CUBIC)
+        path = folder / (photo.name.replace("/", "__") + ".png")
+        Image.fromarray(np.ascontiguousarray(window)).save(path)
+        faces, ignored = (
+            clip_boxes((b * f).round().astype(np.int64), x0, y0, (wh, ww)) for b in (photo.faces, photo.ignored)
+        )
+        out.append(Photo(path, photo.name, faces, ignored))
+    return out
+
+
+def dark_photos(photos: list[Photo], folder: Path) -> list[Photo]:
+    """Dim and flat light: each photo darkened (gamma 1.8-2.6) and its contrast lowered to 40-70 % about its
+    mean (drawn per photo), then lightly noised as a camera does in the dark; the boxes are the photo's."""
+    from PIL import Image
+
+    out = []
+    for photo in photos:
+        rng = _draw(photo.name, "dark")
+        image = read_rgb(photo.path).astype(np.float32) / 255.0
+        image = image ** rng.uniform(1.8, 2.6)
+        image = image.mean() + (image - image.mean()) * rng.uniform(0.4, 0.7)
+        image = image + rng.normal(0, 0.01, image.shape)
+        path = folder / (photo.name.replace("/", "__") + ".png")
+        Image.fromarray(np.clip(image * 255 + 0.5, 0, 255).astype(np.uint8)).save(path)
+        out.append(Photo(path, photo.name, photo.faces, photo.ignored))
+    return out
+
+
+def _turned_boxes(boxes: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Each box turned by the 2x3 ``matrix``, as the axis-aligned box of the same area about its turned centre
+    (the face's own extent, not the larger box around its turned corners)."""
+    if not len(boxes):
+        return boxes.reshape(-1, 4)
+    centre = np.column_stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2, np.ones(len(boxes))])
+    c = centre @ matrix.T
+    half = np.sqrt((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])) / 2
+    return np.column_stack([c[:, 0] - half, c[:, 1] - half, c[:, 0] + half, c[:, 1] + half]).round().astype(np.int64)
+
+
+def tilt_photos(photos: list[Photo], folder: Path) -> list[Photo]:
+    """Faces at any angle: each photo turned by an angle drawn from -180 to 180 degrees (per photo) about its
+    centre, on a canvas large enough to hold it all (black corners); boxes as :func:`_turned_boxes`."""
+    import cv2
+    from PIL import Image
+
+    out = []
+    for photo in photos:
+        angle = float(_draw(photo.name, "tilt").uniform(-180, 180))
+        image = read_rgb(photo.path)
+        h, w = image.shape[:2]
+        matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+        cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+        nw, nh = int(h * sin + w * cos + 0.5), int(h * cos + w * sin + 0.5)
+        matrix[0, 2] += nw / 2 - w / 2
+        matrix[1, 2] += nh / 2 - h / 2
+        turned = cv2.warpAffine(image, matrix, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+        path = folder / (photo.name.replace("/", "__") + ".png")
+        Image.fromarray(turned).save(path)
+        faces, ignored = (clip_boxes(_turned_boxes(b, matrix), 0, 0, (nh, nw)) for b in (photo.faces, photo.ignored))
+        out.append(Photo(path, photo.name, faces, ignored))
+    return out
+
+
+HARD_MAKERS = {"upscale": upscale_photos, "dark": dark_photos, "tilt": tilt_photos}
 
 
 def pick(photos: list[Photo], limit: int | None) -> list[Photo]:
@@ -661,6 +775,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="cut every photo through the middle of its largest face (32 px or more) by its left or bottom edge",
     )
+    ap.add_argument(
+        "--hard",
+        choices=HARD_SETS,
+        default=None,
+        help="a harder set made from the photos of --half: upscale (largest face 300-800 px), dark (dim, flat, "
+        "noisy), tilt (turned by any angle)",
+    )
     args = ap.parse_args(argv)
     if args.threads > 0:
         import torch
@@ -690,6 +811,10 @@ def main(argv: list[str] | None = None) -> int:
         import tempfile
 
         photos = cut_photos(photos, Path(tempfile.mkdtemp(prefix="cut-")))
+    if args.hard:
+        import tempfile
+
+        photos = HARD_MAKERS[args.hard](photos, Path(tempfile.mkdtemp(prefix=f"{args.hard}-")))
 
     runners: dict = {}
     for t in tools:
@@ -769,6 +894,7 @@ def main(argv: list[str] | None = None) -> int:
             "face_zone_grow": 1.6,
             "turned": args.turn,
             "cut": args.cut,
+            "hard": args.hard,
             "half": args.half,
             "split_seed": SPLIT_SEED,
         },

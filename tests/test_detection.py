@@ -412,3 +412,41 @@ def test_the_scaled_down_pass_gives_weak_finds_only_when_asked_and_marks_them():
     assert box_iou(found[1].box, np.array([784, 384, 976, 576], np.float32))[0, 0] > 0.99  # 4x, grown 1.2x
     assert len(detector.detect(image, weak=0.35)) == 1
     assert detector.detect(image, extra=False, weak=0.2) == []  # weak finds come from the extra passes only
+
+
+def test_retinaface_finds_the_astronaut_with_its_landmarks_in_order(astronaut):
+    from anonymizer.detection.retinaface import RetinaFaceDetector
+    from tests.conftest import ASTRONAUT_FACE
+
+    faces = RetinaFaceDetector(0.5).detect(astronaut)
+    assert len(faces) == 1
+    assert box_iou(faces[0].box[None], np.array([ASTRONAUT_FACE], np.float32))[0, 0] > 0.5
+    (lx, ly), (rx, ry), (nx, ny), (mlx, mly), (mrx, mry) = faces[0].landmarks
+    assert lx < nx < rx and mlx < mrx, "left (viewer's) eye and mouth corner first"
+    assert max(ly, ry) < ny < min(mly, mry), "eyes above the nose, the nose above the mouth"
+
+
+def test_retinafaces_anchors_are_the_networks_outputs_for_any_size():
+    from anonymizer.detection.retinaface import RetinaFace, anchors
+
+    net = RetinaFace()
+    for h, w in ((100, 130), (64, 64), (201, 333)):
+        blob = np.zeros((1, 3, h, w), np.float32)
+        loc = net.session.run(None, {net.input: blob})[0]
+        assert loc.shape[1] == len(anchors(h, w))
+
+
+def test_the_retinaface_pass_adds_only_what_the_cascade_did_not_find(astronaut):
+    from anonymizer.detection import CascadeDetector
+    from anonymizer.detection.retinaface import RetinaFaceDetector
+
+    retina = RetinaFaceDetector(0.5, grow=1.2)
+    plain = CascadeDetector().detect(astronaut)
+    both = CascadeDetector(retinaface=retina).detect(astronaut)
+    assert len(plain) == len(both) == 1 and np.array_equal(plain[0].box, both[0].box), "found already: not added"
+    # A cascade that finds nothing (every pass's threshold out of reach): the RetinaFace pass finds her.
+    blind = CascadeDetector(threshold=1.0)
+    assert blind.detect(astronaut) == []
+    blind.retinaface = retina
+    assert len(blind.detect(astronaut)) == 1
+    assert blind.detect(astronaut, extra=False) == [], "the video's in-between frames run the photo pass only"

@@ -59,6 +59,7 @@ from anonymizer.boxes import box_sizes, grow_boxes, overlaps_any
 from anonymizer.detection.blazeface import BlazeFaceDetector
 from anonymizer.detection.centerface import CenterFace, CenterFaceDetector, find_padded
 from anonymizer.detection.merge import merge_faces
+from anonymizer.detection.retinaface import RetinaFaceDetector
 from anonymizer.detection.yunet import DEFAULT_MIN_FACE, YuNetDetector
 from anonymizer.faces import Face
 
@@ -136,6 +137,8 @@ class CascadeDetector:
         min_inside: float = 0.3,
         blazeface: BlazeFaceDetector | None = None,
         blazeface_min: float = BLAZEFACE_MIN,
+        retinaface: RetinaFaceDetector | None = None,
+        retinaface_min: float = 0.0,
     ) -> None:
         self.photo = CenterFaceDetector(
             threshold,
@@ -160,6 +163,8 @@ class CascadeDetector:
         self.min_inside = min_inside
         self.blazeface = blazeface
         self.blazeface_min = blazeface_min
+        self.retinaface = retinaface
+        self.retinaface_min = retinaface_min
 
     def with_border(self, border: float = PADDED_BORDER, large_border: float = PADDED_LARGE_BORDER) -> CascadeDetector:
         """The same detector (sharing its network) with its photo and scaled-down passes on a mirrored border
@@ -226,6 +231,9 @@ class CascadeDetector:
                 found = self.net.find(_turn(small, angle), self.turned_threshold)
                 turned += self._new_large_faces(found, f, upright, angle, small.shape[:2])
             passes.append(turned)
+        if self.retinaface is not None:
+            found = self.retinaface.find(image)
+            passes.append(new_faces(found, _boxes(passes), self.retinaface_min, self.retinaface.grow))
         if self.blazeface is not None:
             found = self.blazeface.net.find(image, self.blazeface.threshold)
             passes.append(new_faces(found, _boxes(passes), self.blazeface_min, self.blazeface.grow))

@@ -2,7 +2,7 @@
 
 A recipe is a list of phases, each an ``anonymize-train train`` run that resumes the one before it (the run
 folder's checkpoint) up to its own step count, with the options that phase changes. ``shipped`` is how
-``weights/generator.safetensors`` was trained (sessions 1 and 2; see ``weights/README.md``): the L1 weight
+``weights/generator.safetensors`` was trained (see ``weights/README.md``): the L1 weight
 eased from 4 to 1 at step 4,000, and the mean-colour term added at step 12,000. ``fine-tune`` is what a
 user's own faces get, starting from the shipped generator. ``aligned`` is the run that keeps going
 (``anonymize-train resume``, ``training/resume.sh``): the 128 px aligned-frame generator, trained in
@@ -55,7 +55,7 @@ RECIPES: dict[str, Recipe] = {
             # (7.7 % against 4.0 %, step 87,015). One generator for the sizes the measure chooses among.
             "--region-scale": 1.2,
             "--mask-scales": "1.0:1.3",
-            # Since session 22 (step 252,680 on): the template's landmarks for every face. Painting from each
+            # From step 252,680 (4,042,880 images) on: the template's landmarks for every face. Painting from each
             # face's own, the new face was the same person for 10.5 % of held-out faces >= 64 px against 6.2 %
             # for another person's real face; the same weights given the template's: 7.5 %
             # (benchmarks/gan_landmark_probe.py). A new design: its own curve (design ...tl).
