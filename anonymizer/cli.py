@@ -181,8 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--detector",
         choices=DETECTORS,
         default="default",
-        help="face detector (default: CenterFace on the photo, scaled down and turned; the others are "
-        "kept for comparison, see benchmarks/)",
+        help="face detector (default: CenterFace on the photo, scaled down and turned, and RetinaFace, upright "
+        "and turned, for the faces CenterFace missed; 'cascade' is the default without RetinaFace; the others "
+        "are kept for comparison, see benchmarks/)",
     )
     parser.add_argument(
         "--audit",

@@ -3,13 +3,14 @@ them, the faces the main pass leaves visible, and how many of them the audit hid
 flags a photo.
 
     .venv/bin/python benchmarks/audit_tune.py --half tune --out benchmarks/results/audit_tune.md
-    .venv/bin/python benchmarks/audit_tune.py --half report --only 0.5:0.9 --out benchmarks/results/audit_report.md
+    .venv/bin/python benchmarks/audit_tune.py --half report --only 0.6:0.9:0.5 --out benchmarks/results/audit_report.md
 
 For every photo: the default detector finds the faces, the default method (blur) hides them with the audit off,
 and the audit's search (``anonymizer.audit``: RetinaFace upright at 640 px and turned at 320 px) runs once on
 that output, keeping every find over 0.2. A face of 16 px or more counts as left visible when less than 70 % of
-its box lies in the regions hidden (``benchmarks/detection.py``'s measure). Each candidate (FLAG:HIDE: flag a
-residual scored FLAG or more, hide it at HIDE or more) then gives: the share of the visible faces it catches
+its box lies in the regions hidden (``benchmarks/detection.py``'s measure). Each candidate (FLAG:HIDE:INSIDE: flag a
+residual scored FLAG or more, hide it at HIDE or more; a find with INSIDE of its box or more within one hidden
+region is that face, already hidden) then gives: the share of the visible faces it catches
 (a residual at IoU 0.3 or more with the face, or whose hidden region covers 70 % of it), the share it hides,
 and its residuals that match no annotated face (invalid ones included), flagged and hidden, a photo.
 """
@@ -41,6 +42,7 @@ from anonymizer.pipeline import Anonymizer  # noqa: E402
 
 FLAGS = (0.3, 0.4, 0.5, 0.6, 0.7)
 HIDES = (0.8, 0.9, 0.95)
+INSIDES = (0.5, 0.8, 0.95)  # a find this share inside one hidden region is that face, hidden
 FLOOR = 0.2
 
 
@@ -52,19 +54,20 @@ def photo_facts(photo: bench.Photo, anonymizer: Anonymizer, search: _RetinaFaceS
     cover = np.array([max((bench.rect_coverage(gt, r) for r in regions), default=0.0) for gt in photo.faces])
     visible = photo.faces[(sizes >= MIN_SIZE) & (cover < bench.COVER)]
     boxes, scores, _ = search.find(result.image, FLOOR)
-    keep = (box_sizes(boxes) >= MIN_SIZE) & (inside_share(boxes, regions) < INSIDE)
+    keep = (box_sizes(boxes) >= MIN_SIZE) & (inside_share(boxes, regions) < max(INSIDES))
     return {
         "visible": visible,
         "boxes": boxes[keep],
         "scores": scores[keep],
+        "inside": inside_share(boxes[keep], regions),
         "every": np.concatenate([photo.faces, photo.ignored]).reshape(-1, 4),
     }
 
 
-def tally(facts: list[dict], flag: float, hide: float) -> dict:
+def tally(facts: list[dict], flag: float, hide: float, inside: float = INSIDE) -> dict:
     visible = caught = hidden = false_flags = false_hides = 0
     for f in facts:
-        sel = f["scores"] >= flag
+        sel = (f["scores"] >= flag) & (f["inside"] < inside)
         boxes, scores = f["boxes"][sel], f["scores"][sel]
         visible += len(f["visible"])
         for gt in f["visible"]:
@@ -85,6 +88,7 @@ def tally(facts: list[dict], flag: float, hide: float) -> dict:
     return {
         "flag": flag,
         "hide": hide,
+        "inside": inside,
         "photos": len(facts),
         "visible_faces": visible,
         "caught": caught / visible if visible else None,
@@ -99,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--half", choices=HALVES, default="tune")
     ap.add_argument("--sets", default="photos,cut,upscale,dark,tilt")
     ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--only", default=None, help="one candidate FLAG:HIDE (the chosen one, on the report half)")
+    ap.add_argument("--only", default=None, help="one candidate FLAG:HIDE:INSIDE (the chosen one, on the report half)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     import torch
@@ -108,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     photos = bench.pick(select_half(bench.load_photos(bench.DEFAULT_DATA), args.half), args.limit)
     anonymizer = Anonymizer(method="blur", detector=make_detector("default"), audit="off")
     search = _RetinaFaceSearch()
-    grid = [tuple(float(v) for v in args.only.split(":"))] if args.only else list(itertools.product(FLAGS, HIDES))
+    grid = (
+        [tuple(float(v) for v in args.only.split(":"))] if args.only else list(itertools.product(FLAGS, HIDES, INSIDES))
+    )
     results = {}
     for set_name in args.sets.split(","):
         folder = Path(tempfile.mkdtemp(prefix=f"{set_name}-"))
@@ -120,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             chosen = bench.HARD_MAKERS[set_name](photos, folder)
         started = time.time()
         facts = [photo_facts(p, anonymizer, search) for p in chosen]
-        results[set_name] = [tally(facts, flag, hide) for flag, hide in grid]
+        results[set_name] = [tally(facts, *candidate) for candidate in grid]
         print(f"{set_name}: {len(chosen)} photos, {time.time() - started:.0f} s", file=sys.stderr, flush=True)
     command = "python benchmarks/audit_tune.py " + " ".join(argv if argv is not None else sys.argv[1:])
     lines = [
@@ -134,12 +140,12 @@ def main(argv: list[str] | None = None) -> int:
         lines += [
             f"## {set_name} ({rows[0]['photos']} photos, {rows[0]['visible_faces']} faces left visible)",
             "",
-            "| flag at | hide at | caught | hidden | false flags / photo | false hides / photo |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| flag at | hide at | inside | caught | hidden | false flags / photo | false hides / photo |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for r in rows:
             lines.append(
-                f"| {r['flag']:g} | {r['hide']:g} | {bench._pct(r['caught'])} | {bench._pct(r['hidden'])} "
+                f"| {r['flag']:g} | {r['hide']:g} | {r['inside']:g} | {bench._pct(r['caught'])} | {bench._pct(r['hidden'])} "
                 f"| {r['false_flags_per_photo']:.2f} | {r['false_hides_per_photo']:.2f} |"
             )
         lines.append("")

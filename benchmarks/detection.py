@@ -106,7 +106,11 @@ def _named(name: str):
 
 
 OURS = {
-    "ours": (_named("default"), "ours (default: CenterFace on the photo, and on it scaled down and turned at 320 px)"),
+    "ours": (
+        _named("default"),
+        "ours (default: CenterFace on the photo, scaled down and turned at 320 px; RetinaFace at 640 px and turned)",
+    ),
+    "ours-cascade": (_named("cascade"), "ours without RetinaFace (the CenterFace cascade alone)"),
     "ours-before": (_named("yunet+centerface"), "ours before (YuNet + verifier, CenterFace)"),
     "ours-noturn": (_cascade(turned_side=None), "ours without the turned passes"),
     "ours-large640": (_cascade(large_side=640, large_threshold=0.3), "ours, scaled-down pass at 640 px"),
