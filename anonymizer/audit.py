@@ -9,11 +9,12 @@ are hidden too (fail closed: with ``mode="hide"``, the default); the others are 
 at. Every residual goes into the report with its box, its score and what happened to it.
 
 The thresholds were chosen on the tune half of the WIDER photos and its hard sets (``benchmarks/audit_tune.py``,
-``benchmarks/results/audit_tune.md``), never on the report half: flagging from 0.6 keeps false flags under 0.2 a
-photo on every set. Measured there, the audit catches few of the faces the main pass leaves visible (8 % on the
-photos as they are, none on photos cut through a face, 6 % on tilted ones): with RetinaFace now in the main pass
-too, what is left is what neither family finds, and a second look by one of them adds little. It stays a cheap
-net for faces a future main pass loses, and the report's record of what was checked.
+``benchmarks/results/audit_tune.md`` with the turned searches, ``audit_tune_upright.md`` without), never on the
+report half: flagging from 0.6 keeps false flags under 0.1 a photo on every set. Measured there, upright only,
+the audit catches almost none of the faces the main pass leaves visible (none on the photos as they are, cut or
+dark, 2 % of tilted ones, 8 % of upscaled ones): with RetinaFace in the main pass too, what is left is what
+neither family finds, and a second look by one of them adds little. It stays a net for faces a main pass loses
+(a face the pipeline failed to paint over is found again and hidden), and the report's record of the check.
 """
 
 from __future__ import annotations

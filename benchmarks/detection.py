@@ -220,12 +220,12 @@ def turn_photos(photos: list[Photo], angle: int, folder: Path) -> list[Photo]:
     return out
 
 
-def clip_boxes(boxes: np.ndarray, x0: int, y0: int, shape: tuple[int, int]) -> np.ndarray:
+def clip_boxes(boxes: np.ndarray, x0: int, y0: int, shape: tuple[int, int], keep_all: bool = False) -> np.ndarray:
     """Boxes of a photo, in its window from (x0, y0) of ``shape`` (height, width), clipped to it; those left
-    under 2 px wide or high are dropped."""
+    under 2 px wide or high are dropped (unless ``keep_all``: one row per box, in order)."""
     h, w = shape
-    b = np.clip(boxes - [x0, y0, x0, y0], 0, [w, h, w, h])
-    return b[(b[:, 2] - b[:, 0] >= 2) & (b[:, 3] - b[:, 1] >= 2)].reshape(-1, 4)
+    b = np.clip(boxes - [x0, y0, x0, y0], 0, [w, h, w, h]).reshape(-1, 4)
+    return b if keep_all else b[(b[:, 2] - b[:, 0] >= 2) & (b[:, 3] - b[:, 1] >= 2)].reshape(-1, 4)
 
 
 def cut_photos(photos: list[Photo], folder: Path, min_face: int = 32) -> list[Photo]:
@@ -263,7 +263,9 @@ def _draw(name: str, salt: str) -> np.random.Generator:
 def upscale_photos(photos: list[Photo], folder: Path, min_face: int = 40, max_side: int = 1600) -> list[Photo]:
     """Large faces: each photo with a face of ``min_face`` px or more scaled up so that its largest face is
     300-800 px (drawn per photo), then cut to a window of at most ``max_side`` px a side placed at random
-    around that face (boxes scaled and clipped; boxes left under 2 px dropped)."""
+    around that face (boxes scaled and clipped; boxes left under 2 px dropped). A face the window cuts to less
+    than 60 % of its box, or that was under 16 px in the photo (a blob, scaled up), is kept as an ignored box:
+    a detection on it is not false, and it is not counted as a face to hide."""
     import cv2
     from PIL import Image
 
@@ -287,11 +289,17 @@ def upscale_photos(photos: list[Photo], folder: Path, min_face: int = 40, max_si
         window = cv2.resize(crop, (ww, wh), interpolation=cv2.INTER_CUBIC)
         path = folder / (photo.name.replace("/", "__") + ".png")
         Image.fromarray(np.ascontiguousarray(window)).save(path)
-        faces, ignored = (
-            clip_boxes((b * f).round().astype(np.int64), x0, y0, (wh, ww)) for b in (photo.faces, photo.ignored)
-        )
-        out.append(Photo(path, photo.name, faces, ignored))
+        scaled = (photo.faces * f).round().astype(np.int64)
+        whole = _area(clip_boxes(scaled, x0, y0, (wh, ww), keep_all=True)) >= 0.6 * _area(scaled)
+        whole &= sizes >= 16
+        faces = clip_boxes(scaled[whole], x0, y0, (wh, ww))
+        rest = np.concatenate([scaled[~whole], (photo.ignored * f).round().astype(np.int64)]).reshape(-1, 4)
+        out.append(Photo(path, photo.name, faces, clip_boxes(rest, x0, y0, (wh, ww))))
     return out
+
+
+def _area(boxes: np.ndarray) -> np.ndarray:
+    return (boxes[:, 2] - boxes[:, 0]).clip(0) * (boxes[:, 3] - boxes[:, 1]).clip(0)
 
 
 def dark_photos(photos: list[Photo], folder: Path) -> list[Photo]:
