@@ -117,13 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     results = {}
     for set_name in args.sets.split(","):
-        folder = Path(tempfile.mkdtemp(prefix=f"{set_name}-"))
-        if set_name == "photos":
-            chosen = photos
-        elif set_name == "cut":
-            chosen = bench.cut_photos(photos, folder)
-        else:
-            chosen = bench.HARD_MAKERS[set_name](photos, folder)
+        chosen = bench.make_set(set_name, photos, Path(tempfile.mkdtemp(prefix=f"{set_name}-")))
         started = time.time()
         facts = [photo_facts(p, anonymizer, search) for p in chosen]
         results[set_name] = [tally(facts, *candidate) for candidate in grid]

@@ -358,6 +358,15 @@ def tilt_photos(photos: list[Photo], folder: Path) -> list[Photo]:
 HARD_MAKERS = {"upscale": upscale_photos, "dark": dark_photos, "tilt": tilt_photos}
 
 
+def make_set(name: str, photos: list[Photo], folder: Path) -> list[Photo]:
+    """The photos as they are (``photos``), cut through a face (``cut``), or a hard set, written into ``folder``."""
+    if name == "photos":
+        return photos
+    if name == "cut":
+        return cut_photos(photos, folder)
+    return HARD_MAKERS[name](photos, folder)
+
+
 def pick(photos: list[Photo], limit: int | None) -> list[Photo]:
     """``limit`` photos spread evenly over the (event-sorted) list, so every event is in."""
     if not limit or limit >= len(photos):

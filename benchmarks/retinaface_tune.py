@@ -148,13 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     net = RetinaFaceDetector(FLOOR, side=640)
     results = {}
     for set_name in args.sets.split(","):
-        folder = Path(tempfile.mkdtemp(prefix=f"{set_name}-"))
-        if set_name == "photos":
-            chosen = photos
-        elif set_name == "cut":
-            chosen = bench.cut_photos(photos, folder)
-        else:
-            chosen = bench.HARD_MAKERS[set_name](photos, folder)
+        chosen = bench.make_set(set_name, photos, Path(tempfile.mkdtemp(prefix=f"{set_name}-")))
         started = time.time()
         results[set_name] = run_set(chosen, cascade, net)
         print(f"{set_name}: {len(chosen)} photos, {time.time() - started:.0f} s", file=sys.stderr, flush=True)

@@ -68,41 +68,6 @@ RECIPES: dict[str, Recipe] = {
         state="training/aligned",
         run="data/run_aligned",
     ),
-    "aligned-projected": Recipe(
-        description="the aligned recipe's generator judged by a discriminator with pretrained eyes: patch heads on "
-        "frozen EfficientNet-Lite0 features (three scales, random channel and scale mixing, bf16), DiffAugment, "
-        "composites' unpainted patches judged as real, lazy R1; no feature matching",
-        options={
-            "--init": "none",
-            "--batch-size": 16,
-            "--lr": 2e-4,
-            "--width": 16,
-            "--max-width": 128,
-            "--fold": 2,
-            "--rec-weight": 0.0,
-            "--colour-weight": 1.0,
-            "--region-scale": 1.2,
-            "--mask-scales": "1.0:1.3",
-            "--landmarks": "template",
-            "--discriminator": "projected",
-            # Three scales, heads 32 wide, features in bf16: 26 images/s for the whole step on two cores with
-            # AVX512_BF16, against 18 with heads 64 wide and float32 features (two, three or four scales alike)
-            # and 46 for the aligned recipe (benchmarks/results/training_speed_race.md).
-            "--projected-scales": 3,
-            "--projected-head-width": 32,
-            "--bf16-features": None,
-            "--masked-targets": None,
-            "--diff-augment": None,
-            "--r1-gamma": 0.1,
-            "--r1-every": 16,
-            "--checkpoint-every": 1_000_000,
-            "--checkpoint-minutes": 10,
-        },
-        phases=((1_000_000_000, {}),),
-        prepare={"--resolution": 128, "--frame": "aligned", "--min-face-size": 40},
-        state="training/aligned_projected",
-        run="data/run_aligned_projected",
-    ),
     "fine-tune": Recipe(
         description="a user's own faces, starting from the shipped generator (the Retrain tab's default)",
         options={
@@ -117,6 +82,33 @@ RECIPES: dict[str, Recipe] = {
     ),
 }
 
+
+# The race's new arm: the aligned recipe with a discriminator on pretrained features, and what that changes.
+RECIPES["aligned-projected"] = Recipe(
+    description="the aligned recipe's generator judged by a discriminator with pretrained eyes: patch heads on "
+    "frozen EfficientNet-Lite0 features (three scales, random channel and scale mixing, bf16), DiffAugment, "
+    "composites' unpainted patches judged as real, lazy R1; no feature matching",
+    options={
+        # Feature matching needs the DCGAN discriminator's activations (and pulled each painted face towards its
+        # own original's).
+        **{flag: value for flag, value in RECIPES["aligned"].options.items() if flag != "--fm-weight"},
+        "--discriminator": "projected",
+        # Three scales, heads 32 wide, features in bf16: 26 images/s for the whole step on two cores with
+        # AVX512_BF16, against 18 with heads 64 wide and float32 features (two, three or four scales alike)
+        # and 46 for the aligned recipe (benchmarks/results/training_speed_race.md).
+        "--projected-scales": 3,
+        "--projected-head-width": 32,
+        "--bf16-features": None,
+        "--masked-targets": None,
+        "--diff-augment": None,
+        "--r1-gamma": 0.1,
+        "--r1-every": 16,
+    },
+    phases=RECIPES["aligned"].phases,
+    prepare=RECIPES["aligned"].prepare,
+    state="training/aligned_projected",
+    run="data/run_aligned_projected",
+)
 
 # What ``anonymize-train resume`` (``training/resume.sh``) trains when no recipe is named: the new design's arm of
 # the race against ``aligned``, both from the same state (4,141,264 images), until it has seen as many images
