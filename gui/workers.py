@@ -367,6 +367,7 @@ class RunThread(QThread):
         entries.append(reviewed)
         summary.done += 1
         summary.counts[entry.status] = summary.counts.get(entry.status, 0) + 1
+        summary.review += 1 if entry.flagged else 0
         self.entryDone.emit(item.key, reviewed)
         self.progress.emit(summary.done, summary.total)
 
@@ -380,6 +381,7 @@ class RunSummary:
     cancelled: bool = False
     error: str | None = None
     videos: int = 0  # how many of the ``total`` are videos
+    review: int = 0  # photos in which the audit flagged a possible face (listed in the report)
 
     def text(self) -> str:
         if self.error and not self.done:
@@ -389,6 +391,8 @@ class RunSummary:
         text = f"{ok} of {self.total} {noun}{'s' if self.total != 1 else ''} written"
         if failed:
             text += f", {failed} failed"
+        if self.review:
+            text += f"; {self.review} need{'s' if self.review == 1 else ''} a look (the audit flagged a possible face)"
         if self.cancelled:
             text += " (cancelled)"
         if self.error:

@@ -436,3 +436,25 @@ def test_a_dropped_video_is_previewed_frame_by_frame_and_written_with_frame_prog
     )
     assert [i.kind for i in window.preview.faces].count(FaceKind.EXCLUDED) == 2
     assert video.status == FACES and "write it again" in window.info.text() and len(video.kept) == 2
+
+
+def test_a_photo_the_audit_flags_is_counted_in_the_summary_and_listed_in_the_report(
+    qtbot, window, tmp_path, monkeypatch
+):
+    """The run's audit searches each written photo again: a find outside the hidden faces it is not sure of is
+    flagged, the status line says the photo needs a look, and the report lists it."""
+
+    class Flagging:
+        def find(self, image, threshold):
+            box = np.array([MISSED], np.float32)
+            return box, np.array([0.7], np.float32), np.zeros((1, 5, 2), np.float32)
+
+    monkeypatch.setattr("anonymizer.audit._RetinaFaceSearch", Flagging)
+    write_noise(tmp_path / "in" / "a.png", 3)
+    drop(window, [tmp_path / "in" / "a.png"])
+    wait_all_detected(qtbot, window)
+    report = run(qtbot, window, tmp_path / "out")
+    assert window.last_summary.review == 1
+    assert "1 needs a look" in window.statusBar().currentMessage()
+    (entry,) = report["images"]
+    assert entry["review"] is True and entry["residuals"][0]["action"] == "flagged"
