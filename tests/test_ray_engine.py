@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import SAMPLES, tree_hashes
 from PIL import Image
@@ -260,7 +261,14 @@ def test_videos_one_per_task_as_locally(tmp_path, ray_session):
     assert _report(entries) == _report(local.entries) and [e.frames for e in entries] == [None, 12, 8]
     ray_files, local_files = _files(tmp_path / "ray"), _files(tmp_path / "local")
     assert sorted(ray_files) == sorted(local_files) and ray_files["astronaut.jpg"] == local_files["astronaut.jpg"]
-    # Two local runs of a clip differ in a few container bytes too: the frames are what must be the same.
+    # Two local runs of a clip differ in a few container bytes too: the frames are what must be the same. The
+    # report above says the same faces were hidden in the same places; the encoder (x264, its threads chosen by
+    # itself) now and then codes one of the two clips a little differently in an actor (pixels off by up to 10 of
+    # 255 in a run of 8 frames, identical in most runs), so the frames are compared within that noise: a face
+    # left unhidden, or hidden elsewhere, differs by far more.
     for name in ("clips/a.mp4", "clips/b.mp4"):
         ray_frames, local_frames = _video_frames(tmp_path / "ray" / name), _video_frames(tmp_path / "local" / name)
-        assert len(ray_frames) == len(local_frames) and all((r == f).all() for r, f in zip(ray_frames, local_frames))
+        assert len(ray_frames) == len(local_frames)
+        for r, f in zip(ray_frames, local_frames):
+            diff = np.abs(r.astype(np.int16) - f.astype(np.int16))
+            assert diff.max() <= 16 and diff.mean() < 1.0, f"{name}: a frame differs beyond the encoder's noise"
