@@ -126,16 +126,14 @@ class _RetinaFaceSearch:
         import cv2
 
         from anonymizer.boxes import greedy_nms
-        from anonymizer.detection.union import TURNS, _boxes_back, _turn, turn_back
+        from anonymizer.detection.union import find_turned
 
         found = [self.upright.find(image, threshold)]
         if not TURNED_SIDE:
             return found[0]
         f = min(1.0, TURNED_SIDE / max(image.shape[:2]))
         small = image if f == 1.0 else cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-        for angle in TURNS:
-            b, s, m = self.upright.net.find(_turn(small, angle), threshold)
-            found.append((_boxes_back(b, angle, small.shape[:2]) / f, s, turn_back(m, angle, small.shape[:2]) / f))
+        found += [(b / f, s, m / f) for b, s, m in find_turned(lambda im: self.upright.net.find(im, threshold), small)]
         boxes = np.concatenate([b.reshape(-1, 4) for b, _, _ in found]).astype(np.float32)
         scores = np.concatenate([s for _, s, _ in found]).astype(np.float32)
         marks = np.concatenate([m.reshape(-1, 5, 2) for _, _, m in found]).astype(np.float32)

@@ -34,7 +34,7 @@ from wider_split import HALVES, select_half  # noqa: E402
 from anonymizer.crops import DEFAULT_MASK_SCALE, hidden_region  # noqa: E402
 from anonymizer.detection import CascadeDetector  # noqa: E402
 from anonymizer.detection.retinaface import RetinaFaceDetector  # noqa: E402
-from anonymizer.detection.union import TURNS, _boxes_back, _turn, new_faces, turn_back  # noqa: E402
+from anonymizer.detection.union import find_turned, new_faces  # noqa: E402
 
 THRESHOLDS = (0.3, 0.5, 0.7, 0.9)
 MIN_SIZES = (16, 32, 64)
@@ -49,12 +49,8 @@ def retina_finds(net: RetinaFaceDetector, image: np.ndarray) -> dict[str, tuple]
     finds = {"upright": net.find(image, FLOOR)}
     f = min(1.0, 320 / max(image.shape[:2]))
     small = image if f == 1.0 else cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-    boxes, scores, marks = [], [], []
-    for angle in TURNS:
-        b, s, m = net.net.find(_turn(small, angle), FLOOR)
-        boxes.append(_boxes_back(b, angle, small.shape[:2]) / f)
-        scores.append(s)
-        marks.append(turn_back(m, angle, small.shape[:2]) / f)
+    turned = [(b / f, s, m / f) for b, s, m in find_turned(lambda im: net.net.find(im, FLOOR), small)]
+    boxes, scores, marks = (list(parts) for parts in zip(*turned))
     finds["turned"] = (
         np.concatenate(boxes).reshape(-1, 4).astype(np.float32),
         np.concatenate(scores).astype(np.float32),

@@ -131,6 +131,16 @@ def _boxes_back(boxes: np.ndarray, angle: int, shape: tuple[int, int]) -> np.nda
     return np.concatenate([corners.min(axis=1), corners.max(axis=1)], axis=1)
 
 
+def find_turned(find, small: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``find(image)`` (boxes, scores, landmarks) on ``small`` turned by each of :data:`TURNS`, each carried back
+    to the unturned ``small``'s pixels."""
+    found = []
+    for angle in TURNS:
+        boxes, scores, marks = find(_turn(small, angle))
+        found.append((_boxes_back(boxes, angle, small.shape[:2]), scores, turn_back(marks, angle, small.shape[:2])))
+    return found
+
+
 def _boxes(passes: list[list[Face]]) -> np.ndarray:
     return np.array([face.box for group in passes for face in group], np.float32).reshape(-1, 4)
 
@@ -267,11 +277,9 @@ class CascadeDetector:
             if self.retinaface_turned_side:
                 small, f = at(self.retinaface_turned_side)
                 turned = []
-                for angle in TURNS:
-                    b, sc, m = self.retinaface.net.find(_turn(small, angle), self.retinaface.threshold)
-                    b, m = _boxes_back(b, angle, small.shape[:2]), turn_back(m, angle, small.shape[:2])
+                for found in find_turned(lambda im: self.retinaface.net.find(im, self.retinaface.threshold), small):
                     known = np.concatenate([_boxes(passes), _boxes([turned])])
-                    turned += new_faces((b, sc, m), known, self.retinaface_min, self.retinaface.grow, f)
+                    turned += new_faces(found, known, self.retinaface_min, self.retinaface.grow, f)
                 passes.append(turned)
         if self.blazeface is not None:
             found = self.blazeface.net.find(image, self.blazeface.threshold)
