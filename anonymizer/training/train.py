@@ -571,7 +571,8 @@ def load_state(
     folder: Path, generator, ema, discriminator, config: GeneratorConfig, kind: str = "dcgan"
 ) -> tuple[int, int, float]:
     """Load what :func:`save_state` wrote; returns the steps, images and seconds of training it holds. A state
-    whose discriminator is of another ``kind`` gives the generators only."""
+    whose discriminator is of another ``kind`` gives the generators only; a folder with the EMA generator alone
+    (no ``state.safetensors``) gives it as both generators."""
     from safetensors import safe_open
 
     folder = Path(folder)
@@ -586,6 +587,14 @@ def load_state(
             _region_text(config),
         )
     ema.load_state_dict(weights.state_dict())
+    if not (folder / STATE_FILE).exists():
+        # The EMA generator alone (a start kept small in the tree): the training generator starts from it, the
+        # discriminator afresh.
+        generator.load_state_dict(weights.state_dict())
+        info = read_info(folder / "generator.safetensors").get("training", {})
+        log.info("the state in %s is its EMA generator alone: a new discriminator starts", folder)
+        seconds = info.get("training_seconds", 3600 * float(info.get("training_hours", 0)))
+        return int(info.get("steps", 0)), int(info.get("images_seen", 0)), float(seconds)
     with safe_open(str(folder / STATE_FILE), framework="pt") as f:
         tensors = {k: f.get_tensor(k) for k in f.keys()}
         info = json.loads((f.metadata() or {}).get("training", "{}"))
@@ -717,7 +726,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
 
     ckpt_path = out / "checkpoint.pt"
     state_dir = Path(options.state) if options.state else None
-    if not ckpt_path.exists() and state_dir is not None and (state_dir / STATE_FILE).exists():
+    if not ckpt_path.exists() and state_dir is not None and (state_dir / "generator.safetensors").exists():
         init_steps, init_images, init_seconds = load_state(
             state_dir, generator, ema, discriminator, config, options.discriminator
         )

@@ -7,6 +7,7 @@ import json
 
 import pytest
 import torch
+from anonymizer.models.io import load_generator
 
 from anonymizer.training.train import PAINTED_SHARE, STATE_FILE, masked_patch_loss, train
 from tests.training.test_aligned import _options, aligned, photos  # noqa: F401 - fixtures
@@ -85,3 +86,20 @@ def test_a_projected_run_with_masked_targets_and_r1_trains_and_its_state_leaves_
     # The masked targets need patch logits.
     with pytest.raises(ValueError, match="projected"):
         train(aligned, tmp_path / "d", _options(1, masked_targets=True, fm_weight=0.0), progress=False)
+
+
+def test_a_state_of_the_ema_generator_alone_starts_both_generators_from_it(aligned, tmp_path):  # noqa: F811
+    """A start kept small (the EMA generator, no state.safetensors): the run goes on from it and counts on."""
+    state = tmp_path / "state"
+    train(aligned, tmp_path / "a", _options(2, state=str(state)), progress=False)
+    (state / STATE_FILE).unlink()
+    ema = load_generator(state / "generator.safetensors").state_dict()
+    train(aligned, tmp_path / "b", _options(1, state=str(state), checkpoint_every=1000), progress=False)
+    start = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)
+    assert json.loads((state / "generator.json").read_text())["training"]["steps"] == 3
+    moved = max(
+        (start["generator"][k].float() - ema[k].float()).abs().max().item()
+        for k in ema
+        if "running" not in k and ema[k].is_floating_point()
+    )
+    assert moved < 0.05, "the training generator started from the EMA weights, one step on"
