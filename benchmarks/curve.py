@@ -20,7 +20,7 @@ them), ``reid_rate`` and ``reid_solid_rate`` (rank-1 in the LFW gallery), ``same
 ``swap_same_person_share`` (LFW queries dlib calls their own original), ``wider_retention_64``,
 ``same_box_64_share`` and ``swap_same_box_64_share`` (held-out faces of 64 px and more, all three face sets,
 that dlib calls their own original when both descriptors are taken on the original's box: the generator's
-against another person's real face pasted through the same region; since session 22, and filled in for older
+against another person's real face pasted through the same region; since 2026-12-04, and filled in for older
 rows from their kept ``quality_<design>_<steps>.json`` by ``--backfill``), ``sha256`` (its first 12 hex digits)
 and the ``command``. ``docs/learning_curve.png`` is then drawn from every file of
 ``--plot-csv``: images seen across, classifier AUC on the left, the same-box identity share (faces of >= 64
@@ -66,7 +66,7 @@ COLUMNS = (
     "sha256",
     "command",
 )
-# Added in session 22: a curve file with the columns before it is rewritten with them (empty) on the next append.
+# Added 2026-12-04: a curve file with the columns before it is rewritten with them (empty) on the next append.
 NEW_COLUMNS = ("same_box_64_share", "swap_same_box_64_share")
 CURVE = ROOT / "training" / "curve.csv"
 OLD_CURVE = ROOT / "training" / "curve_box128.csv"
