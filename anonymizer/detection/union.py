@@ -43,7 +43,7 @@ cost more pixels outside the faces than the previous default did.
 
 Boxes are grown 1.2x (CenterFace's are tight). ``benchmarks/detector_study.py``
 chose these settings on the 400 WIDER photos of ``benchmarks/detection.py``
-(see the README's "Detection benchmark"): against the previous
+(see docs/detection.md): against the previous
 default (:class:`UnionDetector` of YuNet with its verifier and CenterFace,
 ``make_detector("yunet+centerface")``), it hides at least as many faces in
 every size bucket from 16 px up, changes fewer pixels outside faces, and costs
