@@ -593,8 +593,7 @@ def load_state(
         generator.load_state_dict(weights.state_dict())
         info = read_info(folder / "generator.safetensors").get("training", {})
         log.info("the state in %s is its EMA generator alone: a new discriminator starts", folder)
-        seconds = info.get("training_seconds", 3600 * float(info.get("training_hours", 0)))
-        return int(info.get("steps", 0)), int(info.get("images_seen", 0)), float(seconds)
+        return _trained(info)
     with safe_open(str(folder / STATE_FILE), framework="pt") as f:
         tensors = {k: f.get_tensor(k) for k in f.keys()}
         info = json.loads((f.metadata() or {}).get("training", "{}"))
@@ -611,6 +610,11 @@ def load_state(
         missing, unexpected = module.load_state_dict(part, strict=not frozen)
         if unexpected or any(not k.startswith(frozen) for k in missing):
             raise ValueError(f"the state in {folder} does not fit this {kind} discriminator")
+    return _trained(info)
+
+
+def _trained(info: dict) -> tuple[int, int, float]:
+    """Steps, images seen and seconds of training in a state's ``training`` block."""
     seconds = info.get("training_seconds", 3600 * float(info.get("training_hours", 0)))
     return int(info.get("steps", 0)), int(info.get("images_seen", 0)), float(seconds)
 
