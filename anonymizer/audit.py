@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from anonymizer.boxes import box_sizes
+from anonymizer.boxes import box_iou, box_sizes
 from anonymizer.crops import hidden_region
 from anonymizer.faces import Face
 
@@ -37,10 +37,15 @@ TURNED_SIDE = None  # px of the turned search; None: upright only
 UPRIGHT_SIDE = 640
 
 
+DISMISS_MATCH_IOU = 0.5  # a find overlapping a box a reviewer dismissed this much is that find again
+RESIDUAL_ACTIONS = ("hidden", "flagged", "dismissed")
+
+
 @dataclass
 class Residual:
     """A face-like find in the anonymized image outside every hidden region: ``action`` is "hidden" (hidden
-    too) or "flagged" (left for review); a reviewer may later mark it "dismissed" or "hidden"."""
+    too), "flagged" (left for a person to look at) or "dismissed" (a reviewer said it is no face: left as it
+    is, and not counted as needing a look)."""
 
     box: np.ndarray
     score: float
@@ -56,6 +61,16 @@ class Residual:
 
     def as_face(self) -> Face:
         return Face(self.box.copy(), self.score, self.landmarks.copy(), source="audit")
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """A photo's faces as a reviewer left them, and the audit's finds they dismissed (boxes in the photo's
+    pixels): a later audit leaves a find matching one of those (IoU ``DISMISS_MATCH_IOU``) as it is, marked
+    "dismissed". A reviewer who hides a find adds it to ``faces``."""
+
+    faces: tuple[Face, ...]
+    dismissed: tuple[tuple[float, float, float, float], ...] = ()
 
 
 def inside_share(boxes: np.ndarray, regions: np.ndarray) -> np.ndarray:
@@ -98,18 +113,23 @@ class Audit:
             self._detector = _RetinaFaceSearch()
         return self._detector
 
-    def residuals(self, image: np.ndarray, faces: list[Face], mask_scale: float) -> list[Residual]:
+    def residuals(self, image: np.ndarray, faces: list[Face], mask_scale: float, dismissed=()) -> list[Residual]:
         """The finds in ``image`` (the anonymized one) scored ``flag_threshold`` or more, of ``min_size`` px or
         more, that lie within no hidden region (each face's box grown ``mask_scale``), each "flagged" or, scored
-        ``hide_threshold`` or more, marked "hidden" (for the caller to hide)."""
+        ``hide_threshold`` or more, marked "hidden" (for the caller to hide); one matching a box of
+        ``dismissed`` (a reviewer's) is marked "dismissed"."""
         boxes, scores, marks = self.detector.find(image, self.flag_threshold)
         if not len(boxes):
             return []
         regions = np.array([hidden_region(f.box, mask_scale) for f in faces], np.float32).reshape(-1, 4)
         keep = (box_sizes(boxes) >= self.min_size) & (inside_share(boxes, regions) < INSIDE)
+        boxes, scores, marks = boxes[keep], scores[keep], marks[keep]
+        waved = np.zeros(len(boxes), bool)
+        if len(dismissed) and len(boxes):
+            waved = box_iou(boxes, np.asarray(dismissed, np.float32).reshape(-1, 4)).max(axis=1) >= DISMISS_MATCH_IOU
         return [
-            Residual(b, float(s), m, "hidden" if s >= self.hide_threshold else "flagged")
-            for b, s, m in zip(boxes[keep], scores[keep], marks[keep])
+            Residual(b, float(s), m, "dismissed" if w else "hidden" if s >= self.hide_threshold else "flagged")
+            for b, s, m, w in zip(boxes, scores, marks, waved)
         ]
 
 

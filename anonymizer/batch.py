@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from anonymizer.audit import Reviewed
 from anonymizer.faces import Face
 from anonymizer.imageio import (
     DEFAULT_JPEG_QUALITY,
@@ -224,13 +225,14 @@ def process_job(
     job: ImageJob,
     options: BatchOptions,
     sources: frozenset[Path] | set[Path],
-    faces: list[Face] | VideoEdits | None = None,
+    faces: list[Face] | Reviewed | VideoEdits | None = None,
     frame_progress: Callable[[int, int | None], None] | None = None,
 ) -> ReportEntry:
     """Read, anonymize and write one photo; never raises for a bad photo (its entry says why).
 
     ``sources``: every input of the batch (resolved), which no output may overwrite;
-    ``faces``: the faces to hide, or None to detect them; for a video, a reviewer's
+    ``faces``: the faces to hide (or a reviewer's :class:`~anonymizer.audit.Reviewed`: those faces, and the
+    audit's finds they dismissed), or None to detect them; for a video, a reviewer's
     :class:`~anonymizer.video.VideoEdits` or None; ``frame_progress(done, total)``: called after each frame of
     a video.
     """
@@ -250,8 +252,11 @@ def process_job(
         return error_entry(job, str(err))
     except (OSError, MemoryError) as err:
         return error_entry(job, f"cannot read: {err}")
+    dismissed = ()
+    if isinstance(faces, Reviewed):
+        faces, dismissed = list(faces.faces), faces.dismissed
     try:
-        result = anonymizer.anonymize(loaded.rgb, faces=faces)
+        result = anonymizer.anonymize(loaded.rgb, faces=faces, dismissed=dismissed)
         if result.image.shape != loaded.rgb.shape:
             raise RuntimeError(f"the pipeline returned an image of shape {result.image.shape}")
     except Exception as err:  # fail closed: whatever went wrong, nothing is written
@@ -342,7 +347,7 @@ class Batch:
         input_path: str | os.PathLike,
         out_dir: str | os.PathLike,
         options: BatchOptions | None = None,
-        faces_for: Callable[[ImageJob], list[Face] | VideoEdits | None] | None = None,
+        faces_for: Callable[[ImageJob], list[Face] | Reviewed | VideoEdits | None] | None = None,
         workers: int = 1,
     ) -> None:
         self.anonymizer = anonymizer

@@ -109,6 +109,7 @@ class Anonymizer:
         *,
         default_shape: str = DEFAULT_MASK_SHAPE,
         audit: bool = True,
+        dismissed=(),
     ) -> ImageResult:
         """Replace every face (detected here unless ``faces`` is given) in a copy of ``image``. Blur, pixelate
         and solid hide ``mask_shape``, or ``default_shape`` when the pipeline was given none (a video frame
@@ -116,7 +117,8 @@ class Anonymizer:
 
         Then, unless the pipeline's ``audit`` is "off" or ``audit`` is False, the new image is searched again
         (:class:`anonymizer.audit.Audit`): what it finds outside every hidden region is in ``residuals``; with
-        "hide", those it is sure of are hidden as well (they join ``faces``), the others are flagged."""
+        "hide", those it is sure of are hidden as well (they join ``faces``), the others are flagged. A find
+        matching one of ``dismissed`` (boxes a reviewer said are no face) is left as it is, marked "dismissed"."""
         image = _check_rgb(image)
         if faces is None:
             faces = self.detect(image)
@@ -124,10 +126,11 @@ class Anonymizer:
         out = self._paint(image, faces, default_shape) if faces else image.copy()
         residuals = []
         if audit and self.audit != "off":
-            residuals = self.auditor.residuals(out, faces, self.mask_scale)
+            residuals = self.auditor.residuals(out, faces, self.mask_scale, dismissed)
             if self.audit == "flag":
                 for r in residuals:
-                    r.action = "flagged"
+                    if r.action == "hidden":
+                        r.action = "flagged"
             more = [r.as_face() for r in residuals if r.action == "hidden"]
             if more:
                 out = self._paint(out, more, default_shape)

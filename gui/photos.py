@@ -13,12 +13,14 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 
 from anonymizer import Face
+from anonymizer.audit import INSIDE, Residual, Reviewed, inside_share
 from anonymizer.detection import box_iou
 from anonymizer.faces import estimate_landmarks
 from anonymizer.tracking import boxes_at
 from anonymizer.video import KEEP_MATCH_IOU, VideoEdits, is_video_path
 
 PENDING, FACES, DONE, ERROR = "pending", "faces", "done", "error"
+FLAG_COLOR = QColor(255, 170, 0)  # what the audit is in doubt about: in the list and on the photo
 _keys = itertools.count(1)
 
 
@@ -38,7 +40,8 @@ class Photo:
     detected: list[Face] | None = None  # None until the detector has run
     generation: int = -1  # which detector settings found ``detected``
     excluded: set[int] = field(default_factory=set)  # indices into ``detected`` left as they are
-    added: list[Face] = field(default_factory=list)  # boxes the user drew (in a video: hidden in every frame)
+    # Boxes the user drew (in a video: hidden in every frame), and flags they hid (source "review").
+    added: list[Face] = field(default_factory=list)
     # Of a video: (frame, box) pointers at faces whose whole track stays visible (VideoEdits.keep); ``excluded``
     # then marks the shown frame's detections that a pointer of that frame points at.
     kept: list[tuple[int, np.ndarray]] = field(default_factory=list)
@@ -52,6 +55,10 @@ class Photo:
     fps: float = 0.0
     tracks: list[dict] | None = None  # of a written video: the report's tracks (what its file hides where)
     kept_tracks: list[dict] = field(default_factory=list)  # of a written video: the tracks it left visible
+    # Of a photo: what the audit found outside the faces to hide (on the photo when its faces were found; on the
+    # written file after a run), and the boxes of those the user said are no face (they stay visible).
+    flags: list[Residual] = field(default_factory=list)
+    dismissed: list[np.ndarray] = field(default_factory=list)
 
     @property
     def relative(self) -> str:
@@ -68,7 +75,38 @@ class Photo:
 
     @property
     def edited(self) -> bool:
-        return bool(self.excluded or self.added or self.kept)
+        return bool(self.excluded or self.added or self.kept or self.dismissed)
+
+    def open_flags(self) -> list[int]:
+        """Indices into ``flags`` still waiting for the user: neither dismissed nor inside a face to hide (a flag
+        the user hid, or covered with a box of their own, is no longer in doubt)."""
+        if not self.flags:
+            return []
+        faces = self.faces() or []
+        covered = inside_share(np.stack([r.box for r in self.flags]), np.array([f.box for f in faces]).reshape(-1, 4))
+        gone = _matching(self.dismissed, [r.as_face() for r in self.flags]) if self.dismissed else set()
+        return [i for i in range(len(self.flags)) if covered[i] < INSIDE and i not in gone]
+
+    @property
+    def needs_review(self) -> bool:
+        return bool(self.open_flags())
+
+    def hide_flag(self, index: int) -> None:
+        """The user says the audit's find ``index`` is a face: it is hidden like a box they drew."""
+        face = self.flags[index].as_face()
+        face.source = "review"  # as one the user drew, but the report says it came from a flag
+        self.added.append(face)
+
+    def dismiss_flag(self, index: int) -> None:
+        """The user says the audit's find ``index`` is no face: it stays as it is, and the run is told."""
+        self.dismissed.append(self.flags[index].box.copy())
+
+    def run_faces(self) -> list[Face] | Reviewed | None:
+        """What the run is given for this photo: its faces, with the finds the user dismissed when there are."""
+        faces = self.faces()
+        if faces is None or not self.dismissed:
+            return faces
+        return Reviewed(tuple(faces), tuple(tuple(float(v) for v in b) for b in self.dismissed))
 
     def faces(self) -> list[Face] | None:
         """The faces to hide, the user's edits applied (copies: the pipeline writes into them)."""
@@ -149,6 +187,9 @@ class Photo:
             f"{len(self.excluded)} kept" if self.excluded else "",
             f"{len(self.added)} added" if self.added else "",
         )
+        flags = len(self.open_flags())
+        if flags:
+            text += f" · {flags} to look at"
         if self.status == DONE:
             text = f"Done · {text.lower() if n == 0 else text}"
         return text
@@ -231,6 +272,8 @@ class PhotoListModel(QAbstractListModel):
             return str(photo.path) + (f"\n{photo.error}" if photo.error else "")
         if role == Qt.ItemDataRole.ForegroundRole and photo.status == ERROR:
             return QColor(220, 70, 70)
+        if role == Qt.ItemDataRole.ForegroundRole and photo.needs_review:
+            return FLAG_COLOR
         if role == Qt.ItemDataRole.SizeHintRole:
             return QSize(0, THUMBNAIL_SIZE + 8)
         if role == PhotoRole:
@@ -265,6 +308,26 @@ class PhotoListModel(QAbstractListModel):
         self.beginResetModel()
         self.photos, self._rows, self._icons = [], {}, {}
         self.endResetModel()
+
+    def raise_for_review(self, photo: Photo) -> None:
+        """Move a photo with open flags up to just after the others that have some: those in doubt come first,
+        each group in the order it was opened. A selection follows the row it was on."""
+        row = self._rows.get(photo.key)
+        if row is None or not photo.needs_review:
+            return
+        target = next((i for i, p in enumerate(self.photos) if not p.needs_review or p is photo), row)
+        if target >= row:
+            return
+        self.beginMoveRows(QModelIndex(), row, row, QModelIndex(), target)
+        self.photos.insert(target, self.photos.pop(row))
+        self._rows = {p.key: i for i, p in enumerate(self.photos)}
+        self.endMoveRows()
+
+    def next_for_review(self, after: Photo | None) -> Photo | None:
+        """The first photo with open flags after ``after`` (wrapping round), or None."""
+        start = self._rows.get(after.key, -1) + 1 if after is not None else 0
+        order = self.photos[start:] + self.photos[:start]
+        return next((p for p in order if p is not after and p.needs_review), None)
 
     def find(self, key: int) -> Photo | None:
         row = self._rows.get(key)

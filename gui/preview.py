@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 INCLUDED = QColor(40, 200, 90)
 EXCLUDED = QColor(230, 60, 60)
 ADDED = QColor(40, 170, 255)
+FLAGGED = QColor(255, 170, 0)  # the audit's finds in doubt: one key hides one, another dismisses it
 MIN_BOX = 4.0  # a drawn rectangle smaller than this (photo pixels) is a stray click
 
 
@@ -37,20 +38,28 @@ class FaceKind(Enum):
     INCLUDED = "included"  # detected, will be replaced
     EXCLUDED = "excluded"  # detected, left as it is
     ADDED = "added"  # drawn by the user, will be replaced
+    FLAGGED = "flagged"  # found by the audit outside every face: for the user to hide or dismiss
 
 
 class FaceItem(QGraphicsRectItem):
     """The outline of one face; ``index`` is its place in the photo's detected or added list."""
 
-    def __init__(self, rect: QRectF, kind: FaceKind, index: int, label: str) -> None:
+    def __init__(self, rect: QRectF, kind: FaceKind, index: int, label: str, current: bool = False) -> None:
         super().__init__(rect)
         self.kind = kind
         self.index = index
-        color = {FaceKind.INCLUDED: INCLUDED, FaceKind.EXCLUDED: EXCLUDED, FaceKind.ADDED: ADDED}[kind]
-        pen = QPen(color, 2.5)
+        color = {
+            FaceKind.INCLUDED: INCLUDED,
+            FaceKind.EXCLUDED: EXCLUDED,
+            FaceKind.ADDED: ADDED,
+            FaceKind.FLAGGED: FLAGGED,
+        }[kind]
+        pen = QPen(color, 4.0 if current else 2.5)  # the flag the keys act on: drawn thicker
         pen.setCosmetic(True)  # the same width at every zoom
         if kind is FaceKind.EXCLUDED:
             pen.setStyle(Qt.PenStyle.DashLine)
+        elif kind is FaceKind.FLAGGED:
+            pen.setStyle(Qt.PenStyle.DotLine)
         self.setPen(pen)
         fill = QColor(color)
         fill.setAlpha(22 if kind is not FaceKind.EXCLUDED else 0)
@@ -62,6 +71,8 @@ class FaceItem(QGraphicsRectItem):
                 FaceKind.INCLUDED: "Will be anonymized. Click to leave this face as it is.",
                 FaceKind.EXCLUDED: "Left as it is. Click to anonymize this face.",
                 FaceKind.ADDED: "Added by you. Click to remove it.",
+                FaceKind.FLAGGED: "The audit found what may be a face here. H hides it, D dismisses it "
+                "(it stays as it is). Click to choose it.",
             }[kind]
         )
         self.setZValue(2)
@@ -166,14 +177,15 @@ class PreviewView(QGraphicsView):
             self.photo.anonymized = None if image is None else QPixmap.fromImage(image)
             self.photo.update()
 
-    def set_faces(self, faces: list[tuple[QRectF, FaceKind, int, str]]) -> None:
+    def set_faces(self, faces: list[tuple]) -> None:
+        """Outline these faces: (rect, kind, index, label), or with a fifth item, True for the current flag."""
         for item in self.faces:
             self.scene().removeItem(item)
         self.faces = []
         if self.photo is None:
             return
-        for rect, kind, index, label in faces:
-            item = FaceItem(rect, kind, index, label)
+        for rect, kind, index, label, *current in faces:
+            item = FaceItem(rect, kind, index, label, bool(current and current[0]))
             self.scene().addItem(item)
             self.faces.append(item)
 

@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self.images: OrderedDict[int, np.ndarray] = OrderedDict()
         self.generation = 0  # bumped when the detector changes; older detections are dropped
         self.preview_request = 0
+        self.flag = 0  # the current photo's flag (an index into its flags) the review keys act on
         self.run_thread: RunThread | None = None
         self.last_summary: RunSummary | None = None
         self._shut = False
@@ -240,6 +241,24 @@ class MainWindow(QMainWindow):
         )
         self.next_frame_action = action("Next &Frame", lambda: self.step_frame(1), QKeySequence("."))
         self.prev_frame_action = action("Previous F&rame", lambda: self.step_frame(-1), QKeySequence(","))
+        self.hide_flag_action = action(
+            "&Hide Flagged Face",
+            lambda: self.review_flag(hide=True),
+            QKeySequence("H"),
+            "Hide the possible face the audit flagged (outlined in orange)",
+        )
+        self.dismiss_flag_action = action(
+            "&Dismiss Flag",
+            lambda: self.review_flag(hide=False),
+            QKeySequence("D"),
+            "Leave the flagged place as it is: it is no face",
+        )
+        self.next_review_action = action(
+            "Next Photo to Revie&w",
+            self.next_for_review,
+            QKeySequence("R"),
+            "The next photo the audit is in doubt about",
+        )
         self.toggle_action = action(
             "&Toggle Original", self.toggle_original, [QKeySequence("Space"), QKeySequence("O")]
         )
@@ -279,6 +298,8 @@ class MainWindow(QMainWindow):
         menu.addActions(list(self.mode_actions.values()))
         menu.addSeparator()
         menu.addActions([zoom_in, zoom_out, zoom_fit, zoom_100])
+        menu = self.menuBar().addMenu("&Review")
+        menu.addActions([self.hide_flag_action, self.dismiss_flag_action, self.next_review_action])
         menu = self.menuBar().addMenu("&Tools")
         menu.addAction(self.retrain_action)
         menu = self.menuBar().addMenu("&Help")
@@ -454,6 +475,7 @@ class MainWindow(QMainWindow):
             urgent=urgent,
             frame=photo.frame,
             written=written,
+            mask_scale=0.0 if photo.is_video else self.settings.mask_scale,
         )
 
     def remove_selected(self) -> None:
@@ -510,7 +532,7 @@ class MainWindow(QMainWindow):
         if self.current is not None and self.current.key == key:
             self._show_current()
 
-    def _faces_ready(self, key: int, faces: list, generation: int, frame: int) -> None:
+    def _faces_ready(self, key: int, faces: list, generation: int, frame: int, flags: list) -> None:
         photo = self.model.find(key)
         if photo is None or generation != self.generation or frame != photo.frame:
             return
@@ -519,6 +541,9 @@ class MainWindow(QMainWindow):
         photo.set_detected(faces)
         photo.generation = generation
         photo.status, photo.error = FACES, None
+        if not photo.is_video:
+            photo.flags = list(flags)
+            self.model.raise_for_review(photo)  # the photos in doubt come first
         self.model.changed(photo)
         if photo is self.current:
             self._show_faces()
@@ -551,6 +576,7 @@ class MainWindow(QMainWindow):
 
     def _select(self, photo: Photo | None) -> None:
         self.current = photo
+        self.flag = -1  # the first open flag, until one is clicked
         self._show_frame_bar()
         self._show_current()
         if photo is not None and photo.status != ERROR:
@@ -587,7 +613,18 @@ class MainWindow(QMainWindow):
             kind = FaceKind.EXCLUDED if i in photo.excluded else FaceKind.INCLUDED
             items.append((_rect(face.box), kind, i, f"{face.score:.2f}"))
         for i, face in enumerate(photo.added):
-            items.append((_rect(face.box), FaceKind.ADDED, i, "added · every frame" if photo.is_video else "added"))
+            label = (
+                "added · every frame"
+                if photo.is_video
+                else "hidden after review"
+                if face.source == "review"
+                else "added"
+            )
+            items.append((_rect(face.box), FaceKind.ADDED, i, label))
+        current = self._current_flag()
+        for i in photo.open_flags():
+            flag = photo.flags[i]
+            items.append((_rect(flag.box), FaceKind.FLAGGED, i, f"a face? {flag.score:.2f}", i == current))
         self.preview.set_faces(items)
         self._show_info()
 
@@ -623,6 +660,8 @@ class MainWindow(QMainWindow):
                 text += "; changed since: write it again"
         elif photo.is_video:
             text += "  ·  click a face: that person stays visible throughout"
+        elif photo.needs_review:
+            text += "  ·  orange: the audit's doubts; H hides one, D dismisses it, R goes to the next photo"
         self.info.setText(text)
         self.info.setToolTip(text)  # the whole line, where the window is too narrow for it
         self.setWindowTitle(f"{photo.path.name} — Anonymizer")
@@ -674,6 +713,11 @@ class MainWindow(QMainWindow):
         photo = self.current
         if photo is None:
             return
+        if kind is FaceKind.FLAGGED:  # choose the flag the review keys act on
+            self.flag = index
+            self._show_faces()
+            self.statusBar().showMessage("H hides this possible face, D dismisses it (it stays as it is)", 6000)
+            return
         if kind is FaceKind.ADDED:
             del photo.added[index]
         elif _written_video(photo):  # a track of the written file: keep it visible, or hide it again
@@ -711,6 +755,43 @@ class MainWindow(QMainWindow):
             return
         photo.add_box((rect.left(), rect.top(), rect.right(), rect.bottom()))
         self._edited(photo)
+
+    # == the review of what the audit is in doubt about ============================
+    def _current_flag(self) -> int | None:
+        """The current photo's flag the review keys act on: the one clicked, else the first still open."""
+        photo = self.current
+        open_flags = photo.open_flags() if photo is not None else []
+        if not open_flags:
+            return None
+        return self.flag if self.flag in open_flags else open_flags[0]
+
+    def review_flag(self, hide: bool) -> None:
+        """Hide (``hide``) or dismiss the current flag; when the photo has none left, go on to the next photo
+        that has some."""
+        photo = self.current
+        index = self._current_flag()
+        if photo is None or index is None:
+            self.next_for_review()
+            return
+        if hide:
+            photo.hide_flag(index)
+            said = "Hidden: it is anonymized like a box you drew"
+        else:
+            photo.dismiss_flag(index)
+            said = "Dismissed: it stays as it is, and the report says you looked"
+        left = len(photo.open_flags())
+        self.statusBar().showMessage(f"{said}; {left} left in this photo" if left else said, 6000)
+        self._edited(photo)
+        if not left and self.model.next_for_review(photo) is not None:
+            self.next_for_review()
+
+    def next_for_review(self) -> None:
+        photo = self.model.next_for_review(self.current)
+        if photo is None:
+            if self.current is None or not self.current.needs_review:
+                self.statusBar().showMessage("Nothing left to look at: the audit has no doubts", 4000)
+            return
+        self.select_row(self.model.row_of(photo))
 
     def _edited(self, photo: Photo) -> None:
         if photo.status == DONE:
@@ -807,7 +888,7 @@ class MainWindow(QMainWindow):
         items = [
             RunItem(p.key, p.path, p.root, p.video_edits(), [])
             if p.is_video
-            else RunItem(p.key, p.path, p.root, p.faces(), p.excluded_faces())
+            else RunItem(p.key, p.path, p.root, p.run_faces(), p.excluded_faces())
             for p in photos
         ]
         thread = RunThread(items, self.settings, self.detectors, self)
@@ -858,8 +939,11 @@ class MainWindow(QMainWindow):
             photo.status, photo.error = DONE, None
             photo.output = Path(self.settings.output_dir) / entry.output
             if photo.detected is None and not photo.is_video:
-                photo.set_detected([f for f in entry.faces if f.source != "user"])
+                photo.set_detected([f for f in entry.faces if f.source not in ("user", "review", "audit")])
                 photo.generation = self.generation
+            if not photo.is_video:  # what the audit found in the written file; those dismissed stay dismissed
+                photo.flags = list(entry.residuals)
+                self.model.raise_for_review(photo)
             if photo.is_video:
                 photo.tracks = list(entry.tracks or [])
                 photo.kept_tracks = list(entry.kept_tracks or [])

@@ -20,6 +20,7 @@ from anonymizer.gui.settings import AnonymizeSettings
 from PySide6.QtCore import QThread, Signal
 
 from anonymizer import Anonymizer, Face
+from anonymizer.audit import Audit, Reviewed
 from anonymizer.batch import Batch, BatchOptions, BatchPathError, ReportEntry, write_report
 from anonymizer.crops import DEFAULT_MASK_SHAPE
 from anonymizer.detection import Detector
@@ -79,14 +80,19 @@ class _Job:
     threshold: float = 0.0
     frame: int = 0  # of a video: which frame to show and search
     written: Path | None = None  # of a written video: its output, whose same frame is read too
+    mask_scale: float = 0.0  # of a photo: the regions the audit's check counts as hidden (0: no check)
 
 
 class LoaderThread(QThread):
-    """Reads photos, makes thumbnails and finds faces, most urgent first (the selected photo)."""
+    """Reads photos, makes thumbnails and finds faces, most urgent first (the selected photo).
+
+    Once a photo's faces are found, the audit looks at it too (:class:`anonymizer.audit.Audit`: the second
+    family, on the photo itself): its finds outside the faces' regions are the photo's flags, so that the
+    photos in doubt can be put first, before anything is written."""
 
     thumbnailReady = Signal(int, object, int, int)  # key, QImage, width, height
     imageReady = Signal(int, object, int)  # key, HxWx3 uint8 RGB, frame (0 for a photo)
-    facesReady = Signal(int, list, int, int)  # key, faces, generation, frame
+    facesReady = Signal(int, list, int, int, list)  # key, faces, generation, frame, the audit's finds (Residual)
     videoInfo = Signal(int, int, float)  # key, frames in the video (0: unknown), frames per second (0: unknown)
     writtenReady = Signal(int, object, int)  # key, the written video's frame (RGB), frame
     failed = Signal(int, str)  # key, message
@@ -96,6 +102,7 @@ class LoaderThread(QThread):
     def __init__(self, detectors: DetectorProvider, parent=None) -> None:
         super().__init__(parent)
         self.detectors = detectors
+        self._audit: Audit | None = None  # built on first use (its network loads then)
         self._queue: list[_Job] = []
         self._cond = threading.Condition()
         self._seq = itertools.count()
@@ -114,12 +121,24 @@ class LoaderThread(QThread):
         urgent: bool = False,
         frame: int = 0,
         written: Path | None = None,
+        mask_scale: float = 0.0,
     ) -> None:
         """Queue work on a photo (or a video's ``frame``); the selected photo (urgent) first, then thumbnails,
-        then detection."""
+        then detection (of a photo, with the audit's check of regions ``mask_scale`` the face boxes; 0: none)."""
         priority = self.URGENT if urgent else self.DETECT if detect else self.THUMBNAIL
         job = _Job(
-            priority, next(self._seq), key, path, thumb, detect, want_image, generation, threshold, frame, written
+            priority,
+            next(self._seq),
+            key,
+            path,
+            thumb,
+            detect,
+            want_image,
+            generation,
+            threshold,
+            frame,
+            written,
+            mask_scale,
         )
         with self._cond:
             heapq.heappush(self._queue, job)
@@ -175,7 +194,15 @@ class LoaderThread(QThread):
                 log.exception("detection failed on %s", job.path)
                 self.failed.emit(job.key, f"detection failed: {err}")
                 return
-            self.facesReady.emit(job.key, faces, job.generation, job.frame)
+            flags = []
+            if job.mask_scale and not is_video_path(job.path):
+                try:
+                    if self._audit is None:
+                        self._audit = Audit()
+                    flags = self._audit.residuals(rgb, faces, job.mask_scale)
+                except Exception:  # the check is a help to the reviewer; the run audits what it writes anyway
+                    log.exception("the audit's check failed on %s", job.path)
+            self.facesReady.emit(job.key, faces, job.generation, job.frame, flags)
 
 
 class PreviewThread(QThread):
@@ -196,11 +223,12 @@ class PreviewThread(QThread):
         request_id: int,
         key: int,
         image: np.ndarray,
-        faces: list[Face],
+        faces: list[Face] | Reviewed,
         settings: AnonymizeSettings,
         default_shape: str = DEFAULT_MASK_SHAPE,
     ):
-        """Anonymize ``image`` for the preview; ``default_shape``: the region a video frame or a photo gets."""
+        """Anonymize ``image`` for the preview, as the run would (``faces`` may be a reviewer's, with the audit's
+        finds they dismissed); ``default_shape``: the region a video frame or a photo gets."""
         with self._cond:
             self._pending = (request_id, key, image, faces, settings, default_shape)
             self._cond.notify()
@@ -222,7 +250,10 @@ class PreviewThread(QThread):
                 self._pending = None
             try:
                 anonymizer = self._anonymizer(settings)
-                result = anonymizer.anonymize(image, faces=faces, default_shape=default_shape)
+                dismissed = ()
+                if isinstance(faces, Reviewed):
+                    faces, dismissed = list(faces.faces), faces.dismissed
+                result = anonymizer.anonymize(image, faces=faces, default_shape=default_shape, dismissed=dismissed)
                 self.ready.emit(key, request_id, to_qimage(result.image))
             except Exception as err:
                 log.exception("preview failed")
@@ -247,8 +278,8 @@ class ReviewedEntry(ReportEntry):
         out = super().to_dict()
         if self.status == "ok" and "faces" in out:  # a photo (a video's entry lists tracks)
             for face, row in zip(self.faces, out["faces"], strict=True):
-                if face.source == "user":
-                    row["source"] = "user"
+                if face.source in ("user", "review"):  # drawn by the user; an audit's flag the user hid
+                    row["source"] = face.source
             if self.excluded:
                 out["excluded"] = [{k: v for k, v in f.to_report().items() if k != "method"} for f in self.excluded]
         return out
@@ -262,7 +293,7 @@ class RunItem:
     key: int
     path: Path
     root: Path
-    faces: list[Face] | VideoEdits | None
+    faces: list[Face] | Reviewed | VideoEdits | None
     excluded: list[Face]
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from anonymizer import cli
-from anonymizer.audit import Audit, inside_share
+from anonymizer.audit import Audit, Reviewed, inside_share
 from anonymizer.batch import Batch
-from anonymizer.faces import estimate_landmarks
+from anonymizer.faces import Face, estimate_landmarks
 from anonymizer.pipeline import Anonymizer
 from tests.conftest import ASTRONAUT_FACE, FakeDetector, noise_image
 
@@ -129,3 +129,37 @@ def test_fail_on_review_gives_its_own_exit_status(tmp_path, monkeypatch, use_det
     assert json.loads(report.read_text())["images"][0]["review"] is True
     assert cli.main([*args, "--overwrite", "--fail-on-review"]) == cli.EXIT_REVIEW
     assert cli.main([*args, "--overwrite", "--fail-on-review", "--audit", "off"]) == 0
+
+
+def test_a_find_a_reviewer_dismissed_is_left_and_needs_no_look_and_one_they_hid_is_hidden(tmp_path):
+    """A reviewer's decisions reach the run: the dismissed find (even a sure one) is left as it is and marked
+    "dismissed"; the one they hid is a face like any other; neither makes the photo need a look."""
+    from PIL import Image
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    image = noise_image(200, 300, seed=7)
+    Image.fromarray(image).save(folder / "a.png")
+    doubtful = (235, 140, 290, 195)
+    anonymizer, _ = _pipeline([(MISSED, 0.97), (doubtful, 0.6)])
+    hid = Face(np.asarray(doubtful, np.float32), 0.6, estimate_landmarks(np.asarray(doubtful, np.float32)), "user")
+    found = Face(np.asarray(FOUND, np.float32), 0.9, estimate_landmarks(np.asarray(FOUND, np.float32)))
+    # The reviewer saw the sure find at a slightly different box (the photo as shown), and dismissed it.
+    review = Reviewed(faces=(found, hid), dismissed=((122.0, 42.0, 198.0, 121.0),))
+    batch = Batch(anonymizer, folder, tmp_path / "out", workers=1, faces_for=lambda job: review)
+    batch.run()
+    entry = batch.entries[0]
+    assert entry.status == "ok" and batch.need_review == 0
+    assert [(r.action, round(r.score, 2)) for r in entry.residuals] == [("dismissed", 0.97)]
+    assert entry.to_dict()["review"] is False
+    written = np.asarray(Image.open(tmp_path / "out" / "a.png"))
+    x1, y1, x2, y2 = MISSED
+    assert np.array_equal(written[y1:y2, x1:x2], image[y1:y2, x1:x2]), "the dismissed find is left as it is"
+    x1, y1, x2, y2 = doubtful
+    assert not np.array_equal(written[y1:y2, x1:x2], image[y1:y2, x1:x2]), "the one they hid is hidden"
+    # Without the dismissal, the same run hides the sure find.
+    again = Reviewed(faces=(found, hid))
+    Batch(anonymizer, folder, tmp_path / "out2", workers=1, faces_for=lambda job: again).run()
+    written = np.asarray(Image.open(tmp_path / "out2" / "a.png"))
+    x1, y1, x2, y2 = MISSED
+    assert not np.array_equal(written[y1:y2, x1:x2], image[y1:y2, x1:x2])

@@ -458,3 +458,54 @@ def test_a_photo_the_audit_flags_is_counted_in_the_summary_and_listed_in_the_rep
     assert "1 needs a look" in window.statusBar().currentMessage()
     (entry,) = report["images"]
     assert entry["review"] is True and entry["residuals"][0]["action"] == "flagged"
+
+
+class FlagsSome:
+    """The audit's search: flags MISSED (score 0.7, in doubt) in the photos whose bottom-right pixel is listed."""
+
+    corners: set = set()
+
+    def find(self, image, threshold):
+        if tuple(int(v) for v in image[-1, -1]) not in self.corners:
+            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32)
+        return np.array([MISSED], np.float32), np.array([0.7], np.float32), np.zeros((1, 5, 2), np.float32)
+
+
+def test_the_review_queue_puts_the_photos_in_doubt_first_and_one_key_hides_a_flag_and_another_dismisses_it(
+    qtbot, window, tmp_path, monkeypatch
+):
+    folder = tmp_path / "in"
+    paths = [write_noise(folder / f"{name}.png", seed) for name, seed in (("a", 1), ("b", 2), ("c", 3))]
+    FlagsSome.corners = {tuple(int(v) for v in noise_image(H, W, seed)[-1, -1]) for seed in (2, 3)}
+    monkeypatch.setattr("anonymizer.audit._RetinaFaceSearch", FlagsSome)
+    drop(window, [folder])
+    wait_all_detected(qtbot, window)
+    qtbot.waitUntil(lambda: [p.path.name for p in window.model.photos][:2] == ["b.png", "c.png"], timeout=TIMEOUT)
+    assert [p.path.name for p in window.model.photos] == ["b.png", "c.png", "a.png"], "those in doubt come first"
+    assert "1 to look at" in rows(window)[0] and "to look at" not in rows(window)[2]
+
+    window.select_row(0)
+    qtbot.waitUntil(lambda: any(i.kind is FaceKind.FLAGGED for i in window.preview.faces), timeout=TIMEOUT)
+    (flag,) = [i for i in window.preview.faces if i.kind is FaceKind.FLAGGED]
+    assert flag.rect().getCoords() == MISSED
+    window.activateWindow()
+    QTest.keyClick(window.list, Qt.Key.Key_H)  # hide it: the queue goes on to the next photo in doubt
+    b = window.model.photos[0]
+    assert [f.source for f in b.added] == ["review"] and not b.needs_review
+    assert window.current.path.name == "c.png"
+    QTest.keyClick(window.list, Qt.Key.Key_D)  # dismiss it
+    c = window.current
+    assert len(c.dismissed) == 1 and not c.needs_review
+    assert not any(p.needs_review for p in window.model.photos)
+
+    report = run(qtbot, window, tmp_path / "out")
+    assert window.last_summary.review == 0, "what the user looked at needs no more look"
+    by_name = {e["input"]: e for e in report["images"]}
+    assert [f.get("source") for f in by_name["b.png"]["faces"]].count("review") == 1
+    assert by_name["c.png"]["residuals"] == [{"box": list(MISSED), "score": 0.7, "action": "dismissed"}]
+    assert by_name["c.png"]["review"] is False
+    original = {p.name: read_image(p).rgb for p in paths}
+    written_b = read_image(tmp_path / "out" / "b.png").rgb
+    written_c = read_image(tmp_path / "out" / "c.png").rgb
+    assert not np.array_equal(region(written_b, MISSED), region(original["b.png"], MISSED)), "hidden"
+    assert np.array_equal(region(written_c, MISSED), region(original["c.png"], MISSED)), "left as it is"
