@@ -16,15 +16,7 @@ from pathlib import Path
 
 from anonymizer import __version__
 from anonymizer.audit import AUDIT_MODES, DEFAULT_AUDIT
-from anonymizer.batch import (
-    Batch,
-    BatchOptions,
-    BatchPathError,
-    ReportEntry,
-    check_paths,
-    report_dict,
-    write_report,
-)
+from anonymizer.batch import Batch, BatchPathError, check_paths
 from anonymizer.crops import DEFAULT_MASK_SCALE, DEFAULT_MASK_SHAPE, SHAPES, VIDEO_MASK_SHAPE
 from anonymizer.detection import DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, DETECTORS
 from anonymizer.device import cpu_count
@@ -33,6 +25,7 @@ from anonymizer.pipeline import DEFAULT_METHOD, Anonymizer
 from anonymizer.ray_engine import RayEngineError
 from anonymizer.replacers import METHODS
 from anonymizer.video import CODECS, VIDEO_EXTENSIONS
+from anonymizer.work import BatchOptions, ReportEntry, report_dict, write_report
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 EXIT_REVIEW = 3  # --fail-on-review: every photo was written, and the audit flagged something in one

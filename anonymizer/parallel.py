@@ -2,7 +2,7 @@
 
 Each worker rebuilds the pipeline from its recipe (``Anonymizer(**recipe)``)
 once, takes its share of the cores (:func:`anonymizer.device.set_threads`),
-and runs :func:`anonymizer.batch.process_job` on the photos it is sent, so a
+and runs :func:`anonymizer.work.process_job` on the photos it is sent, so a
 photo is read, anonymized and written (atomically) in one process, exactly as
 in a one-worker run. At most two photos per worker are in flight.
 
@@ -28,6 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from anonymizer.device import cpu_count
+from anonymizer.work import error_entry, process_job
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,6 @@ def _init_worker(recipe: dict, options, sources: frozenset[Path], threads: int) 
 
 
 def _process(job):
-    from anonymizer.batch import process_job
 
     return process_job(_STATE["anonymizer"], job, _STATE["options"], _STATE["sources"])
 
@@ -73,7 +73,6 @@ def signals_blocked():
 
 
 def _died(job, err: BaseException):
-    from anonymizer.batch import error_entry
 
     return error_entry(job, f"anonymizing failed: the worker process stopped on this photo ({err})")
 

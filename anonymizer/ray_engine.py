@@ -3,7 +3,7 @@
 The driver plans the jobs as the local engine does (:func:`anonymizer.batch.plan_jobs`) and hands them to
 Ray Data in groups: a few photos per group, each video alone (a track needs the whole clip). A pool of
 actors, one pipeline each (``Anonymizer(**recipe)``: one detector and one replacer, loaded once), runs
-:func:`anonymizer.batch.process_job` on every job of a group, so each file is read, anonymized and written
+:func:`anonymizer.work.process_job` on every job of a group, so each file is read, anonymized and written
 atomically by the worker that made it, exactly as on one machine. Only the report entries travel back; the
 driver keeps them in the order of the jobs and the CLI writes the report.
 
@@ -36,10 +36,11 @@ from pathlib import Path
 
 import numpy as np
 
-from anonymizer.batch import Batch, BatchOptions, ImageJob, ReportEntry, error_entry, process_job
+from anonymizer.batch import Batch
 from anonymizer.parallel import signals_blocked
 from anonymizer.pipeline import Anonymizer
 from anonymizer.video import is_video_path
+from anonymizer.work import BatchOptions, ImageJob, ReportEntry, error_entry, process_job
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def check_storage(*paths: str | os.PathLike) -> None:
 
 
 def default_work(anonymizer: Anonymizer, job: ImageJob, options: BatchOptions, sources: frozenset[Path]) -> ReportEntry:
-    """What an actor does with one job: :func:`anonymizer.batch.process_job`."""
+    """What an actor does with one job: :func:`anonymizer.work.process_job`."""
     return process_job(anonymizer, job, options, sources)
 
 

@@ -21,11 +21,12 @@ from PySide6.QtCore import QThread, Signal
 
 from anonymizer import Anonymizer, Face
 from anonymizer.audit import Audit, Reviewed
-from anonymizer.batch import Batch, BatchOptions, BatchPathError, ReportEntry, write_report
+from anonymizer.batch import Batch, BatchPathError
 from anonymizer.crops import DEFAULT_MASK_SHAPE
 from anonymizer.detection import Detector
 from anonymizer.imageio import read_image
 from anonymizer.video import VideoEdits, is_video_path, read_frame
+from anonymizer.work import BatchOptions, ReportEntry, write_report
 
 log = logging.getLogger(__name__)
 
