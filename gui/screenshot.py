@@ -51,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         help="write everything loaded into this folder first, then show the review of what was written",
     )
     parser.add_argument("--tab", choices=("photos", "retrain"), default="photos", help="the tab shown")
+    parser.add_argument(
+        "--review",
+        action="store_true",
+        help="once every photo's faces are found, show the first photo the audit is in doubt about (R)",
+    )
     args = parser.parse_args(argv)
     app = create_app([sys.argv[0]])
     with tempfile.TemporaryDirectory() as tmp:
@@ -69,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
             _wait(app, lambda: window.current.frames > 0, 30)
             window.show_frame(args.frame)
             ok = _wait(app, lambda: window.current.detected is not None, 300)
+        if ok and args.review:
+            ok = _wait(app, lambda: all(p.detected is not None for p in window.model.photos), 600)
+            window.next_for_review()
+            ok = ok and _wait(app, lambda: window.current.detected is not None and window.current.needs_review, 60)
         if ok:
             for index in args.keep:
                 window._face_clicked(FaceKind.INCLUDED, index)

@@ -149,9 +149,12 @@ class MainWindow(QMainWindow):
         legend = QLabel(
             "<p><span style='color:#28c85a'>■</span> will be anonymized &nbsp; "
             "<span style='color:#e63c3c'>■</span> kept as it is &nbsp; "
-            "<span style='color:#28aaff'>■</span> added by you</p>"
+            "<span style='color:#28aaff'>■</span> added by you &nbsp; "
+            "<span style='color:#ffaa00'>■</span> a face? (the audit's doubt)</p>"
             "<p>Click a face to keep or hide it. Drag on the photo to add a face the detector missed. "
             "Wheel to zoom, right-drag to pan.</p>"
+            "<p>Photos the audit is in doubt about come first: <b>H</b> hides the orange box, <b>D</b> dismisses it, "
+            "<b>R</b> goes to the next photo in doubt.</p>"
         )
         legend.setWordWrap(True)
         settings_column.addWidget(legend)
