@@ -2,8 +2,8 @@
 them, the faces the main pass leaves visible, and how many of them the audit hides or flags, against its false
 flags a photo.
 
-    .venv/bin/python benchmarks/audit_tune.py --half tune --out benchmarks/results/audit_tune.md
-    .venv/bin/python benchmarks/audit_tune.py --half report --only 0.6:0.9:0.5 --out benchmarks/results/audit_report.md
+    .venv/bin/python -m benchmarks.audit_tune --half tune --out benchmarks/results/audit_tune.md
+    .venv/bin/python -m benchmarks.audit_tune --half report --only 0.6:0.9:0.5 --out benchmarks/results/audit_report.md
 
 For every photo: the default detector finds the faces, the default method (blur) hides them with the audit off,
 and the audit's search (``anonymizer.audit``: RetinaFace upright at 640 px and turned at 320 px) runs once on
@@ -27,18 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import detection as bench  # noqa: E402
-from wider_split import HALVES, select_half  # noqa: E402
-
-from anonymizer.audit import INSIDE, MIN_SIZE, _RetinaFaceSearch, inside_share  # noqa: E402
-from anonymizer.boxes import box_sizes  # noqa: E402
-from anonymizer.crops import DEFAULT_MASK_SCALE, hidden_region  # noqa: E402
-from anonymizer.detection import box_iou, make_detector  # noqa: E402
-from anonymizer.pipeline import Anonymizer  # noqa: E402
+from anonymizer.audit import INSIDE, MIN_SIZE, _RetinaFaceSearch, inside_share
+from anonymizer.boxes import box_sizes
+from anonymizer.crops import DEFAULT_MASK_SCALE, hidden_region
+from anonymizer.detection import box_iou, make_detector
+from anonymizer.pipeline import Anonymizer
+from benchmarks import detection as bench
+from benchmarks.wider_split import HALVES, select_half
 
 FLAGS = (0.3, 0.4, 0.5, 0.6, 0.7)
 HIDES = (0.8, 0.9, 0.95)
@@ -122,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         facts = [photo_facts(p, anonymizer, search) for p in chosen]
         results[set_name] = [tally(facts, *candidate) for candidate in grid]
         print(f"{set_name}: {len(chosen)} photos, {time.time() - started:.0f} s", file=sys.stderr, flush=True)
-    command = "python benchmarks/audit_tune.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m benchmarks.audit_tune " + " ".join(argv if argv is not None else sys.argv[1:])
     lines = [
         f"# The audit on the {args.half} half and its hard sets",
         "",

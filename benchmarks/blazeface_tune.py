@@ -1,9 +1,9 @@
 """Choose the default cascade's BlazeFace pass (model, score threshold, box growth) on the tune half.
 
     /tmp/bfconv/bin/python models/convert_blazeface.py --model full_range --out /tmp   # not shipped
-    .venv/bin/python benchmarks/blazeface_tune.py --full-range /tmp/blazeface_full_range.onnx \
+    .venv/bin/python -m benchmarks.blazeface_tune --full-range /tmp/blazeface_full_range.onnx \
         --out benchmarks/results/blazeface_tune.json
-    .venv/bin/python benchmarks/blazeface_tune.py --full-range /tmp/blazeface_full_range.onnx --cut \
+    .venv/bin/python -m benchmarks.blazeface_tune --full-range /tmp/blazeface_full_range.onnx --cut \
         --thresholds 0.3,0.4,0.5,0.6,0.7 --out benchmarks/results/blazeface_tune_cut.json
 
 Each tune photo of ``benchmarks/detection.py``'s WIDER set is run once through the default cascade and once
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from detection import (  # noqa: E402
+from anonymizer.crops import DEFAULT_MASK_SCALE, hidden_region
+from anonymizer.detection import CascadeDetector
+from anonymizer.detection.blazeface import BlazeFace
+from anonymizer.detection.union import new_faces
+from benchmarks.detection import (
     DEFAULT_DATA,
     Tally,
     cut_photos,
@@ -40,12 +40,7 @@ from detection import (  # noqa: E402
     read_rgb,
     rect_coverage,
 )
-from wider_split import select_half  # noqa: E402
-
-from anonymizer.crops import DEFAULT_MASK_SCALE, hidden_region  # noqa: E402
-from anonymizer.detection import CascadeDetector  # noqa: E402
-from anonymizer.detection.blazeface import BlazeFace  # noqa: E402
-from anonymizer.detection.union import new_faces  # noqa: E402
+from benchmarks.wider_split import select_half
 
 LOW = 0.3  # BlazeFace finds are kept from this score; candidates raise it
 
@@ -113,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         "half": "tune",
         "cut": args.cut,
         "min": args.min,
-        "command": "python benchmarks/blazeface_tune.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m benchmarks.blazeface_tune " + " ".join(argv if argv is not None else sys.argv[1:]),
         "candidates": {n: t.summary() for n, t in tallies.items()},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

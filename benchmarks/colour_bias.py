@@ -1,7 +1,7 @@
 """Colour fidelity of generated faces on held-out crops: is there a colour cast?
 
     .venv/bin/anonymize-train prepare --input ../shared/data/faces --out data/faces64
-    .venv/bin/python benchmarks/colour_bias.py --data data/faces64 --weights weights/generator.safetensors [more.safetensors ...]
+    .venv/bin/python -m benchmarks.colour_bias --data data/faces64 --weights weights/generator.safetensors [more.safetensors ...]
 
 For up to ``--faces`` validation crops of a prepared dataset (every third one,
 so all three face sets are in), each generator paints the replaced region with
@@ -27,21 +27,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+from anonymizer.models.io import load_generator, read_info
+from anonymizer.models.networks import condition
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from anonymizer.models.io import load_generator, read_info  # noqa: E402
-from anonymizer.models.networks import condition  # noqa: E402
-
-from anonymizer.gan import region_of  # noqa: E402
-from anonymizer.training.dataset import load_dataset  # noqa: E402
-from anonymizer.training.train import masked_l1, mean_colour_difference, to_tensors  # noqa: E402
+from anonymizer.gan import region_of
+from anonymizer.training.dataset import load_dataset
+from anonymizer.training.train import masked_l1, mean_colour_difference, to_tensors
+from benchmarks.common import ROOT
 
 
 def colour_stats(generated: torch.Tensor, real: torch.Tensor, mask: torch.Tensor) -> dict:

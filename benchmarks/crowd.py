@@ -2,9 +2,9 @@
 
 Reproduce (from the repository root; deface's venv as in ``benchmarks/detection.py``)::
 
-    .venv/bin/python benchmarks/crowd.py                     # writes benchmarks/results/crowd.{json,md}
-    .venv/bin/python benchmarks/crowd.py --photos all        # all 400 WIDER photos (pixels only is quicker: --no-time)
-    .venv/bin/python benchmarks/crowd.py --photos all --half report --no-time --name crowd_report   # the untuned half
+    .venv/bin/python -m benchmarks.crowd                     # writes benchmarks/results/crowd.{json,md}
+    .venv/bin/python -m benchmarks.crowd --photos all        # all 400 WIDER photos (pixels only is quicker: --no-time)
+    .venv/bin/python -m benchmarks.crowd --photos all --half report --no-time --name crowd_report   # the untuned half
 
 Photos: by default the WIDER photos of ``shared/data/wider`` with 8 or more
 annotated faces (61 photos, 1,149 faces: family groups, dancing, interviews in a
@@ -24,7 +24,7 @@ writing included):
 
 The runs alternate (ours, deface, ours, ...) ``--repeats`` times and the median
 is reported, with nothing else running on the machine (``--pause PID`` stops the
-background training run while the commands are timed).
+process that would compete for the CPU while the commands are timed).
 
 **What was hidden**, judged from the pixels: both tools are run once more with
 a solid fill (``--method solid``; ``deface --replacewith solid``) on lossless PNG
@@ -42,14 +42,10 @@ visible is listed (photo, box, share of it changed), so that each can be looked 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
 import platform
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -57,14 +53,18 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from benchmarks.common import (
+    ANONYMIZE,
+    DEFACE,
+    ROOT,
+    add_pause_argument,
+    paused,
+    timed,
+    write_results,
+)
+from benchmarks.detection import BUCKETS, COVER, DEFAULT_DATA, face_zone, load_photos, read_rgb
+from benchmarks.wider_split import HALVES, select_half
 
-from detection import BUCKETS, COVER, DEFAULT_DATA, face_zone, load_photos, read_rgb  # noqa: E402
-from wider_split import HALVES, select_half  # noqa: E402
-
-DEFACE = ROOT / "benchmarks" / ".venv-deface" / "bin" / "deface"
-ANONYMIZE = Path(sys.executable).parent / "anonymize"
 DEFAULT_OUT = ROOT / "benchmarks" / "results"
 CHANGED = 16  # a pixel is changed when a channel moved this much or more
 CROWD = 8  # faces a photo needs to count as a crowd photo
@@ -88,28 +88,6 @@ def copy_folder(photos: list, folder: Path, png: bool) -> None:
             Image.fromarray(read_rgb(photo.path)).save(folder / (Path(flat_name(photo)).stem + ".png"))
         else:
             shutil.copyfile(photo.path, folder / flat_name(photo))
-
-
-@contextlib.contextmanager
-def paused(pid: int | None):
-    """Stop process ``pid`` (SIGSTOP) for the block, and let it go on after (SIGCONT), whatever happens."""
-    if pid is None:
-        yield
-        return
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(pid, signal.SIGCONT)
-
-
-def timed(cmd: list[str], cwd: Path | None = None) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return seconds
 
 
 def run_ours(src: Path, work: Path, extra: list[str]) -> tuple[float, Path]:
@@ -196,7 +174,7 @@ def markdown(result: dict) -> str:
         base = t["deface (blur)"]["median"]
         lines += [
             f"Wall-clock seconds, whole process, median of {s['repeats']} alternating runs"
-            + (" (the background training run stopped while timing)" if s.get("paused") else "")
+            + (" (the process given to --pause stopped while timing)" if s.get("paused") else "")
             + ":",
             "",
             "| command | median s | runs | x deface |",
@@ -255,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="also time --method gan with these weights (repeatable; e.g. training/aligned/generator.safetensors)",
     )
-    ap.add_argument("--pause", type=int, default=None, metavar="PID", help="SIGSTOP this process while timing")
+    add_pause_argument(ap)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for crowd.json and crowd.md")
     ap.add_argument("--name", default="crowd", help="file name of the results (without extension)")
     args = ap.parse_args(argv)
@@ -324,10 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         "time": timing,
         "hidden": hidden,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / f"{args.name}.md").write_text(markdown(result))
-    print(markdown(result))
+    write_results(args.out, args.name, result, markdown(result))
     return 0
 
 

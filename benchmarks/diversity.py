@@ -1,6 +1,6 @@
 """Does the generator paint a different face for each latent code, or one face whatever the code?
 
-    .venv/bin/python benchmarks/diversity.py --data data/faces128 --weights training/aligned/generator.safetensors [more ...]
+    .venv/bin/python -m benchmarks.diversity --data data/faces128 --weights training/aligned/generator.safetensors [more ...]
 
 A generator that ignores its code paints the mean face the L1 term pulls it
 to: the same smeared face for everyone, and the same "new person" every time a
@@ -32,17 +32,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from anonymizer.models.io import load_generator, read_info
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from anonymizer.models.io import load_generator, read_info  # noqa: E402
-from quality import SAME_PERSON, Recognizer, derangement  # noqa: E402
-
-from anonymizer.gan import region_of  # noqa: E402
-from anonymizer.training.dataset import identity_group, load_dataset  # noqa: E402
-from anonymizer.training.train import to_tensors  # noqa: E402
+from anonymizer.gan import region_of
+from anonymizer.training.dataset import identity_group, load_dataset
+from anonymizer.training.train import to_tensors
+from benchmarks.common import ROOT
+from benchmarks.quality import SAME_PERSON, Recognizer, derangement
 
 
 def paint(generator, real: torch.Tensor, mask: torch.Tensor, landmarks: torch.Tensor, seed: int) -> np.ndarray:
@@ -109,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     recognizer = Recognizer()
     rows = [measure(w, args.data, args.faces, tuple(args.seeds), recognizer) for w in args.weights]
-    command = "python benchmarks/diversity.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = "python -m benchmarks.diversity " + " ".join(sys.argv[1:] if argv is None else argv)
     result = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M"), "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

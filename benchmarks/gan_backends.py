@@ -2,7 +2,7 @@
 
 Reproduce (from the repository root, with the train extra, which the torch backend needs)::
 
-    .venv/bin/python benchmarks/gan_backends.py --pause "$(cat data/resume.pid)"
+    .venv/bin/python -m benchmarks.gan_backends --pause "$(cat data/resume.pid)"
     # writes benchmarks/results/gan_backends.{json,md}
 
 Photos: the crowd photos of ``benchmarks/crowd.py`` (the WIDER photos of
@@ -16,7 +16,7 @@ for the shipped generator and, with ``--weights``, others (each copied to a
 scratch folder and exported there with :func:`anonymizer.models.export.export_onnx`,
 so nothing beside the original changes). The runs alternate (onnx, torch,
 torch, onnx, ...) ``--repeats`` times and the median is reported. ``--pause
-PID`` stops that process (the background training run) while timing.
+PID`` stops a process that would compete for the CPU while timing.
 
 The two backends' outputs are compared photo by photo (JPEG outputs, the same
 seed): the largest and the mean absolute pixel difference. ``--from-json``
@@ -38,17 +38,14 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from crowd import (  # noqa: E402
+from benchmarks.common import ROOT, add_pause_argument, paused, write_results
+from benchmarks.crowd import (
     choose,
     copy_folder,
     flat_name,
-    paused,  # noqa: E402
     run_ours,
 )
-from detection import DEFAULT_DATA, load_photos, read_rgb  # noqa: E402
+from benchmarks.detection import DEFAULT_DATA, load_photos, read_rgb
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results"
 
@@ -81,7 +78,7 @@ def markdown(result: dict) -> str:
     lines = [
         f"The GAN on onnxruntime and on torch: {s['photos']} WIDER crowd photos ({s['faces']} faces), {s['machine']}. "
         f"Command: `{s['command']}`; {s['date']}."
-        + (" The background training run was stopped while timing." if s.get("paused") else ""),
+        + (" The process given to --pause was stopped while timing." if s.get("paused") else ""),
         "",
         f"Wall-clock seconds, whole process (`anonymize --method gan --seed 0 ...`), median of {s['repeats']} "
         "alternating runs:",
@@ -111,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--weights", type=Path, action="append", default=[], help="other generator weights too")
     ap.add_argument("--workers", choices=("default", "1", "both"), default="both")
-    ap.add_argument("--pause", type=int, default=None, metavar="PID", help="SIGSTOP this process while timing")
+    add_pause_argument(ap)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--name", default="gan_backends")
     ap.add_argument("--from-json", type=Path, default=None, help="only rewrite the Markdown of this results file")
@@ -172,10 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "rows": rows,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / f"{args.name}.md").write_text(markdown(result))
-    print(markdown(result))
+    write_results(args.out, args.name, result, markdown(result))
     return 0
 
 

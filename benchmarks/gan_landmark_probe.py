@@ -8,7 +8,7 @@ points (``anonymizer.align.template_points``) instead of its own. Same photos, s
 (the codes hash the masked crop, which the landmarks do not change), so its figures sit beside those of the
 plain run of the same weights (a curve row's kept report, ``benchmarks/results/quality_<design>_<steps>.md``).
 
-    .venv/bin/python benchmarks/gan_landmark_probe.py --weights training/aligned/generator.safetensors \\
+    .venv/bin/python -m benchmarks.gan_landmark_probe --weights training/aligned/generator.safetensors \\
         --methods gan --limit 3000 --realism-faces 500 --realism-min-size 100 --wider-limit 0 --seed 0 \\
         --threads 1 --reid-queries 0 --out /tmp/probe --samples-dir /tmp/probe
 
@@ -18,12 +18,6 @@ The substitution is the product's own (``models.config.painted_landmarks``, what
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def template_landmarks() -> None:
@@ -43,7 +37,7 @@ def template_landmarks() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     template_landmarks()
-    import quality
+    from benchmarks import quality
 
     return quality.main(argv)
 

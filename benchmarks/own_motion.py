@@ -11,24 +11,20 @@ This runs ``anonymize --method solid`` in this process on the clips of a ``bench
 (make them with ``--half tune``: choose on the tune half), records the last estimate at each end of every
 track, and writes their spread (px a frame, and share of the face's size a frame) to ``--out``::
 
-    .venv/bin/python benchmarks/video.py --half tune --seed 5 --no-time --work /tmp/vb_tune5 --out /tmp/vb
-    .venv/bin/python benchmarks/own_motion.py --work /tmp/vb_tune5 --out benchmarks/results/own_motion_tune5.md
+    .venv/bin/python -m benchmarks.video --half tune --seed 5 --no-time --work /tmp/vb_tune5 --out /tmp/vb
+    .venv/bin/python -m benchmarks.own_motion --work /tmp/vb_tune5 --out benchmarks/results/own_motion_tune5.md
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from anonymizer import tracking  # noqa: E402
+from anonymizer import tracking
 
 CARRY = 25  # frames: a typical carry on the way out
 
@@ -69,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# A still face's own motion, as the tracker estimates it",
         "",
-        f"`python benchmarks/own_motion.py --work {args.work} --out {args.out}`, {started}, "
+        f"`python -m benchmarks.own_motion --work {args.work} --out {args.out}`, {started}, "
         f"`OWN_WINDOW` {tracking.OWN_WINDOW}, `OWN_MIN` {getattr(tracking, 'OWN_MIN', '-')}, "
         f"`OWN_SIGNIFICANT` {getattr(tracking, 'OWN_SIGNIFICANT', '-')}.",
         "",

@@ -3,8 +3,8 @@
 Reproduce (from the repository root; the ``eval`` extra brings dlib and its models)::
 
     .venv/bin/pip install -e '.[eval]'
-    .venv/bin/python benchmarks/quality.py --weights weights/generator.safetensors   # full run, writes benchmarks/results/
-    .venv/bin/python benchmarks/quality.py --limit 30 --wider-limit 20 --out /tmp/q --samples-dir /tmp/q  # a quick run
+    .venv/bin/python -m benchmarks.quality --weights weights/generator.safetensors   # full run, writes benchmarks/results/
+    .venv/bin/python -m benchmarks.quality --limit 30 --wider-limit 20 --out /tmp/q --samples-dir /tmp/q  # a quick run
 
 Data (read only, ``shared/data``):
 
@@ -124,16 +124,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from anonymizer.models.io import read_info
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from anonymizer.models.io import read_info  # noqa: E402
-
-from anonymizer.detection import box_iou  # noqa: E402
-from anonymizer.imageio import IMAGE_EXTENSIONS, ImageReadError, read_image  # noqa: E402
-from anonymizer.pipeline import Anonymizer  # noqa: E402
-from anonymizer.training.dataset import identity_group, split_of  # noqa: E402
+from anonymizer.detection import box_iou
+from anonymizer.imageio import IMAGE_EXTENSIONS, ImageReadError, read_image
+from anonymizer.pipeline import Anonymizer
+from anonymizer.training.dataset import identity_group, split_of
+from benchmarks.common import ROOT
 
 DATA = ROOT.parent / "shared" / "data"
 FACE_SETS = ("lfw", "celeba", "utkface")
@@ -1001,7 +998,7 @@ def run(args: argparse.Namespace) -> dict:
         },
         # A caller that builds the arguments itself (benchmarks/curve.py) passes its own command line.
         "command": getattr(args, "command", None)
-        or " ".join([".venv/bin/python benchmarks/quality.py", *sys.argv[1:]]),
+        or " ".join([".venv/bin/python -m benchmarks.quality", *sys.argv[1:]]),
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 Reproduce (from the repository root, with the ray extra)::
 
-    .venv/bin/python benchmarks/ray_scaling.py --pause "$(cat data/resume.pid)"
+    .venv/bin/python -m benchmarks.ray_scaling --pause "$(cat data/resume.pid)"
     # writes benchmarks/results/ray_scaling.{json,md}
 
 Photos: the 400 WIDER photos of ``shared/data/wider/images``, read where they
@@ -23,7 +23,7 @@ it is running before the command, as a cluster is). Every Ray run's outputs
 are compared byte for byte with the local engine's, and its report with the
 local one's, up to order. ``--crowd 40`` also checks the first 40 crowd photos
 of ``benchmarks/crowd.py`` (8 or more faces) the same way. ``--pause PID`` stops
-that process (the background training run) while timing. ``ray stop`` ends the
+a process that would compete for the CPU while timing. ``ray stop`` ends the
 simulated cluster (it stops every Ray of this user on the machine).
 """
 
@@ -41,17 +41,19 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from crowd import (  # noqa: E402
+from benchmarks.common import (
+    ANONYMIZE,
+    ROOT,
+    add_pause_argument,
+    paused,
+    write_results,
+)
+from benchmarks.crowd import (
     choose,
     copy_folder,
-    paused,  # noqa: E402
 )
-from detection import DEFAULT_DATA, load_photos  # noqa: E402
+from benchmarks.detection import DEFAULT_DATA, load_photos
 
-ANONYMIZE = Path(sys.executable).parent / "anonymize"
 RAY = Path(sys.executable).parent / "ray"
 DEFAULT_OUT = ROOT / "benchmarks" / "results"
 PORT = 6390  # the simulated cluster's head
@@ -114,7 +116,7 @@ def markdown(result: dict) -> str:
     lines = [
         f"The Ray Data engine against the local engine: {s['photos']} WIDER photos, `--method solid`, {s['machine']}; "
         f"{s['date']}. Command: `{s['command']}`."
-        + (" The background training run was stopped while timing." if s.get("paused") else ""),
+        + (" The process given to --pause was stopped while timing." if s.get("paused") else ""),
         "",
         f"Whole-process wall-clock seconds (start-up, Ray's start and shutdown included), median of {s['repeats']} "
         "alternating runs:",
@@ -164,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--crowd", type=int, default=40, help="crowd photos checked byte for byte (0: none)")
     ap.add_argument("--no-cluster", action="store_true", help="skip the simulated cluster")
-    ap.add_argument("--pause", type=int, default=None, metavar="PID", help="SIGSTOP this process while timing")
+    add_pause_argument(ap)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--name", default="ray_scaling")
     ap.add_argument("--from-json", type=Path, default=None, help="only rewrite the Markdown of this results file")
@@ -234,10 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "paused": args.pause is not None,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / f"{args.name}.md").write_text(markdown(result))
-    print(markdown(result))
+    write_results(args.out, args.name, result, markdown(result))
     return 0
 
 

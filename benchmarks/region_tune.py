@@ -2,8 +2,8 @@
 
 Reproduce (from the repository root)::
 
-    .venv/bin/python benchmarks/region_tune.py                       # the tune half; writes benchmarks/results/
-    .venv/bin/python benchmarks/region_tune.py --half report --regions ellipse:1.3:0.12 rect:1.3:0.12
+    .venv/bin/python -m benchmarks.region_tune                       # the tune half; writes benchmarks/results/
+    .venv/bin/python -m benchmarks.region_tune --half report --regions ellipse:1.3:0.12 rect:1.3:0.12
 
 The default detector runs once per photo; each candidate region (``SHAPE:SCALE:FEATHER``: ``rect`` or
 ``ellipse``, the box grown ``SCALE`` times, a fade band of ``FEATHER`` times the region's longer side) is then
@@ -11,31 +11,26 @@ filled solid through the pipeline, as ``anonymize --method solid --mask-shape SH
 and judged from the pixels as ``benchmarks/crowd.py`` judges the tools: a face is hidden when 70% or more of its
 annotated box changed (a channel moved by 16 or more); *outside faces* is the share of a photo's pixels changed
 outside every annotated box grown 1.6x, the mean over photos. Regions are chosen on the ``tune`` half
-(``benchmarks/wider_split.py``); ``benchmarks/crowd.py --half report`` gives the figures of the one chosen.
+(``benchmarks/wider_split.py``); ``python -m benchmarks.crowd --half report`` gives the figures of the one chosen.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from crowd import Tally, changed_pixels  # noqa: E402
-from detection import BUCKETS, DEFAULT_DATA, load_photos, read_rgb  # noqa: E402
-from wider_split import HALVES, select_half  # noqa: E402
-
-from anonymizer.crops import Region  # noqa: E402
-from anonymizer.detection import make_detector  # noqa: E402
-from anonymizer.pipeline import Anonymizer  # noqa: E402
-from anonymizer.replacers import SolidReplacer  # noqa: E402
+from anonymizer.crops import Region
+from anonymizer.detection import make_detector
+from anonymizer.pipeline import Anonymizer
+from anonymizer.replacers import SolidReplacer
+from benchmarks.common import ROOT, write_results
+from benchmarks.crowd import Tally, changed_pixels
+from benchmarks.detection import BUCKETS, DEFAULT_DATA, load_photos, read_rgb
+from benchmarks.wider_split import HALVES, select_half
 
 DEFAULT_REGIONS = (
     "rect:1.3:0.12",
@@ -112,10 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         result["regions"][label] = score(photos, faces_of, region)
         print(label, result["regions"][label], file=sys.stderr, flush=True)
     name = args.name or f"region_tune_{args.half}"
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / f"{name}.md").write_text(markdown(result))
-    print(markdown(result))
+    write_results(args.out, name, result, markdown(result))
     return 0
 
 

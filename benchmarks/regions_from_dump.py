@@ -1,7 +1,7 @@
 """Score more candidate face regions on detections that ``detection.py --dump`` saved, without detecting again.
 
-    .venv/bin/python benchmarks/detection.py --tools ours,deface --regions ellipse:1.4 --dump /tmp/boxes.json
-    .venv/bin/python benchmarks/regions_from_dump.py /tmp/boxes.json ellipse:1.35 rect:1.25 \\
+    .venv/bin/python -m benchmarks.detection --tools ours,deface --regions ellipse:1.4 --dump /tmp/boxes.json
+    .venv/bin/python -m benchmarks.regions_from_dump /tmp/boxes.json ellipse:1.35 rect:1.25 \\
         --out benchmarks/results/regions_extra.json
 
 A face counts as hidden, as in ``detection.py``, when one detection's region
@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import detection as bench  # noqa: E402
+from benchmarks import detection as bench
 
 
 def score(photos: dict, detections: dict, spec: bench.RegionSpec) -> dict:

@@ -1,7 +1,7 @@
 """Choosing the RetinaFace pass of the default detector: its score threshold, smallest face, and whether it also
 runs on the photo turned, on the tune half of the WIDER photos and the hard sets made from it.
 
-    .venv/bin/python benchmarks/retinaface_tune.py --half tune --out benchmarks/results/retinaface_tune.md
+    .venv/bin/python -m benchmarks.retinaface_tune --half tune --out benchmarks/results/retinaface_tune.md
 
 For every photo of each set (the photos as they are, ``--cut``, and ``benchmarks/detection.py``'s hard sets
 upscale, dark and tilt, all from ``--half``), the default cascade runs once, and RetinaFace once on the photo
@@ -24,17 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import detection as bench  # noqa: E402
-from wider_split import HALVES, select_half  # noqa: E402
-
-from anonymizer.crops import DEFAULT_MASK_SCALE, hidden_region  # noqa: E402
-from anonymizer.detection import CascadeDetector  # noqa: E402
-from anonymizer.detection.retinaface import RetinaFaceDetector  # noqa: E402
-from anonymizer.detection.union import find_turned, new_faces  # noqa: E402
+from anonymizer.crops import DEFAULT_MASK_SCALE, hidden_region
+from anonymizer.detection import CascadeDetector
+from anonymizer.detection.retinaface import RetinaFaceDetector
+from anonymizer.detection.union import find_turned, new_faces
+from benchmarks import detection as bench
+from benchmarks.wider_split import HALVES, select_half
 
 THRESHOLDS = (0.3, 0.5, 0.7, 0.9)
 MIN_SIZES = (16, 32, 64)
@@ -148,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.time()
         results[set_name] = run_set(chosen, cascade, net)
         print(f"{set_name}: {len(chosen)} photos, {time.time() - started:.0f} s", file=sys.stderr, flush=True)
-    command = "python benchmarks/retinaface_tune.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m benchmarks.retinaface_tune " + " ".join(argv if argv is not None else sys.argv[1:])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(markdown(results, command))
     args.out.with_suffix(".json").write_text(json.dumps({"command": command, "sets": results}, indent=1) + "\n")

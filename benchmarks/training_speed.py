@@ -3,7 +3,7 @@
 
     .venv/bin/anonymize-train prepare --input ../shared/data/faces --out data/aligned128 --resolution 128 \\
         --frame aligned --detections ../shared/data/faces/detections.json --min-face-size 40 --workers 2
-    .venv/bin/python benchmarks/training_speed.py --data data/aligned128 --threads 2
+    .venv/bin/python -m benchmarks.training_speed --data data/aligned128 --threads 2
 
 Runs ``--steps`` steps of the ``--recipe`` (default ``aligned``, the run that keeps going; see
 ``anonymizer/training/recipes.py``) in a temporary folder, once per precision asked for (``--precision``:

@@ -3,9 +3,9 @@
 Reproduce (from the repository root; deface's venv as in ``benchmarks/detection.py``)::
 
     # the training run paused while timing; writes benchmarks/results/video.{json,md}
-    .venv/bin/python benchmarks/video.py --pause "$(cat data/resume.pid)"
-    .venv/bin/python benchmarks/video.py --half tune --no-time --out /tmp/vb   # for choosing settings
-    .venv/bin/python benchmarks/video.py --reuse --rerun-ours --half tune --no-time --out /tmp/vb  # ours again
+    .venv/bin/python -m benchmarks.video --pause "$(cat data/resume.pid)"
+    .venv/bin/python -m benchmarks.video --half tune --no-time --out /tmp/vb   # for choosing settings
+    .venv/bin/python -m benchmarks.video --reuse --rerun-ours --half tune --no-time --out /tmp/vb  # ours again
 
 **Clips with known faces.** Each clip is made from one WIDER photo (``shared/data/wider``, photos with 5 or
 more annotated faces of 12 px or more, chosen with a fixed seed from ``--half``: the report half of
@@ -52,15 +52,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from benchmarks.common import (
+    ANONYMIZE,
+    DEFACE,
+    ROOT,
+    add_pause_argument,
+    paused,
+    timed,
+    write_results,
+)
+from benchmarks.detection import DEFAULT_DATA, load_photos, read_rgb
+from benchmarks.wider_split import HALVES, select_half
 
-from crowd import paused, timed  # noqa: E402
-from detection import DEFAULT_DATA, load_photos, read_rgb  # noqa: E402
-from wider_split import HALVES, select_half  # noqa: E402
-
-DEFACE = ROOT / "benchmarks" / ".venv-deface" / "bin" / "deface"
-ANONYMIZE = Path(sys.executable).parent / "anonymize"
 STAGE = ROOT.parent / "shared" / "data" / "video" / "stage_and_audience.mp4"
 SIZE = (1280, 720)
 FPS = 25
@@ -255,7 +258,7 @@ def markdown(result: dict) -> str:
     if result.get("paused_during_timing"):
         lines += [
             "",
-            f"The background training run (pid {result['paused_during_timing']}) was stopped while the tools were timed.",
+            f"The process given to --pause (pid {result['paused_during_timing']}) was stopped while the tools were timed.",
         ]
     lines += ["", "Frame counts: " + ", ".join(f"{k} {v}" for k, v in result["frame_counts"].items()), ""]
     return "\n".join(lines)
@@ -312,12 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="with --reuse: run ours again on the clips in --work (deface's outputs there are measured as they are)",
     )
-    parser.add_argument(
-        "--pause",
-        type=int,
-        metavar="PID",
-        help="a process (the background training run) stopped (SIGSTOP) while the tools are timed, then resumed",
-    )
+    add_pause_argument(parser)
     parser.add_argument("--ours", default="", help="extra arguments for anonymize, e.g. '--detector centerface'")
     args = parser.parse_args(argv)
 
@@ -355,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         run_ours(clips, args.work / "ours-solid", ["--method", "solid", *extra])
         run_deface(clip_paths, args.work / "deface-solid", ["--replacewith", "solid"])
     result: dict = {
-        "command": "python benchmarks/video.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m benchmarks.video " + " ".join(argv if argv is not None else sys.argv[1:]),
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
         "clips": len(clip_paths),
@@ -388,10 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         for key in ("speed", "times", "stage", "when", "command"):
             if key in before:
                 result[key] = before[key]
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / f"{args.name}.md").write_text(markdown(result))
-    print(markdown(result))
+    write_results(args.out, args.name, result, markdown(result))
     return 0
 
 

@@ -12,7 +12,7 @@ The report must come from a run made **without** the widening (``EDGE_WIDEN = 1.
 the clips ``benchmarks/video.py`` made in its ``--work`` folder (the same ``--seed`` and ``--half``)::
 
     anonymize --input WORK/clips --out /tmp/ours-solid --method solid --report /tmp/report.json -q
-    .venv/bin/python benchmarks/video_edge_study.py --work WORK --report /tmp/report.json --seed 2 --half tune
+    .venv/bin/python -m benchmarks.video_edge_study --work WORK --report /tmp/report.json --seed 2 --half tune
 
 Choose on the tune half; the report half is measured by ``benchmarks/video.py`` with the rule in the code.
 """
@@ -21,21 +21,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import video as V  # noqa: E402
-from wider_split import HALVES, select_half  # noqa: E402
-
-from anonymizer.boxes import grow_boxes  # noqa: E402
-from anonymizer.crops import DEFAULT_MASK_SCALE, _feather_width, feather_alpha  # noqa: E402
-from anonymizer.tracking import boxes_at, widen_at_edge  # noqa: E402
+from anonymizer.boxes import grow_boxes
+from anonymizer.crops import DEFAULT_MASK_SCALE, _feather_width, feather_alpha
+from anonymizer.tracking import boxes_at, widen_at_edge
+from benchmarks import video as V
+from benchmarks.wider_split import HALVES, select_half
 
 
 def region(box: np.ndarray, along: float) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Reproduce (from the repository root)::
 
-    .venv/bin/python benchmarks/video_memory.py        # writes benchmarks/results/video_memory.{json,md}
+    .venv/bin/python -m benchmarks.video_memory        # writes benchmarks/results/video_memory.{json,md}
 
 For each length (``--frames``, default 30 and 150), a 3840x2160 clip of moving noise is encoded (H.264,
 CRF 30, 25 fps), then anonymized with blur by :func:`anonymizer.video.anonymize_video` in a fresh process,
@@ -22,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.common import ROOT
+
 W, H = 3840, 2160
 
 CHILD = r"""
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"frames": int(frames), "peak_rss_mb": int(kib) / 1024, "seconds": float(seconds)})
             print(rows[-1], file=sys.stderr)
     result = {
-        "command": "python benchmarks/video_memory.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m benchmarks.video_memory " + " ".join(argv if argv is not None else sys.argv[1:]),
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "size": f"{W}x{H}",
         "frame_mb": W * H * 3 / 2**20,

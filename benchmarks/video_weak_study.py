@@ -13,7 +13,7 @@ its visible box changed), and the share of the frame covered outside every face 
 is the search without weak finds; it reproduces ``benchmarks/video.py``'s figures for ours, a check of the
 rebuild::
 
-    .venv/bin/python benchmarks/video_weak_study.py --work /tmp/vb_tune4 --seed 4 --half tune \\
+    .venv/bin/python -m benchmarks.video_weak_study --work /tmp/vb_tune4 --seed 4 --half tune \\
         --weak none 0.3 0.25 0.2 0.15 --confirm 2 3 4 6
 
 Choose on the tune half; report on the other with ``benchmarks/video.py`` and the chosen defaults.
@@ -29,18 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import video as V  # noqa: E402
-from video_edge_study import judge  # noqa: E402
-from wider_split import HALVES, select_half  # noqa: E402
-
-from anonymizer.detection.union import make_detector  # noqa: E402
-from anonymizer.motion import CameraMotion  # noqa: E402
-from anonymizer.tracking import FaceTracker  # noqa: E402
-from anonymizer.video import VideoOptions  # noqa: E402
+from anonymizer.detection.union import make_detector
+from anonymizer.motion import CameraMotion
+from anonymizer.tracking import FaceTracker
+from anonymizer.video import VideoOptions
+from benchmarks import video as V
+from benchmarks.video_edge_study import judge
+from benchmarks.wider_split import HALVES, select_half
 
 
 def search(frames: list[np.ndarray], weak: float | None, every: int) -> list[tuple[list, np.ndarray | None]]:

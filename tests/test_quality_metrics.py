@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,19 +12,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def quality():
-    spec = importlib.util.spec_from_file_location("bench_quality", ROOT / "benchmarks" / "quality.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_quality"] = module
-    spec.loader.exec_module(module)
-    return module
+    from benchmarks import quality
+
+    return quality
 
 
 @pytest.fixture(scope="module")
 def colour_bench():
-    spec = importlib.util.spec_from_file_location("bench_colour", ROOT / "benchmarks" / "colour_bias.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from benchmarks import colour_bias
+
+    return colour_bias
 
 
 def test_match_faces_is_one_to_one_at_the_iou_threshold(quality):

@@ -49,7 +49,7 @@ default (:class:`UnionDetector` of YuNet with its verifier and CenterFace,
 every size bucket from 16 px up, changes fewer pixels outside faces, and costs
 about a third of the time on crowd photos; YuNet no longer added any face of
 16 px or more there. The turned passes were measured on the same photos turned
-90 degrees (``benchmarks/detection.py --turn 90``): faces of 64 px or more
+90 degrees (``python -m benchmarks.detection --turn 90``): faces of 64 px or more
 hidden 81.0% without them, 92.4% with them (deface: 77.6%).
 """
 
