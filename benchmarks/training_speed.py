@@ -54,9 +54,9 @@ def cpu_facts() -> dict:
 
 def measure(recipe: str, data: str, steps: int, threads: int | None, precision: str, extra: dict | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        overrides = {**(extra or {}), "--steps": steps, "--checkpoint-every": steps}
+        overrides = {**(extra or {}), "steps": steps, "checkpoint_every": steps}
         if threads:
-            overrides["--threads"] = threads
+            overrides["threads"] = threads
         argv = train_commands(recipe, data, tmp, overrides)[-1]
         if precision == "fp32":
             argv.append("--no-amp")

@@ -355,10 +355,10 @@ class TrainingPanel(QWidget):
                 str(run / "dataset"),
                 str(run),
                 {
-                    "--steps": self.steps.value(),
-                    "--checkpoint-every": self.checkpoint_every.value(),
-                    "--batch-size": self.batch_size.value(),
-                    "--init": self.start_from.currentData(),
+                    "steps": self.steps.value(),
+                    "checkpoint_every": self.checkpoint_every.value(),
+                    "batch_size": self.batch_size.value(),
+                    "init": self.start_from.currentData(),
                 },
             )
             self._launch("train", argv)

@@ -14,9 +14,9 @@ def _prepare(args: argparse.Namespace) -> int:
 
     shipped = _shipped_config()
     options = PrepareOptions(
-        resolution=args.resolution or shipped.get("resolution", 64),
-        context=args.context or shipped.get("context", 2.0),
-        frame=args.frame or shipped.get("frame", "box"),
+        resolution=args.resolution or shipped.get("resolution", PrepareOptions.resolution),
+        context=args.context or shipped.get("context", PrepareOptions.context),
+        frame=args.frame or shipped.get("frame", PrepareOptions.frame),
         min_face_size=args.min_face_size,
         min_score=args.min_score,
         val_fraction=args.val_fraction,
@@ -41,16 +41,6 @@ def _shipped_config() -> dict:
         return {}
 
 
-def _init_weights(value: str) -> str | None:
-    if value == "none":
-        return None
-    if value == "shipped":
-        from anonymizer.gan import default_weights
-
-        return str(default_weights())
-    return value
-
-
 def _pack(args: argparse.Namespace) -> int:
     from anonymizer.training.dataset import pack_dataset
 
@@ -64,63 +54,11 @@ def _pack(args: argparse.Namespace) -> int:
     return 0 if summary["faces"] else 1
 
 
-def _scale_range(text: str) -> tuple[float, float]:
-    from anonymizer.align import mask_scales  # the check training makes, here at the command line
-
-    try:
-        low, high = (float(v) for v in text.split(":"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected LO:HI, e.g. 1.0:1.3, not {text!r}") from None
-    try:
-        mask_scales(low, high)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    return low, high
-
-
 def _train(args: argparse.Namespace) -> int:
-    from anonymizer.training.train import TrainOptions, train
+    from anonymizer.training.options import from_args
+    from anonymizer.training.train import train
 
-    options = TrainOptions(
-        minutes=args.minutes,
-        init=_init_weights(args.init),
-        region_scale=args.region_scale,
-        region_shape=args.region_shape,
-        feather=args.feather,
-        mask_scales=args.mask_scales,
-        discriminator=args.discriminator,
-        landmarks=args.landmarks,
-        colour_jitter=args.colour_jitter,
-        fold=args.fold,
-        grow=args.grow,
-        diff_augment=args.diff_augment,
-        lite0_weights=args.lite0_weights,
-        projected_scales=args.projected_scales,
-        masked_targets=args.masked_targets,
-        bf16_features=args.bf16_features,
-        projected_head_width=args.projected_head_width,
-        r1_gamma=args.r1_gamma,
-        r1_every=args.r1_every,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        checkpoint_every=args.checkpoint_every,
-        lr=args.lr,
-        rec_weight=args.rec_weight,
-        colour_weight=args.colour_weight,
-        perceptual_weight=args.perceptual_weight,
-        diversity_weight=args.diversity_weight,
-        diversity_clip=args.diversity_clip,
-        balance_sources=args.balance_sources,
-        seed=args.seed,
-        device=args.device,
-        width=args.width,
-        max_width=args.max_width,
-        threads=args.threads,
-        amp=not args.no_amp,
-        fm_weight=args.fm_weight,
-        checkpoint_minutes=args.checkpoint_minutes,
-        state=args.state,
-    )
+    options = from_args(args)
     result = train(Path(args.data), Path(args.out), options, progress=not args.quiet)
     print(f"trained to step {result['step']}; generator -> {result['weights']}", file=sys.stderr)
     return 0
@@ -151,7 +89,7 @@ def _recipe(args: argparse.Namespace) -> int:
     from anonymizer.training.recipes import RECIPES, prepare_command, train_commands
 
     recipe = RECIPES[args.name]
-    overrides = {"--steps": args.steps} if args.steps else {}
+    overrides = {"steps": args.steps} if args.steps else {}
     commands = train_commands(args.name, args.data, args.out, overrides)
     if args.photos:
         commands.insert(0, prepare_command(args.name, args.photos, args.data))
@@ -194,13 +132,13 @@ def _resume(args: argparse.Namespace) -> int:
             return code
         (data / ".complete").write_text("prepared by anonymize-train resume\n")
     overrides = {
-        "--state": args.state or recipe.state,
-        "--threads": args.threads,
-        "--batch-size": args.batch_size,
-        "--device": args.device,
+        "state": args.state or recipe.state,
+        "threads": args.threads,
+        "batch_size": args.batch_size,
+        "device": args.device,
     }
     if args.minutes:
-        overrides["--minutes"] = args.minutes
+        overrides["minutes"] = args.minutes
     run = args.run or recipe.run
     (argv,) = train_commands(args.recipe, str(data), run, {k: v for k, v in overrides.items() if v is not None})
     print(f"recipe {args.recipe}: {recipe.description}", file=sys.stderr)
@@ -209,6 +147,10 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from anonymizer.training.dataset import PrepareOptions
+    from anonymizer.training.options import add_arguments
+
+    prep = PrepareOptions()  # the defaults of 'prepare' (resolution, context and frame: the shipped generator's)
     from anonymizer.training.recipes import RECIPES, RESUMED
 
     parser = argparse.ArgumentParser(
@@ -255,157 +197,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="REPORT.json",
         help="the faces of these photos as 'anonymize --report' wrote them: no detector pass for the photos it lists",
     )
-    p.add_argument("--min-face-size", type=float, default=32.0, help="smallest face kept, in photo pixels")
     p.add_argument(
-        "--min-score", type=float, default=0.75, help="lowest detection score kept (the default detector's scale)"
+        "--min-face-size", type=float, default=prep.min_face_size, help="smallest face kept, in photo pixels"
     )
-    p.add_argument("--val-fraction", type=float, default=0.1, help="share held out for validation")
+    p.add_argument(
+        "--min-score",
+        type=float,
+        default=prep.min_score,
+        help="lowest detection score kept (the default detector's scale)",
+    )
+    p.add_argument("--val-fraction", type=float, default=prep.val_fraction, help="share held out for validation")
     p.add_argument("--limit", type=int, default=None, help="use at most this many photos (a seeded random subset)")
-    p.add_argument("--workers", type=int, default=1, help="detection processes")
+    p.add_argument("--workers", type=int, default=prep.workers, help="detection processes")
     p.set_defaults(func=_prepare)
 
     t = sub.add_parser("train", help="train the generator (resumes from OUT/checkpoint.pt)")
     t.add_argument("--data", required=True, help="a dataset folder made by 'prepare'")
     t.add_argument("--out", required=True, help="run folder: checkpoints, samples, losses, generator")
-    t.add_argument("--steps", type=int, default=20000, help="total optimisation steps")
-    t.add_argument("--batch-size", type=int, default=32, help="per process")
-    t.add_argument("--checkpoint-every", type=int, default=500)
-    t.add_argument("--lr", type=float, default=2e-4)
-    t.add_argument("--rec-weight", type=float, default=4.0, help="weight of the L1 term beside the adversarial loss")
-    t.add_argument(
-        "--colour-weight",
-        type=float,
-        default=0.0,
-        help="weight of the L1 between the mean colours of the new and the real face (against colour casts)",
-    )
-    t.add_argument(
-        "--perceptual-weight",
-        type=float,
-        default=0.0,
-        help="weight of the distance between frozen EfficientNet-Lite0 features of the new and the real face "
-        "(structure without blur; needs the 'train' extra or --lite0-weights)",
-    )
-    t.add_argument(
-        "--diversity-weight",
-        type=float,
-        default=0.0,
-        help="weight of the diversity term: each crop is painted twice per batch with two latent codes and the "
-        "generator rewarded for two different faces (against one face whatever the code; halves the distinct "
-        "crops per batch)",
-    )
-    t.add_argument(
-        "--diversity-clip",
-        type=float,
-        default=0.2,
-        help="the diversity term rewards the ratio of image to code distance up to this (0.2: two paintings "
-        "of a crop about 30 grey levels apart on average)",
-    )
-    t.add_argument(
-        "--balance-sources",
-        action="store_true",
-        help="draw every top-level folder of the dataset equally often, whatever its size",
-    )
-    t.add_argument(
-        "--init",
-        default="shipped",
-        help="start from the shipped generator ('shipped', the default: fine-tuning), random weights ('none'), "
-        "or a generator weights FILE; a run that has a checkpoint resumes it instead",
-    )
-    t.add_argument(
-        "--grow",
-        action="store_true",
-        help="the --init generator paints half the data's resolution: start from it grown to twice that (fold 2), "
-        "with the --region-* options",
-    )
-    t.add_argument("--minutes", type=float, default=None, help="stop after this many minutes of training")
-    t.add_argument(
-        "--discriminator",
-        default="dcgan",
-        choices=("dcgan", "projected"),
-        help="dcgan: trained from scratch; projected: small heads on frozen EfficientNet-Lite0 features "
-        "(needs the 'train' extra or --lite0-weights)",
-    )
-    t.add_argument(
-        "--landmarks",
-        default=None,
-        choices=("own", "template"),
-        help="what landmarks the generator (and discriminator) see: each face's own, or in the aligned frame the "
-        "template's for every face, so a face's proportions cannot pass into the new face (default: the --init "
-        "weights', else own)",
-    )
-    t.add_argument("--diff-augment", action="store_true", help="DiffAugment what the discriminator sees")
-    t.add_argument(
-        "--lite0-weights", default=None, help="EfficientNet-Lite0 features file (models.projected.save_lite0_features)"
-    )
-    t.add_argument(
-        "--projected-scales",
-        type=int,
-        default=4,
-        choices=(1, 2, 3, 4),
-        help="the projected discriminator's feature scales, finest first (strides 4, 8, 16, 32; fewer: cheaper)",
-    )
-    t.add_argument(
-        "--masked-targets",
-        action="store_true",
-        help="projected discriminator: a composite's patches with no painted pixel count as real, and the "
-        "generator is judged on its painted patches only",
-    )
-    t.add_argument(
-        "--projected-head-width", type=int, default=64, help="channels of the projected discriminator's patch heads"
-    )
-    t.add_argument(
-        "--bf16-features",
-        action="store_true",
-        help="projected discriminator: its frozen features in bfloat16 under autocast (faster; features about "
-        "4 %% off float32's)",
-    )
-    t.add_argument("--r1-gamma", type=float, default=0.0, help="R1 penalty on real crops (e.g. 0.1; 0: off)")
-    t.add_argument("--r1-every", type=int, default=16, help="apply R1 every this many steps (lazy regularisation)")
-    t.add_argument("--colour-jitter", type=float, default=0.0, help="random colour change of whole crops, e.g. 0.1")
-    t.add_argument(
-        "--region-scale",
-        type=float,
-        default=None,
-        help="face region (with --init none): the box grown by this (default 1.3), or in the aligned frame the "
-        "inner-face mask's size (default 1)",
-    )
-    t.add_argument("--region-shape", default="rect", choices=("rect", "ellipse"), help="face region (with --init none)")
-    t.add_argument(
-        "--mask-scales",
-        type=_scale_range,
-        default=None,
-        metavar="LO:HI",
-        help="aligned frame: draw each face's inner-face mask at a scale from LO to HI (steps of 0.05), so that "
-        "one generator paints every size in that range (--region-scale is the one it paints by default)",
-    )
-    t.add_argument(
-        "--feather",
-        type=float,
-        default=None,
-        help="fade band of the face region (with --init none; default 0.12 of the region, aligned 0.06 of the crop)",
-    )
-    t.add_argument(
-        "--fm-weight", type=float, default=0.0, help="feature matching on the discriminator's activations, e.g. 1"
-    )
-    t.add_argument(
-        "--checkpoint-minutes", type=float, default=None, help="also checkpoint after this many minutes since the last"
-    )
-    t.add_argument(
-        "--state",
-        default=None,
-        metavar="DIR",
-        help="a compact state (fp16 generator, EMA and discriminator) written at every checkpoint; with no "
-        "checkpoint in --out, the run starts from it",
-    )
-    t.add_argument(
-        "--fold", type=int, default=1, choices=(1, 2), help="2: the generator works at half resolution (--init none)"
-    )
-    t.add_argument("--width", type=int, default=16, help="channels of the first layer (network width; --init none)")
-    t.add_argument("--max-width", type=int, default=256, help="channels of the widest layer (--init none)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    t.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    t.add_argument("--no-amp", action="store_true", help="no bf16 mixed precision (on CUDA, or a CPU with bf16)")
+    add_arguments(t)  # every field of TrainOptions, its default and help from there
     t.set_defaults(func=_train)
 
     r = sub.add_parser(

@@ -1,7 +1,8 @@
 """Training recipes: the named settings ``anonymize-train recipe`` and the desktop app's Retrain tab share.
 
-A recipe is a list of phases, each an ``anonymize-train train`` run that resumes the one before it (the run
-folder's checkpoint) up to its own step count, with the options that phase changes. ``shipped`` is how
+A recipe is the set of :class:`~anonymizer.training.options.TrainOptions` fields it changes, and a list of
+phases, each an ``anonymize-train train`` run that resumes the one before it (the run folder's checkpoint) up to
+its own step count, with the fields that phase changes; the commands are written from them (``to_argv``). ``shipped`` is how
 ``weights/generator.safetensors`` was trained (see ``weights/README.md``): the L1 weight
 eased from 4 to 1 at step 4,000, and the mean-colour term added at step 12,000. ``fine-tune`` is what a
 user's own faces get, starting from the shipped generator. ``aligned`` is the run that keeps going
@@ -13,12 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from anonymizer.training.options import to_argv
+
 
 @dataclass(frozen=True)
 class Recipe:
     description: str
-    options: dict  # ``train`` options of every phase: {"--flag": value or None for a switch}
-    phases: tuple[tuple[int, dict], ...]  # (steps to train to, options this phase adds or changes)
+    options: dict  # the fields of TrainOptions every phase changes: {"batch_size": 16, ...}
+    phases: tuple[tuple[int, dict], ...]  # (steps to train to, the fields this phase adds or changes)
     prepare: dict = field(default_factory=dict)  # ``prepare`` options the data needs
     # For a recipe trained on and on (``anonymize-train resume``): its compact state (committed) and run folder.
     state: str | None = None
@@ -28,11 +31,11 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {
     "shipped": Recipe(
         description="how the shipped generator was trained: from random weights, 64 px, 18,000 steps at batch 32",
-        options={"--init": "none", "--batch-size": 32, "--lr": 2e-4, "--width": 16, "--checkpoint-every": 500},
+        options={"init": None, "batch_size": 32, "lr": 2e-4, "width": 16, "checkpoint_every": 500},
         phases=(
-            (4000, {"--rec-weight": 4.0}),
-            (12000, {"--rec-weight": 1.0}),
-            (18000, {"--rec-weight": 1.0, "--colour-weight": 5.0}),
+            (4000, {"rec_weight": 4.0}),
+            (12000, {"rec_weight": 1.0}),
+            (18000, {"rec_weight": 1.0, "colour_weight": 5.0}),
         ),
         prepare={"--resolution": 64, "--context": 2.0},
     ),
@@ -41,27 +44,27 @@ RECIPES: dict[str, Recipe] = {
         "1.2 by default) from the template's landmarks, adversarial loss with feature matching and a mean-colour "
         "term, no L1; trained on and on from training/aligned/",
         options={
-            "--init": "none",
-            "--batch-size": 16,
-            "--lr": 2e-4,
-            "--width": 16,
-            "--max-width": 128,
-            "--fold": 2,
-            "--rec-weight": 0.0,
-            "--fm-weight": 1.0,
-            "--colour-weight": 1.0,
+            "init": None,
+            "batch_size": 16,
+            "lr": 2e-4,
+            "width": 16,
+            "max_width": 128,
+            "fold": 2,
+            "rec_weight": 0.0,
+            "fm_weight": 1.0,
+            "colour_weight": 1.0,
             # Brows to chin and cheek to cheek: 1.0 left the brows and the jaw line to the photo, and the
             # generated faces were called the same person twice as often as another person's real face
             # (7.7 % against 4.0 %, step 87,015). One generator for the sizes the measure chooses among.
-            "--region-scale": 1.2,
-            "--mask-scales": "1.0:1.3",
+            "region_scale": 1.2,
+            "mask_scales": (1.0, 1.3),
             # From step 252,680 (4,042,880 images) on: the template's landmarks for every face. Painting from each
             # face's own, the new face was the same person for 10.5 % of held-out faces >= 64 px against 6.2 %
             # for another person's real face; the same weights given the template's: 7.5 %
             # (benchmarks/gan_landmark_probe.py). A new design: its own curve (design ...tl).
-            "--landmarks": "template",
-            "--checkpoint-every": 1_000_000,
-            "--checkpoint-minutes": 10,
+            "landmarks": "template",
+            "checkpoint_every": 1_000_000,
+            "checkpoint_minutes": 10,
         },
         phases=((1_000_000_000, {}),),
         prepare={"--resolution": 128, "--frame": "aligned", "--min-face-size": 40},
@@ -71,12 +74,12 @@ RECIPES: dict[str, Recipe] = {
     "fine-tune": Recipe(
         description="a user's own faces, starting from the shipped generator (the Retrain tab's default)",
         options={
-            "--init": "shipped",
-            "--batch-size": 16,
-            "--lr": 2e-4,
-            "--rec-weight": 1.0,
-            "--colour-weight": 5.0,
-            "--checkpoint-every": 250,
+            "init": "shipped",
+            "batch_size": 16,
+            "lr": 2e-4,
+            "rec_weight": 1.0,
+            "colour_weight": 5.0,
+            "checkpoint_every": 250,
         },
         phases=((2000, {}),),
     ),
@@ -91,18 +94,18 @@ RECIPES["aligned-projected"] = Recipe(
     options={
         # Feature matching needs the DCGAN discriminator's activations (and pulled each painted face towards its
         # own original's).
-        **{flag: value for flag, value in RECIPES["aligned"].options.items() if flag != "--fm-weight"},
-        "--discriminator": "projected",
+        **{flag: value for flag, value in RECIPES["aligned"].options.items() if flag != "fm_weight"},
+        "discriminator": "projected",
         # Three scales, heads 32 wide, features in bf16: 26 images/s for the whole step on two cores with
         # AVX512_BF16, against 18 with heads 64 wide and float32 features (two, three or four scales alike)
         # and 46 for the aligned recipe (benchmarks/results/training_speed_race.md).
-        "--projected-scales": 3,
-        "--projected-head-width": 32,
-        "--bf16-features": None,
-        "--masked-targets": None,
-        "--diff-augment": None,
-        "--r1-gamma": 0.1,
-        "--r1-every": 16,
+        "projected_scales": 3,
+        "projected_head_width": 32,
+        "bf16_features": True,
+        "masked_targets": True,
+        "diff_augment": True,
+        "r1_gamma": 0.1,
+        "r1_every": 16,
     },
     phases=RECIPES["aligned"].phases,
     prepare=RECIPES["aligned"].prepare,
@@ -116,6 +119,11 @@ RECIPES["aligned-projected"] = Recipe(
 RESUMED = "aligned-projected"
 
 
+def _field(key: str) -> str:
+    """A training option's field name, from the field name or its flag (``"--batch-size"``: ``batch_size``)."""
+    return key.removeprefix("--").replace("-", "_")
+
+
 def _flags(options: dict) -> list[str]:
     argv: list[str] = []
     for flag, value in options.items():
@@ -125,13 +133,14 @@ def _flags(options: dict) -> list[str]:
 
 def train_commands(name: str, data: str, out: str, overrides: dict | None = None) -> list[list[str]]:
     """The ``anonymize-train`` argument lists that run recipe ``name`` on ``data`` into ``out``, phase by
-    phase; ``overrides`` replace recipe options in every phase (``{"--steps": N}`` ends the recipe at step
-    N, in the phase in force there, or extends its last phase to N)."""
+    phase; ``overrides`` replace recipe options in every phase (fields of :class:`TrainOptions`, by name or
+    flag; ``{"steps": N}`` ends the recipe at step N, in the phase in force there, or extends its last phase to
+    N)."""
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}: use one of {', '.join(RECIPES)}")
     recipe = RECIPES[name]
-    overrides = dict(overrides or {})
-    last = overrides.pop("--steps", None)
+    overrides = {_field(k): v for k, v in (overrides or {}).items()}
+    last = overrides.pop("steps", None)
     phases = list(recipe.phases)
     if last is not None:  # the phases ended before it, then the phase in force at that step, to it
         last = int(last)
@@ -139,8 +148,8 @@ def train_commands(name: str, data: str, out: str, overrides: dict | None = None
         phases = [p for p in phases[:-1] if p[0] < last] + [(last, current[1])]
     commands = []
     for steps, changes in phases:
-        options = {**recipe.options, **changes, **overrides, "--steps": steps}
-        commands.append(["train", "--data", str(data), "--out", str(out), *_flags(options)])
+        options = {**recipe.options, **changes, **overrides, "steps": steps}
+        commands.append(["train", "--data", str(data), "--out", str(out), *to_argv(options)])
     return commands
 
 

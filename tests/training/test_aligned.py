@@ -87,6 +87,7 @@ def _options(steps: int, **kw) -> TrainOptions:
         rec_weight=0.0,
         fm_weight=1.0,
         threads=1,
+        init=None,
     )
     return TrainOptions(**{**settings, **kw})
 

@@ -47,7 +47,7 @@ def test_stopping_a_recipe_early_or_late_keeps_the_phase_in_force(steps, want):
 def test_fine_tune_is_one_run_whatever_its_length_and_overrides_win():
     (argv,) = train_commands("fine-tune", "d", "o", {"--steps": 5000, "--init": "none", "--batch-size": 8})
     assert _opt(argv, "--steps") == "5000" and _opt(argv, "--init") == "none" and _opt(argv, "--batch-size") == "8"
-    assert _opt(argv, "--colour-weight") == RECIPES["fine-tune"].options["--colour-weight"].__str__()
+    assert _opt(argv, "--colour-weight") == RECIPES["fine-tune"].options["colour_weight"].__str__()
     with pytest.raises(ValueError, match="unknown recipe"):
         train_commands("nope", "d", "o")
 

@@ -16,6 +16,7 @@ from anonymizer.models.io import WeightsError, load_generator
 
 from anonymizer import Anonymizer
 from anonymizer.crops import Region
+from anonymizer.training import options
 from anonymizer.training.dataset import PrepareOptions, load_dataset, pack_dataset, prepare_dataset, split_of
 from anonymizer.training.train import TrainOptions, diversity, train
 from tests.conftest import write_face_photos
@@ -95,7 +96,9 @@ def test_split_keeps_each_person_on_one_side():
 
 
 def _small(steps: int, **kw) -> TrainOptions:
-    return TrainOptions(steps=steps, batch_size=4, checkpoint_every=2, width=8, threads=1, **kw)
+    return TrainOptions(
+        **{"steps": steps, "batch_size": 4, "checkpoint_every": 2, "width": 8, "threads": 1, "init": None, **kw}
+    )
 
 
 def test_training_resumes_exactly(dataset, tmp_path):
@@ -123,12 +126,11 @@ def test_mask_scales_are_refused_in_the_box_frame(dataset, tmp_path):
 
 
 def test_the_cli_reads_a_mask_scale_range_and_refuses_a_bad_one(capsys):
-    from anonymizer.training import cli
 
-    assert cli._scale_range("1.0:1.3") == (1.0, 1.3)
+    assert options.scale_range("1.0:1.3") == (1.0, 1.3)
     for bad in ("1.3:1.0", "1.2", "a:b", "0:1"):
         with pytest.raises(argparse.ArgumentTypeError):
-            cli._scale_range(bad)
+            options.scale_range(bad)
 
 
 def test_retrained_weights_anonymize_a_photo(dataset, tmp_path):
@@ -300,6 +302,6 @@ def test_the_diversity_term_pairs_each_crop_with_two_codes():
 
 def test_a_diversity_run_logs_the_term_resumes_exactly_and_needs_an_even_batch(dataset, tmp_path):
     _resumes_exactly_and_logs(dataset, tmp_path, "g_diversity", diversity_weight=1.0)
-    odd = TrainOptions(steps=1, batch_size=3, width=8, threads=1, diversity_weight=1.0)
+    odd = TrainOptions(steps=1, batch_size=3, width=8, threads=1, diversity_weight=1.0, init=None)
     with pytest.raises(ValueError, match="even"):
         train(dataset, tmp_path / "odd", odd, progress=False)
