@@ -146,7 +146,7 @@ class _RetinaFaceSearch:
         import cv2
 
         from anonymizer.boxes import greedy_nms
-        from anonymizer.detection.union import find_turned
+        from anonymizer.detection.cascade import find_turned
 
         found = [self.upright.find(image, threshold)]
         if not TURNED_SIDE:

@@ -45,7 +45,7 @@ import numpy as np
 
 from anonymizer.boxes import box_iou
 from anonymizer.crops import VIDEO_MASK_SHAPE
-from anonymizer.detection.union import CascadeDetector
+from anonymizer.detection.cascade import CascadeDetector
 from anonymizer.faces import Face, estimate_landmarks
 from anonymizer.motion import CameraMotion
 from anonymizer.tracking import DEFAULT_CONFIRM, DEFAULT_ENTRY, DEFAULT_LOOKAHEAD, DEFAULT_WEAK, FaceTracker

@@ -9,7 +9,7 @@
 Each tune photo of ``benchmarks/detection.py``'s WIDER set is run once through the default cascade and once
 through each BlazeFace model at a low threshold; every candidate setting then keeps the BlazeFace finds over
 its threshold, of ``--min`` px or more, that overlap no cascade face (as
-:class:`~anonymizer.detection.union.CascadeDetector` does with ``blazeface``), and is scored like
+:class:`~anonymizer.detection.cascade.CascadeDetector` does with ``blazeface``), and is scored like
 ``benchmarks/detection.py`` scores a tool: faces hidden by size bucket, false detections and pixels changed
 outside faces per photo. Only the tune half is read: the report half is left for ``benchmarks/detection.py``.
 """
@@ -28,7 +28,7 @@ import numpy as np
 from anonymizer.crops import DEFAULT_MASK_SCALE, hidden_region
 from anonymizer.detection import CascadeDetector
 from anonymizer.detection.blazeface import BlazeFace
-from anonymizer.detection.union import new_faces
+from anonymizer.detection.cascade import new_faces
 from benchmarks.detection import (
     DEFAULT_DATA,
     Tally,

@@ -68,8 +68,8 @@ def scaled(image: np.ndarray, longer: int) -> tuple[np.ndarray, float]:
 
 def dump(args) -> None:
     from anonymizer.detection.centerface import CenterFace
-    from anonymizer.detection.verify import onet_scores, recheck
-    from anonymizer.detection.yunet import yunet_rows as _yunet_raw
+    from anonymizer.detection.comparison.verify import onet_scores, recheck
+    from anonymizer.detection.comparison.yunet import yunet_rows as _yunet_raw
     from anonymizer.device import set_threads
 
     set_threads(1)
@@ -144,7 +144,7 @@ def dump(args) -> None:
 
 def augment(args) -> None:
     """Add O-Net's face probability (and its time) for every CenterFace find on the photo."""
-    from anonymizer.detection.verify import onet_scores
+    from anonymizer.detection.comparison.verify import onet_scores
 
     with open(args.dump, "rb") as f:
         recs = pickle.load(f)

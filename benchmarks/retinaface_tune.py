@@ -26,8 +26,8 @@ import numpy as np
 
 from anonymizer.crops import DEFAULT_MASK_SCALE, hidden_region
 from anonymizer.detection import CascadeDetector
+from anonymizer.detection.cascade import find_turned, new_faces
 from anonymizer.detection.retinaface import RetinaFaceDetector
-from anonymizer.detection.union import find_turned, new_faces
 from benchmarks import detection as bench
 from benchmarks.wider_split import HALVES, select_half
 

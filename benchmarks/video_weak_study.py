@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from anonymizer.detection.union import make_detector
+from anonymizer.detection.registry import make_detector
 from anonymizer.motion import CameraMotion
 from anonymizer.tracking import FaceTracker
 from anonymizer.video import VideoOptions

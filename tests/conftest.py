@@ -82,7 +82,7 @@ def astronaut() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def real_detector():
-    """The default detector (CenterFace, see anonymizer.detection.union), loaded once for the whole run."""
+    """The default detector (see anonymizer.detection.cascade), loaded once for the whole run."""
     from anonymizer.detection import make_detector
 
     return make_detector(device="cpu")

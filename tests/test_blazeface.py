@@ -18,7 +18,7 @@ from anonymizer.detection.blazeface import (
     ssd_anchors,
     weighted_nms,
 )
-from anonymizer.detection.union import new_faces
+from anonymizer.detection.cascade import new_faces
 
 
 @pytest.fixture(scope="module")

@@ -128,7 +128,7 @@ def test_union_when_the_first_member_finds_nothing_and_another_finds_several():
 
 
 def test_mirrored_rows_come_back_to_the_photo_with_the_viewers_left_eye_first():
-    from anonymizer.detection.yunet import _mirror_rows
+    from anonymizer.detection.comparison.yunet import _mirror_rows
 
     lm = [30, 40, 50, 40, 40, 50, 32, 60, 48, 60]  # left eye, right eye, nose, left mouth, right mouth
     row = np.array([[90, 20, 30, 40, 45, *lm]], dtype=np.float32)
@@ -139,8 +139,8 @@ def test_mirrored_rows_come_back_to_the_photo_with_the_viewers_left_eye_first():
 
 
 def test_weak_candidates_are_kept_on_a_face_and_dropped_on_a_wall():
-    from anonymizer.detection.verify import verify
-    from anonymizer.detection.yunet import yunet_rows
+    from anonymizer.detection.comparison.verify import verify
+    from anonymizer.detection.comparison.yunet import yunet_rows
 
     image = _astronaut()
     (face,) = YuNetDetector().detect(image)
@@ -150,8 +150,8 @@ def test_weak_candidates_are_kept_on_a_face_and_dropped_on_a_wall():
 
 
 def test_the_verifier_stops_early_but_gives_the_verdicts_of_all_its_evidence(monkeypatch):
-    from anonymizer.detection import verify as v
-    from anonymizer.detection.yunet import yunet_rows
+    from anonymizer.detection.comparison import verify as v
+    from anonymizer.detection.comparison.yunet import yunet_rows
 
     image = _astronaut()
     rng = np.random.default_rng(0)
@@ -179,7 +179,7 @@ def test_the_verifier_stops_early_but_gives_the_verdicts_of_all_its_evidence(mon
 def test_onet_on_onnxruntime_matches_facenets_torch_network():
     torch = pytest.importorskip("torch")
     mtcnn = pytest.importorskip("facenet_pytorch.models.mtcnn")
-    from anonymizer.detection.verify import onet_scores
+    from anonymizer.detection.comparison.verify import onet_scores
 
     image = _astronaut()
     boxes = np.array([[173, 46, 279, 190], [0, 0, 60, 60], [300, 300, 340, 350]], np.float32)
@@ -249,7 +249,7 @@ def test_the_previous_default_keeps_yunets_landmarks_for_a_face_both_find():
 
 
 def test_points_found_on_a_turned_photo_come_back_to_the_photo():
-    from anonymizer.detection.union import _turn, turn_back
+    from anonymizer.detection.cascade import _turn, turn_back
 
     image = np.zeros((40, 60, 3), np.uint8)
     image[5, 7] = 255  # one bright pixel, at x 7, y 5
@@ -263,7 +263,7 @@ def test_points_found_on_a_turned_photo_come_back_to_the_photo():
 @pytest.mark.parametrize("angle", [90, 180, 270])
 def test_a_face_lying_sideways_or_upside_down_is_found_where_it_is(angle):
     from anonymizer.detection import CascadeDetector
-    from anonymizer.detection.union import _turn
+    from anonymizer.detection.cascade import _turn
 
     image = _astronaut()
     (upright,) = make_detector().detect(image)
@@ -340,7 +340,7 @@ def test_finds_on_the_padded_frame_come_back_to_the_photo():
 
 
 def test_the_padded_detector_is_the_default_with_a_mirrored_border():
-    from anonymizer.detection.union import PADDED_BORDER, PADDED_LARGE_BORDER
+    from anonymizer.detection.cascade import PADDED_BORDER, PADDED_LARGE_BORDER
 
     padded, default = make_detector("padded"), make_detector()
     assert padded.photo.border == PADDED_BORDER > 0 and padded.large_border == PADDED_LARGE_BORDER > 0

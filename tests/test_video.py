@@ -483,7 +483,7 @@ def test_a_face_leaving_the_frame_is_hidden_until_it_has_gone(tmp_path, real_det
 @pytest.mark.parametrize("edges", [True, False])
 def test_video_frames_are_searched_on_a_border_unless_turned_off(tmp_path, real_detector, monkeypatch, edges):
     from anonymizer.batch import BatchOptions
-    from anonymizer.detection.union import CascadeDetector
+    from anonymizer.detection.cascade import CascadeDetector
 
     twins = []
     real = CascadeDetector.with_border

