@@ -5,8 +5,9 @@ scale, shift) fitted to the five landmarks maps the face onto a fixed template
 crop, so the eyes and mouth always land at the same place; the generator
 paints a soft inner-face mask fixed in the template (brows to chin, cheek to
 cheek) and its pixels are warped back into the photo with the inverse
-transform. Preparation, training and inference all cut faces with
-:func:`anonymizer.crops.make_crop` (with an :class:`InnerMask` region), so what the generator learns on
+transform. This module holds the frame end to end: the fit, the crop's window, the warp, the mask, and the
+warp back into the photo. Preparation, training and inference all cut faces through
+:func:`anonymizer.frames.make_crop` (with an :class:`InnerMask` region), so what the generator learns on
 is what it is given.
 
 A face whose landmarks do not fit the template (a profile, where the points
@@ -17,11 +18,15 @@ place.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
 import numpy as np
+
+from anonymizer.crops import FaceCrop, add_grain
+from anonymizer.faces import Face
 
 # The ArcFace five-point template (112 px; left eye, right eye, nose, mouth corners from the viewer's side),
 # shrunk about the crop's centre so that the face spans about 60 % of the side and the hair, ears and head
@@ -136,7 +141,7 @@ def warp_to_frame(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarra
 
     A face much larger than the crop is first shrunk with area averaging (a
     warp alone would alias); beyond the photo's edge the border is replicated,
-    as :func:`anonymizer.crops.make_crop` does.
+    as :func:`anonymizer.box_frame.make_box_crop` does.
     """
     scale = crop_scale(matrix)
     if scale < 0.5:
@@ -181,3 +186,76 @@ def transform_box(box: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     x1, y1, x2, y2 = (float(v) for v in np.asarray(box).reshape(4))
     corners = transform_points(np.array([[x1, y1], [x2, y1], [x1, y2], [x2, y2]]), matrix)
     return np.concatenate([corners.min(0), corners.max(0)]).astype(np.float32)
+
+
+ALIGNED_SIZE = 128  # an aligned crop's side when none is asked for
+
+
+def aligned_window(face: Face, region: InnerMask) -> tuple[np.ndarray, np.ndarray]:
+    """The photo rectangles [x1, y1, x2, y2] that bound a face's aligned crop and its hidden area."""
+    return _aligned_windows(fit_alignment(face.landmarks, ALIGNED_SIZE)[0], region, ALIGNED_SIZE)
+
+
+def _aligned_windows(matrix: np.ndarray, region: InnerMask, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The photo rectangles that bound an aligned ``size`` crop (``matrix``: photo to crop) and its hidden area."""
+    inverse = cv2.invertAffineTransform(matrix)
+    return transform_box([0, 0, size, size], inverse), transform_box(mask_box(region.masks(size)[0]), inverse)
+
+
+def make_aligned_crop(
+    image: np.ndarray, face: Face, size: int = ALIGNED_SIZE, region: InnerMask | None = None
+) -> FaceCrop:
+    """Cut the face mapped onto the template (see :func:`anonymizer.frames.make_crop`)."""
+    region = region or InnerMask()
+    matrix, _ = fit_alignment(face.landmarks, size)
+    if not np.isfinite(matrix).all():
+        raise ValueError(f"the landmarks of the face at {face.box.tolist()} give no alignment")
+    window, _ = _aligned_windows(matrix, region, size)
+    hidden, _, replaced = region.masks(size)
+    return FaceCrop(
+        image=warp_to_frame(image, matrix, size),
+        mask=replaced,
+        hidden=mask_box(hidden),
+        landmarks=transform_points(face.landmarks, matrix),
+        origin=(int(np.floor(window[0])), int(np.floor(window[1]))),
+        side=int(np.ceil(max(window[2] - window[0], window[3] - window[1]))),
+        face_size=face.size,
+        region=region,
+        track=face.track,
+        matrix=matrix,
+    )
+
+
+def aligned_layers(image: np.ndarray, crop: FaceCrop, pixels: np.ndarray, grain: bool):
+    """An aligned crop's new pixels warped back into the photo: (photo slices, alpha, hidden, new pixels)
+    over the photo window its replaced area covers, or None where that lies outside the photo."""
+    h, w = image.shape[:2]
+    hidden, alpha, replaced = crop.areas()
+    photo = transform_box(mask_box(replaced), cv2.invertAffineTransform(crop.matrix))
+    x0, y0 = (max(int(np.floor(v)) - 1, 0) for v in photo[:2])
+    x1, y1 = (int(np.ceil(v)) + 1 for v in photo[2:])
+    x1, y1 = min(x1, w), min(y1, h)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    to_crop = crop.matrix.astype(np.float64).copy()  # photo-window pixel -> crop pixel
+    to_crop[:, 2] += to_crop[:, :2] @ np.array([x0, y0], np.float64)
+
+    def back(layer: np.ndarray) -> np.ndarray:
+        return cv2.warpAffine(
+            layer,
+            to_crop,
+            (x1 - x0, y1 - y0),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+
+    part = (slice(y0, y1), slice(x0, x1))
+    new_part = back(pixels.astype(np.float32))
+    a = np.clip(back(alpha), 0.0, 1.0)
+    hard = back(hidden) > 0.5
+    a[hard] = 1.0
+    if grain:
+        seed = zlib.crc32(np.ascontiguousarray(pixels).tobytes())
+        new_part = add_grain(new_part, image[part], a > 0, seed)
+    return part, a, hard, new_part

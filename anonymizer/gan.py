@@ -5,7 +5,7 @@ never the face itself, so it cannot copy the identity. It runs on onnxruntime
 (``generator.onnx``, exported beside the weights), so inference needs no
 torch; weights without a current export run on torch where it is installed. The faces the pipeline
 hands over together (all faces of a photo, unless some overlap: see
-:func:`anonymizer.crops.paint_waves`) go through the generator as one batch.
+:func:`anonymizer.frames.paint_waves`) go through the generator as one batch.
 """
 
 from __future__ import annotations

@@ -7,9 +7,10 @@ import logging
 import numpy as np
 
 from anonymizer.audit import AUDIT_MODES, DEFAULT_AUDIT, Audit
-from anonymizer.crops import DEFAULT_MASK_SCALE, DEFAULT_MASK_SHAPE, Region, make_crop, paint_waves, paste_back
+from anonymizer.crops import DEFAULT_MASK_SCALE, DEFAULT_MASK_SHAPE, Region
 from anonymizer.detection import DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, Detector, make_detector
 from anonymizer.faces import Face, ImageResult
+from anonymizer.frames import make_crop, paint_waves, paste_back
 from anonymizer.replacers import PixelateReplacer, Replacer, make_replacer
 
 log = logging.getLogger(__name__)

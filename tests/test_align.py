@@ -8,8 +8,9 @@ import pytest
 
 from anonymizer import Anonymizer
 from anonymizer.align import InnerMask, alignable, fit_alignment, template_points, transform_points, warp_to_frame
-from anonymizer.crops import FaceCrop, face_window, make_crop, paint_waves, paste_back
+from anonymizer.crops import FaceCrop
 from anonymizer.faces import Face
+from anonymizer.frames import face_window, make_crop, paint_waves, paste_back
 from anonymizer.replacers import PixelateReplacer
 from tests.conftest import FakeDetector, make_face, noise_image
 

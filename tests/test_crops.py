@@ -2,19 +2,9 @@ import numpy as np
 import pytest
 from conftest import make_face, noise_image
 
-from anonymizer.crops import (
-    DEFAULT_MASK_SCALE,
-    FEATHER,
-    Region,
-    crop_geometry,
-    feather_alpha,
-    grain_level,
-    hidden_region,
-    make_crop,
-    paint_waves,
-    paste_back,
-    rect_mask,
-)
+from anonymizer.box_frame import crop_geometry
+from anonymizer.crops import DEFAULT_MASK_SCALE, FEATHER, Region, feather_alpha, grain_level, hidden_region, rect_mask
+from anonymizer.frames import make_crop, paint_waves, paste_back
 
 
 def _region_mask(shape, rect) -> np.ndarray:

@@ -13,7 +13,7 @@ import pytest
 from anonymizer.models.io import WeightsError, onnx_export_of, read_info
 from conftest import make_face
 
-from anonymizer.crops import make_crop
+from anonymizer.frames import make_crop
 from anonymizer.gan import GanReplacer, default_weights
 
 REPO = Path(__file__).resolve().parents[1]

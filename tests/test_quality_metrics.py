@@ -425,8 +425,9 @@ def test_swap_pastes_a_training_split_face_aligned_on_the_landmarks(quality, tmp
     landmarks, painted inside the mask only."""
     import json
 
-    from anonymizer.crops import Region, make_crop
+    from anonymizer.crops import Region
     from anonymizer.faces import Face
+    from anonymizer.frames import make_crop
 
     size = 64
     donor = np.full((size, size, 3), 40, np.uint8)
@@ -467,8 +468,8 @@ def _aligned_donors(folder, size: int) -> None:
     import cv2
 
     from anonymizer.align import InnerMask, template_points
-    from anonymizer.crops import make_crop
     from anonymizer.faces import Face
+    from anonymizer.frames import make_crop
 
     images, landmarks = [], []
     for seed in (1, 2):
@@ -498,8 +499,8 @@ def test_aligned_swap_changes_only_the_warped_back_replaced_area(quality, tmp_pa
 
     from anonymizer import Anonymizer
     from anonymizer.align import InnerMask, template_points, transform_points
-    from anonymizer.crops import make_crop
     from anonymizer.faces import Face
+    from anonymizer.frames import make_crop
     from tests.conftest import FakeDetector, noise_image
 
     size = 64

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from conftest import make_face, noise_image
 
-from anonymizer.crops import make_crop
+from anonymizer.frames import make_crop
 from anonymizer.replacers import (
     METHODS,
     BlurReplacer,

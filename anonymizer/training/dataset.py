@@ -124,7 +124,8 @@ def read_detections(path: Path) -> dict[str, list]:
 def _process(args: tuple) -> tuple[str, dict | None, str]:
     """Detect (unless the faces are given), filter and crop one photo. Returns (rel, sample or None, reason)."""
     path, rel, min_size, min_score, *known = args
-    from anonymizer.crops import Region, make_crop
+    from anonymizer.crops import Region
+    from anonymizer.frames import make_crop
     from anonymizer.imageio import ImageReadError, read_image
 
     try:

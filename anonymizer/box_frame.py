@@ -1,0 +1,117 @@
+"""The box frame: a face cut as a square around its box (with context), and its new pixels pasted back.
+
+Blur, pixelate and solid, and the shipped 64 px generator, work in this frame; the seam that chooses the frame
+for each face is :mod:`anonymizer.frames`.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import cv2
+import numpy as np
+
+from anonymizer.crops import FaceCrop, Region, _replaced_region, add_grain, hidden_region, region_masks
+from anonymizer.faces import Face
+
+
+def crop_geometry(box: np.ndarray, region: Region = Region()) -> tuple[int, int, int]:
+    """Top-left corner and side (photo pixels) of the square crop around a face box."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    face = max(x2 - x1, y2 - y1, 1.0)
+    replaced = _replaced_region(hidden_region(box, region.scale), region.feather)
+    # The crop always keeps a margin of context around what gets replaced.
+    need = 1.25 * max(replaced[2] - replaced[0], replaced[3] - replaced[1])
+    side = int(round(max(region.context * face, need, 8.0)))
+    x0 = int(round((x1 + x2) / 2 - side / 2))
+    y0 = int(round((y1 + y2) / 2 - side / 2))
+    return x0, y0, side
+
+
+def box_window(face: Face, region: Region) -> tuple[np.ndarray, np.ndarray]:
+    """The photo rectangles [x1, y1, x2, y2] of the crop a face is replaced from and of its hidden area."""
+    x0, y0, side = crop_geometry(face.box, region)
+    return np.array([x0, y0, x0 + side, y0 + side], np.float32), hidden_region(face.box, region.scale)
+
+
+def make_box_crop(image: np.ndarray, face: Face, size: int | None = None, region: Region = Region()) -> FaceCrop:
+    """Cut the square crop around ``face``, resized to ``size`` (native when None).
+
+    Parts of the square beyond the photo are filled by replicating its border.
+    """
+    x0, y0, side = crop_geometry(face.box, region)
+    h, w = image.shape[:2]
+    # Crop with border replication: pad only as much as the square leaves the photo.
+    pad_l, pad_t = max(0, -x0), max(0, -y0)
+    pad_r, pad_b = max(0, x0 + side - w), max(0, y0 + side - h)
+    sx1, sy1 = max(0, x0), max(0, y0)
+    sx2, sy2 = min(w, x0 + side), min(h, y0 + side)
+    if sx2 <= sx1 or sy2 <= sy1:
+        raise ValueError(f"face box {face.box.tolist()} lies outside the {w}x{h} image")
+    part = image[sy1:sy2, sx1:sx2]
+    if pad_l or pad_t or pad_r or pad_b:
+        part = cv2.copyMakeBorder(part, pad_t, pad_b, pad_l, pad_r, cv2.BORDER_REPLICATE)
+    out = side if size is None else int(size)
+    if out != side:
+        interp = cv2.INTER_AREA if out < side else cv2.INTER_CUBIC
+        part = cv2.resize(part, (out, out), interpolation=interp)
+    scale = out / side
+    offset = np.array([x0, y0, x0, y0], dtype=np.float32)
+    hidden = (hidden_region(face.box, region.scale) - offset) * scale
+    landmarks = (face.landmarks - np.array([x0, y0], dtype=np.float32)) * scale
+    return FaceCrop(
+        image=np.ascontiguousarray(part),
+        mask=region_masks((out, out), hidden, region)[2],
+        hidden=hidden,
+        landmarks=landmarks.astype(np.float32),
+        origin=(x0, y0),
+        side=side,
+        face_size=face.size,
+        region=region,
+        track=face.track,
+    )
+
+
+def _crop_window(crop: FaceCrop, shape: tuple[int, int]) -> tuple[slice, slice, slice, slice] | None:
+    """Slices of the photo and of the native-size crop where they overlap."""
+    h, w = shape
+    x0, y0 = crop.origin
+    sx1, sy1 = max(0, x0), max(0, y0)
+    sx2, sy2 = min(w, x0 + crop.side), min(h, y0 + crop.side)
+    if sx2 <= sx1 or sy2 <= sy1:
+        return None
+    return (
+        slice(sy1, sy2),
+        slice(sx1, sx2),
+        slice(sy1 - y0, sy2 - y0),
+        slice(sx1 - x0, sx2 - x0),
+    )
+
+
+def box_layers(image: np.ndarray, crop: FaceCrop, pixels: np.ndarray, grain: bool):
+    """A box-frame crop's new pixels at photo size: (photo slices, alpha, hidden, new pixels) over the part of
+    the photo its feather reaches, or None where that lies outside the photo."""
+    window = _crop_window(crop, image.shape[:2])
+    if window is None:
+        return None
+    native = pixels.astype(np.float32)
+    if crop.size != crop.side:
+        native = cv2.resize(native, (crop.side, crop.side), interpolation=cv2.INTER_LINEAR)
+    iy, ix, cy, cx = window
+    hard, alpha, replaced = crop.areas(native=True)
+    if grain:
+        inside = replaced > 0.5
+        seed = zlib.crc32(np.ascontiguousarray(pixels).tobytes())
+        context = native.copy()  # the photo where the crop lies on it; beyond its edge nothing is measured
+        context[cy, cx] = image[iy, ix]
+        visible = np.zeros(inside.shape, bool)
+        visible[cy, cx] = True
+        native = add_grain(native, context, inside | ~visible, seed)
+    # the part of the window the feather reaches
+    a = alpha[cy, cx]
+    rows, cols = np.flatnonzero(a.max(axis=1) > 0), np.flatnonzero(a.max(axis=0) > 0)
+    if rows.size == 0:
+        return None
+    r, c = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+    photo_part = (slice(iy.start + r.start, iy.start + r.stop), slice(ix.start + c.start, ix.start + c.stop))
+    return photo_part, a[r, c], hard[cy, cx][r, c] > 0.5, native[cy, cx][r, c]
