@@ -11,7 +11,15 @@ import zlib
 import cv2
 import numpy as np
 
-from anonymizer.crops import FaceCrop, Region, _replaced_region, add_grain, hidden_region, region_masks
+from anonymizer.crops import (
+    FaceCrop,
+    Region,
+    _replaced_region,
+    add_grain,
+    hidden_region,
+    region_masks,
+    replaced_mask,
+)
 from anonymizer.faces import Face
 
 
@@ -61,7 +69,7 @@ def make_box_crop(image: np.ndarray, face: Face, size: int | None = None, region
     landmarks = (face.landmarks - np.array([x0, y0], dtype=np.float32)) * scale
     return FaceCrop(
         image=np.ascontiguousarray(part),
-        mask=region_masks((out, out), hidden, region)[2],
+        mask=replaced_mask((out, out), hidden, region),
         hidden=hidden,
         landmarks=landmarks.astype(np.float32),
         origin=(x0, y0),
@@ -94,12 +102,12 @@ def box_layers(image: np.ndarray, crop: FaceCrop, pixels: np.ndarray, grain: boo
     window = _crop_window(crop, image.shape[:2])
     if window is None:
         return None
-    native = pixels.astype(np.float32)
-    if crop.size != crop.side:
-        native = cv2.resize(native, (crop.side, crop.side), interpolation=cv2.INTER_LINEAR)
     iy, ix, cy, cx = window
-    hard, alpha, replaced = crop.areas(native=True)
     if grain:
+        native = pixels.astype(np.float32)
+        if crop.size != crop.side:
+            native = cv2.resize(native, (crop.side, crop.side), interpolation=cv2.INTER_LINEAR)
+        hard, alpha, replaced = crop.areas(native=True)
         inside = replaced > 0.5
         seed = zlib.crc32(np.ascontiguousarray(pixels).tobytes())
         context = native.copy()  # the photo where the crop lies on it; beyond its edge nothing is measured
@@ -107,11 +115,22 @@ def box_layers(image: np.ndarray, crop: FaceCrop, pixels: np.ndarray, grain: boo
         visible = np.zeros(inside.shape, bool)
         visible[cy, cx] = True
         native = add_grain(native, context, inside | ~visible, seed)
+        hard, alpha, native = hard[cy, cx], alpha[cy, cx], native[cy, cx]
+    else:
+        # The masks over the part of the crop on the photo only: a face larger than the frame (a close-up, a box
+        # carried past the frame's edge) has a crop many times the frame, most of it off the picture.
+        offset = np.array([cx.start, cy.start, cx.start, cy.start], np.float32)
+        hard, alpha, _ = region_masks(
+            (cy.stop - cy.start, cx.stop - cx.start), crop.hidden / crop.scale - offset, crop.region
+        )
+        native = pixels
+        if crop.size != crop.side:
+            native = cv2.resize(pixels.astype(np.float32), (crop.side, crop.side), interpolation=cv2.INTER_LINEAR)
+        native = native[cy, cx]
     # the part of the window the feather reaches
-    a = alpha[cy, cx]
-    rows, cols = np.flatnonzero(a.max(axis=1) > 0), np.flatnonzero(a.max(axis=0) > 0)
+    rows, cols = np.flatnonzero(alpha.max(axis=1) > 0), np.flatnonzero(alpha.max(axis=0) > 0)
     if rows.size == 0:
         return None
     r, c = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
     photo_part = (slice(iy.start + r.start, iy.start + r.stop), slice(ix.start + c.start, ix.start + c.stop))
-    return photo_part, a[r, c], hard[cy, cx][r, c] > 0.5, native[cy, cx][r, c]
+    return photo_part, alpha[r, c], hard[r, c] > 0.5, native[r, c].astype(np.float32)

@@ -156,6 +156,14 @@ def hidden_mask(shape: tuple[int, int], box: np.ndarray, region: Region) -> np.n
     return region_masks(shape, hidden_region(box, region.scale), region)[0].astype(bool)
 
 
+def replaced_mask(shape: tuple[int, int], hidden: np.ndarray, region: Region) -> np.ndarray:
+    """The replaced 0/1 float32 mask alone (the third of :func:`region_masks`, without computing the others)."""
+    if region.shape == "rect":
+        return rect_mask(shape, _replaced_region(hidden, region.feather))
+    width = _feather_width(hidden, region.feather)
+    return (_outside_distance(shape, hidden, region.shape) < max(width, 1e-6)).astype(np.float32)
+
+
 def region_masks(shape: tuple[int, int], hidden: np.ndarray, region: Region) -> tuple[np.ndarray, ...]:
     """(hidden 0/1, alpha, replaced 0/1) float32 masks for a hidden area's bounding rectangle ``hidden``."""
     width = _feather_width(hidden, region.feather)

@@ -219,3 +219,25 @@ def test_a_region_is_checked():
         Region(shape="circle")
     with pytest.raises(ValueError):
         Region(scale=0)
+
+
+@pytest.mark.parametrize("shape", ["rect", "ellipse"])
+def test_a_face_larger_than_the_photo_is_hidden_wherever_its_region_lies_on_it(shape):
+    """A close-up (or a box carried past the frame's edge) has a crop many times the photo; the paste works on the
+    part on the photo only, and every pixel of the hidden region there is replaced, nothing beyond its feather."""
+    image = noise_image(120, 400, seed=9)
+    region = Region(scale=1.3, shape=shape)
+    face = make_face((-600, -500, 150, 200))  # 750x700, centred off the photo's corner
+    crop = make_crop(image, face, None, region)
+    assert crop.side > 3 * max(image.shape[:2])
+    out = paste_back(image, [crop], [np.full((crop.size, crop.size, 3), 7, np.uint8)])
+    hidden = rect_mask(image.shape[:2], hidden_region(face.box, region.scale)).astype(bool)
+    if shape == "ellipse":  # the ellipse inscribed in the grown box: its centre part, at least, is on the photo
+        x1, y1, x2, y2 = hidden_region(face.box, region.scale)
+        ys, xs = np.mgrid[0:120, 0:400] + 0.5
+        hidden &= ((xs - (x1 + x2) / 2) / ((x2 - x1) / 2)) ** 2 + ((ys - (y1 + y2) / 2) / ((y2 - y1) / 2)) ** 2 <= 1
+    assert hidden.any() and (out[hidden] == 7).all()
+    x1, y1, x2, y2 = hidden_region(face.box, region.scale)
+    reach = FEATHER * max(x2 - x1, y2 - y1) + 1
+    beyond = ~rect_mask(image.shape[:2], np.array([x1 - reach, y1 - reach, x2 + reach, y2 + reach])).astype(bool)
+    assert beyond.sum() > 1000 and np.array_equal(out[beyond], image[beyond])
