@@ -133,4 +133,4 @@ def box_layers(image: np.ndarray, crop: FaceCrop, pixels: np.ndarray, grain: boo
         return None
     r, c = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
     photo_part = (slice(iy.start + r.start, iy.start + r.stop), slice(ix.start + c.start, ix.start + c.stop))
-    return photo_part, alpha[r, c], hard[r, c] > 0.5, native[r, c].astype(np.float32)
+    return photo_part, alpha[r, c], hard[r, c] > 0.5, native[r, c]  # new pixels: uint8, or float32 where made

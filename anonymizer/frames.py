@@ -8,6 +8,7 @@ of every face back into the photo, :func:`paint_waves` orders faces whose crops 
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from anonymizer.align import ALIGNED_SIZE, InnerMask, aligned_layers, aligned_window, make_aligned_crop
@@ -94,9 +95,19 @@ def paste_back(
         if layers is None:
             continue
         photo_part, a, hard, new_part = layers
-        blended = a[..., None] * new_part + (1 - a[..., None]) * result[photo_part].astype(np.float32)
-        result[photo_part] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+        if new_part.dtype == np.uint8:  # OpenCV's blend: one pass, several times numpy's speed on a large face
+            result[photo_part] = cv2.blendLinear(new_part, result[photo_part], a, 1.0 - a)
+        else:
+            blended = a[..., None] * new_part + (1 - a[..., None]) * result[photo_part].astype(np.float32)
+            result[photo_part] = _to_uint8(blended)
         hard_parts.append((photo_part, hard, new_part))
     for photo_part, hard, new_part in hard_parts:
-        result[photo_part][hard] = np.clip(np.rint(new_part[hard]), 0, 255).astype(np.uint8)
+        np.copyto(result[photo_part], _to_uint8(new_part), where=hard[..., None])
     return result
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    """Pixel values rounded to the nearest grey level (uint8 ones as they are)."""
+    if values.dtype == np.uint8:
+        return values
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
