@@ -24,7 +24,7 @@ from anonymizer.imageio import DEFAULT_JPEG_QUALITY, DEFAULT_MAX_PIXELS, IMAGE_E
 from anonymizer.pipeline import DEFAULT_METHOD, Anonymizer
 from anonymizer.ray_engine import RayEngineError
 from anonymizer.replacers import METHODS
-from anonymizer.video import CODECS, VIDEO_EXTENSIONS
+from anonymizer.video import CODECS, VIDEO_EXTENSIONS, VideoOptions
 from anonymizer.work import BatchOptions, ReportEntry, report_dict, write_report
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
@@ -245,6 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
         "about a fifth faster, and such faces show more often",
     )
     parser.add_argument(
+        "--video-search-every",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="search every N-th video frame for faces; the tracker hides them in the frames between "
+        f"(default: {VideoOptions().search_every})",
+    )
+    parser.add_argument(
         "--max-pixels",
         type=_positive_int,
         default=DEFAULT_MAX_PIXELS,
@@ -326,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         video_codec=args.video_codec,
         video_quality=args.video_quality,
         video_edges=args.video_edges,
+        video_search_every=args.video_search_every,
     )
     if args.video_quality is not None:
         codec = CODECS[args.video_codec or "h264"]

@@ -87,8 +87,11 @@ class VideoOptions:
     keep_metadata: bool = False
     lookahead: int = DEFAULT_LOOKAHEAD
     entry: int = DEFAULT_ENTRY  # frames a face coming in across the frame's edge is hidden before it is found
-    # The default detector's passes for large and turned faces run on every this-many-th frame only: such
-    # faces are bridged by the tracker in between, and the photo's own pass runs on every frame.
+    # Frames are searched for faces on every this-many-th frame only; the tracker bridges the frames between
+    # (the camera's motion is measured on every frame).
+    search_every: int = 1
+    # The default detector's passes for large and turned faces run on every this-many-th frame only (a multiple
+    # of ``search_every``): such faces are bridged by the tracker in between.
     extra_every: int = 3
     # Frames are searched on a mirrored border (``make_detector("padded")``'s passes), so that a face the
     # frame's edge cuts is found as a whole one and its track follows it out of the frame and back in.
@@ -382,11 +385,12 @@ class _Transcoder:
         if index == 0 or self._motion is None:
             self._motion = CameraMotion()
         motion = self._motion.update(rgb)
+        if index % max(self.options.search_every, 1):
+            return [], motion  # not searched: the tracker carries its tracks through this frame
         detector = self.anonymizer.detector
         if not isinstance(detector, CascadeDetector):
             return self.anonymizer.detect(rgb), motion
-        every = max(self.options.extra_every, 1)
-        extra = index % every == 0
+        extra = index % max(self.options.extra_every, 1) == 0
         if self.options.edges and detector.photo.border == 0 and detector.large_border == 0:
             if self._padded is None:
                 self._padded = detector.with_border()

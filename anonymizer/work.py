@@ -9,6 +9,7 @@ of :mod:`anonymizer.parallel`, and :mod:`anonymizer.ray_engine`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -43,6 +44,7 @@ class BatchOptions:
     video_codec: str | None = None  # videos: a key of anonymizer.video.CODECS; None: H.264 (VP9 for WebM)
     video_quality: int | None = None  # videos: the codec's CRF; None: its default (visually lossless)
     video_edges: bool = True  # videos: frames searched on a mirrored border too (faces cut by the frame's edge)
+    video_search_every: int | None = None  # videos: search every this-many-th frame; None: VideoOptions' default
 
 
 @dataclass
@@ -213,6 +215,10 @@ def _process_video(
     options = VideoOptions(
         codec=opts.video_codec, quality=opts.video_quality, keep_metadata=opts.keep_metadata, edges=opts.video_edges
     )
+    if opts.video_search_every is not None:
+        every = opts.video_search_every  # the extra passes on searched frames, about as often as by default
+        extra = max(every, round(options.extra_every / every) * every)
+        options = dataclasses.replace(options, search_every=every, extra_every=extra)
     try:
         job.output.parent.mkdir(parents=True, exist_ok=True)
         result = anonymize_video(job.source, job.output, anonymizer, options, progress=frame_progress, edits=edits)

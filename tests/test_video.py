@@ -531,3 +531,46 @@ def test_video_frames_hide_the_rectangle_unless_told_otherwise(tmp_path, shape):
             assert abs(corner.mean() - 110) < 12
         else:
             assert corner.max() < 20
+
+
+class _FindsThePaste:
+    """A detector that finds make_clip's face wherever it is in the frame (the pixels that are not the grey
+    background), and counts the frames it searched."""
+
+    def __init__(self) -> None:
+        self.searched = 0
+
+    def detect(self, image):
+        from conftest import make_face
+
+        self.searched += 1
+        ys, xs = np.nonzero(np.abs(image.astype(int) - 110).max(axis=2) > 30)
+        if not len(xs):
+            return []
+        return [make_face((xs.min(), ys.min(), xs.max() + 1, ys.max() + 1))]
+
+
+def test_searching_every_second_frame_still_hides_the_face_in_every_frame(tmp_path):
+    """``--video-search-every 2``: the detector runs on half the frames; the tracker hides the face in the
+    others where it has moved to (interpolated between the searched frames), as well as searching every frame
+    does."""
+    src = tmp_path / "in"
+    src.mkdir()
+    make_clip(src / "clip.mp4", frames=24, audio=False)
+    before = _video_frames(src / "clip.mp4")
+    hidden = {}
+    for every in (1, 2):
+        detector = _FindsThePaste()
+        out = tmp_path / f"out{every}"
+        batch, (entry,) = _run(src, out, Anonymizer(method="solid", detector=detector), video_search_every=every)
+        assert entry.status == "ok" and detector.searched == 24 // every
+        after = _video_frames(out / "clip.mp4")
+        assert len(after) == 24
+        hidden[every] = []
+        for k, (a, b) in enumerate(zip(before, after)):
+            x = 10 + k * (320 - 140) // 23
+            face = (slice(40, 190), slice(x, x + 120))  # the face, wherever it is in this frame
+            hidden[every].append((np.abs(a[face].astype(int) - b[face]).max(axis=2) > 24).mean())
+    assert min(hidden[1]) > 0.8
+    for k in range(24):
+        assert hidden[2][k] >= hidden[1][k] - 0.03, f"frame {k}: {hidden[2][k]:.2f} hidden, {hidden[1][k]:.2f} before"

@@ -1,0 +1,132 @@
+"""Choose how often a video's frames are searched (``VideoOptions.search_every``, ``extra_every``), offline.
+
+Detection is most of a video frame's time (``benchmarks/results/video_profile.md``). The tracker already
+bridges frames where the detector sees nothing (it interpolates between detections, hides a face ``lead`` frames
+before its first detection and ``tail`` after its last, and carries boxes with the camera's motion), so a frame
+need not be searched for its faces to be hidden. An arm ``S/E`` searches every ``S``-th frame with the frame's
+pass and every ``E``-th frame (a multiple of ``S``) with the extra passes too (scaled down, turned, RetinaFace,
+and the weak finds); the camera's motion is measured on every frame.
+
+Clips are made as ``benchmarks/video.py`` makes them (the same photos, camera paths and seeds, ``--paths
+exit``). Each frame is searched once with the frame's pass alone and once with every pass (cached in
+``--work``), and each arm picks per frame what it would have found; the tracks are then judged from the pixels
+as ``benchmarks/video_edge_study.py`` does (a face-frame is hidden when 70 % of its visible box is covered).
+``1/3`` is what the video search did before this study::
+
+    .venv/bin/python -m benchmarks.video_cadence_study --seed 2 --half tune --out /tmp/cadence_2.json
+
+Choose on the tune half; check the choice on the report half with ``benchmarks/video.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from anonymizer.detection.registry import make_detector
+from anonymizer.motion import CameraMotion
+from anonymizer.tracking import DEFAULT_WEAK, FaceTracker
+from benchmarks import video as V
+from benchmarks.video_edge_study import judge
+from benchmarks.wider_split import HALVES, select_half
+
+
+def search(frames: list[np.ndarray]) -> list[tuple[list, list, np.ndarray | None]]:
+    """Each frame's faces by the frame's pass alone and by every pass (with weak finds), and the camera's
+    motion into it, as ``anonymizer.video`` finds them."""
+    detector = make_detector("default").with_border()
+    motion = CameraMotion()
+    return [
+        (detector.detect(rgb, extra=False), detector.detect(rgb, extra=True, weak=DEFAULT_WEAK), motion.update(rgb))
+        for rgb in frames
+    ]
+
+
+def tracked(found: list[tuple[list, list, np.ndarray | None]], every: int, extra_every: int) -> list[dict]:
+    """The report's tracks when every ``every``-th frame is searched, every ``extra_every``-th with all passes."""
+    tracker = FaceTracker(frame_size=V.SIZE)
+    for k, (plain, extra, motion) in enumerate(found):
+        faces = [] if k % every else extra if k % extra_every == 0 else plain
+        tracker.push(k, [dataclasses.replace(f) for f in faces], motion)
+    tracker.finish()
+    return [t.to_report() for t in tracker.all_tracks if t.hidden]
+
+
+def cost(every: int, extra_every: int, extra_cost: float) -> float:
+    """Detection time per frame relative to the frame's pass on every frame (``extra_cost``: the extra passes'
+    time over the frame pass's)."""
+    return 1.0 / every + extra_cost / extra_every
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--work", type=Path, default=Path("/tmp/video_cadence"), help="clips and searches are kept here")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--half", choices=HALVES, default="tune")
+    p.add_argument("--data", type=Path, default=V.DEFAULT_DATA)
+    p.add_argument("--clips", type=int, default=8)
+    p.add_argument("--frames", type=int, default=150)
+    p.add_argument("--arms", nargs="+", default=["1/3", "2/6", "2/4", "3/6", "3/9"], help="S/E pairs")
+    p.add_argument("--extra-cost", type=float, default=0.35, help="the extra passes' time over the frame pass's")
+    p.add_argument("--out", type=Path, help="a JSON file for the figures")
+    args = p.parse_args(argv)
+    arms = [tuple(int(v) for v in a.split("/")) for a in args.arms]
+    for s, e in arms:
+        if e % s:
+            raise SystemExit(f"arm {s}/{e}: the extra passes' frames must be searched frames (E a multiple of S)")
+    rng = np.random.default_rng(args.seed)
+    photos = [
+        ph
+        for ph in select_half(V.load_photos(args.data), args.half)
+        if (np.maximum(ph.faces[:, 2] - ph.faces[:, 0], 1) >= 12).sum() >= 5
+    ]
+    chosen = [photos[i] for i in sorted(rng.choice(len(photos), size=args.clips, replace=False))]
+    work = args.work / f"{args.half}_{args.seed}"
+    work.mkdir(parents=True, exist_ok=True)
+    per_arm: dict = {a: [] for a in arms}
+    outside = {a: [0, 0] for a in arms}
+    for n, photo in enumerate(chosen):
+        clip = work / f"clip_{n:02d}.mp4"
+        truth = V.make_clip(photo, clip, args.frames, args.seed * 1000 + n, "exit")
+        frames = V.decode(clip)
+        cache = work / f"search_{n:02d}.pkl"
+        if cache.exists():
+            found = pickle.loads(cache.read_bytes())
+        else:
+            found = search(frames)
+            cache.write_bytes(pickle.dumps(found))
+        image = V.read_rgb(photo.path)
+        largest = float(np.max(photo.faces[:, 2:] - photo.faces[:, :2])) if len(photo.faces) else 0.0
+        cam = V._camera(
+            np.random.default_rng(args.seed * 1000 + n), image.shape[1], image.shape[0], args.frames, "exit", largest
+        )
+        for arm in arms:
+            per_face, covered = judge(tracked(found, *arm), truth, frames, photo, cam)
+            per_arm[arm].append(per_face)
+            outside[arm][0] += covered[0]
+            outside[arm][1] += covered[1]
+        print(f"clip {n} ({photo.name}) done", file=sys.stderr)
+    result = {}
+    for arm in arms:
+        s = V.summarize(per_arm[arm])
+        s["outside_faces"] = outside[arm][0] / outside[arm][1]
+        s["detection_cost"] = cost(*arm, args.extra_cost) / cost(1, 3, args.extra_cost)
+        result[f"{arm[0]}/{arm[1]}"] = s
+        print(
+            f"{arm[0]}/{arm[1]:<3}: hidden {s['hidden'] * 100:.2f} % cut {s['cut_hidden'] * 100:.2f} % "
+            f"single-frame misses {s['single_frame_misses']} longest {s['longest_visible_run']} "
+            f"outside faces {s['outside_faces'] * 100:.2f} % detection {s['detection_cost']:.2f}x"
+        )
+    if args.out:
+        args.out.write_text(json.dumps({"seed": args.seed, "half": args.half, "arms": result}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
