@@ -48,7 +48,7 @@ from anonymizer.crops import VIDEO_MASK_SHAPE
 from anonymizer.detection.cascade import CascadeDetector
 from anonymizer.faces import Face, estimate_landmarks
 from anonymizer.motion import CameraMotion
-from anonymizer.tracking import DEFAULT_CONFIRM, DEFAULT_ENTRY, DEFAULT_LOOKAHEAD, DEFAULT_WEAK, FaceTracker
+from anonymizer.tracking import DEFAULT_CONFIRM, DEFAULT_ENTRY, DEFAULT_LOOKAHEAD, DEFAULT_WEAK, FaceTracker, boxes_at
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 KEEP_MATCH_IOU = 0.3  # a face pointed at in a frame belongs to the track whose box there overlaps it most, this much
@@ -101,6 +101,10 @@ class VideoOptions:
     # (benchmarks/video_weak_study.py, benchmarks/results/video_weak_tune.md).
     weak: float | None = DEFAULT_WEAK
     confirm: int = DEFAULT_CONFIRM
+    # The audit (where the pipeline's is not "off"): every this-many-th written frame is searched again by the
+    # second detector family; what it finds outside the hidden regions is flagged, and the flagged frames are
+    # grouped into time ranges in the report (flagged only: a box hidden in one frame of several would flicker).
+    audit_every: int = 5
 
     def codec_for(self, output: Path) -> str:
         webm = output.suffix.lower() == ".webm"
@@ -148,6 +152,32 @@ class VideoResult:
     tracks: list[dict] = field(default_factory=list)  # per track: id, first/last frame, method, keyframes
     kept: list[dict] = field(default_factory=list)  # tracks left visible (VideoEdits.keep), as ``tracks``
     unmatched_keeps: int = 0  # VideoEdits.keep pointers that met no track (their faces were hidden)
+    # The audit's flagged frames, grouped: per range, its first and last frame and time, the frames flagged, the
+    # best score and that find's box (see VideoOptions.audit_every).
+    review: list[dict] = field(default_factory=list)
+
+
+REVIEW_GAP = 2  # audited frames without a find that still join two flagged ones into one range
+
+
+def flagged_ranges(flags: list[tuple[int, float, list[float]]], every: int, fps: float | None) -> list[dict]:
+    """Group (frame, best score, its box) of the audited frames with a find into time ranges: frames at most
+    ``REVIEW_GAP`` audits apart join one range."""
+    ranges: list[dict] = []
+    for frame, score, box in sorted(flags):
+        last = ranges[-1] if ranges else None
+        if last is not None and frame - last["last_frame"] <= every * REVIEW_GAP:
+            last["last_frame"] = frame
+            last["frames_flagged"] += 1
+            if score > last["score"]:
+                last["score"], last["box"] = score, box
+        else:
+            ranges.append({"first_frame": frame, "last_frame": frame, "frames_flagged": 1, "score": score, "box": box})
+    for r in ranges:
+        r["score"] = round(float(r["score"]), 4)
+        if fps:
+            r["start_s"], r["end_s"] = round(r["first_frame"] / fps, 2), round(r["last_frame"] / fps, 2)
+    return ranges
 
 
 def anonymize_video(
@@ -232,6 +262,7 @@ class _Transcoder:
         self._motion: CameraMotion | None = None  # the camera's motion, frame to frame, for the tracker
         self.vout = None
         self.track_methods: dict[int, str] = {}
+        self.flags: list[tuple[int, float, list[float]]] = []  # the audit's: (frame, best score, its box)
 
     def run(self) -> VideoResult:
         av = self.av
@@ -274,7 +305,9 @@ class _Transcoder:
         tracks += [self._added_report(face) for face in self.added]
         for track in tracks:
             track["method"] = self.track_methods.get(track["id"])
+        every = max(self.options.audit_every, 1)
         return VideoResult(
+            review=flagged_ranges(self.flags, every, fps),
             frames=self.written,
             fps=fps,
             width=self.width,
@@ -463,6 +496,7 @@ class _Transcoder:
         for face in result.faces:
             if face.track is not None and face.method:
                 self.track_methods[face.track] = face.method
+        self._audit(result)
         image = result.image if not self.rotation else np.ascontiguousarray(np.rot90(result.image, -self.rotation))
         new = self.av.VideoFrame.from_ndarray(image, format="rgb24")
         new.pts, new.time_base = pts, time_base
@@ -471,6 +505,18 @@ class _Transcoder:
         self.faces += len(result.faces)
         if self.progress is not None and self.planned is not None:
             self.progress(self.found + self.written, self.total and 2 * self.total)  # searched, then written
+
+    def _audit(self, result) -> None:
+        """Search every ``audit_every``-th written frame again (the pipeline's audit); a find outside every hidden
+        region is noted for the report's ranges."""
+        if getattr(self.anonymizer, "audit", "off") == "off" or self.written % max(self.options.audit_every, 1):
+            return
+        kept = [box for _, box in boxes_at(self.kept, self.written)]  # faces a reviewer chose to leave visible
+        residuals = self.anonymizer.auditor.residuals(result.image, result.faces, self.anonymizer.mask_scale, kept)
+        residuals = [r for r in residuals if r.action != "dismissed"]
+        if residuals:
+            best = max(residuals, key=lambda r: r.score)
+            self.flags.append((self.written, float(best.score), [round(float(v), 1) for v in best.box]))
 
 
 @dataclass

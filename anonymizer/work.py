@@ -73,11 +73,12 @@ class ReportEntry:
     kept_tracks: list[dict] | None = None  # videos only: tracks a reviewer left visible (VideoEdits.keep)
     unmatched_keeps: int = 0  # videos only: keep pointers that met no track (those faces were hidden)
     residuals: list = field(default_factory=list)  # photos only: what the audit found (anonymizer.audit.Residual)
+    review: list[dict] = field(default_factory=list)  # videos only: the audit's flagged frames, as time ranges
 
     @property
     def flagged(self) -> int:
-        """The audit's finds left for a person to look at."""
-        return sum(1 for r in self.residuals if r.action == "flagged")
+        """The audit's finds left for a person to look at (in a video: its flagged time ranges)."""
+        return sum(1 for r in self.residuals if r.action == "flagged") + len(self.review)
 
     @property
     def face_count(self) -> int:
@@ -105,6 +106,9 @@ class ReportEntry:
                     video["kept_tracks"] = self.kept_tracks
                 if self.unmatched_keeps:
                     video["unmatched_keeps"] = self.unmatched_keeps
+                if self.review:  # the audit's flagged frames, as time ranges to look at
+                    video["flagged_ranges"] = self.review
+                    video["review"] = True
                 return video
             photo = {**head, "faces": [face.to_report() for face in self.faces]}
             if self.residuals:
@@ -237,6 +241,7 @@ def _process_video(
         tracks=result.tracks,
         kept_tracks=result.kept,
         unmatched_keeps=result.unmatched_keeps,
+        review=result.review,
     )
 
 

@@ -59,6 +59,8 @@ class Photo:
     # written file after a run), and the boxes of those the user said are no face (they stay visible).
     flags: list[Residual] = field(default_factory=list)
     dismissed: list[np.ndarray] = field(default_factory=list)
+    # Of a written video: the audit's flagged frames as time ranges (the report's "flagged_ranges").
+    flagged_ranges: list[dict] = field(default_factory=list)
 
     @property
     def relative(self) -> str:
@@ -89,6 +91,8 @@ class Photo:
 
     @property
     def needs_review(self) -> bool:
+        if self.is_video:
+            return bool(self.flagged_ranges)
         return bool(self.open_flags())
 
     def hide_flag(self, index: int) -> None:
@@ -102,11 +106,14 @@ class Photo:
         self.dismissed.append(self.flags[index].box.copy())
 
     def run_faces(self) -> list[Face] | Reviewed | None:
-        """What the run is given for this photo: its faces, with the finds the user dismissed when there are."""
+        """What the run is given for this photo: its faces, with what the user chose to leave visible (the
+        audit's finds they dismissed, and the faces they kept) when there is any, so that the run's audit leaves
+        those as they are too."""
         faces = self.faces()
-        if faces is None or not self.dismissed:
+        visible = self.dismissed + [f.box for f in self.excluded_faces()]
+        if faces is None or not visible:
             return faces
-        return Reviewed(tuple(faces), tuple(tuple(float(v) for v in b) for b in self.dismissed))
+        return Reviewed(tuple(faces), tuple(tuple(float(v) for v in b) for b in visible))
 
     def faces(self) -> list[Face] | None:
         """The faces to hide, the user's edits applied (copies: the pipeline writes into them)."""

@@ -19,6 +19,7 @@ from PySide6.QtCore import QItemSelectionModel, QRectF, QSettings, QSize, Qt, QT
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -192,6 +193,10 @@ class MainWindow(QMainWindow):
         self.frame_slider.valueChanged.connect(lambda _value: self._frame_timer.start())
         self.frame_label = QLabel()
         self.frame_label.setMinimumWidth(190)
+        # A written video's frames the audit flagged, as time ranges: choosing one shows its first frame.
+        self.range_box = QComboBox()
+        self.range_box.setToolTip("Frames of the written video the audit flagged a possible face in: choose to look")
+        self.range_box.activated.connect(self._range_chosen)
         # Dragging the slider asks for the frame it rests on, not for every frame it passes.
         self._frame_timer = QTimer(self)
         self._frame_timer.setSingleShot(True)
@@ -201,7 +206,9 @@ class MainWindow(QMainWindow):
         row = QHBoxLayout(self.frame_bar)
         row.setContentsMargins(8, 4, 8, 4)
         row.addWidget(self.frame_slider, 1)
+        row.addWidget(self.range_box)
         row.addWidget(self.frame_label)
+        self.range_box.hide()
         self.frame_bar.hide()
         return self.frame_bar
 
@@ -644,6 +651,9 @@ class MainWindow(QMainWindow):
                 items.append((_rect(box), FaceKind.EXCLUDED if kept else FaceKind.INCLUDED, track["id"], label))
         for i, face in enumerate(photo.added):
             items.append((_rect(face.box), FaceKind.ADDED, i, "added · every frame"))
+        for i, r in enumerate(photo.flagged_ranges):  # the audit's best find of a range, in the frames it spans
+            if r["first_frame"] <= photo.frame <= r["last_frame"]:
+                items.append((_rect(r["box"]), FaceKind.FLAGGED, i, f"a face? {r['score']:.2f} (audit)"))
         return items
 
     def _show_info(self) -> None:
@@ -681,10 +691,36 @@ class MainWindow(QMainWindow):
         self.frame_slider.setValue(photo.frame)
         self.frame_slider.blockSignals(False)
         self.frame_slider.setEnabled(photo.frames > 1)
+        self._show_ranges(photo)
         text = f"frame {photo.frame + 1}" + (f" of {photo.frames}" if photo.frames else "")
         if photo.fps:
             text += f"  ·  {_timestamp(photo.frame / photo.fps)}"
         self.frame_label.setText(text)
+
+    def _show_ranges(self, photo: Photo) -> None:
+        """The written video's flagged ranges in the box beside the slider (hidden when there are none)."""
+        ranges = photo.flagged_ranges if _written_video(photo) else []
+        self.range_box.setVisible(bool(ranges))
+        if not ranges:
+            return
+        self.range_box.blockSignals(True)
+        self.range_box.clear()
+        self.range_box.addItem(f"{len(ranges)} flagged range{'s' if len(ranges) != 1 else ''}…", None)
+        for r in ranges:
+            when = (
+                f"{_timestamp(r['start_s'])}–{_timestamp(r['end_s'])}"
+                if "start_s" in r
+                else f"frames {r['first_frame'] + 1}–{r['last_frame'] + 1}"
+            )
+            self.range_box.addItem(f"{when}  ·  a face? {r['score']:.2f}", r["first_frame"])
+        here = next((i + 1 for i, r in enumerate(ranges) if r["first_frame"] <= photo.frame <= r["last_frame"]), 0)
+        self.range_box.setCurrentIndex(here)
+        self.range_box.blockSignals(False)
+
+    def _range_chosen(self, index: int) -> None:
+        frame = self.range_box.itemData(index)
+        if frame is not None:
+            self.show_frame(int(frame))
 
     def show_frame(self, index: int) -> None:
         """Show frame ``index`` of the selected video, and look for its faces (as the run will in every frame)."""
@@ -715,6 +751,13 @@ class MainWindow(QMainWindow):
     def _face_clicked(self, kind: FaceKind, index: int) -> None:
         photo = self.current
         if photo is None:
+            return
+        if kind is FaceKind.FLAGGED and photo.is_video:
+            self.statusBar().showMessage(
+                "The audit found what may be a face here in these frames; if it is one, draw a box over it and "
+                "write the video again",
+                8000,
+            )
             return
         if kind is FaceKind.FLAGGED:  # choose the flag the review keys act on
             self.flag = index
@@ -950,6 +993,8 @@ class MainWindow(QMainWindow):
             if photo.is_video:
                 photo.tracks = list(entry.tracks or [])
                 photo.kept_tracks = list(entry.kept_tracks or [])
+                photo.flagged_ranges = list(entry.review or [])
+                self.model.raise_for_review(photo)
                 if entry.unmatched_keeps:
                     n = entry.unmatched_keeps
                     self.statusBar().showMessage(
@@ -961,6 +1006,7 @@ class MainWindow(QMainWindow):
             photo.status, photo.error = ERROR, entry.error
         self.model.changed(photo)
         if photo is self.current:
+            self._show_frame_bar()
             self._show_faces()
             self._request_preview()
             self._show_info()

@@ -574,3 +574,39 @@ def test_searching_every_second_frame_still_hides_the_face_in_every_frame(tmp_pa
     assert min(hidden[1]) > 0.8
     for k in range(24):
         assert hidden[2][k] >= hidden[1][k] - 0.03, f"frame {k}: {hidden[2][k]:.2f} hidden, {hidden[1][k]:.2f} before"
+
+
+def test_the_audit_flags_video_frames_as_time_ranges_in_the_report(tmp_path, monkeypatch):
+    """Every fifth written frame is searched again; a find outside the hidden faces is flagged (not hidden: a box
+    in one frame of five would flicker) and the flagged frames are grouped into time ranges."""
+    from anonymizer.audit import Audit
+
+    class Search:
+        def find(self, image, threshold):  # a "face" far from the clip's face in frames 10-14 only
+            box = np.array([[250, 180, 300, 230]], np.float32) if seen.pop(0) else np.zeros((0, 4), np.float32)
+            return box, np.array([0.95][: len(box)], np.float32), np.zeros((len(box), 5, 2), np.float32)
+
+    seen = [10 <= k <= 14 for k in range(0, 24, 5)]  # the audited frames: 0, 5, 10, 15, 20
+    src = tmp_path / "in"
+    src.mkdir()
+    make_clip(src / "clip.mp4", frames=24, audio=False)
+    anonymizer = Anonymizer(method="solid", detector=_FindsThePaste(), auditor=Audit(detector=Search()))
+    batch, (entry,) = _run(src, tmp_path / "out", anonymizer)
+    assert not seen, "every fifth frame audited"
+    report = entry.to_dict()
+    assert report["review"] is True and batch.need_review == 1
+    (flagged,) = report["flagged_ranges"]
+    assert flagged["first_frame"] == flagged["last_frame"] == 10 and flagged["box"] == [250.0, 180.0, 300.0, 230.0]
+    assert flagged["start_s"] == round(10 / 12, 2)
+    before, after = _video_frames(src / "clip.mp4"), _video_frames(tmp_path / "out" / "clip.mp4")
+    assert np.abs(before[10][185:225, 255:295].astype(int) - after[10][185:225, 255:295]).max() <= 24, "left as is"
+
+
+def test_flagged_frames_close_together_are_one_range():
+    from anonymizer.video import flagged_ranges
+
+    ranges = flagged_ranges(
+        [(0, 0.7, [0, 0, 1, 1]), (5, 0.9, [1, 1, 2, 2]), (15, 0.6, [0, 0, 1, 1]), (40, 0.8, [3, 3, 4, 4])], 5, 25.0
+    )
+    assert [(r["first_frame"], r["last_frame"], r["frames_flagged"]) for r in ranges] == [(0, 15, 3), (40, 40, 1)]
+    assert ranges[0]["score"] == 0.9 and ranges[0]["box"] == [1, 1, 2, 2] and ranges[1]["end_s"] == 1.6

@@ -325,6 +325,9 @@ def test_a_dropped_video_is_previewed_frame_by_frame_and_written_with_frame_prog
     pytest.importorskip("av")
     from test_video import make_clip
 
+    # The fake detector's boxes are not where the clip's face is: the real audit would flag her face (see the
+    # flagged-ranges test); here it finds nothing.
+    monkeypatch.setattr("anonymizer.audit._RetinaFaceSearch", NoFinds)
     folder = tmp_path / "in"
     write_noise(folder / "a.png", 1)
     make_clip(folder / "clip.mp4", frames=12, size=(W, H), audio=False)
@@ -460,6 +463,13 @@ def test_a_photo_the_audit_flags_is_counted_in_the_summary_and_listed_in_the_rep
     assert entry["review"] is True and entry["residuals"][0]["action"] == "flagged"
 
 
+class NoFinds:
+    """The audit's search, finding nothing."""
+
+    def find(self, image, threshold):
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32)
+
+
 class FlagsSome:
     """The audit's search: flags MISSED (score 0.7, in doubt) in the photos whose bottom-right pixel is listed."""
 
@@ -509,3 +519,54 @@ def test_the_review_queue_puts_the_photos_in_doubt_first_and_one_key_hides_a_fla
     written_c = read_image(tmp_path / "out" / "c.png").rgb
     assert not np.array_equal(region(written_b, MISSED), region(original["b.png"], MISSED)), "hidden"
     assert np.array_equal(region(written_c, MISSED), region(original["c.png"], MISSED)), "left as it is"
+
+
+def test_a_written_videos_flagged_ranges_are_listed_beside_the_slider_and_one_click_shows_them(
+    qtbot, window, tmp_path, monkeypatch
+):
+    pytest.importorskip("av")
+    from test_video import make_clip
+
+    class Search:  # the audit's search: a possible face once the clip's moving face is past x = 50 (frame 5 on)
+        def find(self, image, threshold):
+            cols = np.nonzero(np.abs(image[120:190].astype(int) - 110).max(axis=(0, 2)) > 30)[0]
+            if not len(cols) or cols.min() <= 50:  # the audited frames are 0, 5 and 10: 5 and 10 are flagged
+                return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32)
+            return np.array([MISSED], np.float32), np.array([0.93], np.float32), np.zeros((1, 5, 2), np.float32)
+
+    monkeypatch.setattr("anonymizer.audit._RetinaFaceSearch", Search)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_clip(folder / "clip.mp4", frames=12, size=(W, H), audio=False)
+    drop(window, [folder])
+    wait_all_detected(qtbot, window)
+    video = window.model.photos[0]
+    window.select_row(0)
+    report = run(qtbot, window, tmp_path / "out")
+    (entry,) = report["images"]
+    assert entry["review"] is True and [(r["first_frame"], r["last_frame"]) for r in entry["flagged_ranges"]] == [
+        (5, 10)
+    ]
+    assert window.last_summary.review == 1 and video.flagged_ranges and video.needs_review
+    qtbot.waitUntil(lambda: window.range_box.isVisible(), timeout=TIMEOUT)
+    assert window.range_box.count() == 2 and "a face? 0.93" in window.range_box.itemText(1)
+    window.range_box.activated.emit(1)  # the user picks the range: its first frame is shown, the find outlined
+    qtbot.waitUntil(lambda: video.frame == 5, timeout=TIMEOUT)
+    flagged = [i for i in window.preview.faces if i.kind is FaceKind.FLAGGED]
+    assert [i.rect().getCoords() for i in flagged] == [MISSED]
+
+
+def test_a_face_kept_visible_is_left_visible_by_the_runs_audit_too(tmp_path):
+    """A face the user keeps is not hidden, and the run is told, so that its audit does not hide it again (a
+    face the audit is sure of would be)."""
+    from anonymizer.audit import Reviewed
+    from anonymizer.gui.photos import Photo
+    from conftest import make_face
+
+    photo = Photo(tmp_path / "a.png", tmp_path)
+    photo.set_detected([make_face(FACE_A), make_face(FACE_B)])
+    assert isinstance(photo.run_faces(), list), "nothing kept: the faces alone"
+    photo.toggle(0)  # keep A
+    run = photo.run_faces()
+    assert isinstance(run, Reviewed) and [tuple(f.box) for f in run.faces] == [FACE_B]
+    assert run.dismissed == (FACE_A,)
