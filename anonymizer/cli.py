@@ -194,8 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--device",
         choices=("auto", "cpu", "cuda"),
         default="auto",
-        help="where the generator (--method gan) runs (default: auto: CUDA when onnxruntime has it, from "
-        "anonymizer[gpu], else the CPU); the detector runs on the CPU",
+        help="where the detector and the generator run (default: auto: CUDA when onnxruntime has it, from "
+        "anonymizer[gpu], else the CPU)",
     )
     parser.add_argument(
         "--gan-backend",

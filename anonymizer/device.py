@@ -63,3 +63,21 @@ def set_threads(threads: int) -> None:
 def threads() -> int:
     """Threads per network call: as set by :func:`set_threads`, else every core."""
     return _threads if _threads is not None else cpu_count()
+
+
+def onnx_providers(device: str = "auto") -> list[str]:
+    """onnxruntime's execution providers for ``device``: ``auto`` takes CUDA where onnxruntime has it (the
+    ``onnxruntime-gpu`` build, ``anonymizer[gpu]``), else the CPU."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda")
+    import onnxruntime as ort
+
+    has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
+    if device == "cuda" and not has_cuda:
+        raise RuntimeError(
+            "--device cuda was asked for, but this onnxruntime has no CUDA provider: "
+            "pip install 'anonymizer[gpu]' (onnxruntime-gpu) for the detector and the generator on a GPU"
+        )
+    if device != "cpu" and has_cuda:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]

@@ -18,7 +18,7 @@ import numpy as np
 
 from anonymizer.align import InnerMask, alignable
 from anonymizer.crops import FaceCrop, Region
-from anonymizer.device import torch_available
+from anonymizer.device import onnx_providers, torch_available
 from anonymizer.models.config import GeneratorConfig, model_arrays, painted_landmarks
 from anonymizer.models.io import WeightsError, config_of, onnx_export_of, read_info
 
@@ -33,24 +33,6 @@ def default_weights() -> Path:
     from importlib.resources import files
 
     return Path(str(files("anonymizer.weights") / "generator.safetensors"))
-
-
-def onnx_providers(device: str = "auto") -> list[str]:
-    """onnxruntime's execution providers for ``device``: ``auto`` takes CUDA where onnxruntime has it (the
-    ``onnxruntime-gpu`` build, ``anonymizer[gpu]``), else the CPU."""
-    if device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda")
-    import onnxruntime as ort
-
-    has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
-    if device == "cuda" and not has_cuda:
-        raise RuntimeError(
-            "--device cuda was asked for, but this onnxruntime has no CUDA provider: "
-            "pip install 'anonymizer[gpu]' (onnxruntime-gpu) for the generator on a GPU"
-        )
-    if device != "cpu" and has_cuda:
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    return ["CPUExecutionProvider"]
 
 
 class OnnxGenerator:

@@ -450,3 +450,36 @@ def test_the_retinaface_pass_adds_only_what_the_cascade_did_not_find(astronaut):
     blind.retinaface = retina
     assert len(blind.detect(astronaut)) == 1
     assert blind.detect(astronaut, extra=False) == [], "the video's in-between frames run the photo pass only"
+
+
+def test_the_detector_runs_on_the_device_asked_for(monkeypatch):
+    """``--device cuda``: every ONNX network of the default detector asks for onnxruntime's CUDA provider (the
+    CPU's behind it); ``auto`` takes it where onnxruntime has it; ``cpu`` never; ``cuda`` without it is a
+    clear error."""
+    import onnxruntime as ort
+
+    from anonymizer.detection import make_detector
+
+    made = []
+    real = ort.InferenceSession
+
+    def spy(path, options=None, providers=None):
+        made.append(list(providers))
+        return real(path, options, providers=["CPUExecutionProvider"])  # this machine has no GPU to run it on
+
+    monkeypatch.setattr(ort, "InferenceSession", spy)
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    make_detector("default", device="cuda")
+    assert len(made) == 2 and all(p == ["CUDAExecutionProvider", "CPUExecutionProvider"] for p in made)
+    made.clear()
+    make_detector("default", device="auto")
+    assert made and all(p[0] == "CUDAExecutionProvider" for p in made)
+    made.clear()
+    make_detector("default", device="cpu")
+    assert made and all(p == ["CPUExecutionProvider"] for p in made)
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    made.clear()
+    make_detector("default", device="auto")
+    assert made and all(p == ["CPUExecutionProvider"] for p in made)
+    with pytest.raises(RuntimeError, match="no CUDA provider"):
+        make_detector("default", device="cuda")

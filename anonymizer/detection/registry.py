@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from anonymizer.detection._onnx import on_device
 from anonymizer.detection.blazeface import BlazeFaceDetector
 from anonymizer.detection.cascade import (
     BLAZEFACE_GROW,
@@ -42,8 +43,13 @@ def make_detector(
     default plus a BlazeFace pass for large faces); for comparison, ``yunet+centerface`` (the previous default:
     YuNet with its verifier, and CenterFace), ``union-yunet`` (YuNet on the photo and the mirrored photo, with
     its verifier), and ``yunet``, ``centerface``, ``blazeface`` (at MediaPipe's 0.5), ``mtcnn`` alone.
-    ``threshold`` is the default's (YuNet's own thresholds are fixed where it is a member); ``device`` is
-    MTCNN's."""
+    ``threshold`` is the default's (YuNet's own thresholds are fixed where it is a member); ``device`` is where
+    the ONNX networks run (:func:`anonymizer.detection._onnx.on_device`), and MTCNN's."""
+    with on_device(device):
+        return _make(name, threshold, min_face_size, device)
+
+
+def _make(name: str, threshold: float, min_face_size: int, device: str):
     if name == "default":
         return CascadeDetector(threshold, min_face_size, **default_retinaface())
     if name == "cascade":

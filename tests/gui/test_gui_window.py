@@ -559,9 +559,10 @@ def test_a_written_videos_flagged_ranges_are_listed_beside_the_slider_and_one_cl
 def test_a_face_kept_visible_is_left_visible_by_the_runs_audit_too(tmp_path):
     """A face the user keeps is not hidden, and the run is told, so that its audit does not hide it again (a
     face the audit is sure of would be)."""
-    from anonymizer.audit import Reviewed
     from anonymizer.gui.photos import Photo
     from conftest import make_face
+
+    from anonymizer.audit import Reviewed
 
     photo = Photo(tmp_path / "a.png", tmp_path)
     photo.set_detected([make_face(FACE_A), make_face(FACE_B)])
