@@ -232,7 +232,7 @@ def markdown(result: dict) -> str:
         f"{result['ours'].get('cut_face_frames', 0)} of them cut by the frame's edge.",
         "",
         "| tool | face-frames hidden | 20-32 px | 32-64 px | >=64 px | cut by the edge | single-frame misses "
-        "| longest visible run | frames/s (blur, 720p) |",
+        f"| longest visible run | frames/s (blur, {SIZE[1]}p) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for tool in ("ours", "deface"):
@@ -248,6 +248,12 @@ def markdown(result: dict) -> str:
             else f"| {tool} | **{100 * r['hidden']:.2f}%** | {' | '.join(cells)} | {r['single_frame_misses']} "
             f"| {r['longest_visible_run']} | - |"
         )
+    if result["speed"].get("ours") and result["speed"].get("deface"):
+        ratio = result["speed"]["deface"] / result["speed"]["ours"]
+        lines += [
+            "",
+            f"Whole-process time, ours over deface's: **{ratio:.2f}x** (median of {len(result['times']['ours'])}).",
+        ]
     stage = result.get("stage")
     if stage:
         lines += [
@@ -293,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--clips", type=int, default=8)
+    parser.add_argument("--size", default="1280x720", help="the clips' frame size, WxH (default: %(default)s)")
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -318,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     add_pause_argument(parser)
     parser.add_argument("--ours", default="", help="extra arguments for anonymize, e.g. '--detector centerface'")
     args = parser.parse_args(argv)
+    global SIZE
+    SIZE = tuple(int(v) for v in args.size.split("x"))
 
     rng = np.random.default_rng(args.seed)
     photos = [
@@ -355,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {
         "command": "python -m benchmarks.video " + " ".join(argv if argv is not None else sys.argv[1:]),
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "size": list(SIZE),
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
         "clips": len(clip_paths),
         "paths": args.paths,
