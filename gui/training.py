@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from anonymizer.device import TRAIN_EXTRA, torch_available
-from anonymizer.training.recipes import train_commands
+from anonymizer.training.recipes import RECIPES, train_commands
 
 TRAIN_COMMAND = [sys.executable, "-m", "anonymizer.training.cli"]
 _PROGRESS = re.compile(r"(\d+)/(\d+)\s*\[")  # tqdm: "training:  40%|####  | 40/100 [00:10<00:15, ...]"
@@ -124,18 +124,19 @@ class TrainingPanel(QWidget):
             self.resolution.addItem(f"{r} px", r)
         self.resolution.setToolTip("From scratch only: fine-tuning keeps the shipped generator's resolution")
         form.addRow("Re&solution", self.resolution)
+        recipe = RECIPES["fine-tune"]  # the form's defaults are the recipe's
         self.steps = QSpinBox()
         self.steps.setRange(1, 10_000_000)
-        self.steps.setValue(5000)
+        self.steps.setValue(recipe.phases[-1][0])
         self.steps.setSingleStep(500)
         form.addRow("S&teps", self.steps)
         self.checkpoint_every = QSpinBox()
         self.checkpoint_every.setRange(1, 1_000_000)
-        self.checkpoint_every.setValue(250)
+        self.checkpoint_every.setValue(recipe.options["checkpoint_every"])
         form.addRow("Sample &every", self.checkpoint_every)
         self.batch_size = QSpinBox()
         self.batch_size.setRange(1, 4096)
-        self.batch_size.setValue(32)
+        self.batch_size.setValue(recipe.options["batch_size"])
         form.addRow("&Batch size", self.batch_size)
         layout.addLayout(form)
 
