@@ -63,7 +63,7 @@ class Codec:
 
 
 CODECS = {
-    "h264": Codec("libx264", 18, 51, (("preset", "medium"),)),
+    "h264": Codec("libx264", 18, 51, (("preset", "veryfast"),)),  # benchmarks/results/video_encoder.md
     "h265": Codec("libx265", 20, 51, (("preset", "medium"), ("x265-params", "log-level=error"))),
     "vp9": Codec("libvpx-vp9", 24, 63, (("b", "0"), ("row-mt", "1"))),
     "av1": Codec("libsvtav1", 30, 63, (("preset", "8"),)),
