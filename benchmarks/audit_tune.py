@@ -33,6 +33,7 @@ from anonymizer.crops import DEFAULT_MASK_SCALE, hidden_region
 from anonymizer.detection import box_iou, make_detector
 from anonymizer.pipeline import Anonymizer
 from benchmarks import detection as bench
+from benchmarks.photo_sets import make_set
 from benchmarks.wider_split import HALVES, select_half
 
 FLAGS = (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     results = {}
     for set_name in args.sets.split(","):
-        chosen = bench.make_set(set_name, photos, Path(tempfile.mkdtemp(prefix=f"{set_name}-")))
+        chosen = make_set(set_name, photos, Path(tempfile.mkdtemp(prefix=f"{set_name}-")))
         started = time.time()
         facts = [photo_facts(p, anonymizer, search) for p in chosen]
         results[set_name] = [tally(facts, *candidate) for candidate in grid]

@@ -60,7 +60,6 @@ subprocess that answers in JSON.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import platform
@@ -76,6 +75,16 @@ import numpy as np
 from anonymizer.crops import DEFAULT_MASK_SCALE, hidden_region
 from anonymizer.detection import box_iou, make_detector
 from benchmarks.common import ROOT
+from benchmarks.photo_sets import (
+    HARD_MAKERS,
+    HARD_SETS,
+    Photo,
+    cut_photos,
+    load_photos,
+    pick,
+    read_rgb,
+    turn_photos,
+)
 from benchmarks.wider_split import HALVES, select_half
 from benchmarks.wider_split import SEED as SPLIT_SEED
 
@@ -155,227 +164,6 @@ def tool_spec(name: str) -> tuple:
         _cascade(border=photo, large_border=large, border_mode=mode),
         f"ours, {mode} border: {photo:g} of the side on the photo pass, {large:g} on the scaled-down pass",
     )
-
-
-# ---------------------------------------------------------------- ground truth
-
-
-@dataclass
-class Photo:
-    path: Path
-    name: str
-    faces: np.ndarray  # Nx4 int x1y1x2y2 (exclusive ends), valid faces
-    ignored: np.ndarray  # Mx4, invalid=1 boxes
-
-
-def load_photos(data: Path) -> list[Photo]:
-    valid: dict[str, list] = {}
-    ignored: dict[str, list] = {}
-    with open(data / "boxes.csv", newline="") as f:
-        for row in csv.DictReader(f):
-            x, y, w, h = (int(row[k]) for k in ("x", "y", "w", "h"))
-            target = ignored if row["invalid"] == "1" else valid
-            target.setdefault(row["image"], []).append([x, y, x + w, y + h])
-            valid.setdefault(row["image"], [])
-    names = sorted(valid)
-    return [
-        Photo(
-            data / "images" / n,
-            n,
-            np.asarray(valid[n], dtype=np.int64).reshape(-1, 4),
-            np.asarray(ignored.get(n, []), dtype=np.int64).reshape(-1, 4),
-        )
-        for n in names
-    ]
-
-
-def turn_box(boxes: np.ndarray, angle: int, h: int, w: int) -> np.ndarray:
-    """Boxes of an h x w photo, in the photo turned ``angle`` degrees clockwise."""
-    x1, y1, x2, y2 = (boxes[:, i] for i in range(4))
-    if angle == 90:
-        out = [h - y2, x1, h - y1, x2]
-    elif angle == 180:
-        out = [w - x2, h - y2, w - x1, h - y1]
-    else:
-        out = [y1, w - x2, y2, w - x1]
-    return np.stack(out, axis=1).reshape(-1, 4)
-
-
-def turn_photos(photos: list[Photo], angle: int, folder: Path) -> list[Photo]:
-    """The photos turned ``angle`` degrees clockwise (written losslessly into ``folder``), boxes turned alike:
-    every face lies sideways (90, 270) or upside down (180)."""
-    from PIL import Image
-
-    out = []
-    for photo in photos:
-        image = read_rgb(photo.path)
-        h, w = image.shape[:2]
-        path = folder / (photo.name.replace("/", "__") + ".png")
-        Image.fromarray(np.ascontiguousarray(np.rot90(image, k=-angle // 90))).save(path)
-        out.append(Photo(path, photo.name, turn_box(photo.faces, angle, h, w), turn_box(photo.ignored, angle, h, w)))
-    return out
-
-
-def clip_boxes(boxes: np.ndarray, x0: int, y0: int, shape: tuple[int, int], keep_all: bool = False) -> np.ndarray:
-    """Boxes of a photo, in its window from (x0, y0) of ``shape`` (height, width), clipped to it; those left
-    under 2 px wide or high are dropped (unless ``keep_all``: one row per box, in order)."""
-    h, w = shape
-    b = np.clip(boxes - [x0, y0, x0, y0], 0, [w, h, w, h]).reshape(-1, 4)
-    return b if keep_all else b[(b[:, 2] - b[:, 0] >= 2) & (b[:, 3] - b[:, 1] >= 2)].reshape(-1, 4)
-
-
-def cut_photos(photos: list[Photo], folder: Path, min_face: int = 32) -> list[Photo]:
-    """Each photo cut through the middle of its largest face (of ``min_face`` px or more; photos without one
-    are left out) by its left edge (even photos) or its bottom edge (odd ones), written losslessly into
-    ``folder``, boxes clipped to the cut photo (boxes left under 2 px wide or high dropped)."""
-    from PIL import Image
-
-    out = []
-    for photo in photos:
-        sizes = np.maximum(photo.faces[:, 2] - photo.faces[:, 0], photo.faces[:, 3] - photo.faces[:, 1])
-        if not len(sizes) or sizes.max() < min_face:
-            continue
-        x1, y1, x2, y2 = photo.faces[int(np.argmax(sizes))]
-        image = read_rgb(photo.path)
-        h, w = image.shape[:2]
-        left = len(out) % 2 == 0
-        window = [(x1 + x2) // 2, 0, w, h] if left else [0, 0, w, (y1 + y2) // 2]
-        image = image[window[1] : window[3], window[0] : window[2]]
-        path = folder / (photo.name.replace("/", "__") + ".png")
-        Image.fromarray(np.ascontiguousarray(image)).save(path)
-        faces, ignored = (clip_boxes(b, window[0], window[1], image.shape[:2]) for b in (photo.faces, photo.ignored))
-        out.append(Photo(path, photo.name, faces, ignored))
-    return out
-
-
-HARD_SETS = ("upscale", "dark", "tilt")
-
-
-def _draw(name: str, salt: str) -> np.random.Generator:
-    """A generator seeded by the photo's name: each hard photo is made the same way in every run."""
-    return np.random.default_rng([SPLIT_SEED, *f"{salt}:{name}".encode()])
-
-
-def upscale_photos(photos: list[Photo], folder: Path, min_face: int = 40, max_side: int = 1600) -> list[Photo]:
-    """Large faces: each photo with a face of ``min_face`` px or more scaled up so that its largest face is
-    300-800 px (drawn per photo), then cut to a window of at most ``max_side`` px a side placed at random
-    around that face (boxes scaled and clipped; boxes left under 2 px dropped). A face the window cuts to less
-    than 60 % of its box, or that was under 16 px in the photo (a blob, scaled up), is kept as an ignored box:
-    a detection on it is not false, and it is not counted as a face to hide."""
-    import cv2
-    from PIL import Image
-
-    out = []
-    for photo in photos:
-        sizes = np.maximum(photo.faces[:, 2] - photo.faces[:, 0], photo.faces[:, 3] - photo.faces[:, 1])
-        if not len(sizes) or sizes.max() < min_face:
-            continue
-        rng = _draw(photo.name, "upscale")
-        big = int(np.argmax(sizes))
-        f = rng.uniform(300, 800) / float(sizes[big])
-        image = read_rgb(photo.path)
-        h, w = (int(round(v * f)) for v in image.shape[:2])
-        x1, y1, x2, y2 = (photo.faces[big] * f).astype(int)
-        ww, wh = min(w, max(max_side, x2 - x1)), min(h, max(max_side, y2 - y1))
-        x0 = int(rng.integers(max(0, x2 - ww), max(0, min(x1, w - ww)) + 1))
-        y0 = int(rng.integers(max(0, y2 - wh), max(0, min(y1, h - wh)) + 1))
-        # Only the window is resized: the rest of the photo scaled up would not fit in memory.
-        src = (np.array([x0, y0, x0 + ww, y0 + wh]) / f).round().astype(int)
-        crop = image[max(src[1], 0) : src[3], max(src[0], 0) : src[2]]
-        window = cv2.resize(crop, (ww, wh), interpolation=cv2.INTER_CUBIC)
-        path = folder / (photo.name.replace("/", "__") + ".png")
-        Image.fromarray(np.ascontiguousarray(window)).save(path)
-        scaled = (photo.faces * f).round().astype(np.int64)
-        whole = _area(clip_boxes(scaled, x0, y0, (wh, ww), keep_all=True)) >= 0.6 * _area(scaled)
-        whole &= sizes >= 16
-        faces = clip_boxes(scaled[whole], x0, y0, (wh, ww))
-        rest = np.concatenate([scaled[~whole], (photo.ignored * f).round().astype(np.int64)]).reshape(-1, 4)
-        out.append(Photo(path, photo.name, faces, clip_boxes(rest, x0, y0, (wh, ww))))
-    return out
-
-
-def _area(boxes: np.ndarray) -> np.ndarray:
-    return (boxes[:, 2] - boxes[:, 0]).clip(0) * (boxes[:, 3] - boxes[:, 1]).clip(0)
-
-
-def dark_photos(photos: list[Photo], folder: Path) -> list[Photo]:
-    """Dim and flat light: each photo darkened (gamma 1.8-2.6) and its contrast lowered to 40-70 % about its
-    mean (drawn per photo), then lightly noised as a camera does in the dark; the boxes are the photo's."""
-    from PIL import Image
-
-    out = []
-    for photo in photos:
-        rng = _draw(photo.name, "dark")
-        image = read_rgb(photo.path).astype(np.float32) / 255.0
-        image = image ** rng.uniform(1.8, 2.6)
-        image = image.mean() + (image - image.mean()) * rng.uniform(0.4, 0.7)
-        image = image + rng.normal(0, 0.01, image.shape)
-        path = folder / (photo.name.replace("/", "__") + ".png")
-        Image.fromarray(np.clip(image * 255 + 0.5, 0, 255).astype(np.uint8)).save(path)
-        out.append(Photo(path, photo.name, photo.faces, photo.ignored))
-    return out
-
-
-def _turned_boxes(boxes: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Each box turned by the 2x3 ``matrix``, as the axis-aligned box of the same area about its turned centre
-    (the face's own extent, not the larger box around its turned corners)."""
-    if not len(boxes):
-        return boxes.reshape(-1, 4)
-    centre = np.column_stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2, np.ones(len(boxes))])
-    c = centre @ matrix.T
-    half = np.sqrt((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])) / 2
-    return np.column_stack([c[:, 0] - half, c[:, 1] - half, c[:, 0] + half, c[:, 1] + half]).round().astype(np.int64)
-
-
-def tilt_photos(photos: list[Photo], folder: Path) -> list[Photo]:
-    """Faces at any angle: each photo turned by an angle drawn from -180 to 180 degrees (per photo) about its
-    centre, on a canvas large enough to hold it all (black corners); boxes as :func:`_turned_boxes`."""
-    import cv2
-    from PIL import Image
-
-    out = []
-    for photo in photos:
-        angle = float(_draw(photo.name, "tilt").uniform(-180, 180))
-        image = read_rgb(photo.path)
-        h, w = image.shape[:2]
-        matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-        cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
-        nw, nh = int(h * sin + w * cos + 0.5), int(h * cos + w * sin + 0.5)
-        matrix[0, 2] += nw / 2 - w / 2
-        matrix[1, 2] += nh / 2 - h / 2
-        turned = cv2.warpAffine(image, matrix, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
-        path = folder / (photo.name.replace("/", "__") + ".png")
-        Image.fromarray(turned).save(path)
-        faces, ignored = (clip_boxes(_turned_boxes(b, matrix), 0, 0, (nh, nw)) for b in (photo.faces, photo.ignored))
-        out.append(Photo(path, photo.name, faces, ignored))
-    return out
-
-
-HARD_MAKERS = {"upscale": upscale_photos, "dark": dark_photos, "tilt": tilt_photos}
-
-
-def make_set(name: str, photos: list[Photo], folder: Path) -> list[Photo]:
-    """The photos as they are (``photos``), cut through a face (``cut``), or a hard set, written into ``folder``."""
-    if name == "photos":
-        return photos
-    if name == "cut":
-        return cut_photos(photos, folder)
-    return HARD_MAKERS[name](photos, folder)
-
-
-def pick(photos: list[Photo], limit: int | None) -> list[Photo]:
-    """``limit`` photos spread evenly over the (event-sorted) list, so every event is in."""
-    if not limit or limit >= len(photos):
-        return photos
-    idx = np.linspace(0, len(photos) - 1, limit).round().astype(int)
-    return [photos[i] for i in sorted(set(idx.tolist()))]
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    from PIL import Image, ImageOps
-
-    with Image.open(path) as im:
-        return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
 
 
 # ---------------------------------------------------------------- regions and metrics
@@ -797,7 +585,9 @@ def main(argv: list[str] | None = None) -> int:
         choices=HARD_SETS,
         default=None,
         help="a harder set made from the photos of --half: upscale (largest face 300-800 px), dark (dim, flat, "
-        "noisy), tilt (turned by any angle)",
+        "noisy), tilt (turned by any angle), occluded (each face of 24 px or more partly covered: sunglasses, a "
+        "hand, a microphone, food, another head), pasted (face photos of ../shared/data/faces pasted into the "
+        "scenes at 12-640 px, as prints or blended; benchmarks/photo_sets.py)",
     )
     args = ap.parse_args(argv)
     if args.threads > 0:

@@ -29,6 +29,7 @@ from anonymizer.detection import CascadeDetector
 from anonymizer.detection.cascade import find_turned, new_faces
 from anonymizer.detection.retinaface import RetinaFaceDetector
 from benchmarks import detection as bench
+from benchmarks.photo_sets import make_set
 from benchmarks.wider_split import HALVES, select_half
 
 THRESHOLDS = (0.3, 0.5, 0.7, 0.9)
@@ -139,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     net = RetinaFaceDetector(FLOOR, side=640)
     results = {}
     for set_name in args.sets.split(","):
-        chosen = bench.make_set(set_name, photos, Path(tempfile.mkdtemp(prefix=f"{set_name}-")))
+        chosen = make_set(set_name, photos, Path(tempfile.mkdtemp(prefix=f"{set_name}-")))
         started = time.time()
         results[set_name] = run_set(chosen, cascade, net)
         print(f"{set_name}: {len(chosen)} photos, {time.time() - started:.0f} s", file=sys.stderr, flush=True)

@@ -150,6 +150,21 @@ def make_clip(photo, path: Path, frames: int, seed: int, paths: str = "pan") -> 
     return truth
 
 
+def clip_photo(data: Path, seed: int):
+    """The first tune-half WIDER photo with five or more faces of 12 px or more, in a seeded order."""
+    photos = select_half(load_photos(data), "tune")
+    usable = [p for p in photos if (np.max(p.faces[:, 2:] - p.faces[:, :2], axis=1) >= 12).sum() >= 5]
+    return usable[np.random.default_rng(seed).integers(len(usable))]
+
+
+def timing_clip(photo, path: Path, size: str, frames: int, seed: int) -> None:
+    """The clip the timing benchmarks (``video_profile``, ``video_encoder``) run on: an ``exit`` clip of
+    ``photo`` at ``size`` (WxH), which becomes this module's frame size (:data:`SIZE`) from here on."""
+    global SIZE
+    SIZE = tuple(int(v) for v in size.split("x"))
+    make_clip(photo, path, frames, seed, "exit")
+
+
 def decode(path: Path) -> list[np.ndarray]:
     import av
 

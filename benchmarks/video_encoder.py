@@ -30,7 +30,6 @@ import numpy as np
 from benchmarks import video as bench_video
 from benchmarks.common import RESULTS, add_pause_argument, command_line, paused, write_results
 from benchmarks.detection import DEFAULT_DATA
-from benchmarks.video_profile import clip_photo
 
 
 def frames_of(clip: Path) -> list[np.ndarray]:
@@ -111,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="video_encoder")
     add_pause_argument(parser)
     args = parser.parse_args(argv)
-    photo = clip_photo(args.data, args.seed)
+    photo = bench_video.clip_photo(args.data, args.seed)
     result = {
         "when": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
@@ -123,10 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes.split(","):
-            w, h = (int(v) for v in size.split("x"))
-            bench_video.SIZE = (w, h)
             clip = Path(tmp) / f"clip_{size}.mp4"
-            bench_video.make_clip(photo, clip, args.frames, args.seed, "exit")
+            bench_video.timing_clip(photo, clip, size, args.frames, args.seed)
             frames = frames_of(clip)
             rows = []
             with paused(args.pause):

@@ -30,8 +30,6 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
-
 from anonymizer import video as video_module
 from anonymizer.detection import cascade, centerface, retinaface
 from anonymizer.motion import CameraMotion
@@ -39,8 +37,7 @@ from anonymizer.pipeline import Anonymizer
 from anonymizer.tracking import FaceTracker
 from benchmarks import video as bench_video
 from benchmarks.common import RESULTS, add_pause_argument, command_line, paused, write_results
-from benchmarks.detection import DEFAULT_DATA, load_photos
-from benchmarks.wider_split import select_half
+from benchmarks.detection import DEFAULT_DATA
 
 
 class Profile:
@@ -106,13 +103,6 @@ def instrument(profile: Profile) -> None:
     profile.wrap(retinaface.RetinaFaceDetector, "find", "RetinaFace, upright")
     profile.wrap(cascade, "find_turned", "RetinaFace, turned")
     profile.wrap(cascade, "merge_faces", "merge")
-
-
-def clip_photo(data: Path, seed: int):
-    """The first tune-half WIDER photo with five or more faces of 12 px or more, in a seeded order."""
-    photos = select_half(load_photos(data), "tune")
-    usable = [p for p in photos if (np.max(p.faces[:, 2:] - p.faces[:, :2], axis=1) >= 12).sum() >= 5]
-    return usable[np.random.default_rng(seed).integers(len(usable))]
 
 
 def profile_clip(clip: Path, method: str, work: Path) -> dict:
@@ -197,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="video_profile")
     add_pause_argument(parser)
     args = parser.parse_args(argv)
-    photo = clip_photo(args.data, args.seed)
+    photo = bench_video.clip_photo(args.data, args.seed)
     result = {
         "when": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, CPU only",
@@ -212,10 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for size in args.sizes.split(","):
-            w, h = (int(v) for v in size.split("x"))
-            bench_video.SIZE = (w, h)  # the clip maker's frame size
             clip = work / f"clip_{size}.mp4"
-            bench_video.make_clip(photo, clip, args.frames, args.seed, "exit")
+            bench_video.timing_clip(photo, clip, size, args.frames, args.seed)
             with paused(args.pause):
                 result["clips"][size] = profile_clip(clip, args.method, work)
             r = result["clips"][size]
