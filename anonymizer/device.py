@@ -65,6 +65,22 @@ def threads() -> int:
     return _threads if _threads is not None else cpu_count()
 
 
+def onnx_session_options():
+    """onnxruntime session options for every network here: :func:`threads` threads, quiet, and threads that
+    sleep when they have no work. onnxruntime's threads otherwise spin between runs, taking a core from the
+    video decoder and encoder and from image reading and writing: with them asleep, a 720p clip took 35.0 s
+    against 44.2 s and a folder with one worker 0.90x the time (``farm-bench``, 2026-12-06, docs/video.md)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads()
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return options
+
+
 def onnx_providers(device: str = "auto") -> list[str]:
     """onnxruntime's execution providers for ``device``: ``auto`` takes CUDA where onnxruntime has it (the
     ``onnxruntime-gpu`` build, ``anonymizer[gpu]``), else the CPU."""

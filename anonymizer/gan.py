@@ -43,16 +43,12 @@ class OnnxGenerator:
     def __init__(self, model: Path, config: GeneratorConfig, device: str = "auto") -> None:
         import onnxruntime as ort
 
-        from anonymizer.device import threads
+        from anonymizer.device import onnx_session_options
 
         self.config = config
         providers = onnx_providers(device)
         self.device = "cuda" if providers[0].startswith("CUDA") else "cpu"
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads()
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # errors only
-        self.session = ort.InferenceSession(str(model), options, providers=providers)
+        self.session = ort.InferenceSession(str(model), onnx_session_options(), providers=providers)
 
     def inpaint(self, image: np.ndarray, mask: np.ndarray, landmarks: np.ndarray, z: np.ndarray) -> np.ndarray:
         feed = {"image": image, "mask": mask, "landmarks": landmarks, "z": np.ascontiguousarray(z, dtype=np.float32)}

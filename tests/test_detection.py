@@ -483,3 +483,27 @@ def test_the_detector_runs_on_the_device_asked_for(monkeypatch):
     assert made and all(p == ["CPUExecutionProvider"] for p in made)
     with pytest.raises(RuntimeError, match="no CUDA provider"):
         make_detector("default", device="cuda")
+
+
+def test_every_network_session_lets_its_threads_sleep_when_idle(monkeypatch):
+    """The detector's and the generator's onnxruntime sessions: this process's threads, and no spinning between
+    runs (spinning threads take a core from the video decoder and encoder)."""
+    import onnxruntime as ort
+
+    from anonymizer import device
+    from anonymizer.detection import make_detector
+
+    made = []
+    real = ort.InferenceSession
+
+    def spy(path, options=None, providers=None):
+        made.append(options)
+        return real(path, options, providers=providers)
+
+    monkeypatch.setattr(ort, "InferenceSession", spy)
+    monkeypatch.setattr(device, "_threads", 1)
+    make_detector("default", device="cpu")
+    assert len(made) == 2
+    for options in made:
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+        assert options.intra_op_num_threads == 1

@@ -26,14 +26,10 @@ def on_device(device: str):
 
 
 def session(path: str):
-    """An onnxruntime session using :func:`anonymizer.device.threads` CPU threads, on the providers that
-    :func:`on_device` chose (the CPU's outside it)."""
+    """An onnxruntime session with :func:`anonymizer.device.onnx_session_options` (this process's threads,
+    asleep when idle), on the providers that :func:`on_device` chose (the CPU's outside it)."""
     import onnxruntime as ort
 
-    from anonymizer.device import threads
+    from anonymizer.device import onnx_session_options
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads()
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3  # errors only
-    return ort.InferenceSession(path, options, providers=list(_PROVIDERS.get()))
+    return ort.InferenceSession(path, onnx_session_options(), providers=list(_PROVIDERS.get()))
