@@ -241,3 +241,19 @@ def test_a_face_larger_than_the_photo_is_hidden_wherever_its_region_lies_on_it(s
     reach = FEATHER * max(x2 - x1, y2 - y1) + 1
     beyond = ~rect_mask(image.shape[:2], np.array([x1 - reach, y1 - reach, x2 + reach, y2 + reach])).astype(bool)
     assert beyond.sum() > 1000 and np.array_equal(out[beyond], image[beyond])
+
+
+def test_the_grain_of_a_large_area_is_measured_on_bands_of_it_and_agrees_with_all_of_it(monkeypatch):
+    from anonymizer import crops
+
+    rng = np.random.default_rng(3)
+    ramp = np.linspace(40, 200, 1280, dtype=np.float32)[None, :, None]  # smooth structure: no grain
+    image = np.clip(ramp + rng.normal(0, 5, (720, 1280, 3)), 0, 255).astype(np.uint8)
+    where = np.ones((720, 1280), bool)
+    where[200:500, 400:800] = False
+    banded = crops.grain_level(image, where)
+    monkeypatch.setattr(crops, "GRAIN_PIXELS", 10**9)
+    whole = crops.grain_level(image, where)
+    assert abs(banded - whole) < 0.03 * whole
+    # the noise of std 5 on three channels averaged into luma: std 5 / sqrt(3), through the blur's residual
+    assert abs(whole - crops.GRAIN_GAIN * 5 / np.sqrt(3)) < 0.1 * whole
