@@ -103,30 +103,20 @@ def box_layers(image: np.ndarray, crop: FaceCrop, pixels: np.ndarray, grain: boo
     if window is None:
         return None
     iy, ix, cy, cx = window
+    # The masks over the part of the crop on the photo only: a face larger than the frame (a close-up, a box
+    # carried past the frame's edge) has a crop many times the frame, most of it off the picture.
+    offset = np.array([cx.start, cy.start, cx.start, cy.start], np.float32)
+    hard, alpha, replaced = region_masks(
+        (cy.stop - cy.start, cx.stop - cx.start), crop.hidden / crop.scale - offset, crop.region
+    )
+    native = pixels
+    if crop.size != crop.side:
+        native = cv2.resize(pixels.astype(np.float32), (crop.side, crop.side), interpolation=cv2.INTER_LINEAR)
+    native = native[cy, cx]
     if grain:
-        native = pixels.astype(np.float32)
-        if crop.size != crop.side:
-            native = cv2.resize(native, (crop.side, crop.side), interpolation=cv2.INTER_LINEAR)
-        hard, alpha, replaced = crop.areas(native=True)
-        inside = replaced > 0.5
+        # The grain the new pixels lack inside the replaced area, measured on the photo around it (on the photo).
         seed = zlib.crc32(np.ascontiguousarray(pixels).tobytes())
-        context = native.copy()  # the photo where the crop lies on it; beyond its edge nothing is measured
-        context[cy, cx] = image[iy, ix]
-        visible = np.zeros(inside.shape, bool)
-        visible[cy, cx] = True
-        native = add_grain(native, context, inside | ~visible, seed)
-        hard, alpha, native = hard[cy, cx], alpha[cy, cx], native[cy, cx]
-    else:
-        # The masks over the part of the crop on the photo only: a face larger than the frame (a close-up, a box
-        # carried past the frame's edge) has a crop many times the frame, most of it off the picture.
-        offset = np.array([cx.start, cy.start, cx.start, cy.start], np.float32)
-        hard, alpha, _ = region_masks(
-            (cy.stop - cy.start, cx.stop - cx.start), crop.hidden / crop.scale - offset, crop.region
-        )
-        native = pixels
-        if crop.size != crop.side:
-            native = cv2.resize(pixels.astype(np.float32), (crop.side, crop.side), interpolation=cv2.INTER_LINEAR)
-        native = native[cy, cx]
+        native = add_grain(native.astype(np.float32), image[iy, ix], replaced > 0.5, seed)
     # the part of the window the feather reaches
     rows, cols = np.flatnonzero(alpha.max(axis=1) > 0), np.flatnonzero(alpha.max(axis=0) > 0)
     if rows.size == 0:
