@@ -93,15 +93,12 @@ class FaceCrop:
         """Crop pixels per photo pixel."""
         return self.size / self.side
 
-    def areas(self, native: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(hidden 0/1, alpha, replaced 0/1) over the crop, at crop size or, with ``native``, photo size
-        (box frame only: an aligned crop's masks are the template's)."""
+    def areas(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(hidden 0/1, alpha, replaced 0/1) over the crop, at crop size (an aligned crop's are the
+        template's)."""
         if not isinstance(self.region, Region):  # the aligned frame (an InnerMask): the template's masks
-            if native:
-                raise ValueError("an aligned crop has no photo-size masks: its region is warped back")
             return self.region.masks(self.size)
-        side, hidden = (self.side, self.hidden / self.scale) if native else (self.size, self.hidden)
-        return region_masks((side, side), hidden, self.region)
+        return region_masks((self.size, self.size), self.hidden, self.region)
 
 
 def hidden_region(box: np.ndarray, mask_scale: float = DEFAULT_MASK_SCALE) -> np.ndarray:

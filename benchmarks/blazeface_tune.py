@@ -34,11 +34,11 @@ from benchmarks.detection import (
     Tally,
     cut_photos,
     damage,
+    face_coverage,
     face_zone,
     load_photos,
     paint,
     read_rgb,
-    rect_coverage,
 )
 from benchmarks.wider_split import select_half
 
@@ -46,14 +46,10 @@ LOW = 0.3  # BlazeFace finds are kept from this score; candidates raise it
 
 
 def score(tally: Tally, photo, faces: list, shape: tuple[int, int], seconds: float) -> None:
-    boxes = np.asarray([f.box for f in faces], np.float32).reshape(-1, 4)
-    regions = [hidden_region(f.box, DEFAULT_MASK_SCALE) for f in faces]
-    cov = np.zeros((len(photo.faces), len(faces)))
+    boxes, cov = face_coverage(photo.faces, faces)
     mask = np.zeros(shape, dtype=bool)
-    for j, region in enumerate(regions):
-        paint(mask, "rect", region.astype(np.float64))
-        for i, gt in enumerate(photo.faces):
-            cov[i, j] = rect_coverage(gt, region)
+    for face in faces:
+        paint(mask, "rect", hidden_region(face.box, DEFAULT_MASK_SCALE).astype(np.float64))
     tally.add(photo, boxes, cov, seconds)
     covered, outside = damage(mask, face_zone(photo, shape))
     tally.covered.append(covered)

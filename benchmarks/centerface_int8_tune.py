@@ -24,12 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from anonymizer.crops import DEFAULT_MASK_SCALE, hidden_region
 from anonymizer.detection import CascadeDetector
 from anonymizer.detection.cascade import default_retinaface
 from anonymizer.detection.centerface import CENTERFACE_MODEL
 from benchmarks.common import RESULTS, add_pause_argument, command_line, paused, write_results
-from benchmarks.detection import BUCKETS, DEFAULT_DATA, Tally, rect_coverage
+from benchmarks.detection import BUCKETS, DEFAULT_DATA, Tally, face_coverage
 from benchmarks.photo_sets import load_photos, make_set, pick, read_rgb
 from benchmarks.wider_split import HALVES, select_half
 
@@ -56,13 +55,7 @@ def run_set(photos, configs: dict[str, CascadeDetector]) -> dict[str, dict]:
     for photo in photos:
         image = read_rgb(photo.path)
         for name, detector in configs.items():
-            faces = detector.detect(image)
-            boxes = np.asarray([f.box for f in faces], np.float32).reshape(-1, 4)
-            cov = np.zeros((len(photo.faces), len(faces)))
-            for j, face in enumerate(faces):
-                region = hidden_region(face.box, DEFAULT_MASK_SCALE)
-                for i, gt in enumerate(photo.faces):
-                    cov[i, j] = rect_coverage(gt, region)
+            boxes, cov = face_coverage(photo.faces, detector.detect(image))
             tallies[name].add(photo, boxes, cov, 0.0)
     return {name: t.summary() for name, t in tallies.items()}
 

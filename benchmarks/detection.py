@@ -412,6 +412,18 @@ class Deface:
         self.proc.wait(timeout=30)
 
 
+def face_coverage(gt: np.ndarray, faces: list, mask_scale: float = DEFAULT_MASK_SCALE) -> tuple[np.ndarray, ...]:
+    """Our detections' boxes (Nx4) and ``cov[i, j]``, the share of annotated face i (``gt``, Mx4) inside the
+    region detection j hides (``hidden_region`` of its box, a rectangle)."""
+    boxes = np.asarray([f.box for f in faces], dtype=np.float32).reshape(-1, 4)
+    cov = np.zeros((len(gt), len(faces)))
+    for j, face in enumerate(faces):
+        region = hidden_region(face.box, mask_scale)
+        for i, face_box in enumerate(gt):
+            cov[i, j] = rect_coverage(face_box, region)
+    return boxes, cov
+
+
 class Ours:
     def __init__(self, name: str, device: str, mask_scale: float) -> None:
         self.detector = tool_spec(name)[0](device)
@@ -422,12 +434,7 @@ class Ours:
         faces = self.detector.detect(image)
         seconds = time.perf_counter() - start
         self.faces = faces
-        boxes = np.asarray([f.box for f in faces], dtype=np.float32).reshape(-1, 4)
-        cov = np.zeros((len(photo.faces), len(faces)))
-        for j, face in enumerate(faces):
-            region = hidden_region(face.box, self.mask_scale)
-            for i, gt in enumerate(photo.faces):
-                cov[i, j] = rect_coverage(gt, region)
+        boxes, cov = face_coverage(photo.faces, faces, self.mask_scale)
         return boxes, cov, seconds
 
     def covered(self, shape: tuple[int, int]) -> np.ndarray:

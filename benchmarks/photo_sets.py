@@ -317,13 +317,11 @@ PASTE_SIZES = (12, 640)  # face sizes drawn log-uniform between these (longer si
 PASTES_PER_SCENE = 3
 
 
-def _scene_half(photo: Photo) -> str:
-    """``tune`` or ``report``: the half of the WIDER photo ``photo`` (by the split over its folder's photos)."""
+def _tune_half(data: Path) -> set[str]:
+    """The names of the tune half of the WIDER photos in ``data`` (the split over all of its photos)."""
     from benchmarks.wider_split import tune_names
 
-    data = photo.path.parents[2]
-    names = [p.relative_to(data / "images").as_posix() for p in (data / "images").glob("*/*.jpg")]
-    return "tune" if photo.name in tune_names(names) else "report"
+    return tune_names([p.relative_to(data / "images").as_posix() for p in (data / "images").glob("*/*.jpg")])
 
 
 def paste_pool(half: str, faces: Path = FACES) -> list[tuple[str, list[float]]]:
@@ -364,10 +362,11 @@ def pasted_photos(photos: list[Photo], folder: Path, faces: Path = FACES) -> lis
     if not photos:
         return []
     pools = {half: paste_pool(half, faces) for half in ("tune", "report")}
+    tune = _tune_half(photos[0].path.parents[2])  # photo.path: DATA/images/EVENT/FILE
     out = []
     for photo in photos:
         rng = _draw(photo.name, "pasted")
-        pool = pools[_scene_half(photo)]
+        pool = pools["tune" if photo.name in tune else "report"]
         image = read_rgb(photo.path).astype(np.float32)
         h, w = image.shape[:2]
         taken = [b.astype(np.float64) for b in np.concatenate([photo.faces, photo.ignored]).reshape(-1, 4)]

@@ -56,14 +56,10 @@ def retina_finds(net: RetinaFaceDetector, image: np.ndarray) -> dict[str, tuple]
 
 
 def score(tally: bench.Tally, photo: bench.Photo, faces: list, shape: tuple[int, int], zone: np.ndarray) -> None:
-    boxes = np.asarray([f.box for f in faces], np.float32).reshape(-1, 4)
-    cov = np.zeros((len(photo.faces), len(faces)))
+    boxes, cov = bench.face_coverage(photo.faces, faces)
     mask = np.zeros(shape, dtype=bool)
-    for j, face in enumerate(faces):
-        region = hidden_region(face.box, DEFAULT_MASK_SCALE)
-        for i, gt in enumerate(photo.faces):
-            cov[i, j] = bench.rect_coverage(gt, region)
-        bench.paint(mask, "rect", region.astype(np.float64))
+    for face in faces:
+        bench.paint(mask, "rect", hidden_region(face.box, DEFAULT_MASK_SCALE).astype(np.float64))
     tally.add(photo, boxes, cov, 0.0)
     covered, outside = bench.damage(mask, zone)
     tally.covered.append(covered)
