@@ -253,6 +253,14 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: {VideoOptions().search_every})",
     )
     parser.add_argument(
+        "--video-full-every",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="search the whole video frame on every N-th searched frame, and the frames between at half size "
+        f"(their small faces bridged by the tracker; 1: every frame whole; default: {VideoOptions().full_every})",
+    )
+    parser.add_argument(
         "--max-pixels",
         type=_positive_int,
         default=DEFAULT_MAX_PIXELS,
@@ -335,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         video_quality=args.video_quality,
         video_edges=args.video_edges,
         video_search_every=args.video_search_every,
+        video_full_every=args.video_full_every,
     )
     if args.video_quality is not None:
         codec = CODECS[args.video_codec or "h264"]

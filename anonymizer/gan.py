@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 MIN_GAN_FACE = 20.0  # px: below this a generated face means nothing; pixelate instead
 BACKENDS = ("auto", "onnx", "torch")
+# How the new face meets the photo: "shift" moves its colour to the photo's at the seam (one offset, three
+# numbers); "blend" does that and then blends it in band by band (:func:`blend_seam`).
+SEAMS = ("shift", "blend")
 
 
 def default_weights() -> Path:
@@ -116,7 +119,11 @@ class GanReplacer:
         min_face_size: float = MIN_GAN_FACE,
         batch_size: int = 64,
         backend: str = "auto",
+        seam: str = "shift",
     ) -> None:
+        if seam not in SEAMS:
+            raise ValueError(f"seam must be one of {', '.join(SEAMS)}, not {seam!r}")
+        self.seam = seam
         self.weights = Path(weights) if weights else default_weights()
         self.generator = open_generator(self.weights, device, backend)
         self.device = self.generator.device
@@ -191,7 +198,10 @@ class GanReplacer:
         )
         composite = self.generator.inpaint(image, mask, landmarks, self._latents(crops))
         result = ((np.clip(composite, -1, 1) + 1) * 127.5).transpose(0, 2, 3, 1)
-        return [match_seam_colour(r, c) for r, c in zip(result, crops)]
+        out = [match_seam_colour(r, c) for r, c in zip(result, crops)]
+        if self.seam == "blend":
+            out = [blend_seam(r, c) for r, c in zip(out, crops)]
+        return out
 
 
 def _code(key: int, dim: int) -> np.ndarray:
@@ -221,4 +231,56 @@ def match_seam_colour(generated: np.ndarray, crop: FaceCrop) -> np.ndarray:
         shift = crop.image[band].astype(np.float32).mean(0) - out[band].mean(0)
         inside = crop.mask > 0.5
         out[inside] += shift
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+SEAM_LEVELS = 4  # pyramid levels of the seam blend: a 128 px crop's transition reaches 16 px cells
+
+
+def fill_from_outside(image: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``image`` (HxWx3 float32) with the pixels where ``known`` is false filled smoothly from the known ones
+    alone (push-pull: a pyramid of known-weighted means, the holes filled coarse to fine). Nothing of the
+    unknown pixels reaches the result."""
+    import cv2
+
+    w = known.astype(np.float32)
+    levels = [(image * w[..., None], w)]
+    while min(levels[-1][1].shape) > 4:
+        im, wt = levels[-1]
+        levels.append((cv2.pyrDown(im), cv2.pyrDown(wt)))
+    im, wt = levels[-1]
+    filled = im / np.maximum(wt, 1e-6)[..., None]
+    if not (wt > 1e-6).any():
+        filled[:] = (image * w[..., None]).sum((0, 1)) / max(w.sum(), 1e-6)
+    for im, wt in reversed(levels[:-1]):
+        coarse = cv2.pyrUp(filled, dstsize=(wt.shape[1], wt.shape[0]))
+        a = np.clip(wt * 4.0, 0.0, 1.0)[..., None]  # where enough known pixels are near, trust them
+        filled = a * (im / np.maximum(wt, 1e-6)[..., None]) + (1 - a) * coarse
+    return np.where(known[..., None], image, filled)
+
+
+def blend_seam(generated: np.ndarray, crop: FaceCrop, levels: int = SEAM_LEVELS) -> np.ndarray:
+    """The new face blended into its surroundings band by band (a Laplacian pyramid): fine detail meets the
+    photo across the feather, the coarse shading across a band several times wider, so that the face's
+    lighting runs into the photo's instead of stopping at the region's edge.
+
+    The photo side of the blend is the crop with its hidden region filled from outside it
+    (:func:`fill_from_outside`): the original face's pixels never enter, so the blend adds no identity."""
+    import cv2
+
+    hidden, alpha, _ = crop.areas()
+    new = generated.astype(np.float32)
+    photo = fill_from_outside(crop.image.astype(np.float32), hidden < 0.5)
+    mask = np.ascontiguousarray(alpha, dtype=np.float32)
+    pyramid = []
+    for _ in range(levels - 1):
+        small_new, small_photo, small_mask = cv2.pyrDown(new), cv2.pyrDown(photo), cv2.pyrDown(mask)
+        size = (new.shape[1], new.shape[0])
+        pyramid.append((new - cv2.pyrUp(small_new, dstsize=size), photo - cv2.pyrUp(small_photo, dstsize=size), mask))
+        new, photo, mask = small_new, small_photo, small_mask
+    out = mask[..., None] * new + (1 - mask[..., None]) * photo
+    for band_new, band_photo, m in reversed(pyramid):
+        out = (
+            cv2.pyrUp(out, dstsize=(m.shape[1], m.shape[0])) + m[..., None] * band_new + (1 - m[..., None]) * band_photo
+        )
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)

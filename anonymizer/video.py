@@ -93,6 +93,11 @@ class VideoOptions:
     # The default detector's passes for large and turned faces run on every this-many-th frame only (a multiple
     # of ``search_every``): such faces are bridged by the tracker in between.
     extra_every: int = 3
+    # The frame's pass runs on the whole frame on every this-many-th searched frame (and on every frame that
+    # gets the extra passes); on the searched frames between, on the frame scaled by ``between_scale``, a
+    # quarter of the pixels at 0.5: their large faces are found there, their small ones bridged by the tracker.
+    full_every: int = 1
+    between_scale: float = 0.5
     # Frames are searched on a mirrored border (``make_detector("padded")``'s passes), so that a face the
     # frame's edge cuts is found as a whole one and its track follows it out of the frame and back in.
     edges: bool = True
@@ -424,11 +429,13 @@ class _Transcoder:
         if not isinstance(detector, CascadeDetector):
             return self.anonymizer.detect(rgb), motion
         extra = index % max(self.options.extra_every, 1) == 0
+        full = extra or (index // max(self.options.search_every, 1)) % max(self.options.full_every, 1) == 0
         if self.options.edges and detector.photo.border == 0 and detector.large_border == 0:
             if self._padded is None:
                 self._padded = detector.with_border()
             detector = self._padded
-        return detector.detect(rgb, extra=extra, weak=self.options.weak), motion
+        scale = 1.0 if full else self.options.between_scale
+        return detector.detect(rgb, extra=extra, weak=self.options.weak, scale=scale), motion
 
     def _orient(self, first) -> None:
         """The rotation the first frame's display matrix asks for: frames are searched and replaced upright."""

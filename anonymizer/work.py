@@ -45,6 +45,7 @@ class BatchOptions:
     video_quality: int | None = None  # videos: the codec's CRF; None: its default (visually lossless)
     video_edges: bool = True  # videos: frames searched on a mirrored border too (faces cut by the frame's edge)
     video_search_every: int | None = None  # videos: search every this-many-th frame; None: VideoOptions' default
+    video_full_every: int | None = None  # videos: the whole frame on every this-many-th searched one; None: default
 
 
 @dataclass
@@ -223,6 +224,8 @@ def _process_video(
         every = opts.video_search_every  # the extra passes on searched frames, about as often as by default
         extra = max(every, round(options.extra_every / every) * every)
         options = dataclasses.replace(options, search_every=every, extra_every=extra)
+    if opts.video_full_every is not None:
+        options = dataclasses.replace(options, full_every=opts.video_full_every)
     try:
         job.output.parent.mkdir(parents=True, exist_ok=True)
         result = anonymize_video(job.source, job.output, anonymizer, options, progress=frame_progress, edits=edits)

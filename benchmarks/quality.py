@@ -318,7 +318,7 @@ def run(args: argparse.Namespace) -> dict:
             swap = DonorReplacer(Path(args.donors), geometry, args.seed, args.donor_pool)
             anonymizers[m] = Anonymizer(replacer=swap, detector=detector)
             continue
-        options = {"weights": args.weights, "seed": gan_seed(args)} if m == "gan" else {}
+        options = {"weights": args.weights, "seed": gan_seed(args), "seam": args.gan_seam} if m == "gan" else {}
         anonymizers[m] = Anonymizer(method=m, detector=detector, device=args.device, **options)
         if m == "gan":
             rep = anonymizers[m].replacer
@@ -599,6 +599,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--jpeg-quality", type=int, default=JPEG_QUALITY, help="quality of the re-encoded sanity row")
     p.add_argument("--seed", type=int, default=0, help="photo sample (and GAN latent codes, unless --gan-seed)")
     p.add_argument("--gan-seed", type=int, default=None, help="seed of the GAN's latent codes (default: --seed)")
+    p.add_argument("--gan-seam", default="shift", help="how the GAN's face meets the photo: shift or blend")
     p.add_argument("--device", default="cpu", help="auto, cpu or cuda")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))

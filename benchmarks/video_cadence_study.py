@@ -70,19 +70,30 @@ def unsettled(tracker: FaceTracker) -> bool:
     return False
 
 
+def search_scaled(frames: list[np.ndarray], scale: float) -> list[list]:
+    """Each frame's faces by the frame's pass alone, run on the frame scaled by ``scale``."""
+    detector = make_detector("default").with_border()
+    return [detector.detect(rgb, extra=False, scale=scale) for rgb in frames]
+
+
 def tracked(
-    found: list[tuple[list, list, np.ndarray | None]], every: int, extra_every: int, adaptive: bool = False
+    found: list[tuple[list, list, np.ndarray | None]],
+    every: int,
+    extra_every: int,
+    adaptive: bool = False,
+    between: list[list] | None = None,
 ) -> tuple[list[dict], int]:
     """The report's tracks when every ``every``-th frame is searched, every ``extra_every``-th with all passes,
     and with ``adaptive`` every frame too while the tracker is unsettled (decided, as ``anonymizer.video``
-    decides, from the frames tracked up to two before); and how many frames were searched."""
+    decides, from the frames tracked up to two before); the frames not searched get ``between``'s faces (the
+    frame's pass on the frame scaled down) when it is given; and how many frames were searched in full."""
     tracker = FaceTracker(frame_size=V.SIZE)
     decided = {0: True, 1: True}  # frame -> searched: frame k is decided once frame k-2 is tracked
     searched = 0
     for k, (plain, extra, motion) in enumerate(found):
         search = k % every == 0 or (adaptive and decided.get(k, False))
         searched += search
-        faces = [] if not search else extra if k % extra_every == 0 else plain
+        faces = (between[k] if between else []) if not search else extra if k % extra_every == 0 else plain
         tracker.push(k, [dataclasses.replace(f) for f in faces], motion)
         decided[k + 2] = unsettled(tracker)
     tracker.finish()
@@ -93,6 +104,18 @@ def cost(every: int, extra_every: int, extra_cost: float) -> float:
     """Detection time per frame relative to the frame's pass on every frame (``extra_cost``: the extra passes'
     time over the frame pass's), searching every ``every``-th frame."""
     return 1.0 / every + extra_cost / extra_every
+
+
+def parse_arm(arm: str) -> tuple[int, int, bool, float]:
+    """``S/E``, ``Sa/E`` or either with ``hF`` after it (the frames between searched ones get the frame's pass
+    at scale F): (S, E, adaptive, F or 0)."""
+    head, tail = arm.split("/")
+    extra, _, scale = tail.partition("h")
+    return int(head.rstrip("a")), int(extra), "a" in head, float(scale) if scale else 0.0
+
+
+def arm_name(arm: tuple[int, int, bool, float]) -> str:
+    return f"{arm[0]}{'a' if arm[2] else ''}/{arm[1]}" + (f"h{arm[3]:g}" if arm[3] else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,13 +130,14 @@ def main(argv: list[str] | None = None) -> int:
         "--arms",
         nargs="+",
         default=["1/3", "2/6", "2a/6", "3a/6", "2a/4"],
-        help="S/E pairs; Sa/E: also every frame while the tracker is unsettled",
+        help="S/E pairs; Sa/E: also every frame while the tracker is unsettled; a suffix hF (2/6h0.5): the frames "
+        "between searched ones get the frame's pass on the frame scaled by F",
     )
     p.add_argument("--extra-cost", type=float, default=0.35, help="the extra passes' time over the frame pass's")
     p.add_argument("--out", type=Path, help="a JSON file for the figures")
     args = p.parse_args(argv)
-    arms = [(int(a.split("/")[0].rstrip("a")), int(a.split("/")[1]), "a" in a) for a in args.arms]
-    for s, e, _ in arms:
+    arms = [parse_arm(a) for a in args.arms]
+    for s, e, _, _ in arms:
         if e % s:
             raise SystemExit(f"arm {s}/{e}: the extra passes' frames must be searched frames (E a multiple of S)")
     rng = np.random.default_rng(args.seed)
@@ -143,8 +167,16 @@ def main(argv: list[str] | None = None) -> int:
         cam = V._camera(
             np.random.default_rng(args.seed * 1000 + n), image.shape[1], image.shape[0], args.frames, "exit", largest
         )
+        between = {}
+        for scale in {arm[3] for arm in arms if arm[3]}:
+            cache = work / f"search_{n:02d}_x{scale:g}.pkl"
+            if cache.exists():
+                between[scale] = pickle.loads(cache.read_bytes())
+            else:
+                between[scale] = search_scaled(frames, scale)
+                cache.write_bytes(pickle.dumps(between[scale]))
         for arm in arms:
-            tracks, n_searched = tracked(found, *arm)
+            tracks, n_searched = tracked(found, *arm[:3], between.get(arm[3]))
             searched[arm][0] += n_searched
             searched[arm][1] += len(found)
             per_face, covered = judge(tracks, truth, frames, photo, cam)
@@ -158,8 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         s["outside_faces"] = outside[arm][0] / outside[arm][1]
         share = searched[arm][0] / searched[arm][1]  # of the frames, those searched
         s["searched"] = share
-        s["detection_cost"] = (share + args.extra_cost / arm[1]) / cost(1, 3, args.extra_cost)
-        name = f"{arm[0]}{'a' if arm[2] else ''}/{arm[1]}"
+        s["detection_cost"] = (share + (1 - share) * arm[3] ** 2 + args.extra_cost / arm[1]) / cost(
+            1, 3, args.extra_cost
+        )
+        name = arm_name(arm)
         result[name] = s
         print(
             f"{name:<5}: searched {100 * share:.0f} % hidden {s['hidden'] * 100:.2f} % cut {s['cut_hidden'] * 100:.2f} % "

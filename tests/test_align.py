@@ -220,3 +220,53 @@ def test_a_generator_trained_on_the_templates_landmarks_is_given_them_whatever_t
         painted[name] = GanReplacer(weights=weights, device="cpu", seed=1)._replace_batch([crop, moved])
     np.testing.assert_array_equal(painted["template"][0], painted["template"][1])
     assert not np.array_equal(painted["own"][0], painted["own"][1])
+
+
+def test_the_seam_blend_takes_nothing_from_the_original_face():
+    """The photo side of the blend is filled from outside the hidden region: two crops that differ only inside
+    it (two people's faces on the same surroundings) give the same blended face."""
+    from anonymizer.gan import blend_seam, fill_from_outside
+
+    photo = cv2.GaussianBlur(noise_image(300, 320, seed=3), (0, 0), 3)
+    crop = make_crop(photo, _turned_face(), 128, InnerMask())
+    hidden = crop.areas()[0] > 0.5
+    other = crop.image.copy()
+    other[hidden] = np.random.default_rng(1).integers(0, 256, (int(hidden.sum()), 3))
+    twin = FaceCrop(**{**crop.__dict__, "image": other})
+    filled = fill_from_outside(crop.image.astype(np.float32), ~hidden)
+    np.testing.assert_array_equal(filled, fill_from_outside(other.astype(np.float32), ~hidden))
+    np.testing.assert_array_equal(filled[~hidden], crop.image[~hidden])
+    new = np.full((128, 128, 3), 200, np.uint8)
+    np.testing.assert_array_equal(blend_seam(new, crop), blend_seam(new, twin))
+
+
+def test_the_seam_blend_keeps_the_new_faces_detail_and_brings_its_shading_to_the_photos():
+    """A face painted brighter than the photo around it: the blend leaves its middle as painted, fine detail
+    and all, and moves its rim toward the photo's brightness, where the plain paste would meet it with a step."""
+    from anonymizer.gan import blend_seam
+
+    photo = np.full((300, 320, 3), 90, np.uint8)
+    crop = make_crop(photo, _turned_face(), 128, InnerMask())
+    hidden, alpha, _ = crop.areas()
+    new = np.full((128, 128, 3), 170.0)
+    new[::2, ::2] += 20  # fine detail
+    new = new.astype(np.uint8)
+    out = blend_seam(new, crop).astype(float)
+    np.testing.assert_allclose(out[60:68, 60:68], new[60:68, 60:68], atol=2)  # the middle: as painted
+    ring = (hidden > 0.5) & (cv2.erode(hidden, np.ones((5, 5), np.uint8)) < 0.5)  # the hidden region's rim
+    assert out[ring].mean() < new[ring].astype(float).mean() - 15  # its shading goes toward the photo's 90
+    assert out[ring].mean() > 100  # but it is still the new face's, not the photo's
+
+
+def test_the_generator_blends_its_seam_only_when_asked(aligned_weights):
+    from anonymizer.gan import GanReplacer
+
+    photo = cv2.GaussianBlur(noise_image(300, 320, seed=5), (0, 0), 3)
+    face = _turned_face(scale=1.2)
+    images = {}
+    for seam in ("shift", "blend"):
+        gan = GanReplacer(weights=aligned_weights, device="cpu", seed=1, seam=seam)
+        images[seam] = Anonymizer(detector=FakeDetector(), replacer=gan).anonymize(photo, [face]).image
+    assert (images["shift"] != images["blend"]).any()
+    with pytest.raises(ValueError, match="seam"):
+        GanReplacer(weights=aligned_weights, device="cpu", seam="poisson")

@@ -229,6 +229,18 @@ def test_centerface_grow_enlarges_boxes_about_their_centre():
     np.testing.assert_allclose(grown.box[2:] - grown.box[:2], 1.2 * (plain.box[2:] - plain.box[:2]), rtol=1e-4)
 
 
+def test_the_frames_pass_on_the_photo_scaled_down_gives_boxes_in_the_photos_pixels():
+    from anonymizer.detection import CenterFaceDetector
+
+    detector = CenterFaceDetector()
+    (full,) = detector.detect(_astronaut())
+    (half,) = detector.detect(_astronaut(), scale=0.5)
+    assert box_iou(full.box[None], half.box[None])[0, 0] > 0.8
+    np.testing.assert_allclose(half.landmarks, full.landmarks, atol=0.06 * full.size)
+    big = CenterFaceDetector(min_face_size=3 * full.size)  # the size test is in the photo's pixels too
+    assert big.detect(_astronaut(), scale=0.5) == []
+
+
 def test_the_previous_default_and_the_yunet_only_union_stay_for_comparison():
     from anonymizer.detection import CenterFaceDetector
 

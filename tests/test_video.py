@@ -610,3 +610,27 @@ def test_flagged_frames_close_together_are_one_range():
     )
     assert [(r["first_frame"], r["last_frame"], r["frames_flagged"]) for r in ranges] == [(0, 15, 3), (40, 40, 1)]
     assert ranges[0]["score"] == 0.9 and ranges[0]["box"] == [1, 1, 2, 2] and ranges[1]["end_s"] == 1.6
+
+
+def test_frames_between_full_searches_are_searched_scaled_down_and_the_face_stays_hidden(tmp_path, monkeypatch):
+    """``VideoOptions.full_every=2``: the frame's pass sees every second frame whole and the frames between at
+    half size (those with the extra passes whole); the face is hidden in every frame all the same."""
+    from anonymizer.detection.centerface import CenterFaceDetector
+    from anonymizer.video import VideoOptions, anonymize_video
+
+    scales = []
+    detect = CenterFaceDetector.detect
+
+    def spy(self, image, scale=1.0):
+        scales.append(scale)
+        return detect(self, image, scale)
+
+    monkeypatch.setattr(CenterFaceDetector, "detect", spy)
+    src, out = tmp_path / "clip.mp4", tmp_path / "out.mp4"
+    make_clip(src, frames=12, audio=False)
+    anonymize_video(src, out, Anonymizer(method="solid"), VideoOptions(full_every=2, extra_every=3))
+    assert scales == [1.0 if k % 2 == 0 or k % 3 == 0 else 0.5 for k in range(12)]
+    for k, (a, b) in enumerate(zip(_video_frames(src), _video_frames(out))):
+        x = 10 + k * (320 - 140) // 11
+        face = (slice(40, 190), slice(x, x + 120))
+        assert (np.abs(a[face].astype(int) - b[face]).max(axis=2) > 24).mean() > 0.8, f"frame {k}"

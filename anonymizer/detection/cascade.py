@@ -232,15 +232,20 @@ class CascadeDetector:
             boxes, marks = _boxes_back(boxes, turned, shape), turn_back(marks, turned, shape)
         return new_faces((boxes, scores, marks), known, self.large_min, self.grow, f)
 
-    def detect(self, image: np.ndarray, extra: bool = True, weak: float | None = None) -> list[Face]:
+    def detect(
+        self, image: np.ndarray, extra: bool = True, weak: float | None = None, scale: float = 1.0
+    ) -> list[Face]:
         """The faces of ``image``; ``extra=False`` runs the photo's own pass only (a video's frames between
         the frames that get all passes: the tracker bridges the frames in between).
+
+        ``scale`` (under 1) runs the photo's own pass on the image scaled by it: a video's cheaper search of
+        the frames between full ones (:class:`~anonymizer.video.VideoOptions`' ``full_every``).
 
         ``weak`` (a video's search, with ``extra``): the scaled-down pass also gives its finds scored from
         ``weak`` up to its own threshold, where no other pass found a face, after the others, with
         ``source="weak"``. Too many of them are not faces to hide on their own, so the tracker hides them only
         where several frames in a row confirm them (:class:`~anonymizer.tracking.FaceTracker`'s ``confirm``)."""
-        passes = [self.photo.detect(image)]
+        passes = [self.photo.detect(image) if scale == 1.0 else self.photo.detect(image, scale)]
         if not extra:
             return passes[0]
         weak_found = None

@@ -152,7 +152,16 @@ class CenterFaceDetector:
         grown = grow_boxes(boxes[ok], self.grow) if self.grow != 1.0 else boxes[ok]
         return [Face(b, float(s), m) for b, s, m in zip(grown, scores[ok], marks[ok])]
 
-    def detect(self, image: np.ndarray) -> list[Face]:
+    def detect(self, image: np.ndarray, scale: float = 1.0) -> list[Face]:
+        """The faces of ``image``, searched on it scaled by ``scale`` (under 1: a cheaper pass that sees its
+        small faces smaller still); boxes, landmarks and the size test are in ``image``'s pixels."""
+        import cv2
+
         threshold = min(self.threshold, self.small_threshold)
+        if scale < 1.0:
+            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         px = int(round(self.border * max(image.shape[:2])))
-        return self.select(*find_padded(self.net, image, threshold, px, self.border_mode, self.min_inside))
+        boxes, scores, marks = find_padded(self.net, image, threshold, px, self.border_mode, self.min_inside)
+        if scale < 1.0:
+            boxes, marks = boxes / np.float32(scale), marks / np.float32(scale)
+        return self.select(boxes, scores, marks)
