@@ -57,7 +57,8 @@ def make_box_crop(image: np.ndarray, face: Face, size: int | None = None, region
     if sx2 <= sx1 or sy2 <= sy1:
         raise ValueError(f"face box {face.box.tolist()} lies outside the {w}x{h} image")
     part = image[sy1:sy2, sx1:sx2]
-    if pad_l or pad_t or pad_r or pad_b:
+    padded = bool(pad_l or pad_t or pad_r or pad_b)
+    if padded:
         part = cv2.copyMakeBorder(part, pad_t, pad_b, pad_l, pad_r, cv2.BORDER_REPLICATE)
     out = side if size is None else int(size)
     if out != side:
@@ -77,6 +78,7 @@ def make_box_crop(image: np.ndarray, face: Face, size: int | None = None, region
         face_size=face.size,
         region=region,
         track=face.track,
+        visible=(pad_l, pad_t, side - pad_r, side - pad_b) if padded and out == side else None,
     )
 
 

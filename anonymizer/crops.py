@@ -83,6 +83,10 @@ class FaceCrop:
     # In the aligned frame (region an InnerMask): the similarity transform from photo to crop pixels. The crop
     # is then the face on the template, ``origin`` and ``side`` the photo square that bounds it.
     matrix: np.ndarray | None = None
+    # The part of a box-frame crop on the photo, [x1, y1, x2, y2] in crop pixels, where the crop runs past the
+    # photo's edge (None: all of it). Only that part is ever pasted, so a replacer may leave the rest unpainted:
+    # a close-up's crop can be many times the frame.
+    visible: tuple[int, int, int, int] | None = None
 
     @property
     def size(self) -> int:
@@ -123,8 +127,12 @@ def _pixel_centres(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
 def rect_mask(shape: tuple[int, int], rect: np.ndarray) -> np.ndarray:
     """A hard 0/1 float32 mask of the pixels whose centres lie inside ``rect``."""
     ys, xs = _pixel_centres(shape)
-    inside = (xs >= rect[0]) & (xs < rect[2]) & (ys >= rect[1]) & (ys < rect[3])
-    return inside.astype(np.float32)
+    rows = np.flatnonzero((ys[:, 0] >= rect[1]) & (ys[:, 0] < rect[3]))
+    cols = np.flatnonzero((xs[0] >= rect[0]) & (xs[0] < rect[2]))
+    mask = np.zeros(shape, np.float32)
+    if rows.size and cols.size:  # the centres inside form one block of rows by one block of columns
+        mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] = 1.0
+    return mask
 
 
 def _outside_distance(shape: tuple[int, int], rect: np.ndarray, kind: str) -> np.ndarray:

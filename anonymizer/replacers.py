@@ -31,6 +31,27 @@ def _hidden_side(crop: FaceCrop) -> float:
     return max(float(crop.hidden[2] - crop.hidden[0]), float(crop.hidden[3] - crop.hidden[1]), 1.0)
 
 
+def _upscale(small: np.ndarray, crop: FaceCrop, interpolation: int) -> np.ndarray:
+    """``small`` resized to the crop's size; where only part of the crop is on the photo (``crop.visible``),
+    only that part (the rest, never pasted, stays black): a close-up's crop can be many times the frame."""
+    size = crop.size
+    if crop.visible is None:
+        return cv2.resize(small, (size, size), interpolation=interpolation)
+    x1, y1, x2, y2 = crop.visible
+    out = np.zeros((size, size, 3), np.uint8)
+    s = small.shape[0] / size  # small pixels per crop pixel: crop pixel x samples small at (x + 0.5) s - 0.5
+    if interpolation == cv2.INTER_NEAREST:
+        rows = np.minimum(np.floor(np.arange(y1, y2) * s).astype(int), small.shape[0] - 1)
+        cols = np.minimum(np.floor(np.arange(x1, x2) * s).astype(int), small.shape[1] - 1)
+        out[y1:y2, x1:x2] = small[rows[:, None], cols[None, :]]
+        return out
+    to_small = np.array([[s, 0.0, (x1 + 0.5) * s - 0.5], [0.0, s, (y1 + 0.5) * s - 0.5]])
+    out[y1:y2, x1:x2] = cv2.warpAffine(
+        small, to_small, (x2 - x1, y2 - y1), flags=interpolation | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+    )
+    return out
+
+
 class BlurReplacer:
     """A Gaussian blur whose strength grows with the face, so big faces stay unrecognisable.
 
@@ -56,7 +77,7 @@ class BlurReplacer:
             small_side = max(4, int(round(crop.size / factor)))
             small = cv2.resize(crop.image, (small_side, small_side), interpolation=cv2.INTER_AREA)
             small = cv2.GaussianBlur(small, (0, 0), sigmaX=max(sigma / factor, 0.5), borderType=cv2.BORDER_REPLICATE)
-            out.append(cv2.resize(small, (crop.size, crop.size), interpolation=cv2.INTER_LINEAR))
+            out.append(_upscale(small, crop, cv2.INTER_LINEAR))
         return out
 
 
@@ -78,7 +99,7 @@ class PixelateReplacer:
             block = max(2.0, _hidden_side(crop) / self.blocks)
             cells = max(1, int(round(crop.size / block)))
             small = cv2.resize(crop.image, (cells, cells), interpolation=cv2.INTER_AREA)
-            out.append(cv2.resize(small, (crop.size, crop.size), interpolation=cv2.INTER_NEAREST))
+            out.append(_upscale(small, crop, cv2.INTER_NEAREST))
         return out
 
 
