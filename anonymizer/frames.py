@@ -102,7 +102,16 @@ def paste_back(
             result[photo_part] = _to_uint8(blended)
         hard_parts.append((photo_part, hard, new_part))
     for photo_part, hard, new_part in hard_parts:
-        np.copyto(result[photo_part], _to_uint8(new_part), where=hard[..., None])
+        rows, cols = np.flatnonzero(hard.any(axis=1)), np.flatnonzero(hard.any(axis=0))
+        if rows.size == 0:
+            continue
+        r, c = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)  # the hidden block
+        block = hard[r, c]
+        target = result[photo_part][r, c]
+        if block.all():  # a rectangle: one copy, not a masked one (a close-up's is most of the frame)
+            target[...] = _to_uint8(new_part[r, c])
+        else:
+            np.copyto(target, _to_uint8(new_part[r, c]), where=block[..., None])
     return result
 
 

@@ -31,6 +31,21 @@ def _hidden_side(crop: FaceCrop) -> float:
     return max(float(crop.hidden[2] - crop.hidden[0]), float(crop.hidden[3] - crop.hidden[1]), 1.0)
 
 
+def _downscale(crop: FaceCrop, cells: int) -> np.ndarray:
+    """The crop averaged down to ``cells`` x ``cells``; where only part of it is on the photo (``crop.visible``),
+    the cells over that part are averaged from the pixels under them and the others repeat the cells at its
+    edge (the crop's pixels there only repeat the photo's edge)."""
+    if crop.visible is None:
+        return cv2.resize(crop.image, (cells, cells), interpolation=cv2.INTER_AREA)
+    x1, y1, x2, y2 = crop.visible
+    per = crop.size / cells  # crop pixels per cell
+    c1, r1 = min(int(x1 / per), cells - 1), min(int(y1 / per), cells - 1)
+    c2, r2 = min(max(int(np.ceil(x2 / per)), c1 + 1), cells), min(max(int(np.ceil(y2 / per)), r1 + 1), cells)
+    part = crop.image[int(round(r1 * per)) : int(round(r2 * per)), int(round(c1 * per)) : int(round(c2 * per))]
+    small = cv2.resize(part, (c2 - c1, r2 - r1), interpolation=cv2.INTER_AREA)
+    return cv2.copyMakeBorder(small, r1, cells - r2, c1, cells - c2, cv2.BORDER_REPLICATE)
+
+
 def _upscale(small: np.ndarray, crop: FaceCrop, interpolation: int) -> np.ndarray:
     """``small`` resized to the crop's size; where only part of the crop is on the photo (``crop.visible``),
     only that part (the rest, never pasted, stays black): a close-up's crop can be many times the frame."""
@@ -75,7 +90,7 @@ class BlurReplacer:
             # Blur a downscaled copy: the same look as a huge kernel, at a fraction of the cost.
             factor = max(1.0, sigma / 3.0)
             small_side = max(4, int(round(crop.size / factor)))
-            small = cv2.resize(crop.image, (small_side, small_side), interpolation=cv2.INTER_AREA)
+            small = _downscale(crop, small_side)
             small = cv2.GaussianBlur(small, (0, 0), sigmaX=max(sigma / factor, 0.5), borderType=cv2.BORDER_REPLICATE)
             out.append(_upscale(small, crop, cv2.INTER_LINEAR))
         return out
@@ -98,8 +113,7 @@ class PixelateReplacer:
         for crop in crops:
             block = max(2.0, _hidden_side(crop) / self.blocks)
             cells = max(1, int(round(crop.size / block)))
-            small = cv2.resize(crop.image, (cells, cells), interpolation=cv2.INTER_AREA)
-            out.append(_upscale(small, crop, cv2.INTER_NEAREST))
+            out.append(_upscale(_downscale(crop, cells), crop, cv2.INTER_NEAREST))
         return out
 
 
