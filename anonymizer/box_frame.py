@@ -111,10 +111,18 @@ def box_layers(image: np.ndarray, crop: FaceCrop, pixels: np.ndarray, grain: boo
     hard, alpha, replaced = region_masks(
         (cy.stop - cy.start, cx.stop - cx.start), crop.hidden / crop.scale - offset, crop.region
     )
-    native = pixels
-    if crop.size != crop.side:
-        native = cv2.resize(pixels.astype(np.float32), (crop.side, crop.side), interpolation=cv2.INTER_LINEAR)
-    native = native[cy, cx]
+    if crop.size != crop.side:  # scaled to photo pixels over the part on the photo only
+        s = crop.size / crop.side  # crop pixels per photo pixel: photo pixel x samples the crop at (x + 0.5) s - 0.5
+        to_crop = np.array([[s, 0.0, (cx.start + 0.5) * s - 0.5], [0.0, s, (cy.start + 0.5) * s - 0.5]])
+        native = cv2.warpAffine(
+            pixels.astype(np.float32),
+            to_crop,
+            (cx.stop - cx.start, cy.stop - cy.start),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+    else:
+        native = pixels[cy, cx]
     if grain:
         # The grain the new pixels lack inside the replaced area, measured on the photo around it (on the photo).
         seed = zlib.crc32(np.ascontiguousarray(pixels).tobytes())

@@ -257,3 +257,21 @@ def test_the_grain_of_a_large_area_is_measured_on_bands_of_it_and_agrees_with_al
     assert abs(banded - whole) < 0.03 * whole
     # the noise of std 5 on three channels averaged into luma: std 5 / sqrt(3), through the blur's residual
     assert abs(whole - crops.GRAIN_GAIN * 5 / np.sqrt(3)) < 0.1 * whole
+
+
+def test_a_small_crop_is_scaled_back_to_the_photo_over_its_part_on_the_photo_as_a_whole_resize_would():
+    """A generator's 64 px crop of a close-up is scaled back to photo pixels over the part on the photo only,
+    and what lands there is what scaling the whole crop up and cutting that part out gives."""
+    import cv2
+
+    from anonymizer.box_frame import box_layers
+
+    photo = noise_image(120, 160, seed=2)
+    crop = make_crop(photo, make_face((-40, 10, 130, 190)), 64)  # past the left and bottom edges
+    pixels = cv2.GaussianBlur(noise_image(64, 64, seed=3), (0, 0), 1.5)
+    part, _, _, new = box_layers(photo, crop, pixels, grain=False)
+    whole = cv2.resize(pixels.astype(np.float32), (crop.side, crop.side), interpolation=cv2.INTER_LINEAR)
+    x0, y0 = crop.origin
+    expected = whole[part[0].start - y0 : part[0].stop - y0, part[1].start - x0 : part[1].stop - x0]
+    assert new.shape == expected.shape
+    assert np.abs(new - expected).max() < 2.0
