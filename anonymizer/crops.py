@@ -196,8 +196,12 @@ GRAIN_BAND = 16  # rows in a band, measured with the blur's reach of rows above 
 _REACH = 4  # rows the 9-tap blur reaches
 
 
+_MEAN_OF_CHANNELS = np.full((1, 3), 1.0 / 3.0, np.float32)
+
+
 def _fine_residual(pixels: np.ndarray) -> np.ndarray:
-    luma = pixels.astype(np.float32).mean(axis=2)
+    # The mean of the three channels: OpenCV's transform, many times numpy's mean over the last axis.
+    luma = cv2.transform(np.ascontiguousarray(pixels, dtype=np.float32), _MEAN_OF_CHANNELS)
     return luma - cv2.GaussianBlur(luma, (0, 0), GRAIN_BLUR)
 
 
