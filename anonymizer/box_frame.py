@@ -17,8 +17,10 @@ from anonymizer.crops import (
     _replaced_region,
     add_grain,
     hidden_region,
+    nonzero_block,
     region_masks,
     replaced_mask,
+    scaled_window,
 )
 from anonymizer.faces import Face
 
@@ -112,15 +114,8 @@ def box_layers(image: np.ndarray, crop: FaceCrop, pixels: np.ndarray, grain: boo
         (cy.stop - cy.start, cx.stop - cx.start), crop.hidden / crop.scale - offset, crop.region
     )
     if crop.size != crop.side:  # scaled to photo pixels over the part on the photo only
-        s = crop.size / crop.side  # crop pixels per photo pixel: photo pixel x samples the crop at (x + 0.5) s - 0.5
-        to_crop = np.array([[s, 0.0, (cx.start + 0.5) * s - 0.5], [0.0, s, (cy.start + 0.5) * s - 0.5]])
-        native = cv2.warpAffine(
-            pixels.astype(np.float32),
-            to_crop,
-            (cx.stop - cx.start, cy.stop - cy.start),
-            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
+        w, h = cx.stop - cx.start, cy.stop - cy.start
+        native = scaled_window(pixels.astype(np.float32), 1 / crop.scale, cx.start, cy.start, w, h, cv2.INTER_LINEAR)
     else:
         native = pixels[cy, cx]
     if grain:
@@ -128,9 +123,9 @@ def box_layers(image: np.ndarray, crop: FaceCrop, pixels: np.ndarray, grain: boo
         seed = zlib.crc32(np.ascontiguousarray(pixels).tobytes())
         native = add_grain(native.astype(np.float32), image[iy, ix], replaced > 0.5, seed)
     # the part of the window the feather reaches
-    rows, cols = np.flatnonzero(alpha.max(axis=1) > 0), np.flatnonzero(alpha.max(axis=0) > 0)
-    if rows.size == 0:
+    reach = nonzero_block(alpha > 0)
+    if reach is None:
         return None
-    r, c = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+    r, c = reach
     photo_part = (slice(iy.start + r.start, iy.start + r.stop), slice(ix.start + c.start, ix.start + c.stop))
     return photo_part, alpha[r, c], hard[r, c] > 0.5, native[r, c]  # new pixels: uint8, or float32 where made

@@ -135,6 +135,25 @@ def rect_mask(shape: tuple[int, int], rect: np.ndarray) -> np.ndarray:
     return mask
 
 
+def nonzero_block(mask: np.ndarray) -> tuple[slice, slice] | None:
+    """The rows and columns (slices) that bound a 2-D mask's nonzero pixels, or None where there are none."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return None
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
+def scaled_window(image: np.ndarray, scale: float, x: int, y: int, w: int, h: int, interpolation: int) -> np.ndarray:
+    """The ``w`` x ``h`` window at (``x``, ``y``) of ``image`` resized by ``scale`` (output pixels per input
+    pixel), as ``cv2.resize`` of the whole would place it (pixel centres aligned), computed over the window
+    only: a close-up's crop, resized whole, can be many times the frame."""
+    s = 1.0 / scale  # input pixels per output pixel: output pixel x samples the input at (x + 0.5) s - 0.5
+    to_input = np.array([[s, 0.0, (x + 0.5) * s - 0.5], [0.0, s, (y + 0.5) * s - 0.5]])
+    return cv2.warpAffine(
+        image, to_input, (w, h), flags=interpolation | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+    )
+
+
 def _outside_distance(shape: tuple[int, int], rect: np.ndarray, kind: str) -> np.ndarray:
     """Distance (pixels) of each pixel centre outside the rectangle, or the ellipse inscribed in it; 0 inside."""
     ys, xs = _pixel_centres(shape)

@@ -14,7 +14,7 @@ import numpy as np
 from anonymizer.align import ALIGNED_SIZE, InnerMask, aligned_layers, aligned_window, make_aligned_crop
 from anonymizer.box_frame import box_layers, box_window, make_box_crop
 from anonymizer.boxes import box_iou
-from anonymizer.crops import FaceCrop, Region
+from anonymizer.crops import FaceCrop, Region, nonzero_block
 from anonymizer.faces import Face
 
 
@@ -102,10 +102,10 @@ def paste_back(
             result[photo_part] = _to_uint8(blended)
         hard_parts.append((photo_part, hard, new_part))
     for photo_part, hard, new_part in hard_parts:
-        rows, cols = np.flatnonzero(hard.any(axis=1)), np.flatnonzero(hard.any(axis=0))
-        if rows.size == 0:
+        hidden = nonzero_block(hard)
+        if hidden is None:
             continue
-        r, c = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)  # the hidden block
+        r, c = hidden
         block = hard[r, c]
         target = result[photo_part][r, c]
         if block.all():  # a rectangle: one copy, not a masked one (a close-up's is most of the frame)

@@ -12,7 +12,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from anonymizer.crops import FaceCrop, Region
+from anonymizer.crops import FaceCrop, Region, scaled_window
 
 METHODS = ("gan", "blur", "pixelate", "solid")
 
@@ -54,16 +54,13 @@ def _upscale(small: np.ndarray, crop: FaceCrop, interpolation: int) -> np.ndarra
         return cv2.resize(small, (size, size), interpolation=interpolation)
     x1, y1, x2, y2 = crop.visible
     out = np.zeros((size, size, 3), np.uint8)
-    s = small.shape[0] / size  # small pixels per crop pixel: crop pixel x samples small at (x + 0.5) s - 0.5
-    if interpolation == cv2.INTER_NEAREST:
+    if interpolation == cv2.INTER_NEAREST:  # as cv2.resize picks: crop pixel x shows small pixel floor(x s)
+        s = small.shape[0] / size  # small pixels per crop pixel
         rows = np.minimum(np.floor(np.arange(y1, y2) * s).astype(int), small.shape[0] - 1)
         cols = np.minimum(np.floor(np.arange(x1, x2) * s).astype(int), small.shape[1] - 1)
         out[y1:y2, x1:x2] = small[rows[:, None], cols[None, :]]
-        return out
-    to_small = np.array([[s, 0.0, (x1 + 0.5) * s - 0.5], [0.0, s, (y1 + 0.5) * s - 0.5]])
-    out[y1:y2, x1:x2] = cv2.warpAffine(
-        small, to_small, (x2 - x1, y2 - y1), flags=interpolation | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
-    )
+    else:
+        out[y1:y2, x1:x2] = scaled_window(small, size / small.shape[0], x1, y1, x2 - x1, y2 - y1, interpolation)
     return out
 
 
