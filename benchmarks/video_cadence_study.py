@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import pickle
 import sys
@@ -106,6 +107,15 @@ def cost(every: int, extra_every: int, extra_cost: float) -> float:
     return 1.0 / every + extra_cost / extra_every
 
 
+def cached(path: Path, make):
+    """What ``make()`` gives, kept in ``path`` (pickled) and read from there when it is already there."""
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    value = make()
+    path.write_bytes(pickle.dumps(value))
+    return value
+
+
 def parse_arm(arm: str) -> tuple[int, int, bool, float]:
     """``S/E``, ``Sa/E`` or either with ``hF`` after it (the frames between searched ones get the frame's pass
     at scale F): (S, E, adaptive, F or 0)."""
@@ -156,25 +166,16 @@ def main(argv: list[str] | None = None) -> int:
         clip = work / f"clip_{n:02d}.mp4"
         truth = V.make_clip(photo, clip, args.frames, args.seed * 1000 + n, "exit")
         frames = V.decode(clip)
-        cache = work / f"search_{n:02d}.pkl"
-        if cache.exists():
-            found = pickle.loads(cache.read_bytes())
-        else:
-            found = search(frames)
-            cache.write_bytes(pickle.dumps(found))
+        found = cached(work / f"search_{n:02d}.pkl", functools.partial(search, frames))
         image = V.read_rgb(photo.path)
         largest = float(np.max(photo.faces[:, 2:] - photo.faces[:, :2])) if len(photo.faces) else 0.0
         cam = V._camera(
             np.random.default_rng(args.seed * 1000 + n), image.shape[1], image.shape[0], args.frames, "exit", largest
         )
-        between = {}
-        for scale in {arm[3] for arm in arms if arm[3]}:
-            cache = work / f"search_{n:02d}_x{scale:g}.pkl"
-            if cache.exists():
-                between[scale] = pickle.loads(cache.read_bytes())
-            else:
-                between[scale] = search_scaled(frames, scale)
-                cache.write_bytes(pickle.dumps(between[scale]))
+        between = {
+            scale: cached(work / f"search_{n:02d}_x{scale:g}.pkl", functools.partial(search_scaled, frames, scale))
+            for scale in {arm[3] for arm in arms if arm[3]}
+        }
         for arm in arms:
             tracks, n_searched = tracked(found, *arm[:3], between.get(arm[3]))
             searched[arm][0] += n_searched
