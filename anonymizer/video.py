@@ -13,7 +13,8 @@ through detect -> track -> replace -> encode:
   decodes each frame again when it is decided. So no frame waits in memory, and memory does not grow with
   the clip's length or the look-ahead.
 * **Replace** with the pipeline's method; the GAN paints one new face per track (one latent code for all of
-  its frames).
+  its frames). Frames are painted side by side (:attr:`VideoOptions.paint_workers`, one a core, up to two) and
+  encoded in order, at most one frame more than the painters in flight.
 * **Encode** with H.264 (``libx264``) at CRF 18 by default (visually lossless), or H.265, VP9 or AV1
   (:data:`CODECS`), at the same size (odd sizes too: 4:4:4 then, as 4:2:0 needs even sides), keeping every
   frame's timestamp: frame count, frame rate and a variable frame rate are kept. Audio and subtitle streams
@@ -51,6 +52,7 @@ from anonymizer.motion import CameraMotion
 from anonymizer.tracking import DEFAULT_CONFIRM, DEFAULT_ENTRY, DEFAULT_LOOKAHEAD, DEFAULT_WEAK, FaceTracker, boxes_at
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+PAINT_WORKERS = 2  # the most frames painted side by side by default (VideoOptions.paint_workers)
 KEEP_MATCH_IOU = 0.3  # a face pointed at in a frame belongs to the track whose box there overlaps it most, this much
 
 
@@ -110,6 +112,18 @@ class VideoOptions:
     # second detector family; what it finds outside the hidden regions is flagged, and the flagged frames are
     # grouped into time ranges in the report (flagged only: a box hidden in one frame of several would flicker).
     audit_every: int = 5
+    # Frames painted side by side (each frame's faces replaced and pasted in a thread of its own, then encoded
+    # in order); None: up to ``PAINT_WORKERS``, one a core. What numpy, OpenCV and onnxruntime do there runs
+    # outside the interpreter lock, so a clip searched whole before its first frame is written (shorter than
+    # the look-ahead) keeps both cores busy while it is written.
+    paint_workers: int | None = None
+
+    def painters(self) -> int:
+        if self.paint_workers is not None:
+            if self.paint_workers < 1:
+                raise VideoError(f"paint workers must be 1 or more, not {self.paint_workers}")
+            return self.paint_workers
+        return max(1, min(PAINT_WORKERS, os.cpu_count() or 1))
 
     def codec_for(self, output: Path) -> str:
         webm = output.suffix.lower() == ".webm"
@@ -268,6 +282,9 @@ class _Transcoder:
         self.vout = None
         self.track_methods: dict[int, str] = {}
         self.flags: list[tuple[int, float, list[float]]] = []  # the audit's: (frame, best score, its box)
+        self.painting: deque = deque()  # (Future of a painted frame, pts, time base), in the frames' order
+        self.submitted = 0  # frames handed to the painters
+        self.painters = options.painters()
 
     def run(self) -> VideoResult:
         av = self.av
@@ -292,7 +309,13 @@ class _Transcoder:
                     stream.metadata.clear()
                     if language:  # which language an audio or subtitle track is, a viewer needs
                         stream.metadata["language"] = language
-            with ThreadPoolExecutor(1, thread_name_prefix="detect") as self.pool, contextlib.ExitStack() as stack:
+            if getattr(self.anonymizer, "audit", "off") != "off":
+                self.anonymizer.auditor.detector  # loaded here, not by two painters at once  # noqa: B018
+            with (
+                ThreadPoolExecutor(1, thread_name_prefix="detect") as self.pool,
+                ThreadPoolExecutor(self.painters, thread_name_prefix="paint") as self.paint_pool,
+                contextlib.ExitStack() as stack,
+            ):
                 if self.planned is None:
                     self.search = iter(stack.enter_context(av.open(self.src.name)).decode(video=0))
                 decoded = self._frames(copies, others)
@@ -390,6 +413,8 @@ class _Transcoder:
             for frame in packet.decode():
                 self._push(decoded, frame)
                 decoded += 1
+        while self.painting:
+            self._encode(*self.painting.popleft())
         if self.planned is None:
             self._search_until(None)
             if self.decided:
@@ -498,32 +523,50 @@ class _Transcoder:
         self._write(self._upright(frame), frame.pts, frame.time_base, faces)
 
     def _write(self, rgb: np.ndarray, pts, time_base, faces) -> None:
-        faces = list(faces) + [dataclasses.replace(face) for face in self.added]
+        """Hand the frame to a painter; encode the frames painted before it, in order, so that at most one more
+        than the painters are in flight."""
+        future = self.paint_pool.submit(self._paint, self.submitted, rgb, list(faces))
+        self.submitted += 1
+        self.painting.append((future, pts, time_base))
+        while len(self.painting) > self.painters:
+            self._encode(*self.painting.popleft())
+
+    def _paint(self, index: int, rgb: np.ndarray, faces: list[Face]):
+        """Frame ``index`` anonymized (in a painter's thread): its faces, the image as stored, and the audit's
+        flag (or None)."""
+        faces = faces + [dataclasses.replace(face) for face in self.added]
         result = self.anonymizer.anonymize(rgb, faces=faces, default_shape=VIDEO_MASK_SHAPE, audit=False)
-        for face in result.faces:
+        flag = self._audit(index, result)
+        image = result.image if not self.rotation else np.ascontiguousarray(np.rot90(result.image, -self.rotation))
+        return result.faces, image, flag
+
+    def _encode(self, future: Future, pts, time_base) -> None:
+        faces, image, flag = future.result()
+        for face in faces:
             if face.track is not None and face.method:
                 self.track_methods[face.track] = face.method
-        self._audit(result)
-        image = result.image if not self.rotation else np.ascontiguousarray(np.rot90(result.image, -self.rotation))
+        if flag is not None:
+            self.flags.append(flag)
         new = self.av.VideoFrame.from_ndarray(image, format="rgb24")
         new.pts, new.time_base = pts, time_base
         self.dst.mux(self.vout.encode(new))
         self.written += 1
-        self.faces += len(result.faces)
+        self.faces += len(faces)
         if self.progress is not None and self.planned is not None:
             self.progress(self.found + self.written, self.total and 2 * self.total)  # searched, then written
 
-    def _audit(self, result) -> None:
-        """Search every ``audit_every``-th written frame again (the pipeline's audit); a find outside every hidden
-        region is noted for the report's ranges."""
-        if getattr(self.anonymizer, "audit", "off") == "off" or self.written % max(self.options.audit_every, 1):
-            return
-        kept = [box for _, box in boxes_at(self.kept, self.written)]  # faces a reviewer chose to leave visible
+    def _audit(self, index: int, result) -> tuple[int, float, list[float]] | None:
+        """Search every ``audit_every``-th frame again (the pipeline's audit): the best find outside every hidden
+        region, for the report's ranges, as (frame, score, box); None when there is none or it is not searched."""
+        if getattr(self.anonymizer, "audit", "off") == "off" or index % max(self.options.audit_every, 1):
+            return None
+        kept = [box for _, box in boxes_at(self.kept, index)]  # faces a reviewer chose to leave visible
         residuals = self.anonymizer.auditor.residuals(result.image, result.faces, self.anonymizer.mask_scale, kept)
         residuals = [r for r in residuals if r.action != "dismissed"]
-        if residuals:
-            best = max(residuals, key=lambda r: r.score)
-            self.flags.append((self.written, float(best.score), [round(float(v), 1) for v in best.box]))
+        if not residuals:
+            return None
+        best = max(residuals, key=lambda r: r.score)
+        return index, float(best.score), [round(float(v), 1) for v in best.box]
 
 
 @dataclass

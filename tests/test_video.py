@@ -634,3 +634,32 @@ def test_frames_between_full_searches_are_searched_scaled_down_and_the_face_stay
         x = 10 + k * (320 - 140) // 11
         face = (slice(40, 190), slice(x, x + 120))
         assert (np.abs(a[face].astype(int) - b[face]).max(axis=2) > 24).mean() > 0.8, f"frame {k}"
+
+
+def test_frames_painted_side_by_side_are_written_in_order(tmp_path):
+    """With several painters a later frame may be painted before an earlier one; the frames are written in
+    their order all the same: the output equals one painter's, frame for frame."""
+    import random
+    import time
+
+    from anonymizer.replacers import BlurReplacer
+    from anonymizer.video import VideoOptions, anonymize_video
+
+    class Uneven(BlurReplacer):
+        def replace(self, crops):
+            time.sleep(random.uniform(0.0, 0.03))  # painters finish out of order
+            return super().replace(crops)
+
+    src = tmp_path / "clip.mp4"
+    make_clip(src, frames=24, audio=False)
+    outputs = []
+    for workers in (1, 3):
+        out = tmp_path / f"out{workers}.mp4"
+        anonymizer = Anonymizer(detector=_FindsThePaste(), replacer=Uneven())
+        result = anonymize_video(src, out, anonymizer, VideoOptions(paint_workers=workers))
+        assert result.frames == 24 and result.faces == 24
+        outputs.append(_video_frames(out))
+    for k, (one, several) in enumerate(zip(*outputs)):
+        assert np.array_equal(one, several), f"frame {k}"
+    with pytest.raises(ValueError, match="paint workers"):
+        VideoOptions(paint_workers=0).painters()
