@@ -11,8 +11,9 @@ anonymized in this process with :func:`anonymizer.video.anonymize_video` and the
 around each stage: the writer's demuxing and decoding, the search's decoding ahead, the conversion to RGB, each
 detector pass, the camera's motion, tracking, replacing and pasting, and encoding. A stage's time is its own
 (the stages it calls are counted apart, and shown under it). The detection runs in a thread of its own beside
-the writer, so the two threads' times add up to more than the wall time: what the profile shows is which thread
-the other waits for (``wait for detection``) and what each is made of.
+the writer, and frames are replaced and pasted in painters' threads, so the threads' times add up to more than
+the wall time: what the profile shows is which thread the others wait for (``wait for detection``, ``wait for
+its painter``) and what each is made of.
 
 Timed with ``time.perf_counter`` around Python calls: a stage that releases the interpreter lock (decoding,
 encoding, onnxruntime) is timed whole, including what other threads did meanwhile on the same core.
@@ -88,7 +89,8 @@ def instrument(profile: Profile) -> None:
     profile.wrap(T, "_search_until", "search: decoding ahead")
     profile.wrap(T, "_track", "wait for detection")
     profile.wrap(T, "_upright", "to RGB")
-    profile.wrap(T, "_write", "encode (to YUV, x264) and mux")
+    profile.wrap(T, "_write", "hand to a painter")
+    profile.wrap(T, "_encode", "wait for its painter, encode (to YUV, x264) and mux")
     profile.wrap(T, "_detect", "detect")
     profile.wrap(FaceTracker, "push", "track")
     profile.wrap(FaceTracker, "finish", "track")
@@ -153,7 +155,8 @@ def markdown(result: dict) -> str:
         + (" The process given to --pause was stopped while timing." if result["paused"] else ""),
         "",
         "A stage's time is its own; a stage it calls is a row of its own under it (``a / b``). `MainThread` is the "
-        "writer (with the search's decoding ahead), `detect` the detection thread beside it.",
+        "writer (with the search's decoding ahead), `detect` the detection thread beside it, `paint` the threads "
+        "that replace and paste (`VideoOptions.paint_workers`).",
     ]
     for size, r in result["clips"].items():
         busy = ", ".join(f"{k} {v:.1f} s" for k, v in r["threads_busy_seconds"].items())
