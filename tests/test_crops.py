@@ -275,3 +275,17 @@ def test_a_small_crop_is_scaled_back_to_the_photo_over_its_part_on_the_photo_as_
     expected = whole[part[0].start - y0 : part[0].stop - y0, part[1].start - x0 : part[1].stop - x0]
     assert new.shape == expected.shape
     assert np.abs(new - expected).max() < 2.0
+
+
+@pytest.mark.parametrize("shape", [(37, 90), (512, 512), (700, 1300), (1024, 1024)])
+def test_grain_noise_is_unit_noise_of_the_shape_asked_for_and_follows_the_seed(shape):
+    from anonymizer.crops import unit_noise
+
+    a, b, c = unit_noise(shape, 1), unit_noise(shape, 1), unit_noise(shape, 2)
+    assert a.shape == shape and a.dtype == np.float32
+    assert np.array_equal(a, b), "the same seed, the same grain"
+    assert not np.array_equal(a, c), "another seed, other grain"
+    assert abs(float(a.std()) - 1.0) < 0.1 and abs(float(a.mean())) < 0.1
+    if shape[0] > 64 and shape[1] > 64:  # no visible pattern: rows and columns next to each other are unrelated
+        assert abs(float(np.corrcoef(a[:, :-1].ravel(), a[:, 1:].ravel())[0, 1])) < 0.05
+        assert abs(float(np.corrcoef(a[:-1].ravel(), a[1:].ravel())[0, 1])) < 0.05
