@@ -98,7 +98,10 @@ class VideoOptions:
     # The frame's pass runs on the whole frame on every this-many-th searched frame (and on every frame that
     # gets the extra passes); on the searched frames between, on the frame scaled by ``between_scale``, a
     # quarter of the pixels at 0.5: their large faces are found there, their small ones bridged by the tracker.
-    full_every: int = 1
+    # By default the whole frame is searched where the extra passes run, every third frame: on the tune clips
+    # that left fewer face-frames visible than every frame whole, at 0.55x the detection time
+    # (benchmarks/results/video_cadence_tune.md).
+    full_every: int = 3
     between_scale: float = 0.5
     # Frames are searched on a mirrored border (``make_detector("padded")``'s passes), so that a face the
     # frame's edge cuts is found as a whole one and its track follows it out of the frame and back in.
