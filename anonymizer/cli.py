@@ -69,7 +69,9 @@ Before a photo is written, the audit searches the anonymized photo again with
 a second detector family (RetinaFace), upright and turned: a face it finds
 outside every hidden region is hidden too when it is sure of it, and flagged
 otherwise; the report lists each with its box, score and what happened to it
-("residuals"), and the summary says how many photos need a look (--audit).
+("residuals"), and the summary says how many photos need a look (--audit). In
+a video every fifth frame is searched again, and what it finds is flagged as
+time ranges in the report.
 
 exit status: 0 when every photo was written (or already there), 1 when any
 failed, 2 for a usage error, 3 with --fail-on-review when all were written but
@@ -183,12 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=AUDIT_MODES,
         default=DEFAULT_AUDIT,
         help="search each anonymized photo again with a second detector family: hide what it is sure is a face "
-        "and flag the rest (hide, the default), only flag (flag), or not at all (off); videos are not audited",
+        "and flag the rest (hide, the default), only flag (flag), or not at all (off); in a video every fifth "
+        "frame is searched again and what it finds is flagged, as time ranges in the report",
     )
     parser.add_argument(
         "--fail-on-review",
         action="store_true",
-        help=f"exit with status {EXIT_REVIEW} when the audit flagged a possible face in any photo (for pipelines)",
+        help=f"exit with status {EXIT_REVIEW} when the audit flagged a possible face in any photo or video (for "
+        "pipelines)",
     )
     parser.add_argument(
         "--device",
