@@ -47,6 +47,7 @@ import numpy as np
 from anonymizer.boxes import box_iou
 from anonymizer.crops import VIDEO_MASK_SHAPE
 from anonymizer.detection.cascade import CascadeDetector
+from anonymizer.device import cpu_count
 from anonymizer.faces import Face, estimate_landmarks
 from anonymizer.motion import CameraMotion
 from anonymizer.tracking import DEFAULT_CONFIRM, DEFAULT_ENTRY, DEFAULT_LOOKAHEAD, DEFAULT_WEAK, FaceTracker, boxes_at
@@ -126,7 +127,7 @@ class VideoOptions:
             if self.paint_workers < 1:
                 raise VideoError(f"paint workers must be 1 or more, not {self.paint_workers}")
             return self.paint_workers
-        return max(1, min(PAINT_WORKERS, os.cpu_count() or 1))
+        return min(PAINT_WORKERS, cpu_count())
 
     def codec_for(self, output: Path) -> str:
         webm = output.suffix.lower() == ".webm"
