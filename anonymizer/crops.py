@@ -23,6 +23,7 @@ shows of the face ever comes from the original face pixels.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -217,16 +218,11 @@ GRAIN_SAMPLES = 1 << 14  # the robust spread is taken over at most about this ma
 NOISE_SIDE = 1024  # the side of the table of unit noise that grain is cut from
 
 
+@functools.cache
 def _noise_table() -> np.ndarray:
     """Unit Gaussian noise (float32), made once: grain is a window of it cut at a place the seed chooses, many
     times faster than drawing new noise for every face."""
-    global _NOISE
-    if _NOISE is None:
-        _NOISE = np.random.default_rng(0x6A41).standard_normal((NOISE_SIDE, NOISE_SIDE), dtype=np.float32)
-    return _NOISE
-
-
-_NOISE: np.ndarray | None = None
+    return np.random.default_rng(0x6A41).standard_normal((NOISE_SIDE, NOISE_SIDE), dtype=np.float32)
 
 
 def unit_noise(shape: tuple[int, int], seed: int) -> np.ndarray:
