@@ -289,6 +289,7 @@ class _Transcoder:
         self.painting: deque = deque()  # (Future of a painted frame, pts, time base), in the frames' order
         self.submitted = 0  # frames handed to the painters
         self.painters = options.painters()
+        self.auditing = getattr(anonymizer, "audit", "off") != "off"  # the pipeline's audit, on written frames
 
     def run(self) -> VideoResult:
         av = self.av
@@ -313,7 +314,7 @@ class _Transcoder:
                     stream.metadata.clear()
                     if language:  # which language an audio or subtitle track is, a viewer needs
                         stream.metadata["language"] = language
-            if getattr(self.anonymizer, "audit", "off") != "off":
+            if self.auditing:
                 self.anonymizer.auditor.detector  # loaded here, not by two painters at once  # noqa: B018
             with (
                 ThreadPoolExecutor(1, thread_name_prefix="detect") as self.pool,
@@ -562,7 +563,7 @@ class _Transcoder:
     def _audit(self, index: int, result) -> tuple[int, float, list[float]] | None:
         """Search every ``audit_every``-th frame again (the pipeline's audit): the best find outside every hidden
         region, for the report's ranges, as (frame, score, box); None when there is none or it is not searched."""
-        if getattr(self.anonymizer, "audit", "off") == "off" or index % max(self.options.audit_every, 1):
+        if not self.auditing or index % max(self.options.audit_every, 1):
             return None
         kept = [box for _, box in boxes_at(self.kept, index)]  # faces a reviewer chose to leave visible
         residuals = self.anonymizer.auditor.residuals(result.image, result.faces, self.anonymizer.mask_scale, kept)
