@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
@@ -97,3 +98,27 @@ def onnx_providers(device: str = "auto") -> list[str]:
     if device != "cpu" and has_cuda:
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     return ["CPUExecutionProvider"]
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim``, or None where the C library has none (macOS, Windows, musl)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def release_memory() -> None:
+    """Hand the memory the C heap holds free back to the system (glibc's ``malloc_trim``; elsewhere nothing).
+
+    Large frames are freed by one thread after another allocated them: glibc keeps the freed blocks in each
+    thread's arena, fragmented, and a 4K clip's peak memory grew with its length (1.5 GB at 300 frames, 1.8 GB
+    at 600). The video pipeline calls this every few hundred megabytes of frames written."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

@@ -47,13 +47,14 @@ import numpy as np
 from anonymizer.boxes import box_iou
 from anonymizer.crops import VIDEO_MASK_SHAPE
 from anonymizer.detection.cascade import CascadeDetector
-from anonymizer.device import cpu_count
+from anonymizer.device import cpu_count, release_memory
 from anonymizer.faces import Face, estimate_landmarks
 from anonymizer.motion import CameraMotion
 from anonymizer.tracking import DEFAULT_CONFIRM, DEFAULT_ENTRY, DEFAULT_LOOKAHEAD, DEFAULT_WEAK, FaceTracker, boxes_at
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 PAINT_WORKERS = 2  # the most frames painted side by side by default (VideoOptions.paint_workers)
+TRIM_BYTES = 64 * 2**20  # frames' bytes written between two hand-backs of the C heap's free memory (release_memory)
 KEEP_MATCH_IOU = 0.3  # a face pointed at in a frame belongs to the track whose box there overlaps it most, this much
 
 
@@ -556,6 +557,8 @@ class _Transcoder:
         new.pts, new.time_base = pts, time_base
         self.dst.mux(self.vout.encode(new))
         self.written += 1
+        if self.written % max(1, TRIM_BYTES // image.nbytes) == 0:
+            release_memory()  # freed frames otherwise pile up in the threads' arenas: peak memory grew with length
         self.faces += len(faces)
         if self.progress is not None and self.planned is not None:
             self.progress(self.found + self.written, self.total and 2 * self.total)  # searched, then written
