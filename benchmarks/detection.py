@@ -132,6 +132,7 @@ OURS = {
 }
 BORDER_TOOL = "ours-border"  # ours-border:MODE:PHOTO:LARGE, e.g. ours-border:reflect:0.05:0.25
 RETINA_TOOL = "ours-retina"  # ours-retina:THRESHOLD:MIN:SIDE, e.g. ours-retina:0.7:32:640
+DIAGONAL_TOOL = "ours-diagonal"  # ours-diagonal:SIDE:THRESHOLD, e.g. ours-diagonal:320:0.5
 
 
 def _with_retinaface(threshold: float, min_size: float, side: int):
@@ -143,6 +144,13 @@ def _with_retinaface(threshold: float, min_size: float, side: int):
     )
 
 
+def _diagonal(side: int, threshold: float):
+    from anonymizer.detection import CascadeDetector
+    from anonymizer.detection.cascade import default_retinaface
+
+    return lambda device: CascadeDetector(**default_retinaface(), diagonal_side=side, diagonal_threshold=threshold)
+
+
 def tool_spec(name: str) -> tuple:
     """(how to build it, label) of a tool of ours: an :data:`OURS` name, or ``ours-border:MODE:PHOTO:LARGE``,
     the default with its photo pass and its scaled-down pass run on the frame padded by PHOTO and LARGE of the
@@ -151,6 +159,12 @@ def tool_spec(name: str) -> tuple:
         return OURS[name]
     head, _, rest = name.partition(":")
     parts = rest.split(":")
+    if head == DIAGONAL_TOOL and len(parts) == 2:
+        side, threshold = int(parts[0]), float(parts[1])
+        return (
+            _diagonal(side, threshold),
+            f"ours + CenterFace at {side} px turned 45, 135, 225 and 315 degrees, score > {threshold:g}",
+        )
     if head == RETINA_TOOL and len(parts) == 3:
         threshold, min_size, side = float(parts[0]), float(parts[1]), int(parts[2])
         return (
@@ -557,7 +571,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--tools",
         default="ours,deface,mtcnn,yunet",
-        help="comma list of: " + ", ".join([*OURS, "deface", f"{BORDER_TOOL}:MODE:PHOTO:LARGE"]),
+        help="comma list of: "
+        + ", ".join([*OURS, "deface", f"{BORDER_TOOL}:MODE:PHOTO:LARGE", f"{DIAGONAL_TOOL}:SIDE:THRESHOLD"]),
     )
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--deface-python", type=Path, default=DEFACE_PYTHON)

@@ -297,6 +297,60 @@ def test_a_face_lying_sideways_or_upside_down_is_found_where_it_is(angle):
     assert (alone.landmarks[:, 0] > want[0]).all() and (alone.landmarks[:, 0] < want[2]).all()
 
 
+def test_points_found_on_a_photo_turned_by_any_angle_come_back_to_the_photo():
+    from anonymizer.detection.cascade import rotate, rotate_back
+
+    image = np.zeros((40, 60, 3), np.uint8)
+    image[5:8, 7:10] = 255  # a bright square centred on x 8.5, y 6.5
+    for angle in (45, 135, 225, 315, 30):
+        turned, back = rotate(image, angle)
+        assert turned.shape[0] >= 40 and turned.shape[1] >= 60  # the whole photo is on the canvas
+        ys, xs = np.nonzero(turned[..., 0])
+        weight = turned[ys, xs, 0].astype(np.float64)
+        x, y = (xs * weight).sum() / weight.sum() + 0.5, (ys * weight).sum() / weight.sum() + 0.5  # its centre there
+        centre = np.array([[[x, y]] * 5], np.float32)
+        box = np.array([[x - 5, y - 3, x + 5, y + 3]], np.float32)
+        boxes, _, marks = rotate_back((box, np.ones(1, np.float32), centre), back)
+        np.testing.assert_allclose(marks[0], [[8.5, 6.5]] * 5, atol=0.1)
+        # the box: the square of the found box's area (10 x 6) about its centre, carried back
+        np.testing.assert_allclose(boxes[0, 2:] - boxes[0, :2], [np.sqrt(60)] * 2, rtol=1e-5)
+        np.testing.assert_allclose((boxes[0, :2] + boxes[0, 2:]) / 2, [8.5, 6.5], atol=0.1)
+
+
+def test_the_diagonal_passes_alone_find_a_face_turned_halfway_between_the_right_angles():
+    from anonymizer.detection import CascadeDetector
+    from anonymizer.detection.cascade import rotate
+
+    image = _astronaut()
+    (upright,) = make_detector().detect(image)
+    turned, back = rotate(image, 135)
+    forward = np.vstack([cv2_invert(back), [0, 0, 1]])
+    centre = forward @ np.array([*(upright.box[:2] + upright.box[2:]) / 2, 1.0])
+    blind = CascadeDetector(large_side=10**6, turned_side=None, diagonal_side=None)
+    blind.photo.detect = lambda image: []
+    assert blind.detect(turned) == []  # every other pass blinded or off: nothing
+    diagonal = CascadeDetector(large_side=10**6, turned_side=None, diagonal_side=320)
+    diagonal.photo.detect = lambda image: []
+    (alone,) = diagonal.detect(turned)
+    found_centre = (alone.box[:2] + alone.box[2:]) / 2
+    assert np.hypot(*(found_centre - centre[:2])) < 0.15 * upright.size
+    assert 0.7 < alone.size / upright.size < 1.6
+    # its landmarks turned with it: the eyes' midpoint lies further from the mouth along the face's "up"
+    eyes, mouth = alone.landmarks[:2].mean(axis=0), alone.landmarks[3:].mean(axis=0)
+    up = forward[:2, :2] @ np.array([0.0, -1.0])  # the photo's up, turned 135 degrees
+    assert np.dot(eyes - mouth, up) > 0
+    # by name: the default with these passes added
+    named = make_detector("default+diagonal")
+    assert named.diagonal_side == 320 and named.retinaface is not None
+    assert make_detector().diagonal_side is None
+
+
+def cv2_invert(matrix):
+    import cv2
+
+    return cv2.invertAffineTransform(matrix)
+
+
 def test_a_face_filling_a_large_photo_is_found():
     import cv2
 

@@ -10,6 +10,8 @@ from anonymizer.detection.cascade import (
     BLAZEFACE_MODEL,
     BLAZEFACE_THRESHOLD,
     DEFAULT_THRESHOLD,
+    DIAGONAL_SIDE,
+    DIAGONAL_THRESHOLD,
     CascadeDetector,
     default_retinaface,
 )
@@ -22,6 +24,7 @@ DETECTORS = (
     "cascade",
     "padded",
     "default+blazeface",
+    "default+diagonal",
     "yunet+centerface",
     "union-yunet",
     "yunet",
@@ -40,7 +43,8 @@ def make_detector(
     """A detector by name: ``default`` (:class:`CascadeDetector` with its RetinaFace pass), ``cascade`` (the
     CenterFace cascade alone, the default before the RetinaFace pass), ``padded`` (the default, its photo and
     scaled-down passes on a mirrored border, for faces cut by the photo's edge), ``default+blazeface`` (the
-    default plus a BlazeFace pass for large faces); for comparison, ``yunet+centerface`` (the previous default:
+    default plus a BlazeFace pass for large faces), ``default+diagonal`` (the default plus CenterFace on the photo
+    turned 45, 135, 225 and 315 degrees, for faces tilted between the right angles); for comparison, ``yunet+centerface`` (the previous default:
     YuNet with its verifier, and CenterFace), ``union-yunet`` (YuNet on the photo and the mirrored photo, with
     its verifier), and ``yunet``, ``centerface``, ``blazeface`` (at MediaPipe's 0.5), ``mtcnn`` alone.
     ``threshold`` is the default's (YuNet's own thresholds are fixed where it is a member); ``device`` is where
@@ -59,6 +63,14 @@ def _make(name: str, threshold: float, min_face_size: int, device: str):
     if name == "default+blazeface":
         blazeface = BlazeFaceDetector(BLAZEFACE_THRESHOLD, model=BLAZEFACE_MODEL, grow=BLAZEFACE_GROW)
         return CascadeDetector(threshold, min_face_size, blazeface=blazeface, **default_retinaface())
+    if name == "default+diagonal":
+        return CascadeDetector(
+            threshold,
+            min_face_size,
+            diagonal_side=DIAGONAL_SIDE,
+            diagonal_threshold=DIAGONAL_THRESHOLD,
+            **default_retinaface(),
+        )
     if name == "yunet+centerface":
         return UnionDetector(
             [
