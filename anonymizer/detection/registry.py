@@ -44,8 +44,8 @@ def make_detector(
     CenterFace cascade alone, the default before the RetinaFace pass), ``padded`` (the default, its photo and
     scaled-down passes on a mirrored border, for faces cut by the photo's edge), ``default+blazeface`` (the
     default plus a BlazeFace pass for large faces), ``default+diagonal`` (the default plus CenterFace on the photo
-    turned 45, 135, 225 and 315 degrees, for faces tilted between the right angles); for comparison, ``yunet+centerface`` (the previous default:
-    YuNet with its verifier, and CenterFace), ``union-yunet`` (YuNet on the photo and the mirrored photo, with
+    turned 45, 135, 225 and 315 degrees, for faces tilted between the right angles); for comparison,
+    ``yunet+centerface`` (the previous default: YuNet with its verifier, and CenterFace), ``union-yunet`` (YuNet on the photo and the mirrored photo, with
     its verifier), and ``yunet``, ``centerface``, ``blazeface`` (at MediaPipe's 0.5), ``mtcnn`` alone.
     ``threshold`` is the default's (YuNet's own thresholds are fixed where it is a member); ``device`` is where
     the ONNX networks run (:func:`anonymizer.detection._onnx.on_device`), and MTCNN's."""
