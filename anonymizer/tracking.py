@@ -59,6 +59,9 @@ DEFAULT_EXIT = 250  # frames a track last seen at the frame's edge is kept, at m
 # there is followed out (10 s at 25 fps). The frames are not held meanwhile (the video is read twice at once), so
 # the cost is only that the writer runs this many frames behind the search.
 DEFAULT_ENTRY = 250
+# A track first found within the clip's first DEFAULT_START frames (1 s at 25 fps) is hidden back to the clip's first
+# frame: nothing can be known to have brought the face in, so it was there, missed (turned, covered, too small).
+DEFAULT_START = 25
 # A video's weak finds: the default detector's scaled-down pass's finds scored from DEFAULT_WEAK up to its own
 # threshold (0.45), where no other pass found a face; a track of weak finds only is hidden once it holds
 # DEFAULT_CONFIRM of them. Chosen on tune seeds 2, 4 and 5 (benchmarks/results/video_weak_tune.md).
@@ -204,11 +207,13 @@ class FaceTracker:
         exit: int = DEFAULT_EXIT,
         entry: int = DEFAULT_ENTRY,
         confirm: int = DEFAULT_CONFIRM,
+        start: int = DEFAULT_START,
     ) -> None:
         if lookahead < max(lead, smooth):
             raise ValueError("the look-ahead must cover the lead and the smoothing window")
         self.lookahead, self.lead, self.tail, self.smooth = lookahead, lead, tail, smooth
         self.entry = max(entry, lead)
+        self.start = min(start, self.entry)  # within the frames decided late
         self.delay = max(lookahead, self.entry)  # frames a frame is decided late
         self.max_shrink = max_shrink
         self.frame_size = frame_size  # (width, height): boxes are clipped to it, and its edges are watched
@@ -419,12 +424,16 @@ class FaceTracker:
     def _lead_of(self, track: Track) -> int:
         """Frames before its first detection that ``track`` may be hidden: ``lead``, or ``entry`` when it came
         in across the edge: first seen at the edge, or at the edge ``lead`` frames before (carried back);
-        hidden then only where its box, carried back, is in the picture."""
+        hidden then only where its box, carried back, is in the picture. A track first found within the clip's
+        first ``start`` frames is hidden back to the first frame (as far as its carried box is in the picture)."""
         lead = self._leads.get(track.id)
         if lead is None:
             first = track.observations[0]
             entering = self._at_edge(first.box) or self._at_edge(self._carry(track, first, first.frame - self.lead))
-            lead = self._leads[track.id] = self.entry if entering else self.lead
+            lead = self.entry if entering else self.lead
+            if first.frame <= self.start:  # found in the clip's first frames: there from its first frame
+                lead = max(lead, first.frame)
+            self._leads[track.id] = lead
         return lead
 
     # -- the camera's motion -----------------------------------------------------------------------------

@@ -49,10 +49,28 @@ def test_a_face_is_hidden_before_its_first_detection_and_after_its_last():
     detections = [[] for _ in range(40)]
     for i in range(15, 25):  # moving right 5 px a frame; the detector sees it from frame 15 to 24 only
         detections[i] = [face_at(100 + 5 * i, 100)]
-    hidden = run(FaceTracker(lookahead=8, lead=5, tail=5), detections)
+    hidden = run(FaceTracker(lookahead=8, lead=5, tail=5, start=0), detections)
     for i in range(10, 30):
         assert covers(hidden[i], np.array([100 + 5 * i, 100, 140 + 5 * i, 140], dtype=np.float32)), i
     assert hidden[9] == [] and hidden[30] == []
+
+
+def test_a_face_first_found_in_the_clips_first_second_is_hidden_from_its_first_frame():
+    """Nothing brought it in (it is found in the middle of the picture): it was there, missed. A face first found
+    later than ``start`` frames in gets the usual lead only."""
+    detections = [[] for _ in range(90)]
+    for i in range(12, 20):  # still, in the middle of the frame; missed until frame 12 (an arm across it)
+        detections[i] = [face_at(300, 200, 80)]
+    for i in range(60, 70):  # another, first found at frame 60
+        detections[i] = [face_at(100, 100, 60)]
+    hidden = run(FaceTracker(lookahead=12, lead=4, tail=4, frame_size=(640, 480), start=25), detections)
+    for i in range(0, 24):
+        assert covers(hidden[i], np.array([300, 200, 380, 280], np.float32)), i
+    assert not any(covers(hidden[i], np.array([100, 100, 160, 160], np.float32)) for i in range(0, 56))
+    assert all(covers(hidden[i], np.array([100, 100, 160, 160], np.float32)) for i in range(56, 74))
+    # without the rule (start=0): the first face only from the usual lead before its first detection
+    hidden = run(FaceTracker(lookahead=12, lead=4, tail=4, frame_size=(640, 480), start=0), detections)
+    assert hidden[7] == [] and covers(hidden[8], np.array([300, 200, 380, 280], np.float32))
 
 
 def test_two_faces_passing_keep_their_own_tracks():
