@@ -18,9 +18,7 @@ face, which such a judge would have to reject.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,7 +32,7 @@ from anonymizer.detection.cascade import DIAGONALS, find_turned, rotate, rotate_
 from anonymizer.detection.retinaface import RetinaFaceDetector
 from anonymizer.pipeline import Anonymizer
 from benchmarks import detection as bench
-from benchmarks.photo_sets import make_set
+from benchmarks.photo_sets import over_sets, write_results
 from benchmarks.wider_split import HALVES, select_half
 
 FLOOR = 0.05
@@ -118,12 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     photos = bench.pick(select_half(bench.load_photos(bench.DEFAULT_DATA), args.half), args.limit)
     anonymizer = Anonymizer(method="blur", detector=make_detector("default"), audit="off")
     retina = RetinaFaceDetector(side=640)
-    results = {}
-    for set_name in args.sets.split(","):
-        chosen = make_set(set_name, photos, Path(tempfile.mkdtemp(prefix=f"{set_name}-")))
-        started = time.time()
-        results[set_name] = set_facts(chosen, anonymizer, retina)
-        print(f"{set_name}: {len(chosen)} photos, {time.time() - started:.0f} s", file=sys.stderr, flush=True)
+    results = over_sets(args.sets, photos, lambda chosen: set_facts(chosen, anonymizer, retina))
     command = "python -m benchmarks.audit_ceiling " + " ".join(argv if argv is not None else sys.argv[1:])
     pct = lambda a, b: f"{100 * a / b:.0f}% ({a}/{b})" if b else "-"  # noqa: E731
     lines = [
@@ -147,10 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     total_v = sum(r["visible"] for r in results.values())
     total_a = sum(r["reached_any"] for r in results.values())
     lines += ["", f"All sets: {pct(total_a, total_v)} reached by any search.", ""]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
-    args.out.with_suffix(".json").write_text(json.dumps({"command": command, "sets": results}, indent=1) + "\n")
-    print("\n".join(lines))
+    write_results(args.out, "\n".join(lines), command, results)
     return 0
 
 

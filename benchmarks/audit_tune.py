@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,7 +31,7 @@ from anonymizer.crops import DEFAULT_MASK_SCALE, hidden_region
 from anonymizer.detection import box_iou, make_detector
 from anonymizer.pipeline import Anonymizer
 from benchmarks import detection as bench
-from benchmarks.photo_sets import make_set
+from benchmarks.photo_sets import over_sets, write_results
 from benchmarks.wider_split import HALVES, select_half
 
 FLAGS = (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -111,13 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     grid = (
         [tuple(float(v) for v in args.only.split(":"))] if args.only else list(itertools.product(FLAGS, HIDES, INSIDES))
     )
-    results = {}
-    for set_name in args.sets.split(","):
-        chosen = make_set(set_name, photos, Path(tempfile.mkdtemp(prefix=f"{set_name}-")))
-        started = time.time()
+
+    def run(chosen: list) -> list[dict]:
         facts = [photo_facts(p, anonymizer, search) for p in chosen]
-        results[set_name] = [tally(facts, *candidate) for candidate in grid]
-        print(f"{set_name}: {len(chosen)} photos, {time.time() - started:.0f} s", file=sys.stderr, flush=True)
+        return [tally(facts, *candidate) for candidate in grid]
+
+    results = over_sets(args.sets, photos, run)
     command = "python -m benchmarks.audit_tune " + " ".join(argv if argv is not None else sys.argv[1:])
     lines = [
         f"# The audit on the {args.half} half and its hard sets",
@@ -139,10 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {r['false_flags_per_photo']:.2f} | {r['false_hides_per_photo']:.2f} |"
             )
         lines.append("")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
-    args.out.with_suffix(".json").write_text(json.dumps({"command": command, "sets": results}, indent=1) + "\n")
-    print("\n".join(lines))
+    write_results(args.out, "\n".join(lines), command, results)
     return 0
 
 

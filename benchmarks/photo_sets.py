@@ -9,6 +9,11 @@ by its name).
 from __future__ import annotations
 
 import csv
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -440,6 +445,26 @@ def make_set(name: str, photos: list[Photo], folder: Path) -> list[Photo]:
     if name == "cut":
         return cut_photos(photos, folder)
     return HARD_MAKERS[name](photos, folder)
+
+
+def over_sets(names: str, photos: list[Photo], run: Callable[[list[Photo]], dict]) -> dict[str, dict]:
+    """``run(set)`` on each set of ``names`` (a comma list for :func:`make_set`) made from ``photos`` in a
+    temporary folder, each set's time said on stderr: {name: what ``run`` gave}."""
+    results = {}
+    for name in names.split(","):
+        chosen = make_set(name, photos, Path(tempfile.mkdtemp(prefix=f"{name}-")))
+        started = time.time()
+        results[name] = run(chosen)
+        print(f"{name}: {len(chosen)} photos, {time.time() - started:.0f} s", file=sys.stderr, flush=True)
+    return results
+
+
+def write_results(out: Path, markdown: str, command: str, sets: dict) -> None:
+    """``markdown`` into ``out`` and {command, sets} as JSON beside it (``out`` with ``.json``); printed too."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(markdown)
+    out.with_suffix(".json").write_text(json.dumps({"command": command, "sets": sets}, indent=1) + "\n")
+    print(markdown)
 
 
 def pick(photos: list[Photo], limit: int | None) -> list[Photo]:

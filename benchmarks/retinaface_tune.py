@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from anonymizer.detection import CascadeDetector
 from anonymizer.detection.cascade import find_turned, new_faces
 from anonymizer.detection.retinaface import RetinaFaceDetector
 from benchmarks import detection as bench
-from benchmarks.photo_sets import make_set
+from benchmarks.photo_sets import over_sets, write_results
 from benchmarks.wider_split import HALVES, select_half
 
 THRESHOLDS = (0.3, 0.5, 0.7, 0.9)
@@ -126,7 +125,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--out", type=Path, required=True, help="the markdown table (a .json beside it)")
     args = ap.parse_args(argv)
-    import json
 
     import torch
 
@@ -134,17 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     photos = bench.pick(select_half(bench.load_photos(bench.DEFAULT_DATA), args.half), args.limit)
     cascade = CascadeDetector()
     net = RetinaFaceDetector(FLOOR, side=640)
-    results = {}
-    for set_name in args.sets.split(","):
-        chosen = make_set(set_name, photos, Path(tempfile.mkdtemp(prefix=f"{set_name}-")))
-        started = time.time()
-        results[set_name] = run_set(chosen, cascade, net)
-        print(f"{set_name}: {len(chosen)} photos, {time.time() - started:.0f} s", file=sys.stderr, flush=True)
+    results = over_sets(args.sets, photos, lambda chosen: run_set(chosen, cascade, net))
     command = "python -m benchmarks.retinaface_tune " + " ".join(argv if argv is not None else sys.argv[1:])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(markdown(results, command))
-    args.out.with_suffix(".json").write_text(json.dumps({"command": command, "sets": results}, indent=1) + "\n")
-    print(markdown(results, command))
+    write_results(args.out, markdown(results, command), command, results)
     return 0
 
 
