@@ -8,6 +8,11 @@ outliers and the background's motion is what is kept. About 5 ms a frame at 320 
 
 Where the fit is unsure (a flat or dark frame, few points followed, few inliers, an implausible zoom) no
 motion is reported, and the tracker treats the camera as still for that frame.
+
+A **cut** (a new shot) is a frame with no motion fitted from the one before whose 32x18 grey thumbnail is
+unlike the one before (normalized cross-correlation under ``CUT_CORRELATION``): on the stage clip of
+``shared/data/video`` its three cuts measured 0.01-0.27, every other frame 0.69 or more. The tracker does
+not carry a face's box back or forward across a cut (:class:`~anonymizer.tracking.FaceTracker`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ MAX_CORNERS = 200
 MIN_POINTS = 12
 MIN_INLIERS = 0.4  # share of the followed points the transform must fit
 MAX_ZOOM = 1.15  # per frame, either way
+CUT_CORRELATION = 0.4  # thumbnails of two frames less alike than this, with no motion fitted: a cut
+THUMBNAIL = (32, 18)
 
 
 class CameraMotion:
@@ -30,6 +37,7 @@ class CameraMotion:
         self.width = width
         self._previous: np.ndarray | None = None
         self._scale = 1.0
+        self.cut = False  # whether the frame last given to update starts a new shot
 
     def update(self, rgb: np.ndarray) -> np.ndarray | None:
         h, w = rgb.shape[:2]
@@ -40,9 +48,22 @@ class CameraMotion:
         previous, self._previous = self._previous, grey
         same_size = previous is not None and previous.shape == grey.shape and scale == self._scale
         self._scale = scale
+        self.cut = False
         if not same_size:
             return None
-        return _fit(previous, grey, scale)
+        matrix = _fit(previous, grey, scale)
+        if matrix is None:
+            self.cut = thumbnail_correlation(previous, grey) < CUT_CORRELATION
+        return matrix
+
+
+def thumbnail_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Normalized cross-correlation of two grey images' 32x18 thumbnails (1: alike; 0 or less: unrelated)."""
+    ta = cv2.resize(a, THUMBNAIL, interpolation=cv2.INTER_AREA).astype(np.float64)
+    tb = cv2.resize(b, THUMBNAIL, interpolation=cv2.INTER_AREA).astype(np.float64)
+    ta, tb = ta - ta.mean(), tb - tb.mean()
+    norm = np.sqrt((ta * ta).sum() * (tb * tb).sum())
+    return float((ta * tb).sum() / norm) if norm > 1e-6 else 1.0
 
 
 def _fit(previous: np.ndarray, grey: np.ndarray, scale: float) -> np.ndarray | None:

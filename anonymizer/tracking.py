@@ -28,6 +28,9 @@ frames late, where each track's face is in each frame:
   ``OWN_WINDOW`` detections at that end of the track (the boxes of a leaving face shrink as the edge cuts
   it; the face does not). A box the border cuts is widened
   along that border (``EDGE_WIDEN``): the detector's box for a cut face is often narrower than the face.
+* **Cuts**: a frame that starts a new shot (``push``'s ``cut``, from :class:`anonymizer.motion.CameraMotion`)
+  ends every look-back and carry: a face is not hidden in the shot before the one it was found in, nor carried
+  into the next one (a close-up found just after a cut once blurred most of the wide shot before it).
 * **Smoothing**: a track's box is the mean of its boxes over ``smooth`` frames either side, but never less
   than the frame's own detection (their union), and it never shrinks by more than ``max_shrink`` of its
   width or height from one frame to the next. Boxes not seen by the detector (interpolated or carried)
@@ -228,17 +231,23 @@ class FaceTracker:
         self._next_out = 0  # the next frame to decide
         self._last_box: dict[int, np.ndarray] = {}  # track id -> box decided for the previous frame
         self._motion: dict[int, np.ndarray] = {}  # frame -> 3x3 camera motion from the frame before (if known)
+        self._cuts: list[int] = []  # frames that start a new shot, in order
         self._warps: dict[tuple[int, int], np.ndarray] = {}  # (from, to) -> composed camera motion
         self._velocities: dict[tuple[int, bool], tuple[int, np.ndarray]] = {}  # (track, newest) -> (seen, v)
         self._whole: dict[tuple[int, bool], tuple[int, np.ndarray]] = {}  # (track, newest) -> (seen, box)
 
     # -- input -------------------------------------------------------------------------------------------
-    def push(self, frame: int, faces: Iterable[Face], motion: np.ndarray | None = None) -> list[tuple[int, list[Face]]]:
+    def push(
+        self, frame: int, faces: Iterable[Face], motion: np.ndarray | None = None, cut: bool = False
+    ) -> list[tuple[int, list[Face]]]:
         """``motion``: the camera's motion from the previous frame to this one, a 2x3 similarity on pixels
-        (:class:`anonymizer.motion.CameraMotion`); None for a still camera or an unknown motion."""
+        (:class:`anonymizer.motion.CameraMotion`); None for a still camera or an unknown motion. ``cut``: this
+        frame starts a new shot (``CameraMotion.cut``): no box is carried back or forward across it."""
         if frame != self._next_frame:
             raise ValueError(f"frames must be pushed in order: expected {self._next_frame}, got {frame}")
         self._next_frame += 1
+        if cut:
+            self._cuts.append(frame)
         if motion is not None:
             self._motion[frame] = np.vstack([np.asarray(motion, np.float64).reshape(2, 3), [0.0, 0.0, 1.0]])
         self._associate(frame, list(faces))
@@ -372,7 +381,7 @@ class FaceTracker:
             score = min(before.score, after.score)
         elif after is not None:  # before its first detection
             away = after.frame - frame
-            if away > self._lead_of(track):
+            if away > self._lead_of(track) or self._cut_between(frame, after.frame):
                 return None
             box = self._carry(track, after, frame)
             if away > self.lead and not self._in_frame(_unseen(box, away)):
@@ -380,7 +389,7 @@ class FaceTracker:
             rel, score = after.landmarks, after.score
         elif before is not None:  # after its last detection
             away = frame - before.frame
-            if away > self._tail_of(track):
+            if away > self._tail_of(track) or self._cut_between(before.frame, frame):
                 return None
             box = self._carry(track, before, frame)
             if away > self.tail and not self._in_frame(_unseen(box, away)):
@@ -389,6 +398,11 @@ class FaceTracker:
         else:
             return None
         return _unseen(box, away), rel, score, False
+
+    def _cut_between(self, start: int, end: int) -> bool:
+        """Whether a new shot starts after frame ``start`` and at or before frame ``end``."""
+        i = bisect.bisect_right(self._cuts, start)
+        return i < len(self._cuts) and self._cuts[i] <= end
 
     def _at_edge(self, box: np.ndarray) -> bool:
         if self.frame_size is None:

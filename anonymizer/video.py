@@ -448,17 +448,18 @@ class _Transcoder:
     def _track(self, index: int, found: Future) -> None:
         self.decided.extend(self.tracker.push(index, *found.result()))
 
-    def _detect(self, index: int, rgb: np.ndarray) -> tuple[list[Face], np.ndarray | None]:
-        """The frame's faces, and the camera's motion since the frame before (frames come in order: the one
-        thread of the detection pool)."""
+    def _detect(self, index: int, rgb: np.ndarray) -> tuple[list[Face], np.ndarray | None, bool]:
+        """The frame's faces, the camera's motion since the frame before, and whether the frame starts a new
+        shot (frames come in order: the one thread of the detection pool)."""
         if index == 0 or self._motion is None:
             self._motion = CameraMotion()
         motion = self._motion.update(rgb)
+        cut = self._motion.cut
         if index % max(self.options.search_every, 1):
-            return [], motion  # not searched: the tracker carries its tracks through this frame
+            return [], motion, cut  # not searched: the tracker carries its tracks through this frame
         detector = self.anonymizer.detector
         if not isinstance(detector, CascadeDetector):
-            return self.anonymizer.detect(rgb), motion
+            return self.anonymizer.detect(rgb), motion, cut
         extra = index % max(self.options.extra_every, 1) == 0
         full = extra or (index // max(self.options.search_every, 1)) % max(self.options.full_every, 1) == 0
         if self.options.edges and detector.photo.border == 0 and detector.large_border == 0:
@@ -466,7 +467,7 @@ class _Transcoder:
                 self._padded = detector.with_border()
             detector = self._padded
         scale = 1.0 if full else self.options.between_scale
-        return detector.detect(rgb, extra=extra, weak=self.options.weak, scale=scale), motion
+        return detector.detect(rgb, extra=extra, weak=self.options.weak, scale=scale), motion, cut
 
     def _orient(self, first) -> None:
         """The rotation the first frame's display matrix asks for: frames are searched and replaced upright."""

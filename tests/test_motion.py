@@ -34,3 +34,19 @@ def test_a_flat_frame_gives_no_motion():
     assert motion.update(flat) is None
     motion.update(_scene())
     assert motion.update(cv2.resize(_scene(), (640, 360))) is None, "a frame of another size starts again"
+
+
+def test_a_new_shot_is_a_cut_and_a_pan_or_a_flat_frame_is_not():
+    motion = CameraMotion()
+    scene = _scene(0)
+    motion.update(scene)
+    assert not motion.cut
+    moved = cv2.warpAffine(scene, np.float64([[1, 0, -20], [0, 1, 4]]), (1280, 720), borderMode=cv2.BORDER_REFLECT)
+    assert motion.update(moved) is not None and not motion.cut, "a pan: motion, no cut"
+    other = np.ascontiguousarray(_scene(7)[::-1])  # another picture altogether
+    assert motion.update(other) is None and motion.cut, "a new shot: no motion fitted, and unlike the frame before"
+    assert motion.update(other) is not None and not motion.cut
+    dim = np.full((720, 1280, 3), 90, np.uint8)
+    dim[:, :640] = 60  # two flat halves: no corners to follow, so no motion, but alike
+    motion.update(dim)
+    assert motion.update(dim) is None and not motion.cut, "no motion fitted, the same picture: no cut"

@@ -424,3 +424,29 @@ def test_a_weak_find_extends_a_track_that_a_strong_detection_confirms():
     detections[16] = [weak_at(100, 100)]  # past the tail of the strong detection alone
     hidden = run(FaceTracker(lookahead=12, lead=3, tail=3, confirm=3), detections)
     assert all(covers(hidden[i], np.array([100, 100, 140, 140], np.float32)) for i in range(5, 17))
+
+
+def test_no_box_is_carried_back_or_forward_across_a_cut():
+    """A close-up found just after a cut is not hidden in the shot before it (the look-back at the clip's start
+    would reach there), and a face last seen just before a cut is not carried into the next shot."""
+    size = (640, 480)
+    detections = [[] for _ in range(60)]
+    for i in range(14, 30):  # a close-up at the right edge (an entering face: a long look-back), from frame 14
+        detections[i] = [face_at(460, 100, 200)]
+    cuts = {12, 32}  # the close-up's shot is frames 12-31
+
+    def hidden_with(cut_frames):
+        tracker = FaceTracker(lookahead=12, lead=4, tail=6, frame_size=size, start=25)
+        out = []
+        for i, faces in enumerate(detections):
+            out.extend(tracker.push(i, faces, None, cut=i in cut_frames))
+        out.extend(tracker.finish())
+        return [faces for _, faces in out]
+
+    truth = np.array([460, 100, 640, 300], np.float32)
+    hidden = hidden_with(cuts)
+    assert all(hidden[i] == [] for i in range(0, 12)), "not in the shot before"
+    assert all(covers(hidden[i], truth) for i in range(12, 32)), "from the cut on, look-back included"
+    assert all(hidden[i] == [] for i in range(32, 60)), "not carried into the next shot"
+    without = hidden_with(set())
+    assert covers(without[0], truth) and covers(without[33], truth), "without the cuts both carries happen"
