@@ -26,12 +26,12 @@ import numpy as np
 
 from anonymizer.audit import inside_share
 from anonymizer.boxes import box_sizes
-from anonymizer.crops import DEFAULT_MASK_SCALE, hidden_region
 from anonymizer.detection import box_iou, make_detector
 from anonymizer.detection.cascade import DIAGONALS, find_turned, rotate, rotate_back
 from anonymizer.detection.retinaface import RetinaFaceDetector
 from anonymizer.pipeline import Anonymizer
 from benchmarks import detection as bench
+from benchmarks.audit_tune import main_pass
 from benchmarks.photo_sets import over_sets, write_results
 from benchmarks.wider_split import HALVES, select_half
 
@@ -40,7 +40,7 @@ MIN_SIZE = 16
 PASSES = ("retina640", "retina320turned", "cf_full", "cf320", "cf320turned", "cf320diagonal")
 
 
-def _scaled(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+def scaled(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
     import cv2
 
     f = min(1.0, side / max(image.shape[:2]))
@@ -54,7 +54,7 @@ def _joined(found: list) -> tuple[np.ndarray, np.ndarray]:
 
 def searches(image: np.ndarray, retina: RetinaFaceDetector, centerface) -> dict[str, np.ndarray]:
     """Each pass's boxes at :data:`FLOOR`, in the image's pixels."""
-    small, f = _scaled(image, 320)
+    small, f = scaled(image, 320)
     diagonal = []
     for angle in DIAGONALS:
         turned, back = rotate(small, angle)
@@ -74,15 +74,10 @@ def set_facts(photos: list, anonymizer: Anonymizer, retina: RetinaFaceDetector) 
     reached = dict.fromkeys(PASSES, 0)
     false = dict.fromkeys(PASSES, 0)
     for photo in photos:
-        result = anonymizer.anonymize(bench.read_rgb(photo.path))
-        regions = np.array([hidden_region(f.box, DEFAULT_MASK_SCALE) for f in result.faces], np.float32).reshape(-1, 4)
-        sizes = np.maximum(photo.faces[:, 2] - photo.faces[:, 0], photo.faces[:, 3] - photo.faces[:, 1])
-        cover = np.array([max((bench.rect_coverage(gt, r) for r in regions), default=0.0) for gt in photo.faces])
-        visible = photo.faces[(sizes >= MIN_SIZE) & (cover < bench.COVER)].astype(np.float32).reshape(-1, 4)
-        every = np.concatenate([photo.faces, photo.ignored]).reshape(-1, 4).astype(np.float32)
+        image, regions, visible, every = main_pass(photo, anonymizer)
         visible_total += len(visible)
         any_pass = np.zeros(len(visible), bool)
-        for name, boxes in searches(result.image, retina, anonymizer.detector.net).items():
+        for name, boxes in searches(image, retina, anonymizer.detector.net).items():
             boxes = boxes.reshape(-1, 4).astype(np.float32)
             boxes = boxes[(box_sizes(boxes) >= MIN_SIZE) & (inside_share(boxes, regions) < 0.5)]
             hit = np.zeros(len(visible), bool)

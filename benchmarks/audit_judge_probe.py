@@ -22,8 +22,6 @@ counted on the report half.
 from __future__ import annotations
 
 import argparse
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -63,17 +61,17 @@ def _features(net, crops: np.ndarray) -> np.ndarray:
 
 
 def collect(args) -> int:
-    import cv2
     import torch
 
     from anonymizer.audit import inside_share
     from anonymizer.boxes import box_sizes, greedy_nms
-    from anonymizer.crops import DEFAULT_MASK_SCALE, hidden_region
     from anonymizer.detection import box_iou, make_detector
     from anonymizer.detection.retinaface import RetinaFaceDetector
     from anonymizer.pipeline import Anonymizer
     from benchmarks import detection as bench
-    from benchmarks.photo_sets import make_set
+    from benchmarks.audit_ceiling import scaled
+    from benchmarks.audit_tune import main_pass
+    from benchmarks.photo_sets import over_sets
     from benchmarks.wider_split import select_half
     from models.projected import load_lite0
 
@@ -83,24 +81,16 @@ def collect(args) -> int:
     anonymizer = Anonymizer(method="blur", detector=make_detector("default"), audit="off")
     retina = RetinaFaceDetector(side=640)
     centerface = anonymizer.detector.net
-    rows: dict[str, list] = {k: [] for k in ("deep", "score", "sources", "size", "label", "face", "photo", "set")}
-    photo_index, visible_faces, set_photos = 0, {}, {}
-    for set_name in args.sets.split(","):
-        started = time.time()
-        chosen = make_set(set_name, photos, Path(tempfile.mkdtemp(prefix=f"{set_name}-")))
-        visible_faces[set_name] = 0
-        set_photos[set_name] = len(chosen)
+    rows: dict[str, list] = {k: [] for k in ("deep", "score", "sources", "size", "label", "face", "photo")}
+    photo_index = 0
+
+    def run(chosen: list) -> dict:
+        """Each photo's proposals into ``rows``; the set's visible faces, photos and proposals kept."""
+        nonlocal photo_index
+        visible_faces = kept = 0
         for photo in chosen:
-            result = anonymizer.anonymize(bench.read_rgb(photo.path))
-            image = result.image
-            regions = np.array([hidden_region(f.box, DEFAULT_MASK_SCALE) for f in result.faces], np.float32)
-            regions = regions.reshape(-1, 4)
-            sizes = np.maximum(photo.faces[:, 2] - photo.faces[:, 0], photo.faces[:, 3] - photo.faces[:, 1])
-            cover = np.array([max((bench.rect_coverage(gt, r) for r in regions), default=0.0) for gt in photo.faces])
-            visible = photo.faces[(sizes >= MIN_SIZE) & (cover < bench.COVER)].astype(np.float32).reshape(-1, 4)
-            every = np.concatenate([photo.faces, photo.ignored]).reshape(-1, 4).astype(np.float32)
-            f = min(1.0, 320 / max(image.shape[:2]))
-            small = image if f == 1.0 else cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+            image, regions, visible, every = main_pass(photo, anonymizer)
+            small, f = scaled(image, 320)
             found = {
                 "cf_full": centerface.find(image, FLOOR)[:2],
                 "cf320": (lambda b, s: (b / f, s))(*centerface.find(small, FLOOR)[:2]),
@@ -134,18 +124,21 @@ def collect(args) -> int:
                     rows["label"].append(label[use])
                     rows["face"].append(np.where(face[use] >= 0, face[use] + 1000 * photo_index, -1))
                     rows["photo"].append(np.full(int(use.sum()), photo_index))
-                    rows["set"].append(np.array([set_name] * int(use.sum())))
-            visible_faces[set_name] += len(visible)
+                    kept += int(use.sum())
+            visible_faces += len(visible)
             photo_index += 1
-        print(f"{set_name}: {len(chosen)} photos, {time.time() - started:.0f} s", file=sys.stderr, flush=True)
+        return {"visible": visible_faces, "photos": len(chosen), "proposals": kept}
+
+    sets = over_sets(args.sets, photos, run)
     arrays = {k: np.concatenate(v) if v else np.zeros(0) for k, v in rows.items()}
+    arrays["set"] = np.concatenate([np.full(r["proposals"], name) for name, r in sets.items()])
     np.savez_compressed(
         args.out,
         **arrays,
-        visible_sets=np.array(list(visible_faces)),
-        visible_counts=np.array(list(visible_faces.values())),
+        visible_sets=np.array(list(sets)),
+        visible_counts=np.array([r["visible"] for r in sets.values()]),
         photos=np.array(photo_index),
-        photos_per_set=np.array(list(set_photos.values())),
+        photos_per_set=np.array([r["photos"] for r in sets.values()]),
     )
     return 0
 

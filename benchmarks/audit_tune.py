@@ -40,21 +40,29 @@ INSIDES = (0.5, 0.8, 0.95)  # a find this share inside one hidden region is that
 FLOOR = 0.2
 
 
-def photo_facts(photo: bench.Photo, anonymizer: Anonymizer, search: _RetinaFaceSearch) -> dict:
-    image = bench.read_rgb(photo.path)
-    result = anonymizer.anonymize(image)
+def main_pass(photo: bench.Photo, anonymizer: Anonymizer) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The photo anonymized by ``anonymizer`` (the audit off), the regions it hid, the annotated faces of
+    ``MIN_SIZE`` px or more it left visible (under ``bench.COVER`` of the box hidden), and every annotated box,
+    ignored ones included (boxes as float32 rows)."""
+    result = anonymizer.anonymize(bench.read_rgb(photo.path))
     regions = np.array([hidden_region(f.box, DEFAULT_MASK_SCALE) for f in result.faces], np.float32).reshape(-1, 4)
     sizes = np.maximum(photo.faces[:, 2] - photo.faces[:, 0], photo.faces[:, 3] - photo.faces[:, 1])
     cover = np.array([max((bench.rect_coverage(gt, r) for r in regions), default=0.0) for gt in photo.faces])
-    visible = photo.faces[(sizes >= MIN_SIZE) & (cover < bench.COVER)]
-    boxes, scores, _ = search.find(result.image, FLOOR)
+    visible = photo.faces[(sizes >= MIN_SIZE) & (cover < bench.COVER)].astype(np.float32).reshape(-1, 4)
+    every = np.concatenate([photo.faces, photo.ignored]).reshape(-1, 4).astype(np.float32)
+    return result.image, regions, visible, every
+
+
+def photo_facts(photo: bench.Photo, anonymizer: Anonymizer, search: _RetinaFaceSearch) -> dict:
+    image, regions, visible, every = main_pass(photo, anonymizer)
+    boxes, scores, _ = search.find(image, FLOOR)
     keep = (box_sizes(boxes) >= MIN_SIZE) & (inside_share(boxes, regions) < max(INSIDES))
     return {
         "visible": visible,
         "boxes": boxes[keep],
         "scores": scores[keep],
         "inside": inside_share(boxes[keep], regions),
-        "every": np.concatenate([photo.faces, photo.ignored]).reshape(-1, 4),
+        "every": every,
     }
 
 
