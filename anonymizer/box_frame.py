@@ -29,6 +29,7 @@ def crop_geometry(box: np.ndarray, region: Region = Region()) -> tuple[int, int,
     """Top-left corner and side (photo pixels) of the square crop around a face box."""
     x1, y1, x2, y2 = (float(v) for v in box)
     face = max(x2 - x1, y2 - y1, 1.0)
+    region = region.for_box(box)
     replaced = _replaced_region(hidden_region(box, region.scale), region.feather)
     # The crop always keeps a margin of context around what gets replaced.
     need = 1.25 * max(replaced[2] - replaced[0], replaced[3] - replaced[1])
@@ -49,6 +50,7 @@ def make_box_crop(image: np.ndarray, face: Face, size: int | None = None, region
 
     Parts of the square beyond the photo are filled by replicating its border.
     """
+    region = region.for_box(face.box)
     x0, y0, side = crop_geometry(face.box, region)
     h, w = image.shape[:2]
     # Crop with border replication: pad only as much as the square leaves the photo.

@@ -23,6 +23,7 @@ shows of the face ever comes from the original face pixels.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -53,12 +54,26 @@ class Region:
     shape: str = "rect"  # "rect", or "ellipse": the ellipse inscribed in that rectangle
     feather: float = FEATHER  # the fade band beyond it, as a fraction of its longer side
     context: float = DEFAULT_CONTEXT  # the crop's side as a multiple of the box's longer side
+    feather_max: float | None = None  # the fade band's width at most, in photo pixels (None: no cap)
 
     def __post_init__(self) -> None:
         if self.shape not in SHAPES:
             raise ValueError(f"region shape must be one of {', '.join(SHAPES)}, not {self.shape!r}")
         if self.scale <= 0 or self.feather < 0 or self.context <= 0:
             raise ValueError(f"invalid region {self}")
+        if self.feather_max is not None and self.feather_max < 0:
+            raise ValueError(f"invalid region {self}")
+
+    def for_box(self, box: np.ndarray) -> Region:
+        """This region for one face box: its fade band no wider than ``feather_max`` photo pixels (the same
+        region where it already is, or where there is no cap)."""
+        if self.feather_max is None:
+            return self
+        hidden = hidden_region(box, self.scale)
+        side = max(float(hidden[2] - hidden[0]), float(hidden[3] - hidden[1]), 1.0)
+        if self.feather * side <= self.feather_max:
+            return self
+        return dataclasses.replace(self, feather=self.feather_max / side)
 
 
 class TemplateMask(Protocol):

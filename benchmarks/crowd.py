@@ -69,6 +69,7 @@ DEFAULT_OUT = ROOT / "benchmarks" / "results"
 CHANGED = 16  # a pixel is changed when a channel moved this much or more
 CROWD = 8  # faces a photo needs to count as a crowd photo
 LARGE = 64  # misses of faces this large (longer side, px) are listed one by one
+MOST_OUTSIDE = 5  # the photos with the most pixels changed outside faces, listed one by one
 
 
 def choose(photos: list, which: str) -> list:
@@ -121,6 +122,7 @@ class Tally:
         self.hidden = {b[0]: 0 for b in BUCKETS}
         self.total = {b[0]: 0 for b in BUCKETS}
         self.outside: list[float] = []
+        self.names: list[str] = []
         self.large_misses: list[dict] = []
 
     def add(self, photo, changed: np.ndarray) -> None:
@@ -139,6 +141,7 @@ class Tally:
                 )
         zone = face_zone(photo, changed.shape)
         self.outside.append(float(np.count_nonzero(changed & ~zone)) / changed.size)
+        self.names.append(photo.name)
 
     def result(self) -> dict:
         return {
@@ -147,6 +150,10 @@ class Tally:
             "faces": self.total,
             "outside_faces": statistics.fmean(self.outside),
             "large_misses": self.large_misses,
+            "most_outside": [
+                {"photo": self.names[i], "outside": round(self.outside[i], 4)}
+                for i in np.argsort(self.outside)[::-1][:MOST_OUTSIDE]
+            ],
         }
 
 
@@ -205,6 +212,10 @@ def markdown(result: dict) -> str:
         misses = row.get("large_misses", [])
         listed = "; ".join(f"`{m['photo']}` {m['box']} ({m['changed']:.0%})" for m in misses) or "none"
         lines.append(f"- {tool}: {listed}")
+    lines += ["", f"The {MOST_OUTSIDE} photos with the most pixels changed outside faces:", ""]
+    for tool, row in h.items():
+        listed = "; ".join(f"`{m['photo']}` {m['outside']:.1%}" for m in row.get("most_outside", []))
+        lines.append(f"- {tool}: {listed or '-'}")
     return "\n".join(lines) + "\n"
 
 

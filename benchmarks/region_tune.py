@@ -6,7 +6,8 @@ Reproduce (from the repository root)::
     .venv/bin/python -m benchmarks.region_tune --half report --regions ellipse:1.3:0.12 rect:1.3:0.12
 
 The default detector runs once per photo; each candidate region (``SHAPE:SCALE:FEATHER``: ``rect`` or
-``ellipse``, the box grown ``SCALE`` times, a fade band of ``FEATHER`` times the region's longer side) is then
+``ellipse``, the box grown ``SCALE`` times, a fade band of ``FEATHER`` times the region's longer side, capped at
+``MAX`` photo pixels where a fourth field ``:MAX`` gives one) is then
 filled solid through the pipeline, as ``anonymize --method solid --mask-shape SHAPE --mask-scale SCALE`` does,
 and judged from the pixels as ``benchmarks/crowd.py`` judges the tools: a face is hidden when 70% or more of its
 annotated box changed (a channel moved by 16 or more); *outside faces* is the share of a photo's pixels changed
@@ -44,8 +45,9 @@ DEFAULT_REGIONS = (
 
 
 def parse_region(text: str) -> Region:
-    shape, scale, feather = text.split(":")
-    return Region(scale=float(scale), shape=shape, feather=float(feather))
+    """``SHAPE:SCALE:FEATHER``, or ``SHAPE:SCALE:FEATHER:MAX`` with the fade band capped at MAX photo pixels."""
+    shape, scale, feather, *cap = text.split(":")
+    return Region(scale=float(scale), shape=shape, feather=float(feather), feather_max=float(cap[0]) if cap else None)
 
 
 def score(photos: list, faces_of: dict, region: Region) -> dict:

@@ -289,3 +289,31 @@ def test_grain_noise_is_unit_noise_of_the_shape_asked_for_and_follows_the_seed(s
     if shape[0] > 64 and shape[1] > 64:  # no visible pattern: rows and columns next to each other are unrelated
         assert abs(float(np.corrcoef(a[:, :-1].ravel(), a[:, 1:].ravel())[0, 1])) < 0.05
         assert abs(float(np.corrcoef(a[:-1].ravel(), a[1:].ravel())[0, 1])) < 0.05
+
+
+@pytest.mark.parametrize("size", [None, 64])
+def test_a_capped_fade_band_is_no_wider_than_its_cap_on_a_large_face_and_unchanged_on_a_small_one(size):
+    image = np.full((600, 600, 3), 200, np.uint8)
+    capped = Region(shape="rect", feather_max=10.0)
+    large, small = make_face((150, 150, 450, 450)), make_face((280, 280, 320, 320))
+    assert capped.for_box(small.box) is capped  # 0.12 of a 52 px region is under 10 px
+
+    def band(face, region):
+        """How far (px) the paste changed the photo left and right of the hidden area, along the middle row."""
+        crop = make_crop(image, face, size=size, region=region)
+        out = paste_back(image, [crop], [_solid(crop, 0)])
+        hidden = hidden_region(face.box)
+        assert (out[_region_mask(image.shape[:2], hidden)] == 0).all()  # the hidden area is all replaced
+        changed = np.flatnonzero(out[300, :, 0] != 200)
+        return hidden[0] - changed[0], changed[-1] + 1 - hidden[2]
+
+    small_band = FEATHER * 40 * DEFAULT_MASK_SCALE
+    for left_right in (band(small, capped), band(small, Region(shape="rect"))):
+        assert all(0.6 * small_band <= b <= small_band + 1.5 for b in left_right)
+    assert all(6 <= b <= 11.5 for b in band(large, capped))
+    assert all(b >= 0.6 * FEATHER * 390 for b in band(large, Region(shape="rect")))  # uncapped: 47 px
+
+
+def test_a_negative_fade_band_cap_is_refused():
+    with pytest.raises(ValueError):
+        Region(feather_max=-1.0)
