@@ -18,7 +18,6 @@ face, which such a judge would have to reject.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from anonymizer.detection.retinaface import RetinaFaceDetector
 from anonymizer.pipeline import Anonymizer
 from benchmarks import detection as bench
 from benchmarks.audit_tune import main_pass
-from benchmarks.photo_sets import over_sets, write_results
+from benchmarks.photo_sets import command_line, over_sets, write_results
 from benchmarks.wider_split import HALVES, select_half
 
 FLOOR = 0.05
@@ -112,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     anonymizer = Anonymizer(method="blur", detector=make_detector("default"), audit="off")
     retina = RetinaFaceDetector(side=640)
     results = over_sets(args.sets, photos, lambda chosen: set_facts(chosen, anonymizer, retina))
-    command = "python -m benchmarks.audit_ceiling " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line("audit_ceiling", argv)
     pct = lambda a, b: f"{100 * a / b:.0f}% ({a}/{b})" if b else "-"  # noqa: E731
     lines = [
         f"# What a second look could catch, on the {args.half} half and its hard sets",

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import sys
 import time
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from anonymizer.crops import DEFAULT_MASK_SCALE, hidden_region
 from anonymizer.detection import box_iou, make_detector
 from anonymizer.pipeline import Anonymizer
 from benchmarks import detection as bench
-from benchmarks.photo_sets import over_sets, write_results
+from benchmarks.photo_sets import command_line, over_sets, write_results
 from benchmarks.wider_split import HALVES, select_half
 
 FLAGS = (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -123,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         return [tally(facts, *candidate) for candidate in grid]
 
     results = over_sets(args.sets, photos, run)
-    command = "python -m benchmarks.audit_tune " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line("audit_tune", argv)
     lines = [
         f"# The audit on the {args.half} half and its hard sets",
         "",

@@ -12,7 +12,6 @@ JSON beside it) says for each miss its set, photo, box, size and the share of it
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from anonymizer.detection import make_detector
 from anonymizer.pipeline import Anonymizer
 from benchmarks import detection as bench
 from benchmarks.audit_tune import main_pass
-from benchmarks.photo_sets import over_sets, write_results
+from benchmarks.photo_sets import command_line, over_sets, write_results
 from benchmarks.wider_split import HALVES, select_half
 
 TILE = 320  # px, each half of a pair
@@ -130,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             m["set"] = name
             misses.append(m)
     sheets = write_sheets(misses, args.sheets)
-    command = "python -m benchmarks.miss_sheet " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line("miss_sheet", argv)
     lines = [
         f"# Faces of {args.min_size} px or more left visible, {args.half} half and its hard sets",
         "",

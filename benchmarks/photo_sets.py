@@ -459,6 +459,11 @@ def over_sets(names: str, photos: list[Photo], run: Callable[[list[Photo]], dict
     return results
 
 
+def command_line(module: str, argv: list[str] | None) -> str:
+    """How ``python -m benchmarks.MODULE`` was run: ``argv``, or the process's own arguments when None."""
+    return f"python -m benchmarks.{module} " + " ".join(sys.argv[1:] if argv is None else argv)
+
+
 def write_results(out: Path, markdown: str, command: str, sets: dict) -> None:
     """``markdown`` into ``out`` and {command, sets} as JSON beside it (``out`` with ``.json``); printed too."""
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import sys
 import time
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from anonymizer.detection import CascadeDetector
 from anonymizer.detection.cascade import find_turned, new_faces
 from anonymizer.detection.retinaface import RetinaFaceDetector
 from benchmarks import detection as bench
-from benchmarks.photo_sets import over_sets, write_results
+from benchmarks.photo_sets import command_line, over_sets, write_results
 from benchmarks.wider_split import HALVES, select_half
 
 THRESHOLDS = (0.3, 0.5, 0.7, 0.9)
@@ -133,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     cascade = CascadeDetector()
     net = RetinaFaceDetector(FLOOR, side=640)
     results = over_sets(args.sets, photos, lambda chosen: run_set(chosen, cascade, net))
-    command = "python -m benchmarks.retinaface_tune " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line("retinaface_tune", argv)
     write_results(args.out, markdown(results, command), command, results)
     return 0
 
