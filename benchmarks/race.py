@@ -1,0 +1,130 @@
+"""The race between two generator designs from one state, read off the learning curve: each row of the new
+design beside the old design at as many images seen since the split, and at as many training hours since it.
+
+    .venv/bin/python -m benchmarks.race                      # training/curve.csv, the designs of the race
+    .venv/bin/python -m benchmarks.race --old aligned128ms@1.2tl --new aligned128ms@1.2tl-pd --out FILE.md
+
+The split is the old design's row whose images seen equal ``--split`` (by default the new design's first state,
+which both arms started from: the old design's row at 4,141,264 images). The old design's measures at the new
+row's images (or hours) since the split are read by straight lines between its two rows around that point,
+from the split on; past its last row they are not guessed. The curve's rows are measured on the same held-out
+faces and queries (``benchmarks/curve.py``), so the columns compare as they stand: classifier AUC and Fréchet
+ratio (realism, lower is better), rank-1 re-identification against the flat fill's, and the same-person shares
+(all LFW queries, and faces of 64 px or more) against the real-face swap's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from benchmarks.common import ROOT
+from benchmarks.curve import _number, read_rows
+
+OLD, NEW = "aligned128ms@1.2tl", "aligned128ms@1.2tl-pd"
+SPLIT = 4_141_264  # images the race's two arms started from (both folders' committed start)
+MEASURES = (
+    ("auc", "AUC"),
+    ("frechet_ratio", "Fréchet / floor"),
+    ("reid_rate", "re-identified"),
+    ("reid_solid_rate", "flat fill"),
+    ("same_person_share", "same person"),
+    ("swap_same_person_share", "swap"),
+    ("same_box_64_share", "same person, >= 64 px"),
+    ("swap_same_box_64_share", "swap, >= 64 px"),
+)
+
+
+def along(rows: list[dict], axis: str, at: float) -> dict | None:
+    """The measures of ``rows`` (sorted by ``axis``) at ``axis`` = ``at``, on straight lines between the two
+    rows around it; None past either end."""
+    points = [(_number(r[axis]), r) for r in rows if _number(r[axis]) is not None]
+    for (x0, r0), (x1, r1) in zip(points, points[1:]):
+        if x0 <= at <= x1:
+            t = 0.0 if x1 == x0 else (at - x0) / (x1 - x0)
+            out = {}
+            for key, _ in MEASURES:
+                a, b = _number(r0.get(key)), _number(r1.get(key))
+                out[key] = None if a is None or b is None else a + t * (b - a)
+            return out
+    if points and points[-1][0] == at:
+        return {key: _number(points[-1][1].get(key)) for key, _ in MEASURES}
+    return None
+
+
+def compare(rows: list[dict], old: str, new: str, split: int) -> list[dict]:
+    """For each row of ``new``: its images and hours since ``split``, its measures, and ``old``'s at as many
+    images and at as many hours since the split (None where ``old``'s rows do not reach)."""
+    old_rows = sorted((r for r in rows if r["design"] == old), key=lambda r: float(r["images_seen"]))
+    start = next((r for r in old_rows if int(float(r["images_seen"])) == split), None)
+    if start is None:
+        raise SystemExit(f"the curve has no {old} row at {split:,} images: the race's split")
+    after = [r for r in old_rows if float(r["images_seen"]) >= split]
+    start_hours = float(start["training_hours"])
+    out = []
+    for row in sorted((r for r in rows if r["design"] == new), key=lambda r: float(r["images_seen"])):
+        images = float(row["images_seen"]) - split
+        hours = float(row["training_hours"]) - start_hours
+        out.append(
+            {
+                "images": images,
+                "hours": hours,
+                "new": {key: _number(row.get(key)) for key, _ in MEASURES},
+                "old_at_images": along(after, "images_seen", split + images),
+                "old_at_hours": along(after, "training_hours", start_hours + hours),
+            }
+        )
+    return out
+
+
+def _fmt(key: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if key in ("auc", "frechet_ratio") else f"{100 * value:.1f} %"
+
+
+def markdown(comparison: list[dict], old: str, new: str, split: int, command: str) -> str:
+    lines = [
+        f"# The race: `{new}` against `{old}` from {split:,} images",
+        "",
+        f"`{command}`. Each row of the new design, then the old design at as many images since the split, then at as",
+        "many training hours since it (straight lines between its rows; - where its rows do not reach).",
+        "",
+        "| since the split | arm | " + " | ".join(label for _, label in MEASURES) + " |",
+        "| --- | --- | " + " | ".join("---:" for _ in MEASURES) + " |",
+    ]
+    if not comparison:
+        lines.append(f"| - | no row of `{new}` yet | " + " | ".join("-" for _ in MEASURES) + " |")
+    for c in comparison:
+        when = f"{c['images'] / 1e6:.2f} M images, {c['hours']:.1f} h"
+        for arm, measures in (
+            ("new", c["new"]),
+            ("old, same images", c["old_at_images"]),
+            ("old, same hours", c["old_at_hours"]),
+        ):
+            cells = [_fmt(key, (measures or {}).get(key)) for key, _ in MEASURES]
+            lines.append(f"| {when} | {arm} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--curve", type=Path, default=ROOT / "training" / "curve.csv")
+    ap.add_argument("--old", default=OLD)
+    ap.add_argument("--new", default=NEW)
+    ap.add_argument("--split", type=int, default=SPLIT, help="images seen at the split (an --old row)")
+    ap.add_argument("--out", type=Path, default=None, help="also write the table here (markdown)")
+    args = ap.parse_args(argv)
+    command = "python -m benchmarks.race " + " ".join(sys.argv[1:] if argv is None else argv)
+    text = markdown(
+        compare(read_rows(args.curve), args.old, args.new, args.split), args.old, args.new, args.split, command
+    )
+    if args.out:
+        args.out.write_text(text)
+    print(text, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,48 @@
+"""The race read off the learning curve: the new design beside the old at equal images and equal hours."""
+
+import pytest
+
+from benchmarks.race import compare, markdown
+
+
+def _row(design, images, hours, auc, same):
+    return {
+        "design": design,
+        "images_seen": str(images),
+        "training_hours": str(hours),
+        "auc": str(auc),
+        "same_person_share": str(same),
+        "frechet_ratio": "",
+    }
+
+
+ROWS = [
+    _row("old", 1_000_000, 5.0, 0.95, 0.05),  # before the split: never read
+    _row("old", 2_000_000, 10.0, 0.90, 0.02),  # the split
+    _row("old", 3_000_000, 20.0, 0.80, 0.04),
+    _row("new", 2_500_000, 20.0, 0.70, 0.01),
+    _row("new", 4_000_000, 30.0, 0.60, 0.01),
+]
+
+
+def test_the_old_arm_is_read_at_the_new_rows_images_and_hours_since_the_split():
+    first, second = compare(ROWS, "old", "new", 2_000_000)
+    assert first["images"] == 500_000 and first["hours"] == 10.0
+    assert first["new"]["auc"] == 0.70
+    assert first["old_at_images"]["auc"] == pytest.approx(0.85)  # halfway from 2 M to 3 M images
+    assert first["old_at_images"]["same_person_share"] == pytest.approx(0.03)
+    assert first["old_at_hours"]["auc"] == pytest.approx(0.80)  # 10 h after the split: the 3 M row
+    assert first["old_at_images"]["frechet_ratio"] is None  # not measured on those rows
+    assert second["old_at_images"] is None and second["old_at_hours"] is None  # past the old arm's last row
+
+
+def test_a_split_the_old_arm_never_measured_is_refused():
+    with pytest.raises(SystemExit, match="2,500,000"):
+        compare(ROWS, "old", "new", 2_500_000)
+
+
+def test_the_table_has_three_lines_a_new_row_and_says_so_when_there_is_none():
+    text = markdown(compare(ROWS, "old", "new", 2_000_000), "old", "new", 2_000_000, "cmd")
+    assert "| 0.50 M images, 10.0 h | old, same images | 0.850 |" in text
+    assert text.count("| 2.00 M images, 20.0 h |") == 3
+    assert "no row of `new` yet" in markdown([], "old", "new", 2_000_000, "cmd")
