@@ -31,6 +31,8 @@ from anonymizer.replacers import METHODS
 METHOD_LABELS = {"gan": "Generated face (GAN)", "blur": "Blur", "pixelate": "Pixelate", "solid": "Solid fill"}
 # "": each kind's own (the pipeline's None): an ellipse in photos, the rectangle in video frames
 SHAPE_LABELS = {"": "Automatic", "ellipse": "Ellipse", "rect": "Rectangle"}
+# The detectors the app offers (make_detector's names): the default, and the default with the diagonal search
+DETECTOR_LABELS = {"default": "Upright and turned", "default+diagonal": "Also tilted 45° (slower)"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class AnonymizeSettings:
     threshold: float = DEFAULT_THRESHOLD
     mask_scale: float = DEFAULT_MASK_SCALE
     mask_shape: str = ""  # "" automatic, or one of anonymizer.crops.SHAPES
+    detector: str = "default"  # one of DETECTOR_LABELS
     seed: int = 0
     weights: str = ""  # a generator file; empty: the shipped weights
     output_dir: str = ""
@@ -62,6 +65,7 @@ class AnonymizeSettings:
             threshold=self.threshold,
             mask_scale=self.mask_scale,
             mask_shape=self.mask_shape or None,
+            detector_name=self.detector,
             **self.replacer_options(),
         )
 
@@ -86,11 +90,14 @@ class AnonymizeSettings:
             settings = dataclasses.replace(settings, method=DEFAULT_METHOD)
         if settings.mask_shape and settings.mask_shape not in SHAPES:
             settings = dataclasses.replace(settings, mask_shape="")
+        if settings.detector not in DETECTOR_LABELS:
+            settings = dataclasses.replace(settings, detector="default")
         return settings
 
 
 class SettingsPanel(QWidget):
-    """Method, threshold, mask scale and shape, seed and output folder; emits ``changed`` on every edit."""
+    """Method, threshold, faces searched for, mask scale and shape, seed and output folder; emits ``changed`` on
+    every edit."""
 
     changed = Signal(object)  # AnonymizeSettings
 
@@ -113,6 +120,15 @@ class SettingsPanel(QWidget):
             "Detector confidence needed to count as a face: lower finds more, with more false alarms"
         )
         form.addRow("Detection &threshold", self.threshold)
+
+        self.detector = QComboBox()
+        for name, label in DETECTOR_LABELS.items():
+            self.detector.addItem(label, name)
+        self.detector.setToolTip(
+            "Which faces are searched for: upright, sideways and upside down; or also faces tilted half-way "
+            "between (people lying down, a camera held askew), at about 40 % more detection time"
+        )
+        form.addRow("Fa&ces", self.detector)
 
         self.mask_scale = QDoubleSpinBox()
         self.mask_scale.setRange(1.0, 2.5)
@@ -171,6 +187,7 @@ class SettingsPanel(QWidget):
         self.set_settings(settings)
         self.method.currentIndexChanged.connect(self._emit)
         self.threshold.valueChanged.connect(self._emit)
+        self.detector.currentIndexChanged.connect(self._emit)
         self.mask_scale.valueChanged.connect(self._emit)
         self.mask_shape.currentIndexChanged.connect(self._emit)
         self.seed.valueChanged.connect(self._emit)
@@ -187,6 +204,7 @@ class SettingsPanel(QWidget):
             threshold=round(self.threshold.value(), 2),
             mask_scale=round(self.mask_scale.value(), 2),
             mask_shape=self.mask_shape.currentData(),
+            detector=self.detector.currentData(),
             seed=self.seed.value(),
             weights=self.weights.text().strip(),
             output_dir=self.output_dir.text().strip(),
@@ -196,6 +214,7 @@ class SettingsPanel(QWidget):
         widgets = (
             self.method,
             self.threshold,
+            self.detector,
             self.mask_scale,
             self.mask_shape,
             self.seed,
@@ -208,6 +227,7 @@ class SettingsPanel(QWidget):
         self.threshold.setValue(settings.threshold)
         self.mask_scale.setValue(settings.mask_scale)
         self.mask_shape.setCurrentIndex(max(0, self.mask_shape.findData(settings.mask_shape)))
+        self.detector.setCurrentIndex(max(0, self.detector.findData(settings.detector)))
         self.seed.setValue(settings.seed)
         self.weights.setText(settings.weights)
         self.output_dir.setText(settings.output_dir)

@@ -481,6 +481,7 @@ class MainWindow(QMainWindow):
             detect=detect,
             want_image=want_image,
             threshold=self.settings.threshold,
+            detector=self.settings.detector,
             generation=self.generation,
             urgent=urgent,
             frame=photo.frame,
@@ -863,7 +864,7 @@ class MainWindow(QMainWindow):
         settings.save(self.store)
         if old is None:
             return
-        if settings.threshold != old.threshold:
+        if settings.threshold != old.threshold or settings.detector != old.detector:
             self._redetect()
         self._request_preview()
 

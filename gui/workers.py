@@ -32,40 +32,44 @@ log = logging.getLogger(__name__)
 
 
 class DetectorProvider:
-    """One detector per threshold, built on first use, used by one thread at a time.
+    """One detector per threshold and detector name (``make_detector``'s), built on first use, used by one
+    thread at a time.
 
     The default builds the detector the pipeline itself builds; tests pass a
-    factory returning a fake.
+    factory ``(threshold, name)`` returning a fake.
     """
 
-    def __init__(self, factory: Callable[[float], Detector] | None = None) -> None:
-        self._factory = factory or (lambda threshold: Anonymizer(threshold=threshold).detector)
-        self._detectors: dict[float, Detector] = {}
+    def __init__(self, factory: Callable[[float, str], Detector] | None = None) -> None:
+        self._factory = factory or (
+            lambda threshold, name: Anonymizer(threshold=threshold, detector_name=name).detector
+        )
+        self._detectors: dict[tuple[float, str], Detector] = {}
         self._build_lock = threading.Lock()
         self._use_lock = threading.Lock()  # a detector (its networks and buffers) serves one thread at a time
 
-    def detect(self, image: np.ndarray, threshold: float) -> list[Face]:
+    def detect(self, image: np.ndarray, threshold: float, name: str = "default") -> list[Face]:
         with self._use_lock:
-            return self.get(threshold).detect(image)
+            return self.get(threshold, name).detect(image)
 
-    def get(self, threshold: float) -> Detector:
+    def get(self, threshold: float, name: str = "default") -> Detector:
         with self._build_lock:
-            if threshold not in self._detectors:
-                self._detectors[threshold] = self._factory(threshold)
-            return self._detectors[threshold]
+            if (threshold, name) not in self._detectors:
+                self._detectors[threshold, name] = self._factory(threshold, name)
+            return self._detectors[threshold, name]
 
-    def serialized(self, threshold: float) -> Detector:
-        """The detector for ``threshold``, taking turns with the other threads."""
-        return _Serialized(self, threshold)
+    def serialized(self, threshold: float, name: str = "default") -> Detector:
+        """The detector for ``threshold`` and ``name``, taking turns with the other threads."""
+        return _Serialized(self, threshold, name)
 
 
 @dataclass
 class _Serialized:
     provider: DetectorProvider
     threshold: float
+    name: str = "default"
 
     def detect(self, image: np.ndarray) -> list[Face]:
-        return self.provider.detect(image, self.threshold)
+        return self.provider.detect(image, self.threshold, self.name)
 
 
 @dataclass(order=True)
@@ -79,6 +83,7 @@ class _Job:
     want_image: bool = False
     generation: int = 0
     threshold: float = 0.0
+    detector: str = "default"  # the detector's name (make_detector's)
     frame: int = 0  # of a video: which frame to show and search
     written: Path | None = None  # of a written video: its output, whose same frame is read too
     mask_scale: float = 0.0  # of a photo: the regions the audit's check counts as hidden (0: no check)
@@ -119,6 +124,7 @@ class LoaderThread(QThread):
         want_image: bool,
         threshold: float,
         generation: int,
+        detector: str = "default",
         urgent: bool = False,
         frame: int = 0,
         written: Path | None = None,
@@ -137,6 +143,7 @@ class LoaderThread(QThread):
             want_image,
             generation,
             threshold,
+            detector,
             frame,
             written,
             mask_scale,
@@ -190,7 +197,7 @@ class LoaderThread(QThread):
                 log.warning("cannot read %s: %s", job.written, err)
         if job.detect:
             try:
-                faces = self.detectors.detect(rgb, job.threshold)
+                faces = self.detectors.detect(rgb, job.threshold, job.detector)
             except Exception as err:
                 log.exception("detection failed on %s", job.path)
                 self.failed.emit(job.key, f"detection failed: {err}")
@@ -343,7 +350,9 @@ class RunThread(QThread):
     def _run(self, summary: RunSummary) -> None:
         entries: list[ReportEntry] = []
         try:
-            anonymizer = self.settings.anonymizer(self.detectors.serialized(self.settings.threshold))
+            anonymizer = self.settings.anonymizer(
+                self.detectors.serialized(self.settings.threshold, self.settings.detector)
+            )
         except Exception as err:
             summary.error = f"cannot set up {self.settings.method}: {err}"
             self.done.emit(summary)

@@ -88,7 +88,7 @@ def detector() -> FakeDetector:
 @pytest.fixture
 def window(qtbot, tmp_path, detector):
     store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(store=store, detectors=DetectorProvider(lambda threshold: detector))
+    win = MainWindow(store=store, detectors=DetectorProvider(lambda threshold, name: detector))
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
@@ -259,7 +259,7 @@ def test_a_bad_file_in_the_drop_shows_an_error_row_and_the_run_goes_on(qtbot, wi
 
 def test_settings_and_view_are_kept_between_runs(qtbot, tmp_path, detector):
     path = str(tmp_path / "kept.ini")
-    provider = DetectorProvider(lambda t: detector)
+    provider = DetectorProvider(lambda t, name: detector)
     first = MainWindow(store=QSettings(path, QSettings.Format.IniFormat), detectors=provider)
     qtbot.addWidget(first)
     panel = first.settings_panel
@@ -268,6 +268,7 @@ def test_settings_and_view_are_kept_between_runs(qtbot, tmp_path, detector):
     panel.mask_scale.setValue(1.6)
     assert first.settings.mask_shape == "" and first.settings.anonymizer(detector).mask_shape is None
     panel.mask_shape.setCurrentIndex(panel.mask_shape.findData("rect"))
+    panel.detector.setCurrentIndex(panel.detector.findData("default+diagonal"))
     panel.set_output_dir(str(tmp_path / "out"))
     first.mode_actions[next(iter(first.mode_actions))].trigger()
     first.shutdown()
@@ -283,7 +284,36 @@ def test_settings_and_view_are_kept_between_runs(qtbot, tmp_path, detector):
         str(tmp_path / "out"),
     )
     assert kept.anonymizer(detector).mask_shape == "rect"
+    assert kept.detector == "default+diagonal" and kept.anonymizer().recipe["detector_name"] == "default+diagonal"
     second.shutdown()
+
+
+def test_choosing_to_search_tilted_faces_detects_again_with_that_detector_and_the_run_uses_it(qtbot, tmp_path, photos):
+    built: list[tuple[float, str]] = []
+    detectors = {"default": FakeDetector([FACE_A]), "default+diagonal": FakeDetector([FACE_A, FACE_B])}
+
+    def factory(threshold, name):
+        built.append((threshold, name))
+        return detectors[name]
+
+    win = MainWindow(
+        store=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), detectors=DetectorProvider(factory)
+    )
+    qtbot.addWidget(win)
+    folder, single = photos
+    drop(win, [folder, single])
+    wait_all_detected(qtbot, win)
+    assert [name for _, name in built] == ["default"]
+    assert all(len(photo.detected) == 1 for photo in win.model.photos)
+    panel = win.settings_panel
+    panel.detector.setCurrentIndex(panel.detector.findData("default+diagonal"))
+    qtbot.waitUntil(lambda: detectors["default+diagonal"].calls >= 3, timeout=TIMEOUT)
+    wait_all_detected(qtbot, win)
+    assert [name for _, name in built] == ["default", "default+diagonal"]
+    assert all(len(photo.detected) == 2 for photo in win.model.photos)
+    report = run(qtbot, win, tmp_path / "out")
+    assert len(report["images"]) == 3 and all(len(e["faces"]) == 2 for e in report["images"])
+    win.shutdown()
 
 
 def test_keyboard_moves_between_photos_and_changing_the_threshold_detects_again(qtbot, window, photos, detector):
