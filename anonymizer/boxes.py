@@ -31,14 +31,20 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-6)
 
 
-def overlaps_any(boxes: np.ndarray, found: np.ndarray, share: float = 0.2) -> np.ndarray:
+OVERLAP_OF = ("smaller", "boxes")
+
+
+def overlaps_any(boxes: np.ndarray, found: np.ndarray, share: float = 0.2, of: str = "smaller") -> np.ndarray:
     """True for each of ``boxes`` whose intersection with some box of ``found`` is ``share`` or more of the
-    smaller of the two."""
+    smaller of the two (``of="smaller"``), or of the box of ``boxes`` itself (``of="boxes"``: a small box of
+    ``found`` inside a much larger one of ``boxes`` does not count)."""
+    if of not in OVERLAP_OF:
+        raise ValueError(f"of must be one of {', '.join(OVERLAP_OF)}, not {of!r}")
     if len(boxes) == 0 or len(found) == 0:
         return np.zeros(len(boxes), dtype=bool)
     area_a, area_b, inter = _areas_and_intersections(boxes, found)
-    smaller = np.minimum(area_a[:, None], area_b[None, :])
-    return (inter / np.maximum(smaller, 1e-6)).max(axis=1) >= share
+    base = np.minimum(area_a[:, None], area_b[None, :]) if of == "smaller" else area_a[:, None]
+    return (inter / np.maximum(base, 1e-6)).max(axis=1) >= share
 
 
 def grow_boxes(boxes: np.ndarray, factor: float) -> np.ndarray:

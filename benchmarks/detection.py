@@ -100,9 +100,12 @@ FALSE_IOU = 0.3
 
 
 # Our detectors by benchmark name: (how to build it, label in the table).
-def _cascade(**settings):
+def _cascade(retinaface_from_default: bool = False, **settings):
     from anonymizer.detection import CascadeDetector
+    from anonymizer.detection.cascade import default_retinaface
 
+    if retinaface_from_default:
+        return lambda device: CascadeDetector(**default_retinaface(), **settings)
     return lambda device: CascadeDetector(**settings)
 
 
@@ -129,6 +132,10 @@ OURS = {
     "mtcnn": (_named("mtcnn"), "MTCNN alone"),
     "yunet": (_named("yunet"), "YuNet alone"),
     "ours-yunet": (_named("union-yunet"), "YuNet on the photo and mirrored, verifier (`union-yunet`)"),
+    "ours-smallershare": (
+        _cascade(known_of="smaller", retinaface_from_default=True),
+        "ours with the earlier rule: a later pass's find dropped when 0.2 of the smaller box overlaps an earlier find",
+    ),
 }
 BORDER_TOOL = "ours-border"  # ours-border:MODE:PHOTO:LARGE, e.g. ours-border:reflect:0.05:0.25
 RETINA_TOOL = "ours-retina"  # ours-retina:THRESHOLD:MIN:SIDE, e.g. ours-retina:0.7:32:640

@@ -573,3 +573,21 @@ def test_every_network_session_lets_its_threads_sleep_when_idle(monkeypatch):
     for options in made:
         assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
         assert options.intra_op_num_threads == 1
+
+
+def test_a_small_earlier_box_hides_a_larger_new_find_only_when_the_overlap_is_measured_on_the_smaller_box():
+    from anonymizer.boxes import overlaps_any
+    from anonymizer.detection.cascade import new_faces
+
+    large = np.array([[100, 100, 300, 300]], np.float32)  # a new 200 px find
+    corner = np.array([[80, 80, 140, 140]], np.float32)  # an earlier 60 px find on its corner
+    same = np.array([[110, 105, 305, 310]], np.float32)  # the same face found before
+    assert overlaps_any(large, corner)[0] and not overlaps_any(large, corner, of="boxes")[0]
+    assert overlaps_any(large, same)[0] and overlaps_any(large, same, of="boxes")[0]
+    with pytest.raises(ValueError):
+        overlaps_any(large, corner, of="larger")
+    found = (large, np.array([0.9], np.float32), np.zeros((1, 5, 2), np.float32))
+    assert new_faces(found, corner, min_size=48, grow=1.0) == []
+    (face,) = new_faces(found, corner, min_size=48, grow=1.0, of="boxes")
+    np.testing.assert_allclose(face.box, large[0])
+    assert new_faces(found, same, min_size=48, grow=1.0, of="boxes") == []

@@ -188,12 +188,15 @@ def _boxes(passes: list[list[Face]]) -> np.ndarray:
     return np.array([face.box for group in passes for face in group], np.float32).reshape(-1, 4)
 
 
-def new_faces(found: tuple, known: np.ndarray, min_size: float, grow: float, scale: float = 1.0) -> list[Face]:
+def new_faces(
+    found: tuple, known: np.ndarray, min_size: float, grow: float, scale: float = 1.0, of: str = "smaller"
+) -> list[Face]:
     """The faces of ``min_size`` px or more among ``found`` (boxes, scores, landmarks on the photo scaled by
-    ``scale``) that overlap none of the ``known`` boxes, in the photo's pixels with their boxes grown ``grow``."""
+    ``scale``) that overlap none of the ``known`` boxes (:func:`~anonymizer.boxes.overlaps_any`, measured as a
+    share ``of`` the smaller box or of the new one), in the photo's pixels with their boxes grown ``grow``."""
     boxes, scores, marks = found
     grown = grow_boxes(boxes / scale, grow).reshape(-1, 4)
-    keep = (box_sizes(boxes) / scale >= min_size) & ~overlaps_any(grown, known)
+    keep = (box_sizes(boxes) / scale >= min_size) & ~overlaps_any(grown, known, of=of)
     return [Face(b, float(s), m / scale) for b, s, m in zip(grown[keep], scores[keep], marks[keep])]
 
 
@@ -223,6 +226,7 @@ class CascadeDetector:
         retinaface_turned_side: int | None = None,
         diagonal_side: int | None = None,
         diagonal_threshold: float = 0.5,
+        known_of: str = "boxes",
     ) -> None:
         self.photo = CenterFaceDetector(
             threshold,
@@ -252,6 +256,11 @@ class CascadeDetector:
         self.retinaface_turned_side = retinaface_turned_side
         self.diagonal_side = diagonal_side
         self.diagonal_threshold = max(diagonal_threshold, threshold)
+        # A later pass's find is the face an earlier pass found when their overlap is 0.2 of the new find
+        # ("boxes"), so that a small earlier box (a neighbour, a false find on a hat's brim) does not hide a larger
+        # face nobody else found; "smaller" (0.2 of the smaller box) was the rule before 2026-12-06 and lost
+        # large faces on the tune half's upscaled and tilted photos (benchmarks/results/detection_dedupe_tune.md).
+        self.known_of = known_of
 
     def with_border(self, border: float = PADDED_BORDER, large_border: float = PADDED_LARGE_BORDER) -> CascadeDetector:
         """The same detector (sharing its network) with its photo and scaled-down passes on a mirrored border
@@ -279,7 +288,7 @@ class CascadeDetector:
         boxes, scores, marks = found
         if turned:
             boxes, marks = _boxes_back(boxes, turned, shape), turn_back(marks, turned, shape)
-        return new_faces((boxes, scores, marks), known, self.large_min, self.grow, f)
+        return new_faces((boxes, scores, marks), known, self.large_min, self.grow, f, of=self.known_of)
 
     def detect(
         self, image: np.ndarray, extra: bool = True, weak: float | None = None, scale: float = 1.0
@@ -330,21 +339,21 @@ class CascadeDetector:
                 turned_image, back = rotate(small, angle)
                 found = rotate_back(self.net.find(turned_image, self.diagonal_threshold), back)
                 known = np.concatenate([_boxes(passes), _boxes([diagonal])])
-                diagonal += new_faces(found, known, self.large_min, self.grow, f)
+                diagonal += new_faces(found, known, self.large_min, self.grow, f, of=self.known_of)
             passes.append(diagonal)
         if self.retinaface is not None:
             found = self.retinaface.find(image)
-            passes.append(new_faces(found, _boxes(passes), self.retinaface_min, self.retinaface.grow))
+            passes.append(new_faces(found, _boxes(passes), self.retinaface_min, self.retinaface.grow, of=self.known_of))
             if self.retinaface_turned_side:
                 small, f = at(self.retinaface_turned_side)
                 turned = []
                 for found in find_turned(lambda im: self.retinaface.net.find(im, self.retinaface.threshold), small):
                     known = np.concatenate([_boxes(passes), _boxes([turned])])
-                    turned += new_faces(found, known, self.retinaface_min, self.retinaface.grow, f)
+                    turned += new_faces(found, known, self.retinaface_min, self.retinaface.grow, f, of=self.known_of)
                 passes.append(turned)
         if self.blazeface is not None:
             found = self.blazeface.net.find(image, self.blazeface.threshold)
-            passes.append(new_faces(found, _boxes(passes), self.blazeface_min, self.blazeface.grow))
+            passes.append(new_faces(found, _boxes(passes), self.blazeface_min, self.blazeface.grow, of=self.known_of))
         faces = merge_faces(passes, self.merge_iou)
         if weak_found is not None and len(weak_found[0]):
             known = np.array([face.box for face in faces], np.float32).reshape(-1, 4)
