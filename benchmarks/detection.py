@@ -132,9 +132,9 @@ OURS = {
     "mtcnn": (_named("mtcnn"), "MTCNN alone"),
     "yunet": (_named("yunet"), "YuNet alone"),
     "ours-yunet": (_named("union-yunet"), "YuNet on the photo and mirrored, verifier (`union-yunet`)"),
-    "ours-smallershare": (
-        _cascade(known_of="smaller", retinaface_from_default=True),
-        "ours with the earlier rule: a later pass's find dropped when 0.2 of the smaller box overlaps an earlier find",
+    "ours-newshare": (
+        _cascade(known_of="boxes", retinaface_from_default=True),
+        "ours, a later pass's find dropped only when 0.2 of its own box overlaps an earlier find",
     ),
 }
 BORDER_TOOL = "ours-border"  # ours-border:MODE:PHOTO:LARGE, e.g. ours-border:reflect:0.05:0.25
