@@ -24,7 +24,7 @@ stop)
         kill -CONT "$pid" 2>/dev/null || true  # a paused run must wake to checkpoint
         kill -TERM "$pid"
         while kill -0 "$pid" 2>/dev/null; do sleep 1; done
-        echo "stopped; state in training/aligned/"
+        echo "stopped; its state is in its recipe's folder (training/aligned_projected/ or training/aligned/)"
     else
         echo "not running"
     fi
