@@ -95,6 +95,15 @@ class AnonymizeSettings:
         return settings
 
 
+def _combo(labels: dict[str, str], tip: str) -> QComboBox:
+    """A drop-down of ``labels``' values, each carrying its key as its data."""
+    box = QComboBox()
+    for key, label in labels.items():
+        box.addItem(label, key)
+    box.setToolTip(tip)
+    return box
+
+
 class SettingsPanel(QWidget):
     """Method, threshold, faces searched for, mask scale and shape, seed and output folder; emits ``changed`` on
     every edit."""
@@ -121,12 +130,10 @@ class SettingsPanel(QWidget):
         )
         form.addRow("Detection &threshold", self.threshold)
 
-        self.detector = QComboBox()
-        for name, label in DETECTOR_LABELS.items():
-            self.detector.addItem(label, name)
-        self.detector.setToolTip(
+        self.detector = _combo(
+            DETECTOR_LABELS,
             "Which faces are searched for: upright, sideways and upside down; or also faces tilted half-way "
-            "between (people lying down, a camera held askew), at about 40 % more detection time"
+            "between (people lying down, a camera held askew), at about 40 % more detection time",
         )
         form.addRow("Fa&ces", self.detector)
 
@@ -137,12 +144,10 @@ class SettingsPanel(QWidget):
         self.mask_scale.setToolTip("How much larger than the detected box the replaced region is")
         form.addRow("Mask &scale", self.mask_scale)
 
-        self.mask_shape = QComboBox()
-        for shape, label in SHAPE_LABELS.items():
-            self.mask_shape.addItem(label, shape)
-        self.mask_shape.setToolTip(
+        self.mask_shape = _combo(
+            SHAPE_LABELS,
             "The region blur, pixelate and solid hide: the ellipse in the grown box, or the whole rectangle. "
-            "Automatic: the ellipse in photos, the rectangle in videos"
+            "Automatic: the ellipse in photos, the rectangle in videos",
         )
         form.addRow("Mask s&hape", self.mask_shape)
 
