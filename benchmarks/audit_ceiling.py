@@ -26,7 +26,7 @@ import numpy as np
 from anonymizer.audit import inside_share
 from anonymizer.boxes import box_sizes
 from anonymizer.detection import box_iou, make_detector
-from anonymizer.detection.cascade import DIAGONALS, find_turned, rotate, rotate_back
+from anonymizer.detection.cascade import DIAGONALS, find_turned, rotate, rotate_back, scaled_down
 from anonymizer.detection.retinaface import RetinaFaceDetector
 from anonymizer.pipeline import Anonymizer
 from benchmarks import detection as bench
@@ -39,13 +39,6 @@ MIN_SIZE = 16
 PASSES = ("retina640", "retina320turned", "cf_full", "cf320", "cf320turned", "cf320diagonal")
 
 
-def scaled(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
-    import cv2
-
-    f = min(1.0, side / max(image.shape[:2]))
-    return (image if f == 1.0 else cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)), f
-
-
 def _joined(found: list) -> tuple[np.ndarray, np.ndarray]:
     boxes = np.concatenate([np.asarray(b, np.float32).reshape(-1, 4) for b, _, _ in found])
     return boxes, np.concatenate([np.asarray(s, np.float32).reshape(-1) for _, s, _ in found])
@@ -53,7 +46,7 @@ def _joined(found: list) -> tuple[np.ndarray, np.ndarray]:
 
 def searches(image: np.ndarray, retina: RetinaFaceDetector, centerface) -> dict[str, np.ndarray]:
     """Each pass's boxes at :data:`FLOOR`, in the image's pixels."""
-    small, f = scaled(image, 320)
+    small, f = scaled_down(image, 320)
     diagonal = []
     for angle in DIAGONALS:
         turned, back = rotate(small, angle)

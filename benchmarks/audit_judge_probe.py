@@ -66,10 +66,10 @@ def collect(args) -> int:
     from anonymizer.audit import inside_share
     from anonymizer.boxes import box_sizes, greedy_nms
     from anonymizer.detection import box_iou, make_detector
+    from anonymizer.detection.cascade import scaled_down
     from anonymizer.detection.retinaface import RetinaFaceDetector
     from anonymizer.pipeline import Anonymizer
     from benchmarks import detection as bench
-    from benchmarks.audit_ceiling import scaled
     from benchmarks.audit_tune import main_pass
     from benchmarks.photo_sets import over_sets
     from benchmarks.wider_split import select_half
@@ -90,7 +90,7 @@ def collect(args) -> int:
         visible_faces = kept = 0
         for photo in chosen:
             image, regions, visible, every = main_pass(photo, anonymizer)
-            small, f = scaled(image, 320)
+            small, f = scaled_down(image, 320)
             found = {
                 "cf_full": centerface.find(image, FLOOR)[:2],
                 "cf320": (lambda b, s: (b / f, s))(*centerface.find(small, FLOOR)[:2]),

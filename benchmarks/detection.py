@@ -100,13 +100,18 @@ FALSE_IOU = 0.3
 
 
 # Our detectors by benchmark name: (how to build it, label in the table).
-def _cascade(retinaface_from_default: bool = False, **settings):
+def _cascade(**settings):
+    from anonymizer.detection import CascadeDetector
+
+    return lambda device: CascadeDetector(**settings)
+
+
+def _default_with(**settings):
+    """The default detector (the cascade with its RetinaFace pass) with ``settings`` changed."""
     from anonymizer.detection import CascadeDetector
     from anonymizer.detection.cascade import default_retinaface
 
-    if retinaface_from_default:
-        return lambda device: CascadeDetector(**default_retinaface(), **settings)
-    return lambda device: CascadeDetector(**settings)
+    return lambda device: CascadeDetector(**default_retinaface(), **settings)
 
 
 def _named(name: str):
@@ -133,7 +138,7 @@ OURS = {
     "yunet": (_named("yunet"), "YuNet alone"),
     "ours-yunet": (_named("union-yunet"), "YuNet on the photo and mirrored, verifier (`union-yunet`)"),
     "ours-newshare": (
-        _cascade(known_of="boxes", retinaface_from_default=True),
+        _default_with(known_of="boxes"),
         "ours, a later pass's find dropped only when 0.2 of its own box overlaps an earlier find",
     ),
 }
@@ -151,13 +156,6 @@ def _with_retinaface(threshold: float, min_size: float, side: int):
     )
 
 
-def _diagonal(side: int, threshold: float):
-    from anonymizer.detection import CascadeDetector
-    from anonymizer.detection.cascade import default_retinaface
-
-    return lambda device: CascadeDetector(**default_retinaface(), diagonal_side=side, diagonal_threshold=threshold)
-
-
 def tool_spec(name: str) -> tuple:
     """(how to build it, label) of a tool of ours: an :data:`OURS` name, or ``ours-border:MODE:PHOTO:LARGE``,
     the default with its photo pass and its scaled-down pass run on the frame padded by PHOTO and LARGE of the
@@ -169,7 +167,7 @@ def tool_spec(name: str) -> tuple:
     if head == DIAGONAL_TOOL and len(parts) == 2:
         side, threshold = int(parts[0]), float(parts[1])
         return (
-            _diagonal(side, threshold),
+            _default_with(diagonal_side=side, diagonal_threshold=threshold),
             f"ours + CenterFace at {side} px turned 45, 135, 225 and 315 degrees, score > {threshold:g}",
         )
     if head == RETINA_TOOL and len(parts) == 3:

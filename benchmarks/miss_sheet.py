@@ -61,7 +61,7 @@ def tile(image: np.ndarray, face: np.ndarray, regions: np.ndarray, context: floa
     return out
 
 
-def set_misses(photos: list, anonymizer: Anonymizer, min_size: int, set_name: str) -> list[dict]:
+def set_misses(photos: list, anonymizer: Anonymizer, min_size: int) -> list[dict]:
     misses = []
     for photo in photos:
         image, regions, visible, _ = main_pass(photo, anonymizer)
@@ -74,7 +74,6 @@ def set_misses(photos: list, anonymizer: Anonymizer, min_size: int, set_name: st
             cover = max((bench.rect_coverage(face, r) for r in regions), default=0.0)
             misses.append(
                 {
-                    "set": set_name,
                     "photo": photo.name,
                     "box": [int(v) for v in face],
                     "size": int(max(face[2] - face[0], face[3] - face[1])),
@@ -122,12 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     photos = bench.pick(select_half(bench.load_photos(bench.DEFAULT_DATA), args.half), args.limit)
     anonymizer = Anonymizer(method="blur", detector=make_detector(args.detector), audit=args.audit)
-    results = over_sets(args.sets, photos, lambda chosen: set_misses(chosen, anonymizer, args.min_size, "?"))
-    misses = []
-    for name, found in results.items():
-        for m in found:
-            m["set"] = name
-            misses.append(m)
+    results = over_sets(args.sets, photos, lambda chosen: set_misses(chosen, anonymizer, args.min_size))
+    misses = [{"set": name, **m} for name, found in results.items() for m in found]
     sheets = write_sheets(misses, args.sheets)
     command = command_line("miss_sheet", argv)
     lines = [

@@ -184,6 +184,16 @@ def rotate_back(found: tuple, back: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     return boxes, scores, marks
 
 
+def scaled_down(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    """``image`` scaled so that its longer side is at most ``side`` px, and the factor (1.0: as it is)."""
+    import cv2
+
+    f = side / max(image.shape[:2])
+    if f >= 1.0:
+        return image, 1.0
+    return cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA), f
+
+
 def _boxes(passes: list[list[Face]]) -> np.ndarray:
     return np.array([face.box for group in passes for face in group], np.float32).reshape(-1, 4)
 
@@ -273,13 +283,9 @@ class CascadeDetector:
         twin.large_border = large_border
         return twin
 
-    def _scaled(self, image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
-        import cv2
-
-        f = side / max(image.shape[:2])
-        if f >= 1.0:
-            return image, 1.0
-        return cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA), f
+    def _new(self, found: tuple, known: np.ndarray, min_size: float, grow: float, scale: float = 1.0) -> list[Face]:
+        """:func:`new_faces` by this cascade's rule for what an earlier pass already found (``known_of``)."""
+        return new_faces(found, known, min_size, grow, scale, of=self.known_of)
 
     def _new_large_faces(
         self, found: tuple, f: float, known: np.ndarray, turned: int = 0, shape: tuple[int, int] | None = None
@@ -290,7 +296,7 @@ class CascadeDetector:
         boxes, scores, marks = found
         if turned:
             boxes, marks = _boxes_back(boxes, turned, shape), turn_back(marks, turned, shape)
-        return new_faces((boxes, scores, marks), known, self.large_min, self.grow, f, of=self.known_of)
+        return self._new((boxes, scores, marks), known, self.large_min, self.grow, f)
 
     def detect(
         self, image: np.ndarray, extra: bool = True, weak: float | None = None, scale: float = 1.0
@@ -313,7 +319,7 @@ class CascadeDetector:
 
         def at(side: int) -> tuple[np.ndarray, float]:
             if side not in scaled:
-                scaled[side] = self._scaled(image, side)
+                scaled[side] = scaled_down(image, side)
             return scaled[side]
 
         if max(image.shape[:2]) > self.large_side:
@@ -341,21 +347,21 @@ class CascadeDetector:
                 turned_image, back = rotate(small, angle)
                 found = rotate_back(self.net.find(turned_image, self.diagonal_threshold), back)
                 known = np.concatenate([_boxes(passes), _boxes([diagonal])])
-                diagonal += new_faces(found, known, self.large_min, self.grow, f, of=self.known_of)
+                diagonal += self._new(found, known, self.large_min, self.grow, f)
             passes.append(diagonal)
         if self.retinaface is not None:
             found = self.retinaface.find(image)
-            passes.append(new_faces(found, _boxes(passes), self.retinaface_min, self.retinaface.grow, of=self.known_of))
+            passes.append(self._new(found, _boxes(passes), self.retinaface_min, self.retinaface.grow))
             if self.retinaface_turned_side:
                 small, f = at(self.retinaface_turned_side)
                 turned = []
                 for found in find_turned(lambda im: self.retinaface.net.find(im, self.retinaface.threshold), small):
                     known = np.concatenate([_boxes(passes), _boxes([turned])])
-                    turned += new_faces(found, known, self.retinaface_min, self.retinaface.grow, f, of=self.known_of)
+                    turned += self._new(found, known, self.retinaface_min, self.retinaface.grow, f)
                 passes.append(turned)
         if self.blazeface is not None:
             found = self.blazeface.net.find(image, self.blazeface.threshold)
-            passes.append(new_faces(found, _boxes(passes), self.blazeface_min, self.blazeface.grow, of=self.known_of))
+            passes.append(self._new(found, _boxes(passes), self.blazeface_min, self.blazeface.grow))
         faces = merge_faces(passes, self.merge_iou)
         if weak_found is not None and len(weak_found[0]):
             known = np.array([face.box for face in faces], np.float32).reshape(-1, 4)
