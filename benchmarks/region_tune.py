@@ -5,7 +5,7 @@ Reproduce (from the repository root)::
     .venv/bin/python -m benchmarks.region_tune                       # the tune half; writes benchmarks/results/
     .venv/bin/python -m benchmarks.region_tune --half report --regions ellipse:1.3:0.12 rect:1.3:0.12
 
-The default detector runs once per photo; each candidate region (``SHAPE:SCALE:FEATHER``: ``rect`` or
+The detector (the default, or a tool of ``benchmarks/detection.py`` named by ``--detector``) runs once per photo; each candidate region (``SHAPE:SCALE:FEATHER``: ``rect`` or
 ``ellipse``, the box grown ``SCALE`` times, a fade band of ``FEATHER`` times the region's longer side, capped at
 ``MAX`` photo pixels where a fourth field ``:MAX`` gives one) is then
 filled solid through the pipeline, as ``anonymize --method solid --mask-shape SHAPE --mask-scale SCALE`` does,
@@ -25,12 +25,11 @@ import time
 from pathlib import Path
 
 from anonymizer.crops import Region
-from anonymizer.detection import make_detector
 from anonymizer.pipeline import Anonymizer
 from anonymizer.replacers import SolidReplacer
 from benchmarks.common import ROOT, write_results
 from benchmarks.crowd import Tally, changed_pixels
-from benchmarks.detection import BUCKETS, DEFAULT_DATA, load_photos, read_rgb
+from benchmarks.detection import BUCKETS, DEFAULT_DATA, load_photos, read_rgb, tool_spec
 from benchmarks.wider_split import HALVES, select_half
 
 DEFAULT_REGIONS = (
@@ -88,14 +87,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     ap.add_argument("--name", default=None, help="results file name (default: region_tune_<half>)")
+    ap.add_argument(
+        "--detector", default="ours", help="a tool of benchmarks/detection.py (default: ours, the default detector)"
+    )
     args = ap.parse_args(argv)
     regions = {text: parse_region(text) for text in args.regions}
     photos = select_half(load_photos(args.data), args.half)
-    detector = make_detector("default")
+    detector = tool_spec(args.detector)[0]("cpu")
     faces_of = {photo.name: detector.detect(read_rgb(photo.path)) for photo in photos}
     result = {
         "settings": {
             "half": args.half,
+            "detector": args.detector,
             "photos": len(photos),
             "faces": int(sum(len(p.faces) for p in photos)),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
