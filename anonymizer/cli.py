@@ -17,7 +17,7 @@ from pathlib import Path
 from anonymizer import __version__
 from anonymizer.audit import AUDIT_MODES, DEFAULT_AUDIT
 from anonymizer.batch import Batch, BatchPathError, check_paths
-from anonymizer.crops import DEFAULT_MASK_SCALE, DEFAULT_MASK_SHAPE, SHAPES, VIDEO_MASK_SHAPE
+from anonymizer.crops import DEFAULT_MASK_SCALE, DEFAULT_MASK_SHAPE, FEATHER, FEATHER_MAX, SHAPES, VIDEO_MASK_SHAPE
 from anonymizer.detection import DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, DETECTORS
 from anonymizer.device import cpu_count
 from anonymizer.imageio import DEFAULT_JPEG_QUALITY, DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
@@ -115,6 +115,15 @@ def _mask_scale(text: str) -> float:
     return value
 
 
+def _feather_max(text: str) -> float | None:
+    if text.lower() == "none":
+        return None
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more pixels, or 'none', got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="anonymize",
@@ -171,6 +180,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the hidden region: the ellipse inscribed in the grown box, or the whole rectangle "
         f"(blur, pixelate, solid; default: {DEFAULT_MASK_SHAPE} in photos, {VIDEO_MASK_SHAPE} in videos)",
+    )
+    parser.add_argument(
+        "--mask-feather-max",
+        type=_feather_max,
+        default=FEATHER_MAX,
+        metavar="PX",
+        help="the fade band round the hidden region at most PX pixels wide (blur, pixelate, solid), so that a close-up "
+        f"does not blur half the photo round the face; 'none' for a band of {FEATHER:g} of the region's side "
+        f"however large (default: {FEATHER_MAX:g})",
     )
     parser.add_argument(
         "--detector",
@@ -319,6 +337,7 @@ def _build_anonymizer(args: argparse.Namespace) -> Anonymizer:
         min_face_size=args.min_face_size,
         mask_scale=args.mask_scale,
         mask_shape=args.mask_shape,
+        mask_feather_max=args.mask_feather_max,
         device=args.device,
         detector_name=args.detector,
         audit=args.audit,

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 
 from anonymizer.audit import AUDIT_MODES, DEFAULT_AUDIT, Audit
-from anonymizer.crops import DEFAULT_MASK_SCALE, DEFAULT_MASK_SHAPE, Region
+from anonymizer.crops import DEFAULT_MASK_SCALE, DEFAULT_MASK_SHAPE, FEATHER_MAX, Region
 from anonymizer.detection import DEFAULT_MIN_FACE, DEFAULT_THRESHOLD, Detector, make_detector
 from anonymizer.faces import Face, ImageResult
 from anonymizer.frames import make_crop, paint_waves, paste_back
@@ -39,6 +39,7 @@ class Anonymizer:
         min_face_size: int = DEFAULT_MIN_FACE,
         mask_scale: float = DEFAULT_MASK_SCALE,
         mask_shape: str | None = None,
+        mask_feather_max: float | None = FEATHER_MAX,
         device: str = "auto",
         detector_name: str = "default",
         audit: str = DEFAULT_AUDIT,
@@ -59,6 +60,7 @@ class Anonymizer:
                 min_face_size=min_face_size,
                 mask_scale=mask_scale,
                 mask_shape=mask_shape,
+                mask_feather_max=mask_feather_max,
                 device=device,
                 detector_name=detector_name,
                 audit=audit,
@@ -76,7 +78,10 @@ class Anonymizer:
         self.mask_scale = mask_scale
         # None: each kind's default (an ellipse in photos; video frames ask for their own, a rectangle)
         self.mask_shape = mask_shape
-        Region(scale=mask_scale, shape=mask_shape or DEFAULT_MASK_SHAPE)  # a bad one fails here, not at a face
+        # the fade band's width at most, in photo pixels (None: a fixed share of the region, however large)
+        self.mask_feather_max = mask_feather_max
+        # a bad one fails here, not at a face
+        Region(scale=mask_scale, shape=mask_shape or DEFAULT_MASK_SHAPE, feather_max=mask_feather_max)
 
     @property
     def recipe(self) -> dict | None:
@@ -160,7 +165,7 @@ class Anonymizer:
     def region_of(self, replacer: Replacer, shape: str) -> Region:
         """Where ``replacer`` paints: its own region (the GAN's is fixed by training), else ``mask_scale``'s, of
         ``shape`` (the image's: :meth:`anonymize` resolves it)."""
-        return replacer.region or Region(scale=self.mask_scale, shape=shape)
+        return replacer.region or Region(scale=self.mask_scale, shape=shape, feather_max=self.mask_feather_max)
 
     def _replace_wave(
         self, image: np.ndarray, faces: list[Face], chosen: list[Replacer], wave: list[int], shape: str

@@ -240,6 +240,19 @@ def test_mask_shape_rect_hides_the_whole_grown_box(tree, tmp_path, capsys, use_d
     assert code == 2 and "--mask-shape" in err
 
 
+def test_mask_feather_max_caps_the_band_or_lifts_the_cap(tree, tmp_path, capsys, use_detector):
+    from anonymizer.crops import FEATHER_MAX
+
+    parse = cli.build_parser().parse_args
+    assert parse(["--input", "a", "--out", "b"]).mask_feather_max == FEATHER_MAX
+    assert parse(["--input", "a", "--out", "b", "--mask-feather-max", "none"]).mask_feather_max is None
+    args = parse(["--input", "a", "--out", "b", "--mask-feather-max", "8", "--method", "solid"])
+    use_detector(FakeDetector([FACE]))
+    assert cli._build_anonymizer(args).mask_feather_max == 8.0
+    code, _, err = run(["--input", tree, "--out", tmp_path / "x", "--mask-feather-max", "-1"], capsys)
+    assert code == 2 and "--mask-feather-max" in err
+
+
 def test_a_method_that_fails_to_load_is_a_clear_error(tree, tmp_path, capsys, monkeypatch, use_detector):
     use_detector(FakeDetector())
 

@@ -57,6 +57,37 @@ def test_the_mask_shape_ellipse_spares_the_corners_the_rectangle_hides():
         Anonymizer(method="solid", mask_shape="star")
 
 
+def test_a_close_up_s_fade_band_is_capped_and_the_hidden_region_kept():
+    """The band beyond the hidden region is at most ``mask_feather_max`` pixels wide (32 by default): a close-up
+    changes less of the photo round the face, every pixel of the hidden region is still filled, and ``None``
+    gives the old band, a share of the region however large."""
+    from anonymizer.crops import FEATHER, FEATHER_MAX
+
+    image = noise_image(1000, 1000, low=50, high=200)
+    box = np.array((250, 200, 700, 800), np.float32)  # a 600 px face: its uncapped band is about 94 px
+    hidden = hidden_mask(image.shape[:2], box, Region(shape="ellipse"))
+    changed = {}
+    for cap in (FEATHER_MAX, None, 0.0):
+        pipeline = Anonymizer(method="solid", detector=FakeDetector([tuple(box)]), mask_feather_max=cap)
+        out = pipeline.anonymize(image).image
+        assert (out[hidden] == 0).all()
+        changed[cap] = np.abs(out.astype(int) - image).max(axis=2) >= 16
+    region = hidden_region(box)
+    side = float(max(region[2] - region[0], region[3] - region[1]))
+    beyond = lambda c: int((changed[c] & ~hidden).sum())  # noqa: E731
+    assert beyond(None) > beyond(FEATHER_MAX) > beyond(0.0)
+    # how far the band reaches to the right of the hidden region, on the middle row (its faint outer edge
+    # changes a pixel by less than 16)
+    row = int((region[1] + region[3]) / 2)
+    reach = {c: int(np.nonzero(changed[c][row])[0].max() - region[2]) for c in changed}
+    assert 0.6 * FEATHER_MAX <= reach[FEATHER_MAX] <= FEATHER_MAX + 1
+    assert 0.6 * FEATHER * side <= reach[None] <= FEATHER * side + 1 and reach[None] > 2 * FEATHER_MAX
+    assert reach[0.0] <= 1
+    assert Anonymizer(method="solid").recipe["mask_feather_max"] == FEATHER_MAX
+    with pytest.raises(ValueError):
+        Anonymizer(method="solid", mask_feather_max=-1.0)
+
+
 def test_no_face_gives_an_unchanged_copy():
     image = noise_image(50, 60)
     result = Anonymizer(method="blur", detector=FakeDetector()).anonymize(image)
