@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from anonymizer.boxes import carried_squares
 from benchmarks.wider_split import SEED as SPLIT_SEED
 
 
@@ -179,14 +180,10 @@ def dark_photos(photos: list[Photo], folder: Path) -> list[Photo]:
 
 
 def _turned_boxes(boxes: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Each box turned by the 2x3 ``matrix``, as the axis-aligned box of the same area about its turned centre
-    (the face's own extent, not the larger box around its turned corners)."""
+    """Each box turned by the 2x3 ``matrix`` (:func:`~anonymizer.boxes.carried_squares`), in whole pixels."""
     if not len(boxes):
         return boxes.reshape(-1, 4)
-    centre = np.column_stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2, np.ones(len(boxes))])
-    c = centre @ matrix.T
-    half = np.sqrt((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])) / 2
-    return np.column_stack([c[:, 0] - half, c[:, 1] - half, c[:, 0] + half, c[:, 1] + half]).round().astype(np.int64)
+    return carried_squares(boxes, matrix).round().astype(np.int64)
 
 
 def tilt_photos(photos: list[Photo], folder: Path) -> list[Photo]:

@@ -68,7 +68,7 @@ import copy
 
 import numpy as np
 
-from anonymizer.boxes import box_sizes, grow_boxes, overlaps_any
+from anonymizer.boxes import box_sizes, carried_squares, grow_boxes, overlaps_any
 from anonymizer.detection.blazeface import BlazeFaceDetector
 from anonymizer.detection.centerface import DEFAULT_MIN_FACE, CenterFace, CenterFaceDetector, find_padded
 from anonymizer.detection.merge import merge_faces
@@ -175,11 +175,7 @@ def rotate_back(found: tuple, back: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     each box as the square of its area about its centre carried back (the face's own extent, not the larger box
     round its turned corners), the landmarks point by point."""
     boxes, scores, marks = found
-    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    centre = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], axis=1)
-    centre = (centre - 0.5) @ back[:, :2].T + back[:, 2] + 0.5  # cv2's matrix has pixel centres at whole numbers
-    half = np.sqrt(np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 0)) / 2
-    boxes = np.column_stack([centre - half[:, None], centre + half[:, None]]).astype(np.float32)
+    boxes = carried_squares(np.asarray(boxes, np.float32), back, shift=0.5).astype(np.float32)
     marks = ((np.asarray(marks, np.float32) - 0.5) @ back[:, :2].T + back[:, 2] + 0.5).astype(np.float32)
     return boxes, scores, marks
 
