@@ -143,16 +143,14 @@ class _RetinaFaceSearch:
         self.upright = RetinaFaceDetector(side=UPRIGHT_SIDE)
 
     def find(self, image: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        import cv2
-
         from anonymizer.boxes import greedy_nms
         from anonymizer.detection.cascade import find_turned
+        from anonymizer.imageio import scaled_down
 
         found = [self.upright.find(image, threshold)]
         if not TURNED_SIDE:
             return found[0]
-        f = min(1.0, TURNED_SIDE / max(image.shape[:2]))
-        small = image if f == 1.0 else cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        small, f = scaled_down(image, TURNED_SIDE)
         found += [(b / f, s, m / f) for b, s, m in find_turned(lambda im: self.upright.net.find(im, threshold), small)]
         boxes = np.concatenate([b.reshape(-1, 4) for b, _, _ in found]).astype(np.float32)
         scores = np.concatenate([s for _, s, _ in found]).astype(np.float32)

@@ -305,3 +305,13 @@ def write_image(
     with atomic_output(path) as tmp:
         image.save(tmp, format=like.format, **options)
     return path
+
+
+def scaled_down(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    """``image`` scaled so that its longer side is at most ``side`` px, and the factor (1.0: as it is)."""
+    import cv2
+
+    f = side / max(image.shape[:2])
+    if f >= 1.0:
+        return image, 1.0
+    return cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA), f

@@ -26,8 +26,9 @@ import numpy as np
 from anonymizer.audit import inside_share
 from anonymizer.boxes import box_sizes
 from anonymizer.detection import box_iou, make_detector
-from anonymizer.detection.cascade import DIAGONALS, find_turned, rotate, rotate_back, scaled_down
+from anonymizer.detection.cascade import DIAGONALS, find_turned, rotate, rotate_back
 from anonymizer.detection.retinaface import RetinaFaceDetector
+from anonymizer.imageio import scaled_down
 from anonymizer.pipeline import Anonymizer
 from benchmarks import detection as bench
 from benchmarks.audit_tune import main_pass

@@ -66,8 +66,8 @@ def collect(args) -> int:
     from anonymizer.audit import inside_share
     from anonymizer.boxes import box_sizes, greedy_nms
     from anonymizer.detection import box_iou, make_detector
-    from anonymizer.detection.cascade import scaled_down
     from anonymizer.detection.retinaface import RetinaFaceDetector
+    from anonymizer.imageio import scaled_down
     from anonymizer.pipeline import Anonymizer
     from benchmarks import detection as bench
     from benchmarks.audit_tune import main_pass

@@ -33,6 +33,7 @@ import numpy as np
 
 from anonymizer.boxes import box_iou, overlaps_any
 from anonymizer.crops import hidden_region
+from anonymizer.imageio import scaled_down
 from benchmarks.detection import BUCKETS, COVER, DEFAULT_DATA, load_photos, read_rgb, rect_coverage
 
 ROTATIONS = {90: 0, 180: 1, 270: 2}  # cv2.rotate codes: 90 clockwise, 180, 90 counter-clockwise
@@ -55,15 +56,6 @@ def unrotate_boxes(boxes: np.ndarray, angle: int, shape: tuple[int, int]) -> np.
     if angle == 180:
         return np.stack([w - x2, h - y2, w - x1, h - y1], axis=1)
     return np.stack([w - y2, x1, w - y1, x2], axis=1)  # 270
-
-
-def scaled(image: np.ndarray, longer: int) -> tuple[np.ndarray, float]:
-    import cv2
-
-    f = longer / max(image.shape[:2])
-    if f >= 1:
-        return image, 1.0
-    return cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA), f
 
 
 def dump(args) -> None:
@@ -111,7 +103,7 @@ def dump(args) -> None:
             feats.append((int(i), near, wide, on, cfh, t_near, t_wide, t_onet))
         rec["weak"] = feats
         for longer in (320, 480, 640):
-            small, f = scaled(image, longer)
+            small, f = scaled_down(image, longer)
             t = time.perf_counter()
             b, s, m = net.find(small, 0.05)
             rec["t"][f"cf@{longer}"] = time.perf_counter() - t
@@ -123,7 +115,7 @@ def dump(args) -> None:
             r[:, 1:15] /= f
             rec[f"yunet@{longer}"] = r
         for longer in (320, 480, 640):
-            small, f = scaled(image, longer)
+            small, f = scaled_down(image, longer)
             for angle in ROTATIONS:
                 turned = rotate(small, angle)
                 t = time.perf_counter()

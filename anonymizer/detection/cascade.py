@@ -74,6 +74,7 @@ from anonymizer.detection.centerface import DEFAULT_MIN_FACE, CenterFace, Center
 from anonymizer.detection.merge import merge_faces
 from anonymizer.detection.retinaface import RetinaFaceDetector
 from anonymizer.faces import Face
+from anonymizer.imageio import scaled_down
 
 DEFAULT_THRESHOLD = 0.17
 TURNS = (90, 180, 270)  # degrees clockwise
@@ -178,16 +179,6 @@ def rotate_back(found: tuple, back: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     boxes = carried_squares(np.asarray(boxes, np.float32), back, shift=0.5).astype(np.float32)
     marks = ((np.asarray(marks, np.float32) - 0.5) @ back[:, :2].T + back[:, 2] + 0.5).astype(np.float32)
     return boxes, scores, marks
-
-
-def scaled_down(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
-    """``image`` scaled so that its longer side is at most ``side`` px, and the factor (1.0: as it is)."""
-    import cv2
-
-    f = side / max(image.shape[:2])
-    if f >= 1.0:
-        return image, 1.0
-    return cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA), f
 
 
 def _boxes(passes: list[list[Face]]) -> np.ndarray:

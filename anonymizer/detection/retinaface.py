@@ -17,6 +17,7 @@ import numpy as np
 from anonymizer.boxes import box_sizes, greedy_nms, grow_boxes
 from anonymizer.detection._onnx import MODELS_DATA, session
 from anonymizer.faces import Face
+from anonymizer.imageio import scaled_down
 
 RETINAFACE_MODEL = os.path.join(MODELS_DATA, "retinaface_mnet025.onnx")
 ANCHORS = ((8, (16, 32)), (16, (64, 128)), (32, (256, 512)))  # (stride, anchor sizes in px)
@@ -90,10 +91,7 @@ class RetinaFaceDetector:
 
     def find(self, image: np.ndarray, threshold: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The network's finds on the scaled photo, in the photo's pixels (boxes not grown)."""
-        import cv2
-
-        f = 1.0 if self.side is None else min(1.0, self.side / max(image.shape[:2]))
-        small = image if f == 1.0 else cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        small, f = (image, 1.0) if self.side is None else scaled_down(image, self.side)
         boxes, scores, marks = self.net.find(small, self.threshold if threshold is None else threshold)
         return boxes / np.float32(f), scores, marks / np.float32(f)
 
