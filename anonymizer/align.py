@@ -53,6 +53,46 @@ def template_points(size: int) -> np.ndarray:
     return (TEMPLATE * size).astype(np.float32)
 
 
+# The coarse pose a "pose"-conditioned generator is given (``GeneratorConfig.landmarks == "pose"``): how far the
+# nose sits beside the line from the eyes' middle to the mouth's (yaw, in eye distances) and down from the eyes
+# towards the mouth (pitch, a share of that span), each against the template's, clipped and rounded to steps.
+POSE_STEP = 0.05
+POSE_YAW_MAX = 0.6
+POSE_PITCH_MAX = 0.3
+
+
+def coarse_pose(points):
+    """(yaw, pitch) of each face's five landmarks (N x 5 x 2, NumPy or torch, in any frame): the nose's offset
+    sideways from the middle of the eyes and mouth in eye distances, and its height between the eyes' line and
+    the mouth's as a share of that span."""
+    eyes = (points[..., 0, :] + points[..., 1, :]) / 2
+    mouth = (points[..., 3, :] + points[..., 4, :]) / 2
+    eye_distance = (((points[..., 1, :] - points[..., 0, :]) ** 2).sum(-1) ** 0.5).clip(min=1e-3)
+    yaw = (points[..., 2, 0] - (eyes[..., 0] + mouth[..., 0]) / 2) / eye_distance
+    pitch = (points[..., 2, 1] - eyes[..., 1]) / (mouth[..., 1] - eyes[..., 1]).clip(min=1e-3)
+    return yaw, pitch
+
+
+def posed_template(points, size: int, as_array=np.asarray):
+    """The template's five points (in a ``size`` crop) with its nose, and half as far its mouth, moved to the
+    coarse pose of each face's own ``points`` (N x 5 x 2 in the aligned frame; :func:`coarse_pose`, relative to
+    the template's, clipped and rounded to ``POSE_STEP``): a turned head is told which way it turns, and the
+    face's own proportions (its eyes' spacing, its mouth's width) do not pass. ``as_array`` makes a constant of
+    the points' kind (NumPy by default; a torch caller passes its own)."""
+    template = template_points(size)
+    yaw0, pitch0 = coarse_pose(template[None].astype(np.float64))
+    yaw, pitch = coarse_pose(points)
+    yaw = ((yaw - float(yaw0[0])).clip(-POSE_YAW_MAX, POSE_YAW_MAX) / POSE_STEP).round() * POSE_STEP
+    pitch = ((pitch - float(pitch0[0])).clip(-POSE_PITCH_MAX, POSE_PITCH_MAX) / POSE_STEP).round() * POSE_STEP
+    eye_distance = float(np.linalg.norm(template[1] - template[0]))
+    span = float((template[3, 1] + template[4, 1]) / 2 - (template[0, 1] + template[1, 1]) / 2)
+    sideways = np.zeros((5, 2), np.float32)
+    sideways[2, 0], sideways[3, 0], sideways[4, 0] = eye_distance, eye_distance / 2, eye_distance / 2
+    down = np.zeros((5, 2), np.float32)
+    down[2, 1] = span
+    return as_array(template) + yaw[..., None, None] * as_array(sideways) + pitch[..., None, None] * as_array(down)
+
+
 @dataclass(frozen=True)
 class InnerMask:
     """The region the GAN paints, fixed in the template: an ellipse grown by ``scale``, its edge ``feather`` wide

@@ -12,6 +12,7 @@ import numpy as np
 
 N_LANDMARKS = 5
 COND_CHANNELS = 3 + 1 + N_LANDMARKS  # masked RGB, mask, landmark heatmaps
+LANDMARK_MODES = ("own", "template", "pose")  # GeneratorConfig.landmarks
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ class GeneratorConfig:
     frame: str = "box"
     # "own": each face's five landmarks; "template" (aligned frame): the template's five points for every face,
     # so that the generator (and the discriminator beside it in training) never sees a face's own proportions,
-    # which a face recogniser reads (benchmarks/gan_landmark_probe.py)
+    # which a face recogniser reads (benchmarks/gan_landmark_probe.py); "pose" (aligned frame): the template's
+    # points moved to the face's coarse pose (which way the head turns and tilts, in steps), not its proportions
     landmarks: str = "own"
 
     def to_dict(self) -> dict:
@@ -64,18 +66,25 @@ def model_arrays(images: np.ndarray, masks: np.ndarray, landmarks: np.ndarray) -
 
 def painted_landmarks(config: GeneratorConfig, landmarks):
     """The landmarks the generator is given for ``landmarks`` (N x 5 x 2 in crop pixels, NumPy or torch):
-    themselves, or with ``config.landmarks == "template"`` the template's five points for every face."""
+    themselves; with ``config.landmarks == "template"`` the template's five points for every face; with "pose"
+    the template's points moved to each face's coarse pose (:func:`anonymizer.align.posed_template`)."""
     if config.landmarks == "own":
         return landmarks
-    if config.landmarks != "template" or config.frame != "aligned":
+    if config.landmarks not in LANDMARK_MODES or config.frame != "aligned":
         raise ValueError(
-            f"landmarks {config.landmarks!r} in the {config.frame} frame: use 'own', or 'template' (aligned)"
+            f"landmarks {config.landmarks!r} in the {config.frame} frame: use 'own', or 'template' or 'pose' (aligned)"
         )
-    from anonymizer.align import template_points
+    from anonymizer.align import posed_template, template_points
 
-    points = template_points(config.resolution)
     if isinstance(landmarks, np.ndarray):
-        return np.broadcast_to(points, landmarks.shape).astype(np.float32)
+        if config.landmarks == "pose":
+            return posed_template(landmarks.astype(np.float32), config.resolution).astype(np.float32)
+        return np.broadcast_to(template_points(config.resolution), landmarks.shape).astype(np.float32)
     import torch
 
-    return torch.as_tensor(points, dtype=landmarks.dtype, device=landmarks.device).expand_as(landmarks).clone()
+    def as_tensor(values):
+        return torch.as_tensor(values, dtype=landmarks.dtype, device=landmarks.device)
+
+    if config.landmarks == "pose":
+        return posed_template(landmarks, config.resolution, as_tensor)
+    return as_tensor(template_points(config.resolution)).expand_as(landmarks).clone()

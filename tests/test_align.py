@@ -222,6 +222,52 @@ def test_a_generator_trained_on_the_templates_landmarks_is_given_them_whatever_t
     assert not np.array_equal(painted["own"][0], painted["own"][1])
 
 
+def test_the_posed_template_tells_the_pose_and_not_the_proportions():
+    """``landmarks="pose"``: a frontal face gets the template itself; a head turned to one side gets the template
+    with its nose (and half as far its mouth) moved that way, in steps; two faces in the same pose but with other
+    proportions (eye spacing, mouth width) get the same points; NumPy and torch agree."""
+    import torch
+    from anonymizer.models.config import GeneratorConfig, painted_landmarks
+
+    from anonymizer.align import POSE_STEP, POSE_YAW_MAX, posed_template
+
+    size = 128
+    template = template_points(size)
+    np.testing.assert_allclose(posed_template(template[None], size)[0], template, atol=1e-4)
+    eye_distance = float(np.linalg.norm(template[1] - template[0]))
+    turned = template.copy()
+    turned[2, 0] += 0.2 * eye_distance  # the nose a fifth of the eye distance to the viewer's right
+    posed = posed_template(turned[None], size)[0]
+    assert posed[2, 0] - template[2, 0] == pytest.approx(0.2 * eye_distance, abs=1e-3)
+    assert posed[3, 0] - template[3, 0] == pytest.approx(0.1 * eye_distance, abs=1e-3)
+    np.testing.assert_allclose(posed[[0, 1]], template[[0, 1]], atol=1e-4)  # the eyes stay the template's
+    other = turned.copy()  # the same pose, wider-set eyes and a wider mouth about the same middles
+    other[0, 0] -= 3.0
+    other[1, 0] += 3.0
+    other[3, 0] -= 2.0
+    other[4, 0] += 2.0
+    other[2, 0] = (other[0, 0] + other[1, 0] + other[3, 0] + other[4, 0]) / 4 + 0.2 * np.linalg.norm(
+        other[1] - other[0]
+    )
+    np.testing.assert_allclose(posed_template(other[None], size)[0], posed, atol=1e-3)
+    far = template.copy()
+    far[2, 0] += 5 * eye_distance  # a profile's nose: clipped
+    assert posed_template(far[None], size)[0, 2, 0] - template[2, 0] == pytest.approx(
+        POSE_YAW_MAX * eye_distance, abs=1e-3
+    )
+    shifts = posed_template(np.random.default_rng(0).normal(template, 2.0, (50, 5, 2)), size)[:, 2, 0] - template[2, 0]
+    steps = shifts / (POSE_STEP * eye_distance)
+    np.testing.assert_allclose(steps, np.round(steps), atol=1e-3)  # whole steps only
+    config = GeneratorConfig(resolution=size, frame="aligned", landmarks="pose")
+    points = np.random.default_rng(1).normal(template, 3.0, (4, 5, 2)).astype(np.float32)
+    from_numpy = painted_landmarks(config, points)
+    from_torch = painted_landmarks(config, torch.from_numpy(points)).numpy()
+    assert from_numpy.dtype == np.float32 and from_numpy.shape == (4, 5, 2)
+    np.testing.assert_allclose(from_torch, from_numpy, atol=1e-3)
+    with pytest.raises(ValueError, match="pose"):
+        painted_landmarks(GeneratorConfig(landmarks="pose"), points)  # the box frame has no template
+
+
 def test_the_seam_blend_takes_nothing_from_the_original_face():
     """The photo side of the blend is filled from outside the hidden region: two crops that differ only inside
     it (two people's faces on the same surroundings) give the same blended face."""

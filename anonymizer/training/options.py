@@ -101,9 +101,10 @@ class TrainOptions:
     landmarks: str | None = option(
         None,
         "what landmarks the generator (and discriminator) see: each face's own, or in the aligned frame the "
-        "template's for every face, so a face's proportions cannot pass into the new face (default: the --init "
-        "weights', else own)",
-        choices=("own", "template"),
+        "template's for every face, so a face's proportions cannot pass into the new face, or the template's "
+        "moved to the face's coarse pose (pose: which way the head turns and tilts, in steps) (default: the "
+        "--init weights', else own)",
+        choices=("own", "template", "pose"),
     )
     discriminator: str = option(
         "dcgan",

@@ -241,3 +241,32 @@ def test_a_template_landmarks_run_shows_both_networks_the_templates_points_and_s
     train(aligned, tmp_path / "b", _options(2, state=str(state), landmarks="template"), progress=False)
     info = json.loads((state / "generator.json").read_text())
     assert info["config"]["landmarks"] == "template" and info["training"]["steps"] == 4
+
+
+def test_a_pose_landmarks_run_trains_on_posed_templates_and_says_so(aligned, tmp_path):
+    """--landmarks pose: every face of a batch carries the template's points moved to its coarse pose (the
+    eyes stay the template's), a run trains with them, and its generator records it for inference."""
+    from anonymizer.align import posed_template, template_points
+    from anonymizer.training.train import draw_batch, generator_config
+
+    data = load_dataset(aligned, "train", InnerMask())
+    options = _options(1, landmarks="pose", batch_size=16)
+    config = generator_config(options, 64, data.context, data.frame)
+    assert config.landmarks == "pose"
+    torch.manual_seed(0)
+    (_, _, landmarks), _ = draw_batch(data.with_region(InnerMask()), None, options, config, torch.Generator(), "cpu")
+    template = torch.from_numpy(template_points(64))
+    assert torch.allclose(landmarks[:, :2], template[:2].expand(16, 2, 2), atol=1e-4)
+    torch.manual_seed(0)
+    (_, _, own), _ = draw_batch(
+        data.with_region(InnerMask()),
+        None,
+        _options(1, batch_size=16),
+        generator_config(_options(1), 64, data.context, data.frame),
+        torch.Generator(),
+        "cpu",
+    )
+    assert torch.allclose(landmarks, torch.as_tensor(posed_template(own.numpy(), 64)), atol=1e-3)
+    train(aligned, tmp_path / "run", _options(2, landmarks="pose"), progress=False)
+    info = json.loads((tmp_path / "run" / "generator.json").read_text())
+    assert info["config"]["landmarks"] == "pose"
