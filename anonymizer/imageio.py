@@ -9,6 +9,8 @@ Writing uses the input's format, strips metadata unless asked to keep it, and
 is atomic: a temporary file in the destination folder, then ``os.replace``.
 A reader never sees a half-written output, and an input is never opened for
 writing.
+
+:func:`scaled_down` is the one downscaling the detectors' passes share.
 """
 
 from __future__ import annotations
