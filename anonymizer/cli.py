@@ -118,8 +118,11 @@ def _mask_scale(text: str) -> float:
 def _feather_max(text: str) -> float | None:
     if text.lower() == "none":
         return None
-    value = float(text)
-    if value < 0:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of pixels, or 'none', got {text!r}") from None
+    if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more pixels, or 'none', got {text}")
     return value
 

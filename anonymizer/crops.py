@@ -67,7 +67,7 @@ class Region:
             raise ValueError(f"region shape must be one of {', '.join(SHAPES)}, not {self.shape!r}")
         if self.scale <= 0 or self.feather < 0 or self.context <= 0:
             raise ValueError(f"invalid region {self}")
-        if self.feather_max is not None and self.feather_max < 0:
+        if self.feather_max is not None and not self.feather_max >= 0:  # NaN too
             raise ValueError(f"invalid region {self}")
 
     def for_box(self, box: np.ndarray) -> Region:

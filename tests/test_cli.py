@@ -249,8 +249,9 @@ def test_mask_feather_max_caps_the_band_or_lifts_the_cap(tree, tmp_path, capsys,
     args = parse(["--input", "a", "--out", "b", "--mask-feather-max", "8", "--method", "solid"])
     use_detector(FakeDetector([FACE]))
     assert cli._build_anonymizer(args).mask_feather_max == 8.0
-    code, _, err = run(["--input", tree, "--out", tmp_path / "x", "--mask-feather-max", "-1"], capsys)
-    assert code == 2 and "--mask-feather-max" in err
+    for bad in ("-1", "wide", "nan"):
+        code, _, err = run(["--input", tree, "--out", tmp_path / "x", "--mask-feather-max", bad], capsys)
+        assert code == 2 and "--mask-feather-max" in err and "pixels" in err
 
 
 def test_a_method_that_fails_to_load_is_a_clear_error(tree, tmp_path, capsys, monkeypatch, use_detector):

@@ -315,5 +315,6 @@ def test_a_capped_fade_band_is_no_wider_than_its_cap_on_a_large_face_and_unchang
 
 
 def test_a_negative_fade_band_cap_is_refused():
-    with pytest.raises(ValueError):
-        Region(feather_max=-1.0)
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ValueError):
+            Region(feather_max=bad)
