@@ -80,37 +80,47 @@ terminated.
 """
 
 
+def _number(text: str, kind: type = float):
+    """``text`` as a ``kind`` (int or float), or argparse's error in words (not "invalid _quality value")."""
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be {'a whole number' if kind is int else 'a number'}, got {text!r}"
+        ) from None
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    value = _number(text, int)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
 
 
 def _quality(text: str) -> int:
-    value = int(text)
+    value = _number(text, int)
     if not 1 <= value <= 100:
         raise argparse.ArgumentTypeError(f"must be between 1 and 100, got {text}")
     return value
 
 
 def _crf(text: str) -> int:
-    value = int(text)
+    value = _number(text, int)
     if not 0 <= value <= 63:
         raise argparse.ArgumentTypeError(f"must be between 0 and 63, got {text}")
     return value
 
 
 def _probability(text: str) -> float:
-    value = float(text)
+    value = _number(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
     return value
 
 
 def _mask_scale(text: str) -> float:
-    value = float(text)
-    if value < 1.0:
+    value = _number(text)
+    if not value >= 1.0:
         raise argparse.ArgumentTypeError(f"must be at least 1.0 (the face box itself), got {text}")
     return value
 

@@ -240,6 +240,20 @@ def test_mask_shape_rect_hides_the_whole_grown_box(tree, tmp_path, capsys, use_d
     assert code == 2 and "--mask-shape" in err
 
 
+@pytest.mark.parametrize(
+    "option, text, words",
+    [
+        ("--jpeg-quality", "high", "must be a whole number, got 'high'"),
+        ("--min-face-size", "1.5", "must be a whole number, got '1.5'"),
+        ("--threshold", "low", "must be a number, got 'low'"),
+        ("--mask-scale", "nan", "must be at least 1.0"),
+    ],
+)
+def test_an_option_that_is_not_a_number_says_so_in_words(tmp_path, capsys, option, text, words):
+    code, _, err = run(["--input", tmp_path, "--out", tmp_path / "x", option, text], capsys)
+    assert code == 2 and option in err and words in err and "invalid _" not in err
+
+
 def test_mask_feather_max_caps_the_band_or_lifts_the_cap(tree, tmp_path, capsys, use_detector):
     from anonymizer.crops import FEATHER_MAX
 
