@@ -12,7 +12,9 @@ plain run of the same weights (a curve row's kept report, ``benchmarks/results/q
         --methods gan --limit 3000 --realism-faces 500 --realism-min-size 100 --wider-limit 0 --seed 0 \\
         --threads 1 --reid-queries 0 --out /tmp/probe --samples-dir /tmp/probe
 
-Every option is quality.py's; the report is quality.py's ``quality.md`` / ``quality.json`` in ``--out``.
+Every option is quality.py's but ``--landmarks pose``, which gives every face the template's points moved to
+its coarse pose instead (``anonymizer.align.posed_template``); the report is quality.py's ``quality.md`` /
+``quality.json`` in ``--out``.
 The substitution is the product's own (``models.config.painted_landmarks``, what a generator trained with
 ``--landmarks template`` is given): here it is forced on weights trained on each face's own landmarks.
 """
@@ -20,8 +22,9 @@ The substitution is the product's own (``models.config.painted_landmarks``, what
 from __future__ import annotations
 
 
-def template_landmarks() -> None:
-    """Make every GanReplacer paint with the template's landmarks: its generator's config says so."""
+def template_landmarks(mode: str = "template") -> None:
+    """Make every GanReplacer paint with the template's landmarks (or, ``mode="pose"``, the template's moved to
+    each face's coarse pose): its generator's config says so."""
     from dataclasses import replace
 
     import anonymizer.gan as gan
@@ -30,13 +33,23 @@ def template_landmarks() -> None:
 
     def with_template(self, *args, **kwargs):
         plain(self, *args, **kwargs)
-        self.generator.config = replace(self.generator.config, landmarks="template")
+        self.generator.config = replace(self.generator.config, landmarks=mode)
 
     gan.GanReplacer.__init__ = with_template
 
 
 def main(argv: list[str] | None = None) -> int:
-    template_landmarks()
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    mode = "template"
+    if "--landmarks" in argv:  # the probe's own option; every other one is quality.py's
+        at = argv.index("--landmarks")
+        mode = argv[at + 1]
+        del argv[at : at + 2]
+        if mode not in ("template", "pose"):
+            raise SystemExit(f"--landmarks must be template or pose, not {mode!r}")
+    template_landmarks(mode)
     from benchmarks import quality
 
     return quality.main(argv)
