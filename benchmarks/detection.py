@@ -145,6 +145,8 @@ OURS = {
 BORDER_TOOL = "ours-border"  # ours-border:MODE:PHOTO:LARGE, e.g. ours-border:reflect:0.05:0.25
 RETINA_TOOL = "ours-retina"  # ours-retina:THRESHOLD:MIN:SIDE, e.g. ours-retina:0.7:32:640
 DIAGONAL_TOOL = "ours-diagonal"  # ours-diagonal:SIDE:THRESHOLD, e.g. ours-diagonal:320:0.5
+# ours-retdiag:SIDE (RetinaFace turned 45 degrees at SIDE px), ours-retdiag:SIDE:diagonal:CF_SIDE (and CenterFace's)
+RETINA_DIAGONAL_TOOL = "ours-retdiag"
 
 
 def _with_retinaface(threshold: float, min_size: float, side: int):
@@ -169,6 +171,18 @@ def tool_spec(name: str) -> tuple:
         return (
             _default_with(diagonal_side=side, diagonal_threshold=threshold),
             f"ours + CenterFace at {side} px turned 45, 135, 225 and 315 degrees, score > {threshold:g}",
+        )
+    if head == RETINA_DIAGONAL_TOOL and len(parts) == 1:
+        side = int(parts[0])
+        return (
+            _default_with(retinaface_diagonal_side=side),
+            f"ours + RetinaFace at {side} px turned 45, 135, 225 and 315 degrees",
+        )
+    if head == RETINA_DIAGONAL_TOOL and len(parts) == 3 and parts[1] == "diagonal":
+        side, cf_side = int(parts[0]), int(parts[2])
+        return (
+            _default_with(retinaface_diagonal_side=side, diagonal_side=cf_side, diagonal_threshold=0.5),
+            f"ours + CenterFace at {cf_side} px and RetinaFace at {side} px, both turned 45, 135, 225 and 315 degrees",
         )
     if head == RETINA_TOOL and len(parts) == 3:
         threshold, min_size, side = float(parts[0]), float(parts[1]), int(parts[2])

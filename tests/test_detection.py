@@ -492,6 +492,27 @@ def test_retinaface_finds_the_astronaut_with_its_landmarks_in_order(astronaut):
     assert max(ly, ry) < ny < min(mly, mry), "eyes above the nose, the nose above the mouth"
 
 
+def test_retinaface_turned_45_degrees_finds_a_face_turned_halfway_between_the_right_angles():
+    """``retinaface_diagonal_side``: RetinaFace on the photo turned 45, 135, 225 and 315 degrees (an option,
+    measured in benchmarks/results/detection_tune_tilt_retdiag.md), its finds carried back to the photo."""
+    from anonymizer.detection import CascadeDetector
+    from anonymizer.detection.cascade import rotate
+    from anonymizer.detection.retinaface import RetinaFaceDetector
+
+    image = _astronaut()
+    (upright,) = make_detector().detect(image)
+    turned, back = rotate(image, 135)
+    forward = np.vstack([cv2_invert(back), [0, 0, 1]])
+    centre = forward @ np.array([*(upright.box[:2] + upright.box[2:]) / 2, 1.0])
+    retina = RetinaFaceDetector(0.5, grow=1.2)
+    retina.find = lambda image, threshold=None: (np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2)))  # blinded
+    settings = dict(threshold=1.0, large_side=10**6, turned_side=None, retinaface=retina)  # CenterFace finds nothing
+    assert CascadeDetector(**settings).detect(turned) == []
+    (alone,) = CascadeDetector(**settings, retinaface_diagonal_side=320).detect(turned)
+    assert np.hypot(*((alone.box[:2] + alone.box[2:]) / 2 - centre[:2])) < 0.15 * upright.size
+    assert 0.7 < alone.size / upright.size < 1.6
+
+
 def test_retinafaces_anchors_are_the_networks_outputs_for_any_size():
     from anonymizer.detection.retinaface import RetinaFace, anchors
 

@@ -224,6 +224,7 @@ class CascadeDetector:
         diagonal_side: int | None = None,
         diagonal_threshold: float = 0.5,
         known_of: str = "smaller",
+        retinaface_diagonal_side: int | None = None,
     ) -> None:
         self.photo = CenterFaceDetector(
             threshold,
@@ -251,6 +252,9 @@ class CascadeDetector:
         self.retinaface = retinaface
         self.retinaface_min = retinaface_min
         self.retinaface_turned_side = retinaface_turned_side
+        # RetinaFace (with ``retinaface``) on the photo at this side turned 45, 135, 225 and 315 degrees, as the
+        # diagonal pass runs CenterFace; None: not run
+        self.retinaface_diagonal_side = retinaface_diagonal_side
         self.diagonal_side = diagonal_side
         self.diagonal_threshold = max(diagonal_threshold, threshold)
         # A later pass's find is the face an earlier pass found when their overlap is 0.2 of the smaller box
@@ -346,6 +350,15 @@ class CascadeDetector:
                     known = np.concatenate([_boxes(passes), _boxes([turned])])
                     turned += self._new(found, known, self.retinaface_min, self.retinaface.grow, f)
                 passes.append(turned)
+            if self.retinaface_diagonal_side:
+                small, f = at(self.retinaface_diagonal_side)
+                diagonal = []
+                for angle in DIAGONALS:
+                    turned_image, back = rotate(small, angle)
+                    found = rotate_back(self.retinaface.net.find(turned_image, self.retinaface.threshold), back)
+                    known = np.concatenate([_boxes(passes), _boxes([diagonal])])
+                    diagonal += self._new(found, known, self.retinaface_min, self.retinaface.grow, f)
+                passes.append(diagonal)
         if self.blazeface is not None:
             found = self.blazeface.net.find(image, self.blazeface.threshold)
             passes.append(self._new(found, _boxes(passes), self.blazeface_min, self.blazeface.grow))
