@@ -278,6 +278,19 @@ class CascadeDetector:
         """:func:`new_faces` by this cascade's rule for what an earlier pass already found (``known_of``)."""
         return new_faces(found, known, min_size, grow, scale, of=self.known_of)
 
+    def _diagonal(
+        self, find, small: np.ndarray, f: float, known: np.ndarray, min_size: float, grow: float
+    ) -> list[Face]:
+        """The faces ``find`` (image -> boxes, scores, landmarks) gives on ``small`` (the photo scaled by ``f``)
+        turned by each of :data:`DIAGONALS`, carried back, that overlap none of the ``known`` boxes nor one
+        another, in the photo's pixels."""
+        faces: list[Face] = []
+        for angle in DIAGONALS:
+            turned_image, back = rotate(small, angle)
+            found = rotate_back(find(turned_image), back)
+            faces += self._new(found, np.concatenate([known, _boxes([faces])]), min_size, grow, f)
+        return faces
+
     def _new_large_faces(
         self, found: tuple, f: float, known: np.ndarray, turned: int = 0, shape: tuple[int, int] | None = None
     ) -> list[Face]:
@@ -332,14 +345,8 @@ class CascadeDetector:
                 turned += self._new_large_faces(found, f, upright, angle, small.shape[:2])
             passes.append(turned)
         if self.diagonal_side:
-            small, f = at(self.diagonal_side)
-            diagonal: list[Face] = []
-            for angle in DIAGONALS:
-                turned_image, back = rotate(small, angle)
-                found = rotate_back(self.net.find(turned_image, self.diagonal_threshold), back)
-                known = np.concatenate([_boxes(passes), _boxes([diagonal])])
-                diagonal += self._new(found, known, self.large_min, self.grow, f)
-            passes.append(diagonal)
+            find = lambda im: self.net.find(im, self.diagonal_threshold)  # noqa: E731
+            passes.append(self._diagonal(find, *at(self.diagonal_side), _boxes(passes), self.large_min, self.grow))
         if self.retinaface is not None:
             found = self.retinaface.find(image)
             passes.append(self._new(found, _boxes(passes), self.retinaface_min, self.retinaface.grow))
@@ -351,14 +358,9 @@ class CascadeDetector:
                     turned += self._new(found, known, self.retinaface_min, self.retinaface.grow, f)
                 passes.append(turned)
             if self.retinaface_diagonal_side:
+                find = lambda im: self.retinaface.net.find(im, self.retinaface.threshold)  # noqa: E731
                 small, f = at(self.retinaface_diagonal_side)
-                diagonal = []
-                for angle in DIAGONALS:
-                    turned_image, back = rotate(small, angle)
-                    found = rotate_back(self.retinaface.net.find(turned_image, self.retinaface.threshold), back)
-                    known = np.concatenate([_boxes(passes), _boxes([diagonal])])
-                    diagonal += self._new(found, known, self.retinaface_min, self.retinaface.grow, f)
-                passes.append(diagonal)
+                passes.append(self._diagonal(find, small, f, _boxes(passes), self.retinaface_min, self.retinaface.grow))
         if self.blazeface is not None:
             found = self.blazeface.net.find(image, self.blazeface.threshold)
             passes.append(self._new(found, _boxes(passes), self.blazeface_min, self.blazeface.grow))
