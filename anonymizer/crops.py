@@ -43,11 +43,9 @@ DEFAULT_MASK_SCALE = 1.3  # hidden region as a multiple of the face box
 DEFAULT_MASK_SHAPE = "ellipse"
 VIDEO_MASK_SHAPE = "rect"
 FEATHER = 0.12  # feather band as a fraction of the hidden region's longer side
-# The band of blur, pixelate and solid at most this many photo pixels wide (faces of about 170 px and more):
-# on the tune half of the WIDER photos it took the pixels changed outside faces from 3.13 % to 2.13 %, and no
-# face hidden before showed to the eye. The three the measure counts as lost: a 663x819 px face, its features
-# inside the unchanged ellipse, 67.7 % of its box changed (70.4 % before), and two blurred 13-19 px blobs that
-# only a neighbour's wide band washed over (benchmarks/results/region_cap_tune.md).
+# The band of blur, pixelate and solid at most this many photo pixels wide (it bites on faces of about 170 px
+# and more): otherwise a close-up's band blurs the photo far round the face, while the hidden ellipse inside it
+# is the same either way (chosen on the tune half: benchmarks/results/region_cap_tune.md).
 FEATHER_MAX = 32.0
 SHAPES = ("rect", "ellipse")
 
