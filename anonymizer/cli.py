@@ -80,14 +80,14 @@ terminated.
 """
 
 
-def _number(text: str, kind: type = float):
-    """``text`` as a ``kind`` (int or float), or argparse's error in words (not "invalid _quality value")."""
+def _number(text: str, kind: type = float, what: str | None = None):
+    """``text`` as a ``kind`` (int or float), or argparse's error in words (not "invalid _quality value"):
+    "must be ``what``" (by default a number, or a whole number)."""
     try:
         return kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be {'a whole number' if kind is int else 'a number'}, got {text!r}"
-        ) from None
+        what = what or ("a whole number" if kind is int else "a number")
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
 
 
 def _positive_int(text: str) -> int:
@@ -128,10 +128,7 @@ def _mask_scale(text: str) -> float:
 def _feather_max(text: str) -> float | None:
     if text.lower() == "none":
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of pixels, or 'none', got {text!r}") from None
+    value = _number(text, float, "a number of pixels, or 'none'")
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more pixels, or 'none', got {text}")
     return value
