@@ -13,6 +13,8 @@ import argparse
 import dataclasses
 from dataclasses import dataclass, field
 
+from anonymizer.models.config import LANDMARK_MODES
+
 
 def option(default, help: str, **cli):
     """A field with its default and its ``--help`` line; ``cli`` holds more for argparse (``choices``,
@@ -104,7 +106,7 @@ class TrainOptions:
         "template's for every face, so a face's proportions cannot pass into the new face, or the template's "
         "moved to the face's coarse pose (pose: which way the head turns and tilts, in steps) (default: the "
         "--init weights', else own)",
-        choices=("own", "template", "pose"),
+        choices=LANDMARK_MODES,
     )
     discriminator: str = option(
         "dcgan",
