@@ -55,13 +55,18 @@ def grow_boxes(boxes: np.ndarray, factor: float) -> np.ndarray:
     return np.concatenate([centre - half, centre + half], axis=-1).astype(np.float32)
 
 
+def carried_points(points: np.ndarray, matrix: np.ndarray, shift: float = 0.0) -> np.ndarray:
+    """Points (..., 2) carried by the 2x3 affine ``matrix``. ``shift`` moves the pixel grid before and after
+    (0.5 for OpenCV's turned images, whose matrices have pixel centres at whole numbers)."""
+    return (points - shift) @ matrix[:, :2].T + matrix[:, 2] + shift
+
+
 def carried_squares(boxes: np.ndarray, matrix: np.ndarray, shift: float = 0.0) -> np.ndarray:
     """Each box carried by the 2x3 affine ``matrix`` as the square of its area about its carried centre: the
-    face's own extent, not the larger box round its turned corners. ``shift`` moves the pixel grid before and
-    after (0.5 for OpenCV's turned images, whose matrices have pixel centres at whole numbers)."""
+    face's own extent, not the larger box round its turned corners (``shift``: :func:`carried_points`)."""
     boxes = np.asarray(boxes).reshape(-1, 4)
     centre = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], axis=1)
-    centre = (centre - shift) @ matrix[:, :2].T + matrix[:, 2] + shift
+    centre = carried_points(centre, matrix, shift)
     half = np.sqrt(np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 0)) / 2
     return np.column_stack([centre - half[:, None], centre + half[:, None]])
 

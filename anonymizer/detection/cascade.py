@@ -68,7 +68,7 @@ import copy
 
 import numpy as np
 
-from anonymizer.boxes import box_sizes, carried_squares, grow_boxes, overlaps_any
+from anonymizer.boxes import box_sizes, carried_points, carried_squares, grow_boxes, overlaps_any
 from anonymizer.detection.blazeface import BlazeFaceDetector
 from anonymizer.detection.centerface import DEFAULT_MIN_FACE, CenterFace, CenterFaceDetector, find_padded
 from anonymizer.detection.merge import merge_faces
@@ -177,7 +177,7 @@ def rotate_back(found: tuple, back: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     round its turned corners), the landmarks point by point."""
     boxes, scores, marks = found
     boxes = carried_squares(np.asarray(boxes, np.float32), back, shift=0.5).astype(np.float32)
-    marks = ((np.asarray(marks, np.float32) - 0.5) @ back[:, :2].T + back[:, 2] + 0.5).astype(np.float32)
+    marks = carried_points(np.asarray(marks, np.float32), back, shift=0.5).astype(np.float32)
     return boxes, scores, marks
 
 
@@ -359,8 +359,9 @@ class CascadeDetector:
                 passes.append(turned)
             if self.retinaface_diagonal_side:
                 find = lambda im: self.retinaface.net.find(im, self.retinaface.threshold)  # noqa: E731
-                small, f = at(self.retinaface_diagonal_side)
-                passes.append(self._diagonal(find, small, f, _boxes(passes), self.retinaface_min, self.retinaface.grow))
+                scaled_photo = at(self.retinaface_diagonal_side)
+                known = _boxes(passes)
+                passes.append(self._diagonal(find, *scaled_photo, known, self.retinaface_min, self.retinaface.grow))
         if self.blazeface is not None:
             found = self.blazeface.net.find(image, self.blazeface.threshold)
             passes.append(self._new(found, _boxes(passes), self.blazeface_min, self.blazeface.grow))
