@@ -326,6 +326,16 @@ def damage(covered: np.ndarray, zone: np.ndarray) -> tuple[float, float]:
     return np.count_nonzero(covered) / n, np.count_nonzero(covered & ~zone) / n
 
 
+def unmatched(boxes: np.ndarray, annotated: np.ndarray, iou: float) -> np.ndarray:
+    """True for each of ``boxes`` whose IoU with every ``annotated`` box is under ``iou`` (all, when there is
+    none): a false find, or a face nobody annotated."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    annotated = np.asarray(annotated, np.float32).reshape(-1, 4)
+    if not len(annotated):
+        return np.ones(len(boxes), dtype=bool)
+    return box_iou(boxes, annotated).max(axis=1) < iou
+
+
 def match_count(gt: np.ndarray, det: np.ndarray, thr: float) -> int:
     """Faces matched one-to-one (greedily, by IoU) at IoU >= ``thr``."""
     if len(gt) == 0 or len(det) == 0:
@@ -373,10 +383,7 @@ class Tally:
             self.hidden[name] += int(cov >= COVER)
         if len(boxes):
             every = np.concatenate([photo.faces, photo.ignored]).reshape(-1, 4)
-            if len(every):
-                self.false += int(np.count_nonzero(box_iou(boxes, every).max(axis=1) < FALSE_IOU))
-            else:
-                self.false += len(boxes)
+            self.false += int(np.count_nonzero(unmatched(boxes, every, FALSE_IOU)))
 
     def summary(self) -> dict:
         cov = {k: (self.hidden[k] / self.total[k] if self.total[k] else None) for k in self.hidden}

@@ -5,12 +5,12 @@ Reproduce (from the repository root)::
     .venv/bin/python -m benchmarks.region_tune                       # the tune half; writes benchmarks/results/
     .venv/bin/python -m benchmarks.region_tune --half report --regions ellipse:1.3:0.12 rect:1.3:0.12
 
-The detector (the default, or a tool of ``benchmarks/detection.py`` named by ``--detector``) runs once per photo; each candidate region (``SHAPE:SCALE:FEATHER``: ``rect`` or
-``ellipse``, the box grown ``SCALE`` times, a fade band of ``FEATHER`` times the region's longer side, capped at
-``MAX`` photo pixels where a fourth field ``:MAX`` gives one) is then
-filled solid through the pipeline, as ``anonymize --method solid --mask-shape SHAPE --mask-scale SCALE`` does,
-and judged from the pixels as ``benchmarks/crowd.py`` judges the tools: a face is hidden when 70% or more of its
-annotated box changed (a channel moved by 16 or more); *outside faces* is the share of a photo's pixels changed
+The detector (the default, or a tool of ``benchmarks/detection.py`` named by ``--detector``) runs once per
+photo; each candidate region (``SHAPE:SCALE:FEATHER``: ``rect`` or ``ellipse``, the box grown ``SCALE`` times,
+a fade band of ``FEATHER`` times the region's longer side, capped at ``MAX`` photo pixels where a fourth field
+``:MAX`` gives one) is then filled solid through the pipeline, as ``anonymize --method solid --mask-shape SHAPE
+--mask-scale SCALE`` does, and judged from the pixels as ``benchmarks/crowd.py`` judges the tools: a face is
+hidden when 70% or more of its annotated box changed (a channel moved by 16 or more); *outside faces* is the share of a photo's pixels changed
 outside every annotated box grown 1.6x, the mean over photos. Regions are chosen on the ``tune`` half
 (``benchmarks/wider_split.py``); ``python -m benchmarks.crowd --half report`` gives the figures of the one chosen.
 """
@@ -27,13 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from anonymizer.boxes import box_iou
 from anonymizer.crops import Region
 from anonymizer.pipeline import Anonymizer
 from anonymizer.replacers import SolidReplacer
 from benchmarks.common import ROOT, write_results
 from benchmarks.crowd import Tally, changed_pixels, face_zone
-from benchmarks.detection import BUCKETS, DEFAULT_DATA, load_photos, read_rgb, tool_spec
+from benchmarks.detection import BUCKETS, DEFAULT_DATA, load_photos, read_rgb, tool_spec, unmatched
 from benchmarks.wider_split import HALVES, select_half
 
 DEFAULT_REGIONS = (
@@ -65,16 +64,11 @@ def score(photos: list, faces_of: dict, region: Region) -> dict:
         image = read_rgb(photo.path)
         faces = list(faces_of[photo.name])
         tally.add(photo, changed_pixels(image, pipeline.anonymize(image, faces).image))
-        others = [f for f in faces if not on_annotated_face(f.box, photo.faces)]
+        boxes = np.array([f.box for f in faces], np.float32).reshape(-1, 4)
+        others = [f for f, stray in zip(faces, unmatched(boxes, photo.faces, STRAY_IOU)) if stray]
         changed = changed_pixels(image, pipeline.anonymize(image, others, audit=False).image) if others else None
         stray.append(0.0 if changed is None else float(np.mean(changed & ~face_zone(photo, changed.shape))))
     return {**tally.result(), "outside_stray": statistics.fmean(stray) if stray else 0.0}
-
-
-def on_annotated_face(box, annotated) -> bool:
-    """Whether a find's box overlaps one of the photo's annotated boxes (IoU ``STRAY_IOU`` or more)."""
-    annotated = np.asarray(annotated, np.float32).reshape(-1, 4)
-    return bool(len(annotated)) and float(box_iou(np.asarray(box, np.float32)[None], annotated).max()) >= STRAY_IOU
 
 
 def markdown(result: dict) -> str:

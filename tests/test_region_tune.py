@@ -5,8 +5,9 @@ from conftest import make_face
 from PIL import Image
 
 from anonymizer.crops import Region
+from benchmarks.detection import unmatched
 from benchmarks.photo_sets import Photo
-from benchmarks.region_tune import on_annotated_face, score
+from benchmarks.region_tune import STRAY_IOU, score
 
 
 def _photo(tmp_path) -> Photo:
@@ -18,9 +19,9 @@ def _photo(tmp_path) -> Photo:
 
 def test_a_find_on_the_annotated_face_is_no_stray_and_one_elsewhere_is():
     annotated = np.array([[40, 40, 100, 110]])
-    assert on_annotated_face([36, 34, 106, 118], annotated)
-    assert not on_annotated_face([200, 120, 260, 190], annotated)
-    assert not on_annotated_face([200, 120, 260, 190], np.zeros((0, 4)))
+    finds = np.array([[36, 34, 106, 118], [200, 120, 260, 190]])
+    assert unmatched(finds, annotated, STRAY_IOU).tolist() == [False, True]
+    assert unmatched(finds, np.zeros((0, 4)), STRAY_IOU).tolist() == [True, True]
 
 
 def test_only_the_stray_find_counts_in_the_strays_share_of_the_damage(tmp_path):
