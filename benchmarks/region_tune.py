@@ -10,9 +10,10 @@ photo; each candidate region (``SHAPE:SCALE:FEATHER``: ``rect`` or ``ellipse``, 
 a fade band of ``FEATHER`` times the region's longer side, capped at ``MAX`` photo pixels where a fourth field
 ``:MAX`` gives one) is then filled solid through the pipeline, as ``anonymize --method solid --mask-shape SHAPE
 --mask-scale SCALE`` does, and judged from the pixels as ``benchmarks/crowd.py`` judges the tools: a face is
-hidden when 70% or more of its annotated box changed (a channel moved by 16 or more); *outside faces* is the share of a photo's pixels changed
-outside every annotated box grown 1.6x, the mean over photos. Regions are chosen on the ``tune`` half
-(``benchmarks/wider_split.py``); ``python -m benchmarks.crowd --half report`` gives the figures of the one chosen.
+hidden when 70% or more of its annotated box changed (a channel moved by 16 or more); *outside faces* is the
+share of a photo's pixels changed outside every annotated box grown 1.6x, the mean over photos. Regions are
+chosen on the ``tune`` half (``benchmarks/wider_split.py``); ``python -m benchmarks.crowd --half report`` gives
+the figures of the one chosen.
 """
 
 from __future__ import annotations
