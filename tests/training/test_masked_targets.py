@@ -103,3 +103,55 @@ def test_a_state_of_the_ema_generator_alone_starts_both_generators_from_it(align
         if "running" not in k and ema[k].is_floating_point()
     )
     assert moved < 0.05, "the training generator started from the EMA weights, one step on"
+
+
+def test_a_pixel_discriminator_beside_the_projected_one_goes_on_from_a_projected_state(
+    aligned,  # noqa: F811 - the fixture
+    tmp_path,
+):
+    """``projected+dcgan``: the pixel discriminator is one more scale of 1 x 1 logits; a run of it started
+    from a projected arm's state keeps that arm's heads (the pixel one starts afresh), trains both, and its own
+    state holds both without the frozen features."""
+    from anonymizer.models.projected import PixelAndProjected
+    from safetensors import safe_open
+
+    from anonymizer.training.train import make_discriminator
+
+    state = tmp_path / "state"
+    common = dict(projected_scales=2, masked_targets=True, diff_augment=True, r1_gamma=0.1, r1_every=2, fm_weight=0.0)
+    train(aligned, tmp_path / "a", _options(2, state=str(state), discriminator="projected", **common), progress=False)
+    with safe_open(str(state / STATE_FILE), framework="pt") as f:
+        heads = {k: f.get_tensor(k) for k in f.keys() if k.startswith("d.heads.")}
+    # One step at learning rate 0: the weights it starts from, as the checkpoint holds them.
+    b = _options(1, state=str(state), discriminator="projected+dcgan", lr=0.0, **common)
+    train(aligned, tmp_path / "b", b, progress=False)
+    start = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)["discriminator"]
+    weights = [k for k in heads if k.endswith(("original", "bias"))]
+    assert weights
+    for key in weights:  # the projected arm's heads, as its state held them
+        assert torch.equal(start["projected." + key[2:]].half(), heads[key]), key
+    assert any(k.startswith("pixel.") for k in start)
+    train(aligned, tmp_path / "c", _options(2, state=str(state), discriminator="projected+dcgan", **common), False)
+    info = json.loads((state / "generator.json").read_text())["training"]
+    assert info["discriminator"] == "projected+dcgan" and info["steps"] == 5
+    with safe_open(str(state / STATE_FILE), framework="pt") as f:
+        keys = list(f.keys())
+    assert any(k.startswith("d.pixel.") for k in keys) and any(k.startswith("d.projected.heads.") for k in keys)
+    assert not any(k.startswith(("d.projected.features.", "d.projected.ccm.", "d.projected.csm.")) for k in keys)
+    end = torch.load(tmp_path / "c" / "checkpoint.pt", weights_only=True)["discriminator"]
+    pixel = [k for k in end if k.startswith("pixel.") and k.endswith("weight_orig")]
+    assert pixel and any(not torch.equal(end[k], start[k]) for k in pixel), "the pixel discriminator trained"
+
+    # One logit map per projected scale and a 1 x 1 one for the pixel discriminator; the logit per crop is
+    # their mean.
+    config = load_generator(state / "generator.safetensors").config
+    both = make_discriminator("projected+dcgan", config, scales=2).eval()
+    assert isinstance(both, PixelAndProjected)
+    image = torch.rand(3, 3, config.resolution, config.resolution) * 2 - 1
+    mask = torch.zeros(3, 1, config.resolution, config.resolution)
+    landmarks = torch.full((3, 5, 2), config.resolution / 2)
+    with torch.no_grad():
+        patches = both(image, mask, landmarks, patches=True)
+        assert len(patches) == 3 and patches[-1].shape == (3, 1, 1, 1)
+        expected = torch.stack([p.mean((1, 2, 3)) for p in patches]).mean(0)
+        assert torch.allclose(both(image, mask, landmarks), expected)
