@@ -120,10 +120,16 @@ class GanReplacer:
         batch_size: int = 64,
         backend: str = "auto",
         seam: str = "shift",
+        truncation: float = 1.0,
     ) -> None:
         if seam not in SEAMS:
             raise ValueError(f"seam must be one of {', '.join(SEAMS)}, not {seam!r}")
+        if not 0.0 <= truncation <= 1.0:  # also refuses NaN
+            raise ValueError(f"truncation must be 0-1, not {truncation!r}")
         self.seam = seam
+        # The truncation trick (BigGAN, StyleGAN): latent codes drawn nearer their mean (0), faces nearer the
+        # generator's typical ones; 1 leaves the codes as drawn.
+        self.truncation = float(truncation)
         self.weights = Path(weights) if weights else default_weights()
         self.generator = open_generator(self.weights, device, backend)
         self.device = self.generator.device
@@ -196,7 +202,8 @@ class GanReplacer:
             np.stack([c.mask for c in crops]),
             painted_landmarks(self.generator.config, np.stack([c.landmarks for c in crops])),
         )
-        composite = self.generator.inpaint(image, mask, landmarks, self._latents(crops))
+        codes = self._latents(crops) * np.float32(self.truncation)
+        composite = self.generator.inpaint(image, mask, landmarks, codes)
         result = ((np.clip(composite, -1, 1) + 1) * 127.5).transpose(0, 2, 3, 1)
         out = [match_seam_colour(r, c) for r, c in zip(result, crops)]
         if self.seam == "blend":

@@ -232,7 +232,11 @@ def markdown(result: dict) -> str:
             f"GAN weights: `{Path(w['path']).name}` (sha256 `{str(w['sha256'])[:12]}`, "
             f"{t.get('steps', '?')} steps, {t.get('images_seen', '?')} images seen, config {w.get('config')})."
         )
+        if s.get("gan_truncation", 1.0) != 1.0:
+            lines.append(f"Latent codes scaled by {s['gan_truncation']:g} (truncation).")
         lines.append("")
+    if s.get("heldout_skip"):
+        lines += [f"Held-out sample: seed {s['seed']}, its first {s['heldout_skip']} photos left out.", ""]
     lines += _done_when_lines(result.get("done_when") or [])
     lines += _realism_lines(result)
     lines += _wider_retention_lines(result)

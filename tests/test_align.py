@@ -316,3 +316,30 @@ def test_the_generator_blends_its_seam_only_when_asked(aligned_weights):
     assert (images["shift"] != images["blend"]).any()
     with pytest.raises(ValueError, match="seam"):
         GanReplacer(weights=aligned_weights, device="cpu", seam="poisson")
+
+
+def test_truncation_draws_the_generators_codes_nearer_their_mean(aligned_weights):
+    """``truncation`` scales each face's latent code: at 0 every seed paints the one face of the mean code, at 1
+    the codes are as drawn."""
+    from anonymizer.gan import GanReplacer
+
+    photo = cv2.GaussianBlur(noise_image(300, 320, seed=5), (0, 0), 3)
+    face = _turned_face(scale=1.2)
+
+    def painted(seed: int, truncation: float) -> np.ndarray:
+        gan = GanReplacer(weights=aligned_weights, device="cpu", seed=seed, truncation=truncation)
+        return Anonymizer(detector=FakeDetector(), replacer=gan).anonymize(photo, [face]).image
+
+    assert (painted(1, 1.0) != painted(2, 1.0)).any()
+    assert np.array_equal(painted(1, 0.0), painted(2, 0.0))
+    half = GanReplacer(weights=aligned_weights, device="cpu", seed=1, truncation=0.5)
+    drawn = GanReplacer(weights=aligned_weights, device="cpu", seed=1)
+    crop = make_crop(photo, face, 128, half.region)
+    codes = drawn._latents([crop])
+    seen = []
+    half.generator.inpaint = lambda image, mask, landmarks, z: seen.append(z) or image
+    half._replace_batch([crop])
+    np.testing.assert_allclose(seen[0], codes * 0.5)
+    for bad in (1.5, -0.1, float("nan")):
+        with pytest.raises(ValueError, match="truncation"):
+            GanReplacer(weights=aligned_weights, device="cpu", truncation=bad)
