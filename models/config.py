@@ -38,6 +38,10 @@ class GeneratorConfig:
     # which a face recogniser reads (benchmarks/gan_landmark_probe.py); "pose" (aligned frame): the template's
     # points moved to the face's coarse pose (which way the head turns and tilts, in steps), not its proportions
     landmarks: str = "own"
+    # False: the latent code enters at the 4x4 bottleneck only, where the U-Net's skips let it be ignored (one face
+    # whatever the code: benchmarks/diversity.py); True: it also scales and shifts every decoder level's channels
+    # (FiLM), from zero at first, so weights of a plain generator start one that paints what they paint.
+    modulated: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -25,6 +25,7 @@ __all__ = [
     "condition",
     "grow_folded",
     "landmark_heatmaps",
+    "load_weights",
     "to_model_inputs",
 ]
 
@@ -116,6 +117,12 @@ class Generator(nn.Module):
             nn.ReLU(inplace=True),
         )
         self.ups = nn.ModuleList(_Up(ch[i + 1], ch[i], ch[i]) for i in reversed(range(config.levels)))
+        if config.modulated:
+            # Per decoder level, a scale and a shift per channel from the code; zero at first: no change.
+            self.styles = nn.ModuleList(nn.Linear(config.latent_dim, 2 * ch[i]) for i in reversed(range(config.levels)))
+            for style in self.styles:
+                nn.init.zeros_(style.weight)
+                nn.init.zeros_(style.bias)
         self.to_rgb = nn.Sequential(nn.Conv2d(ch[0], 3 * fold * fold, 3, padding=1), nn.Tanh())
         self.shuffle = nn.PixelShuffle(fold)
 
@@ -128,8 +135,11 @@ class Generator(nn.Module):
         skips.pop()  # the bottleneck itself
         noise = self.latent(z).view(z.shape[0], self.config.channels()[-1], 4, 4)
         x = self.mix(torch.cat([x, noise], dim=1))
-        for up in self.ups:
+        for k, up in enumerate(self.ups):
             x = up(x, skips.pop())
+            if self.config.modulated:
+                scale, shift = self.styles[k](z)[:, :, None, None].chunk(2, dim=1)
+                x = x * (1 + scale) + shift
         return self.shuffle(self.to_rgb(x))
 
     def inpaint(
@@ -173,6 +183,15 @@ class Discriminator(nn.Module):
             if isinstance(layer, nn.LeakyReLU):
                 taken.append(x)
         return self.head(x.flatten(1)).squeeze(1), taken
+
+
+def load_weights(generator: Generator, state: dict) -> None:
+    """Load a generator's ``state`` into ``generator``, strictly, except that a generator modulated by its code
+    takes the weights of a plain one: its modulation stays at zero, so it paints what they paint."""
+    missing, unexpected = generator.load_state_dict(state, strict=False)
+    grown = generator.config.modulated and all(k.startswith("styles.") for k in missing)
+    if unexpected or (missing and not grown):
+        raise RuntimeError(f"the weights do not fit this generator: missing {missing[:3]}, unexpected {unexpected[:3]}")
 
 
 def grow_folded(small: Generator, **changes) -> Generator:

@@ -28,6 +28,8 @@ def _calibrated_weights(folder: Path, **config) -> Path:
 
     torch.manual_seed(0)
     generator = Generator(GeneratorConfig(**config))
+    for style in getattr(generator, "styles", []):  # a modulated generator's, as if trained (they start at zero)
+        torch.nn.init.normal_(style.weight, std=0.2)
     fold, size = generator.config.fold, generator.config.resolution
     norms = [m for m in generator.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     for norm in norms:
@@ -39,22 +41,34 @@ def _calibrated_weights(folder: Path, **config) -> Path:
     return save_generator(generator.eval(), folder / "generator.safetensors")
 
 
+ALIGNED = dict(
+    resolution=128,
+    width=8,
+    max_width=32,
+    latent_dim=16,
+    fold=2,
+    frame="aligned",
+    region_scale=1.0,
+    feather=0.06,
+    context=0.0,
+)
+
+
 @pytest.fixture(scope="module")
 def aligned_weights(tmp_path_factory) -> Path:
     from anonymizer.models.export import export_onnx
 
-    path = _calibrated_weights(
-        tmp_path_factory.mktemp("aligned"),
-        resolution=128,
-        width=8,
-        max_width=32,
-        latent_dim=16,
-        fold=2,
-        frame="aligned",
-        region_scale=1.0,
-        feather=0.06,
-        context=0.0,
-    )
+    path = _calibrated_weights(tmp_path_factory.mktemp("aligned"), **ALIGNED)
+    export_onnx(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def modulated_weights(tmp_path_factory) -> Path:
+    """An aligned generator whose code modulates every decoder level."""
+    from anonymizer.models.export import export_onnx
+
+    path = _calibrated_weights(tmp_path_factory.mktemp("modulated"), **ALIGNED, modulated=True)
     export_onnx(path)
     return path
 
@@ -68,10 +82,10 @@ def _face_crops(astronaut, replacer: GanReplacer) -> list:
     return [make_crop(astronaut, f, replacer.crop_size, replacer.region) for f in faces]
 
 
-@pytest.mark.parametrize("which", ["shipped", "aligned"])
-def test_the_onnx_generator_paints_what_torch_paints(which, aligned_weights, astronaut):
+@pytest.mark.parametrize("which", ["shipped", "aligned", "modulated"])
+def test_the_onnx_generator_paints_what_torch_paints(which, aligned_weights, modulated_weights, astronaut):
     """Same crops, same latent codes: the two backends' faces agree within 2/255 in every pixel."""
-    weights = default_weights() if which == "shipped" else aligned_weights
+    weights = {"shipped": default_weights(), "aligned": aligned_weights, "modulated": modulated_weights}[which]
     onnx = GanReplacer(weights, device="cpu", seed=5, backend="onnx")
     ref = GanReplacer(weights, device="cpu", seed=5, backend="torch")
     assert (onnx.backend, ref.backend) == ("onnx", "torch")

@@ -58,6 +58,11 @@ class TrainOptions:
         "batch with two latent codes and the generator rewarded for two different faces (against one face "
         "whatever the code; halves the distinct crops per batch)",
     )
+    modulated: bool = option(
+        False,
+        "the latent code also scales and shifts every decoder level of the generator (FiLM), from zero: with --init "
+        "or a state of a plain generator, it starts painting what that one paints",
+    )
     # About 0.23 of image difference for two codes; two real faces of different photos differ by 0.58 in the
     # same region.
     diversity_clip: float = option(

@@ -40,6 +40,7 @@ from anonymizer.models.networks import (
     GeneratorConfig,
     condition,
     grow_folded,
+    load_weights,
     to_model_inputs,
 )
 from anonymizer.training.dataset import FaceArrays, load_dataset
@@ -126,8 +127,10 @@ def generator_config(options: TrainOptions, resolution: int, context: float, fra
                 f"prepare it with --resolution {config.resolution} --frame {config.frame}"
                 + (f" --context {config.context}" if config.frame == "box" else "")
             )
+        config = replace(config, modulated=config.modulated or options.modulated)
         return replace(config, landmarks=options.landmarks) if options.landmarks else config
     return GeneratorConfig(
+        modulated=options.modulated,
         resolution=resolution,
         width=options.width,
         max_width=options.max_width,
@@ -372,7 +375,7 @@ def build_models(options: TrainOptions, config: GeneratorConfig) -> tuple[Genera
     if options.grow:
         generator = grow_folded(load_generator(init), **_region_options(options))
     else:
-        generator.load_state_dict(load_generator(init).state_dict())
+        load_weights(generator, load_generator(init).state_dict())
     trained = read_info(init).get("training", {})
     heads = init.with_name(DISCRIMINATOR_FILE[options.discriminator])
     if heads.is_file() and not options.grow:  # the discriminator trained beside those weights: not from scratch
@@ -539,7 +542,10 @@ def load_state(
 
     folder = Path(folder)
     weights = load_generator(folder / "generator.safetensors")
-    if not same_network(weights.config, config):
+    # A modulated generator may go on from a plain one's state (its modulation starts at zero).
+    if not same_network(
+        weights.config, replace(config, modulated=weights.config.modulated) if config.modulated else config
+    ):
         raise ValueError(f"the state in {folder} is of a generator {weights.config}, not {config}")
     if weights.config != config:
         log.info(
@@ -548,11 +554,11 @@ def load_state(
             _region_text(weights.config),
             _region_text(config),
         )
-    ema.load_state_dict(weights.state_dict())
+    load_weights(ema, weights.state_dict())
     if not (folder / STATE_FILE).exists():
         # The EMA generator alone (a start kept small in the tree): the training generator starts from it, the
         # discriminator afresh.
-        generator.load_state_dict(weights.state_dict())
+        load_weights(generator, weights.state_dict())
         info = read_info(folder / "generator.safetensors").get("training", {})
         log.info("the state in %s is its EMA generator alone: a new discriminator starts", folder)
         return _trained(info)
@@ -578,6 +584,9 @@ def load_state(
             module = getattr(discriminator, part)
         own = module.state_dict()
         part = {k[len(prefix) :]: v.to(own[k[len(prefix) :]].dtype) for k, v in tensors.items() if k.startswith(prefix)}
+        if prefix == "g.":
+            load_weights(module, part)
+            continue
         frozen = getattr(module, "frozen_prefixes", ())
         missing, unexpected = module.load_state_dict(part, strict=not frozen)
         if unexpected or any(not k.startswith(frozen) for k in missing):
