@@ -221,9 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         "recipe",
         help="train with a named recipe, phase by phase ('shipped': how the shipped generator was trained)",
     )
-    r.add_argument(
-        "name", choices=("shipped", "fine-tune", "aligned"), help="the recipe (anonymizer/training/recipes.py)"
-    )
+    r.add_argument("name", choices=tuple(RECIPES), help="the recipe (anonymizer/training/recipes.py)")
     r.add_argument("--data", required=True, help="a dataset folder made by 'prepare' (made first with --photos)")
     r.add_argument("--out", required=True, help="run folder")
     r.add_argument("--photos", default=None, help="prepare --data from this folder of photos first")

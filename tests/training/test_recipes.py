@@ -64,6 +64,7 @@ def test_every_recipe_is_a_command_the_trainer_takes():
     for name in RECIPES:
         for argv in train_commands(name, "d", "o"):
             parser.parse_args(argv)  # an unknown flag or a bad value exits
+        parser.parse_args(["recipe", name, "--data", "d", "--out", "o"])  # and 'recipe' names every one
 
 
 def test_resume_trains_the_race_arm_by_default_each_recipe_in_its_own_state():
