@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from anonymizer.models.config import painted_landmarks
 from anonymizer.models.io import load_generator, read_info
 
 from anonymizer.gan import region_of
@@ -62,6 +63,7 @@ def measure(weights: Path, data: Path, faces: int, seeds: tuple[int, int], recog
         )
     index = np.linspace(0, len(arrays) - 1, min(faces, len(arrays))).round().astype(int)
     real, mask, landmarks = to_tensors(arrays, index, "cpu")
+    landmarks = painted_landmarks(generator.config, landmarks)  # as in training and inference (the template's)
     first, second = (
         np.concatenate(
             [
