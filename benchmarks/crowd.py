@@ -42,6 +42,7 @@ visible is listed (photo, box, share of it changed), so that each can be looked 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -49,6 +50,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +76,26 @@ MOST_OUTSIDE = 5  # the photos with the most pixels changed outside faces, liste
 
 def choose(photos: list, which: str) -> list:
     return photos if which == "all" else [p for p in photos if len(p.faces) >= CROWD]
+
+
+def gan_commands(args: argparse.Namespace) -> dict:
+    """The ``--method gan`` commands asked for: the shipped weights (``--gan``), then each ``--gan-weights``."""
+    commands = {}
+    if args.gan:
+        commands["ours: anonymize --method gan (default workers)"] = (run_ours, ["--method", "gan"])
+    for weights in args.gan_weights:
+        label = os.path.relpath(weights.resolve(), ROOT) if weights.resolve().is_relative_to(ROOT) else weights
+        extra = ["--method", "gan", "--weights", str(weights.resolve())]
+        commands[f"ours: anonymize --method gan --weights {label} (default workers)"] = (run_ours, extra)
+    return commands
+
+
+def generator_share(report: Path) -> dict:
+    """How many of the faces found a ``--method gan`` run's report holds the generator painted, and why the
+    others went to the fallback (the reason up to its colon: "not alignable", "smaller than gan's 20 px")."""
+    faces = [face for image in json.loads(report.read_text())["images"] for face in image.get("faces", [])]
+    why = Counter(str(face.get("fallback", "?")).split(":")[0] for face in faces if face["method"] != "gan")
+    return {"faces": len(faces), "gan": sum(face["method"] == "gan" for face in faces), "fallback": dict(why)}
 
 
 def flat_name(photo) -> str:
@@ -191,6 +213,18 @@ def markdown(result: dict) -> str:
             runs = ", ".join(f"{v:.1f}" for v in row["runs"])
             lines.append(f"| {name} | {row['median']:.1f} | {runs} | {row['median'] / base:.2f} |")
         lines.append("")
+    if result.get("painted"):
+        lines += [
+            "Faces found that the generator painted (the others went to the fallback, for the reason given):",
+            "",
+            "| command | faces found | painted by the generator | fallback |",
+            "| --- | ---: | ---: | --- |",
+        ]
+        for name, row in result["painted"].items():
+            why = "; ".join(f"{reason}: {n}" for reason, n in sorted(row["fallback"].items())) or "none"
+            share = row["gan"] / row["faces"] if row["faces"] else 0.0
+            lines.append(f"| {name} | {row['faces']} | {row['gan']} ({100 * share:.1f}%) | {why} |")
+        lines.append("")
     h = result["hidden"]
     lines += [
         "Faces hidden (>= 70% of the box's pixels changed, solid fill, PNG in and out) and pixels changed outside "
@@ -263,12 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                 "ours: anonymize --method blur --workers 1": (run_ours, ["--method", "blur", "--workers", "1"]),
                 "deface (blur)": (run_deface, []),
             }
-            if args.gan:
-                commands["ours: anonymize --method gan (default workers)"] = (run_ours, ["--method", "gan"])
-            for weights in args.gan_weights:
-                label = os.path.relpath(weights.resolve(), ROOT) if weights.resolve().is_relative_to(ROOT) else weights
-                extra = ["--method", "gan", "--weights", str(weights.resolve())]
-                commands[f"ours: anonymize --method gan --weights {label} (default workers)"] = (run_ours, extra)
+            commands.update(gan_commands(args))
             for name in commands:
                 timing[name] = {"runs": []}
             with paused(args.pause):
@@ -281,6 +310,11 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"{name}: {seconds:.1f} s", file=sys.stderr, flush=True)
             for row in timing.values():
                 row["median"] = statistics.median(row["runs"])
+        painted = {}
+        for name, (run, extra) in gan_commands(args).items():
+            report = work / "gan-report.json"
+            run(jpeg, work, [*extra, "--report", str(report)])
+            painted[name] = generator_share(report)
         solid = {}
         for detector in [d.strip() for d in args.detectors.split(",") if d.strip()]:
             label = "ours (default detector)" if detector == "default" else f"ours (--detector {detector})"
@@ -311,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": time.strftime("%Y-%m-%d %H:%M"),
         },
         "time": timing,
+        "painted": painted,
         "hidden": hidden,
     }
     write_results(args.out, args.name, result, markdown(result))
