@@ -320,8 +320,9 @@ def run(args: argparse.Namespace) -> dict:
             continue
         options = {}
         if m == "gan":
-            options = {"weights": args.weights, "seed": gan_seed(args), "seam": args.gan_seam}
-            options["truncation"] = args.gan_truncation
+            options = dict(
+                weights=args.weights, seed=gan_seed(args), seam=args.gan_seam, truncation=args.gan_truncation
+            )
         anonymizers[m] = Anonymizer(method=m, detector=detector, device=args.device, **options)
         if m == "gan":
             rep = anonymizers[m].replacer

@@ -440,11 +440,8 @@ class PixelAndProjected(nn.Module):
     # Which part a state of another kind fits (a run that goes on from a projected arm keeps its heads).
     parts = {"projected": "projected", "dcgan": "pixel"}
 
-    def train(self, mode: bool = True) -> PixelAndProjected:
-        super().train(mode)
-        self.projected.train(mode)  # keeps its feature network in eval mode
-        return self
-
+    # train() needs no override: nn.Module.train calls the projected discriminator's own, which keeps its
+    # feature network in eval mode. requires_grad_ does: the plain one would unfreeze the features.
     def requires_grad_(self, requires_grad: bool = True) -> PixelAndProjected:
         self.projected.requires_grad_(requires_grad)
         self.pixel.requires_grad_(requires_grad)

@@ -568,8 +568,8 @@ def load_state(
     stored = info.get("discriminator", "dcgan")
     for prefix, module in (("g.", generator), ("d.", discriminator)):
         if prefix == "d." and stored != kind:
-            part = getattr(discriminator, "parts", {}).get(stored)
-            if part is None:
+            member = getattr(discriminator, "parts", {}).get(stored)
+            if member is None:
                 # Another design's discriminator (a race's arm started from this state): this one starts afresh.
                 log.info("the state in %s has a %s discriminator: a new %s one starts", folder, stored, kind)
                 continue
@@ -579,9 +579,9 @@ def load_state(
                 folder,
                 stored,
                 kind,
-                part,
+                member,
             )
-            module = getattr(discriminator, part)
+            module = getattr(discriminator, member)
         own = module.state_dict()
         part = {k[len(prefix) :]: v.to(own[k[len(prefix) :]].dtype) for k, v in tensors.items() if k.startswith(prefix)}
         if prefix == "g.":
