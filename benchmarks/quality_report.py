@@ -132,12 +132,19 @@ def done_when(rows: list[dict], realism: dict, reid: dict) -> list[dict]:
     ]
 
 
-def _score(records: list[FaceRecord], variant: str) -> dict:
+def _score(records: list[FaceRecord], variant: str, seed: int = 0) -> dict:
     n = len(records)
     ids = [r.identity for r in records]
     gallery = np.stack([r.descriptor for r in records]) if n else np.zeros((0, 128))
     queries = np.stack([r.anonymized[variant] for r in records]) if n else np.zeros((0, 128))
     reid = int(reidentified(queries, gallery, ids, ids).sum())
+    # The same person as another photo's original (the `other person` row's pairs): a method whose faces are close
+    # to everyone's (a generic face) scores high here as well as on its own original; one that gives identity
+    # back scores high on its own original alone.
+    other = None
+    if n >= 2:
+        perm = derangement([r.group for r in records], seed)
+        other = int((np.linalg.norm(queries - gallery[perm], axis=1) < SAME_PERSON).sum())
     retained = sum(r.retained[variant] for r in records)
     same = sum(r.distance[variant] < SAME_PERSON for r in records)
     # Same person here but not under a solid box over the same region: what the
@@ -161,6 +168,9 @@ def _score(records: list[FaceRecord], variant: str) -> dict:
         "same_person_beyond_solid_ci95": wilson(beyond, n) if beyond is not None else None,
         "mean_distance": float(np.mean(dists)) if n else None,
         "median_distance": float(np.median(dists)) if n else None,
+        "same_as_other": other,
+        "same_as_other_share": other / n if other is not None else None,
+        "same_as_other_ci95": wilson(other, n) if other is not None else None,
         "reidentified": reid,
         "reidentified_share": reid / n if n else None,
         "reidentified_ci95": wilson(reid, n),
@@ -188,6 +198,9 @@ def _other_person(records: list[FaceRecord], seed: int) -> dict:
         "same_person_beyond_solid_ci95": None,
         "mean_distance": float(dists.mean()) if m else None,
         "median_distance": float(np.median(dists)) if m else None,
+        "same_as_other": same,
+        "same_as_other_share": same / m if m else None,
+        "same_as_other_ci95": wilson(same, m),
         "reidentified": None,
         "reidentified_share": (1 / m) if m else None,  # chance: one face of the gallery at random
         "reidentified_ci95": None,
@@ -213,7 +226,7 @@ def summarize(records: list[FaceRecord], variants: list[str], seed: int) -> list
         if not recs:
             continue
         for variant in variants:
-            rows.append({"dataset": name, "method": variant, **_score(recs, variant)})
+            rows.append({"dataset": name, "method": variant, **_score(recs, variant, seed)})
         rows.append({"dataset": name, "method": OTHER, **_other_person(recs, seed)})
     return rows
 
@@ -248,12 +261,14 @@ def markdown(result: dict) -> str:
         f"**Same person**: share whose dlib ResNet descriptor (5-point alignment on the same box, in each image) lies within {s['same_person_threshold']} of the original's; **distance**: mean Euclidean distance.",
         f"Reference rows: `{SANITY}` is the original re-encoded at JPEG quality {s['jpeg_quality']} (no anonymization: should be ~100% / ~100%); "
         f"`{OTHER}` pairs each original face with the original face of another photo (dlib's false-match rate: the floor a perfect anonymizer would reach).",
+        f"**As another's original**: share whose descriptor lies within {s['same_person_threshold']} of another photo's original face (the `{OTHER}` row's pairs): "
+        "high here as well as on its own original, the method's faces are close to everyone's (a generic face); high on its own original alone, it gives identity back.",
         "**Beyond solid**: share that is the same person under this method but not under a solid box over the same region: "
         "what the method's own pixels give away, beyond the hair, ears, clothes and background that every method leaves (needs `solid` in the run).",
         f"**Re-identified**: share whose nearest original descriptor, among all scored faces of the same data, is their own original (rank-1, no threshold; LFW photos of the same person count as a hit; chance is 1/faces, shown on the `{OTHER}` row).",
         "",
-        "| data | method | faces | retention | same person | beyond solid | mean distance | re-identified |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| data | method | faces | retention | same person | as another's original | beyond solid | mean distance | re-identified |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     names = {"heldout": "held-out faces", "wider": "WIDER"}
     # WIDER's figures other than retention are in the by-size table below.
@@ -264,8 +279,8 @@ def markdown(result: dict) -> str:
             "",
             "Held-out faces by set:",
             "",
-            "| set | method | faces | retention | same person | beyond solid | mean distance | re-identified |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| set | method | faces | retention | same person | as another's original | beyond solid | mean distance | re-identified |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         lines += [_row(r["dataset"].split("/", 1)[1], r) for r in sub]
     by_size = [r for r in result["results"] if "@" in r["dataset"]]
@@ -274,8 +289,8 @@ def markdown(result: dict) -> str:
             "",
             "By face size (the box's longer side in the original; `other person` pairs faces of the same band):",
             "",
-            "| data | size | method | faces | retention | same person | beyond solid | mean distance | re-identified |",
-            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| data | size | method | faces | retention | same person | as another's original | beyond solid | mean distance | re-identified |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for r in by_size:
             dataset, band = r["dataset"].split("@", 1)
@@ -442,6 +457,8 @@ def _row(name: str, row: dict) -> str:
     ret = "–" if row["retention"] is None else f"{_pct(row['retention'])} ({row['retained']}/{row['faces']})"
     same = f"{_pct(row['same_person_share'])} ({row['same_person']}/{row['faces']})"
     dist = "–" if row["mean_distance"] is None else f"{row['mean_distance']:.3f}"
+    o = row.get("same_as_other")
+    other = "–" if o is None else f"{_pct(row['same_as_other_share'])} ({o}/{row['faces']})"
     k = row.get("same_person_beyond_solid")
     beyond = "–" if k is None else f"{_pct(row['same_person_beyond_solid_share'])} ({k}/{row['faces']})"
     method = f"`{row['method']}`" if row["method"] in (SANITY, OTHER) else row["method"]
@@ -449,7 +466,7 @@ def _row(name: str, row: dict) -> str:
         reid = "–" if row["reidentified_share"] is None else f"{_pct(row['reidentified_share'])} (chance)"
     else:
         reid = f"{_pct(row['reidentified_share'])} ({row['reidentified']}/{row['faces']})"
-    return f"| {name} | {method} | {row['faces']} | {ret} | {same} | {beyond} | {dist} | {reid} |"
+    return f"| {name} | {method} | {row['faces']} | {ret} | {same} | {other} | {beyond} | {dist} | {reid} |"
 
 
 def write_csv(path: Path, records: list[FaceRecord], variants: list[str]) -> None:

@@ -115,6 +115,37 @@ def test_same_person_beyond_solid_counts_only_what_solid_fill_does_not_match(qua
     assert quality._score(records, "gan")["same_person_beyond_solid"] is None
 
 
+def test_same_as_another_original_tells_a_generic_face_from_identity_given_back(quality):
+    # Six people far apart in descriptor space. "generic" paints one face for all, near the middle of them (within
+    # 0.6 of every original); "leak" paints each person's own face again, slightly moved.
+    rng = np.random.default_rng(0)
+    records = []
+    for i in range(6):
+        desc = np.zeros(128)
+        desc[i] = 0.5
+        generic = np.zeros(128)
+        leak = desc + rng.normal(0, 0.001, 128)
+        records.append(
+            quality.FaceRecord(
+                "heldout",
+                "lfw",
+                f"p{i}.jpg",
+                f"g{i}",
+                [0, 0, 80, 80],
+                80.0,
+                desc,
+                f"id{i}",
+                retained={"generic": True, "leak": True},
+                distance={"generic": float(np.linalg.norm(generic - desc)), "leak": float(np.linalg.norm(leak - desc))},
+                anonymized={"generic": generic, "leak": leak},
+            )
+        )
+    generic, leak = quality._score(records, "generic", seed=0), quality._score(records, "leak", seed=0)
+    assert (generic["same_person"], generic["same_as_other"]) == (6, 6)
+    assert (leak["same_person"], leak["same_as_other"]) == (6, 0)
+    assert quality._score(records[:1], "leak")["same_as_other"] is None  # no other face to pair with
+
+
 def test_colour_stats_report_a_cast_in_grey_levels(colour_bench):
     import torch
 
