@@ -136,6 +136,7 @@ from benchmarks.quality_identity import (
     DonorReplacer,
     Recognizer,
     _layout,
+    demographics,
     dlib_model_dir,
     gallery_reid,
     reidentified,
@@ -162,6 +163,7 @@ from benchmarks.quality_metrics import (
     SANITY,
     SIZE_BANDS,
     SWAP,
+    SWAP_LIKE,
     VAL_FRACTION,
     classifier_auc,
     derangement,
@@ -232,6 +234,7 @@ __all__ = [
     "SANITY",
     "SIZE_BANDS",
     "SWAP",
+    "SWAP_LIKE",
     "SampleFace",
     "VAL_FRACTION",
     "_done_when_lines",
@@ -295,12 +298,14 @@ def run(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     for m in methods:
-        if m not in (*METHODS, SWAP):
-            raise SystemExit(f"unknown method {m!r}: use {', '.join((*METHODS, SWAP))}")
-    if SWAP in methods and not args.donors:
+        if m not in (*METHODS, SWAP, SWAP_LIKE):
+            raise SystemExit(f"unknown method {m!r}: use {', '.join((*METHODS, SWAP, SWAP_LIKE))}")
+    if (SWAP in methods or SWAP_LIKE in methods) and not args.donors:
         raise SystemExit(f"{SWAP} needs --donors: a folder of prepared crops (anonymize-train prepare)")
 
     photos = heldout_photos(Path(args.faces_dir), args.limit, args.seed)[args.skip :] if args.limit > 0 else []
+    if args.sets:
+        photos = [p for p in photos if p.subset in args.sets.split(",")]
     photos += wider_photos(Path(args.wider_dir), args.wider_limit, args.seed) if args.wider_limit > 0 else []
     if not photos:
         raise SystemExit("nothing to measure: --limit and --wider-limit are both 0")
@@ -311,11 +316,11 @@ def run(args: argparse.Namespace) -> dict:
     anonymizers: dict[str, Anonymizer] = {}
     weights_info: dict | None = None
     for m in methods:
-        if m == SWAP:
+        if m in (SWAP, SWAP_LIKE):
             from anonymizer.gan import GanReplacer
 
             geometry = GanReplacer(args.weights, device="cpu")  # the GAN's crop size, region and face-size floor
-            swap = DonorReplacer(Path(args.donors), geometry, args.seed, args.donor_pool)
+            swap = DonorReplacer(Path(args.donors), geometry, args.seed, args.donor_pool, like=m == SWAP_LIKE)
             anonymizers[m] = Anonymizer(replacer=swap, detector=detector)
             continue
         options = {}
@@ -400,6 +405,8 @@ def run(args: argparse.Namespace) -> dict:
             if variant == SANITY:
                 out = jpeg_roundtrip(image, args.jpeg_quality)
             else:
+                if variant == SWAP_LIKE:  # a donor like the person in this photo (UTKFace's file name)
+                    anonymizers[variant].replacer.want = demographics([photo.rel])[0]
                 given = copy.deepcopy(faces)  # the pipeline fills in .method
                 out = anonymizers[variant].anonymize(image, faces=given).image
             found = base.detect(out)
@@ -515,6 +522,7 @@ def run(args: argparse.Namespace) -> dict:
             "methods": methods,
             "heldout_limit": args.limit,
             "heldout_skip": args.skip,
+            "heldout_sets": args.sets or "lfw,celeba,utkface",
             "realism_min_size": args.realism_min_size,
             "realism_faces": args.realism_faces,
             "wider_limit": args.wider_limit,
@@ -548,6 +556,8 @@ def run(args: argparse.Namespace) -> dict:
     (out / "quality.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "quality.md").write_text(markdown(result))
     write_csv(out / "quality.csv", records, variants)
+    if args.save_descriptors:
+        save_descriptors(out / "descriptors.npz", records, variants)
     if samples and args.samples_dir:
         sdir = Path(args.samples_dir)
         sdir.mkdir(parents=True, exist_ok=True)
@@ -559,6 +569,25 @@ def run(args: argparse.Namespace) -> dict:
             if method in methods:
                 full_size_sheet(large, method, Path(args.samples_dir) / f"samples_{method}_large.png")
     return result
+
+
+def save_descriptors(path: Path, records: list[FaceRecord], variants: list[str]) -> None:
+    """Every scored face's dlib descriptor, original and after each method, with its photo, set, size and
+    identity group, for analyses the report does not make (benchmarks/identity_sources.py)."""
+    n = len(records)
+    arrays = {
+        "photo": np.array([r.photo for r in records]),
+        "dataset": np.array([r.dataset for r in records]),
+        "subset": np.array([r.subset for r in records]),
+        "group": np.array([r.group for r in records]),
+        "size": np.array([r.size for r in records], dtype=np.float32),
+        "original": np.stack([r.descriptor for r in records]).astype(np.float32) if n else np.zeros((0, 128)),
+    }
+    for v in variants:
+        arrays[f"anonymized_{v}"] = (
+            np.stack([r.anonymized[v] for r in records]).astype(np.float32) if n else np.zeros((0, 128))
+        )
+    np.savez_compressed(path, **arrays)
 
 
 def gan_seed(args: argparse.Namespace) -> int:
@@ -617,6 +646,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="leave out the held-out sample's first N photos (of --limit): a sample apart from the learning "
         "curve's, which stops at about 700 photos of its seed-0 sample of 3,000",
     )
+    p.add_argument(
+        "--sets",
+        default="",
+        help="held-out photos of these sets only, comma-separated from lfw,celeba,utkface (default: all three)",
+    )
     p.add_argument("--device", default="cpu", help="auto, cpu or cuda")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
@@ -664,6 +698,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         f"faces the {SWAP} reference pastes",
     )
     p.add_argument("--donor-pool", type=int, default=3000, help=f"faces the {SWAP} reference draws from")
+    p.add_argument(
+        "--save-descriptors",
+        action="store_true",
+        help="also write descriptors.npz to --out: each scored face's dlib descriptor, original and per method",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p.parse_args(argv)
 

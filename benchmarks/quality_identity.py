@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from benchmarks.quality_metrics import (
     SAME_PERSON,
     SAME_PERSON_MARGIN,
     SWAP,
+    SWAP_LIKE,
     face_box_int,
     wilson,
 )
@@ -87,7 +89,7 @@ class DonorReplacer:
     name = SWAP
     grain = True
 
-    def __init__(self, donors: Path, geometry, seed: int, pool: int) -> None:
+    def __init__(self, donors: Path, geometry, seed: int, pool: int, like: bool = False) -> None:
         from anonymizer.align import InnerMask
 
         self.crop_size, self.region, self.min_face_size = geometry.crop_size, geometry.region, geometry.min_face_size
@@ -103,18 +105,26 @@ class DonorReplacer:
         # The training split's faces of every shard, numbered in order; only the drawn ones are read (the whole
         # set is gigabytes at 128 px).
         train = [np.flatnonzero(~np.load(path)["split"]) for path in shards]
+        if like:
+            # ``swap-like``: UTKFace's faces alone, whose file names say who they look like (sex, race, age); each
+            # target the caller names with ``want`` gets a donor among those like it.
+            self.name = SWAP_LIKE
+            train = [t[demographics(np.load(path)["files"][t])[:, 0] >= 0] for path, t in zip(shards, train)]
         starts = np.cumsum([0] + [len(t) for t in train])
         pick = np.random.default_rng(seed).permutation(int(starts[-1]))[:pool]
         shard_of = np.searchsorted(starts, pick, side="right") - 1
-        images, landmarks = [None] * len(pick), [None] * len(pick)
+        images, landmarks, files = [None] * len(pick), [None] * len(pick), [""] * len(pick)
         for k, path in enumerate(shards):
             mine = np.flatnonzero(shard_of == k)
             if not len(mine):
                 continue
             data = np.load(path)
             rows = train[k][pick[mine] - starts[k]]
-            for slot, image, lm in zip(mine, data["images"][rows], data["landmarks"][rows]):
-                images[slot], landmarks[slot] = image, lm
+            for slot, image, lm, name in zip(mine, data["images"][rows], data["landmarks"][rows], data["files"][rows]):
+                images[slot], landmarks[slot], files[slot] = image, lm, str(name)
+        self.files = files
+        self.people = demographics(files) if like else None
+        self.want: np.ndarray | None = None  # (age, sex, race) of the photo being anonymized, for ``swap-like``
         self.images, self.landmarks = np.stack(images), np.stack(landmarks).astype(np.float32)
         if self.images.shape[1] != self.crop_size:
             raise SystemExit(f"--donors holds {self.images.shape[1]} px crops; the GAN's are {self.crop_size} px")
@@ -125,6 +135,17 @@ class DonorReplacer:
         """The GAN's own refusals (an aligned generator's unalignable faces), so both hide the same faces."""
         return self._declines(face) if self._declines is not None else None
 
+    def choose(self, crop) -> int:
+        """The donor for a crop: one of the 8 whose landmarks are laid out most like its own (for ``swap-like``,
+        among those like the person ``want`` names, when there are any), the same one for the same crop."""
+        pool = np.arange(len(self.layouts))
+        if self.people is not None and self.want is not None and self.want[0] >= 0:
+            alike = pool[like_person(self.people, self.want)]
+            pool = alike if len(alike) else pool
+        near = pool[np.argsort(np.linalg.norm(self.layouts[pool] - _layout(crop.landmarks), axis=1))[:8]]
+        key = zlib.crc32(np.ascontiguousarray(crop.landmarks).tobytes(), self.seed & 0xFFFFFFFF)
+        return int(near[key % len(near)])
+
     def replace(self, crops):
         import cv2
 
@@ -132,9 +153,7 @@ class DonorReplacer:
 
         out = []
         for crop in crops:
-            near = np.argsort(np.linalg.norm(self.layouts - _layout(crop.landmarks), axis=1))[:8]
-            key = zlib.crc32(np.ascontiguousarray(crop.landmarks).tobytes(), self.seed & 0xFFFFFFFF)
-            donor = int(near[key % len(near)])
+            donor = self.choose(crop)
             if self.aligned:
                 warped = self.images[donor].astype(np.float32)  # both faces already on the template
             else:
@@ -247,3 +266,23 @@ def gallery_reid(faces: Sequence[ReidFace], queries: set[str], methods: Sequence
         "bar": solid + REID_MARGIN if solid is not None else None,
         "same_person_bar": swap + SAME_PERSON_MARGIN if swap is not None else None,
     }
+
+
+UTK_NAME = re.compile(r"(?:^|/)(\d+)_([01])_([0-4])_[^/]*$")
+AGE_BAND = 5  # years: "like" a person is the same sex and race and at most this many years apart
+
+
+def demographics(photos) -> np.ndarray:
+    """(age, sex, race) per photo from UTKFace's file names (``<age>_<sex>_<race>_<date>.jpg``); -1 where a name
+    does not follow that pattern (LFW, CelebA)."""
+    out = np.full((len(photos), 3), -1, dtype=np.int64)
+    for i, photo in enumerate(photos):
+        m = UTK_NAME.search(str(photo))
+        if m:
+            out[i] = [int(m.group(1)), int(m.group(2)), int(m.group(3))]
+    return out
+
+
+def like_person(people: np.ndarray, want: np.ndarray, age_band: int = AGE_BAND) -> np.ndarray:
+    """Which rows of ``people`` (age, sex, race) are like ``want``: the same sex and race, the age within the band."""
+    return (people[:, 1] == want[1]) & (people[:, 2] == want[2]) & (np.abs(people[:, 0] - want[0]) <= age_band)

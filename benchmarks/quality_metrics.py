@@ -20,6 +20,7 @@ DATA = ROOT.parent / "shared" / "data"
 FACE_SETS = ("lfw", "celeba", "utkface")
 METHODS = ("gan", "blur", "pixelate", "solid")
 SWAP = "swap"  # reference: another person's real face, composited as the GAN's are (needs --donors)
+SWAP_LIKE = "swap-like"  # the same, the donor of the same sex, race and age (UTKFace's file names)
 SANITY = "jpeg"  # the re-encoded original: not anonymized
 OTHER = "other person"  # original vs the original face of another photo
 # Face sizes (longer side of the box, px) reported apart: dlib's descriptor, and what the

@@ -492,6 +492,48 @@ def test_swap_pastes_a_training_split_face_aligned_on_the_landmarks(quality, tmp
     assert out[centre[1], centre[0]].mean() > out[inside].mean()  # the donor's bright face lands on the nose
 
 
+def test_swap_like_draws_a_donor_of_the_same_sex_race_and_age(quality, tmp_path):
+    """``swap-like``: UTKFace donors only (their file names say who they look like), and for a target named by
+    ``want`` one of the same sex and race within five years; with no donor like it, any of them."""
+    import json
+
+    from anonymizer.crops import Region
+    from anonymizer.faces import Face
+    from anonymizer.frames import make_crop
+
+    size = 64
+    files = ["utkface/30_0_0_a.jpg", "utkface/33_1_2_b.jpg", "utkface/60_1_2_c.jpg", "lfw/X/X_0001.jpg"]
+    images = np.stack([np.full((size, size, 3), 10 + 60 * i, np.uint8) for i in range(len(files))])
+    landmarks = np.array([[24, 24], [40, 24], [32, 32], [26, 40], [38, 40]], np.float32)
+    np.savez(
+        tmp_path / "shard.npz",
+        images=images,
+        landmarks=np.stack([landmarks] * len(files)),
+        split=np.zeros(len(files), bool),
+        boxes=np.zeros((len(files), 4), np.float32),
+        files=np.array(files),
+    )
+    (tmp_path / "manifest.json").write_text(json.dumps({"shards": [{"file": "shard.npz", "count": len(files)}]}))
+
+    class Geometry:
+        crop_size, region, min_face_size = size, Region(scale=1.0, shape="ellipse", feather=0.1, context=2.0), 20.0
+
+    swap = quality.DonorReplacer(tmp_path, Geometry(), seed=0, pool=10, like=True)
+    assert swap.name == quality.SWAP_LIKE
+    assert sorted(swap.images[:, 0, 0, 0].tolist()) == [10, 70, 130]  # UTKFace's three, not LFW's
+    face = Face(np.array([70, 70, 130, 130], np.float32), 0.9, landmarks * 2 + 36)
+    crop = make_crop(np.full((200, 200, 3), 90, np.uint8), face, size, Geometry.region)
+
+    def chosen(want):
+        swap.want = np.array(want)
+        return swap.files[swap.choose(crop)]
+
+    assert chosen((29, 1, 2)) == "utkface/33_1_2_b.jpg"
+    assert chosen((57, 1, 2)) == "utkface/60_1_2_c.jpg"
+    assert chosen((35, 0, 0)) == "utkface/30_0_0_a.jpg"
+    assert chosen((5, 0, 3)) in files  # nobody like a five-year-old Asian boy here: any donor
+
+
 def _aligned_donors(folder, size: int) -> None:
     """A prepared aligned set of two training-split faces (dark, a bright nose), cut by make_crop."""
     import json
@@ -583,3 +625,49 @@ def test_swap_refuses_donors_of_another_frame(quality, tmp_path):
         crop_size, region, min_face_size = 64, InnerMask(), 20.0
 
     assert quality.DonorReplacer(tmp_path, AlignedGeometry(), seed=0, pool=10).declines(None) is None
+
+
+def test_identity_sources_tell_the_individual_from_who_they_look_like(quality, tmp_path):
+    from benchmarks import identity_sources
+
+    # Four kinds of people (sex x race), three of each. People are 0.64 apart (dlib: different people), each 0.45
+    # from the centre of their kind. "kind" paints every face as its kind's centre (demographics only: the same
+    # person as everyone like it); "leak" paints each face as the person again.
+    rng = np.random.default_rng(1)
+    records = []
+    for k, (sex, race) in enumerate([(0, 0), (1, 0), (0, 1), (1, 2)]):
+        centre = np.zeros(128)
+        centre[k] = 2.0
+        for j in range(3):
+            desc = centre.copy()
+            desc[10 + 3 * k + j] = 0.45
+            records.append(
+                quality.FaceRecord(
+                    "heldout",
+                    "utkface",
+                    f"utkface/{30 + j}_{sex}_{race}_2017{k}{j}.jpg",
+                    f"g{k}{j}",
+                    [0, 0, 90, 90],
+                    90.0,
+                    desc,
+                    f"id{k}{j}",
+                    anonymized={"kind": centre, "leak": desc + rng.normal(0, 0.001, 128)},
+                )
+            )
+    quality.save_descriptors(tmp_path / "d.npz", records, ["kind", "leak"])
+    with np.load(tmp_path / "d.npz") as f:
+        npz = {k: f[k] for k in f.files}
+    result = identity_sources.measure(npz, age_band=5, min_size=0)
+    kind, leak, floor = (result["methods"][m] for m in ("kind", "leak", "original"))
+    assert result["faces"] == 12
+    shares = lambda r: (r["own_share"], r["others_like_share"], pytest.approx(r["anyone_share"]))  # noqa: E731
+    assert shares(kind) == (1.0, 1.0, 2 / 11)
+    assert shares(leak) == (1.0, 0.0, 0.0)
+    assert shares(floor) == (1.0, 0.0, 0.0)
+    # Ages 30, 31 and 32: each has another within a year; a band of 0 asks for the same age.
+    assert identity_sources.measure(npz, age_band=1, min_size=0)["methods"]["kind"]["faces_with_others_like"] == 12
+    assert identity_sources.measure(npz, age_band=0, min_size=0)["methods"]["kind"]["faces_with_others_like"] == 0
+    assert identity_sources.demographics(["utkface/7_1_4_x.jpg", "lfw/A/A_0001.jpg"]).tolist() == [
+        [7, 1, 4],
+        [-1, -1, -1],
+    ]
