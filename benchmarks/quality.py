@@ -419,6 +419,9 @@ def run(args: argparse.Namespace) -> dict:
                 rec.retained[variant] = bool(r)
                 rec.distance[variant] = float(d)
                 rec.anonymized[variant] = a
+            if variant != SANITY:
+                for rec, i in zip(recs, scored):
+                    rec.painted[variant] = given[i].fallback is None
             if sample is not None and variant != SANITY:
                 sample.crops[variant] = sample_crop(out, boxes[big], args.tile)
                 if variant == "gan":

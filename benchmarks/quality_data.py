@@ -119,6 +119,7 @@ class FaceRecord:
     retained: dict[str, bool] = field(default_factory=dict)
     distance: dict[str, float] = field(default_factory=dict)
     anonymized: dict[str, np.ndarray] = field(default_factory=dict)  # descriptors
+    painted: dict[str, bool] = field(default_factory=dict)  # hidden by the method itself, not its fallback
 
 
 @dataclass

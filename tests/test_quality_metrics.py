@@ -146,6 +146,18 @@ def test_same_as_another_original_tells_a_generic_face_from_identity_given_back(
     assert quality._score(records[:1], "leak")["same_as_other"] is None  # no other face to pair with
 
 
+def test_retention_of_painted_faces_leaves_out_those_the_fallback_hid(quality):
+    # Four faces: two painted and found again, one painted and lost, one the generator declined (blurred, lost).
+    records = [_record(quality, i, {"gan": 0.9}) for i in range(4)]
+    for r, (painted, found) in zip(records, [(True, True), (True, True), (True, False), (False, False)]):
+        r.painted["gan"], r.retained["gan"] = painted, found
+    row = quality._score(records, "gan")
+    assert (row["retained"], row["faces"]) == (2, 4)
+    assert (row["painted"], row["painted_retained"], row["painted_retention"]) == (3, 2, 2 / 3)
+    del records[0].painted["gan"]  # not recorded for every face: not reported
+    assert quality._score(records, "gan")["painted"] is None
+
+
 def test_colour_stats_report_a_cast_in_grey_levels(colour_bench):
     import torch
 
