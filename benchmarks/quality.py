@@ -328,7 +328,17 @@ def run(args: argparse.Namespace) -> dict:
             options = dict(
                 weights=args.weights, seed=gan_seed(args), seam=args.gan_seam, truncation=args.gan_truncation
             )
-        anonymizers[m] = Anonymizer(method=m, detector=detector, device=args.device, **options)
+        if m == "gan" and args.gan_fallback:
+            # Faces the GAN declines (too small, or for the aligned generator not alignable) painted by another
+            # generator (e.g. the box-frame one) instead of the pipeline's pixelation.
+            from anonymizer.gan import GanReplacer
+            from anonymizer.replacers import make_replacer
+
+            replacer = make_replacer("gan", device=args.device, **options)
+            fallback = GanReplacer(args.gan_fallback, device=args.device, seed=gan_seed(args))
+            anonymizers[m] = Anonymizer(replacer=replacer, fallback=fallback, detector=detector)
+        else:
+            anonymizers[m] = Anonymizer(method=m, detector=detector, device=args.device, **options)
         if m == "gan":
             rep = anonymizers[m].replacer
             info = read_info(rep.weights)
@@ -522,6 +532,7 @@ def run(args: argparse.Namespace) -> dict:
             "gan_seed": gan_seed(args),
             "gan_seam": args.gan_seam,
             "gan_truncation": args.gan_truncation,
+            "gan_fallback": args.gan_fallback or None,
             "methods": methods,
             "heldout_limit": args.limit,
             "heldout_skip": args.skip,
@@ -641,6 +652,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gan-seam", default="shift", help="how the GAN's face meets the photo: shift or blend")
     p.add_argument(
         "--gan-truncation", type=float, default=1.0, help="the GAN's latent codes scaled by this (0-1; 1: as drawn)"
+    )
+    p.add_argument(
+        "--gan-fallback",
+        default="",
+        help="generator weights that paint the faces the GAN declines (default: none, the pipeline pixelates them)",
     )
     p.add_argument(
         "--skip",

@@ -256,6 +256,8 @@ def markdown(result: dict) -> str:
         )
         if s.get("gan_truncation", 1.0) != 1.0:
             lines.append(f"Latent codes scaled by {s['gan_truncation']:g} (truncation).")
+        if s.get("gan_fallback"):
+            lines.append(f"Faces the GAN declines are painted by `{s['gan_fallback']}` (not pixelated).")
         lines.append("")
     if s.get("heldout_skip"):
         lines += [f"Held-out sample: seed {s['seed']}, its first {s['heldout_skip']} photos left out.", ""]
