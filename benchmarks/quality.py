@@ -305,7 +305,11 @@ def run(args: argparse.Namespace) -> dict:
 
     photos = heldout_photos(Path(args.faces_dir), args.limit, args.seed)[args.skip :] if args.limit > 0 else []
     if args.sets:
-        photos = [p for p in photos if p.subset in args.sets.split(",")]
+        sets = [name.strip() for name in args.sets.split(",") if name.strip()]
+        unknown = sorted(set(sets) - set(FACE_SETS))
+        if unknown:
+            raise SystemExit(f"unknown --sets {', '.join(unknown)}: use {', '.join(FACE_SETS)}")
+        photos = [p for p in photos if p.subset in sets]
     photos += wider_photos(Path(args.wider_dir), args.wider_limit, args.seed) if args.wider_limit > 0 else []
     if not photos:
         raise SystemExit("nothing to measure: --limit and --wider-limit are both 0")
