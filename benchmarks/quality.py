@@ -332,17 +332,14 @@ def run(args: argparse.Namespace) -> dict:
             options = dict(
                 weights=args.weights, seed=gan_seed(args), seam=args.gan_seam, truncation=args.gan_truncation
             )
+        fallback = None
         if m == "gan" and args.gan_fallback:
             # Faces the GAN declines (too small, or for the aligned generator not alignable) painted by another
             # generator (e.g. the box-frame one) instead of the pipeline's pixelation.
             from anonymizer.gan import GanReplacer
-            from anonymizer.replacers import make_replacer
 
-            replacer = make_replacer("gan", device=args.device, **options)
             fallback = GanReplacer(args.gan_fallback, device=args.device, seed=gan_seed(args))
-            anonymizers[m] = Anonymizer(replacer=replacer, fallback=fallback, detector=detector)
-        else:
-            anonymizers[m] = Anonymizer(method=m, detector=detector, device=args.device, **options)
+        anonymizers[m] = Anonymizer(method=m, detector=detector, device=args.device, fallback=fallback, **options)
         if m == "gan":
             rep = anonymizers[m].replacer
             info = read_info(rep.weights)
@@ -540,7 +537,7 @@ def run(args: argparse.Namespace) -> dict:
             "methods": methods,
             "heldout_limit": args.limit,
             "heldout_skip": args.skip,
-            "heldout_sets": args.sets or "lfw,celeba,utkface",
+            "heldout_sets": args.sets or ",".join(FACE_SETS),
             "realism_min_size": args.realism_min_size,
             "realism_faces": args.realism_faces,
             "wider_limit": args.wider_limit,

@@ -104,21 +104,21 @@ class DonorReplacer:
         shards = [donors / shard["file"] for shard in manifest["shards"] if shard["count"]]
         # The training split's faces of every shard, numbered in order; only the drawn ones are read (the whole
         # set is gigabytes at 128 px).
-        train = [np.flatnonzero(~np.load(path)["split"]) for path in shards]
+        opened = [np.load(path) for path in shards]  # each member is read when first asked for
+        train = [np.flatnonzero(~data["split"]) for data in opened]
         if like:
             # ``swap-like``: UTKFace's faces alone, whose file names say who they look like (sex, race, age); each
             # target the caller names with ``want`` gets a donor among those like it.
             self.name = SWAP_LIKE
-            train = [t[demographics(np.load(path)["files"][t])[:, 0] >= 0] for path, t in zip(shards, train)]
+            train = [t[demographics(data["files"][t])[:, 0] >= 0] for data, t in zip(opened, train)]
         starts = np.cumsum([0] + [len(t) for t in train])
         pick = np.random.default_rng(seed).permutation(int(starts[-1]))[:pool]
         shard_of = np.searchsorted(starts, pick, side="right") - 1
         images, landmarks, files = [None] * len(pick), [None] * len(pick), [""] * len(pick)
-        for k, path in enumerate(shards):
+        for k, data in enumerate(opened):
             mine = np.flatnonzero(shard_of == k)
             if not len(mine):
                 continue
-            data = np.load(path)
             rows = train[k][pick[mine] - starts[k]]
             for slot, image, lm, name in zip(mine, data["images"][rows], data["landmarks"][rows], data["files"][rows]):
                 images[slot], landmarks[slot], files[slot] = image, lm, str(name)

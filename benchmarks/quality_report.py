@@ -132,7 +132,9 @@ def done_when(rows: list[dict], realism: dict, reid: dict) -> list[dict]:
     ]
 
 
-def _score(records: list[FaceRecord], variant: str, seed: int = 0) -> dict:
+def _score(records: list[FaceRecord], variant: str, perm: list[int] | None = None) -> dict:
+    """One method's row for ``records``; ``perm`` pairs each face with another photo's (the `other person` row's
+    :func:`derangement`), for the share of its faces dlib matches to that other original."""
     n = len(records)
     ids = [r.identity for r in records]
     gallery = np.stack([r.descriptor for r in records]) if n else np.zeros((0, 128))
@@ -142,8 +144,7 @@ def _score(records: list[FaceRecord], variant: str, seed: int = 0) -> dict:
     # to everyone's (a generic face) scores high here as well as on its own original; one that gives identity
     # back scores high on its own original alone.
     other = None
-    if n >= 2:
-        perm = derangement([r.group for r in records], seed)
+    if perm is not None and n >= 2:
         other = int((np.linalg.norm(queries - gallery[perm], axis=1) < SAME_PERSON).sum())
     retained = sum(r.retained[variant] for r in records)
     same = sum(r.distance[variant] < SAME_PERSON for r in records)
@@ -184,9 +185,8 @@ def _score(records: list[FaceRecord], variant: str, seed: int = 0) -> dict:
     }
 
 
-def _other_person(records: list[FaceRecord], seed: int) -> dict:
+def _other_person(records: list[FaceRecord], perm: list[int]) -> dict:
     n = len(records)
-    perm = derangement([r.group for r in records], seed)
     desc = np.stack([r.descriptor for r in records]) if n else np.zeros((0, 128))
     dists = np.linalg.norm(desc - desc[perm], axis=1) if n >= 2 else np.zeros(0)
     same = int((dists < SAME_PERSON).sum())
@@ -234,9 +234,10 @@ def summarize(records: list[FaceRecord], variants: list[str], seed: int) -> list
     for name, recs in groups:
         if not recs:
             continue
+        perm = derangement([r.group for r in recs], seed)  # one pairing for the row and every method's column
         for variant in variants:
-            rows.append({"dataset": name, "method": variant, **_score(recs, variant, seed)})
-        rows.append({"dataset": name, "method": OTHER, **_other_person(recs, seed)})
+            rows.append({"dataset": name, "method": variant, **_score(recs, variant, perm)})
+        rows.append({"dataset": name, "method": OTHER, **_other_person(recs, perm)})
     return rows
 
 
@@ -456,6 +457,7 @@ def _wider_retention_lines(result: dict) -> list[str]:
         f"| method | faces >= {lo} px | retention >= {lo} px | faces >= 64 px | retention >= 64 px | painted >= 64 px | retention of painted >= 64 px |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    header = len(lines)
     for variant in [*result["settings"]["methods"], SANITY]:
         cells = []
         for group in ("wider", "wider@>= 64 px"):
@@ -467,7 +469,7 @@ def _wider_retention_lines(result: dict) -> list[str]:
         if cells[0] != "0" or cells[2] != "0":
             name = f"`{variant}`" if variant == SANITY else variant
             lines.append(f"| {name} | {' | '.join(cells)} |")
-    return [*lines, ""] if len(lines) > 7 else []
+    return [*lines, ""] if len(lines) > header else []
 
 
 def _row(name: str, row: dict) -> str:
