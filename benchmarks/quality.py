@@ -97,7 +97,7 @@ The GAN draws its latent codes from ``--gan-seed`` (default: ``--seed``), so a r
 is deterministic for given weights; another ``--gan-seed`` on the same photos
 shows how much of a GAN figure is the draw of its faces rather than the weights.
 Writes ``quality.json``, ``quality.md`` and a
-per-face ``quality.csv`` to ``--out``, and ``samples_gan.png`` (32 held-out faces,
+per-face ``quality.csv`` to ``--out``, and ``samples_gan.jpg`` (32 held-out faces,
 original | gan, the distance under each pair), ``samples_gan_large.png``
 (``--large-samples`` held-out faces whose box is >= 128 px, at full size, original
 | gan) and ``samples_methods.png`` (a few faces under every method) to
@@ -199,7 +199,7 @@ from benchmarks.quality_report import (
 from benchmarks.quality_sheets import (
     _grid,
     _label,
-    _save_png,
+    _save_sheet,
     full_size_crop,
     full_size_sheet,
     methods_sheet,
@@ -247,7 +247,7 @@ __all__ = [
     "_realism_large_lines",
     "_realism_lines",
     "_row",
-    "_save_png",
+    "_save_sheet",
     "_score",
     "_wider_retention_lines",
     "classifier_auc",
@@ -577,7 +577,7 @@ def run(args: argparse.Namespace) -> dict:
         sdir = Path(args.samples_dir)
         sdir.mkdir(parents=True, exist_ok=True)
         if "gan" in methods:
-            pair_sheet(samples, "gan", sdir / "samples_gan.png", args.tile)
+            pair_sheet(samples, "gan", sdir / "samples_gan.jpg", args.tile)
         methods_sheet(samples[: args.method_samples], methods, sdir / "samples_methods.png", args.tile)
     if large and args.samples_dir:
         for method in ("gan", SWAP):
@@ -675,9 +675,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     p.add_argument(
-        "--samples-dir", default=str(ROOT / "docs"), help="where samples_gan.png / samples_methods.png go ('' for none)"
+        "--samples-dir", default=str(ROOT / "docs"), help="where samples_gan.jpg / samples_methods.png go ('' for none)"
     )
-    p.add_argument("--samples", type=int, default=32, help="held-out faces on samples_gan.png")
+    p.add_argument("--samples", type=int, default=32, help="held-out faces on samples_gan.jpg")
     p.add_argument("--method-samples", type=int, default=6, help="faces on samples_methods.png")
     p.add_argument("--tile", type=int, default=96, help="side of one face on the sheets (px)")
     p.add_argument(

@@ -49,10 +49,14 @@ def _label(tile: np.ndarray, text: str) -> np.ndarray:
     return np.concatenate([tile, strip], axis=0)
 
 
-def _save_png(image: np.ndarray, path: Path) -> None:
+def _save_sheet(image: np.ndarray, path: Path) -> None:
+    """PNG, or JPEG at quality 92 without chroma subsampling where ``path`` ends in .jpg (a third the size)."""
     from PIL import Image
 
-    Image.fromarray(image).save(path, optimize=True)
+    if path.suffix.lower() in (".jpg", ".jpeg"):
+        Image.fromarray(image).save(path, quality=92, subsampling=0, optimize=True)
+    else:
+        Image.fromarray(image).save(path, optimize=True)
 
 
 def pair_sheet(samples: list[SampleFace], method: str, path: Path, tile: int, per_row: int = 8) -> None:
@@ -64,7 +68,7 @@ def pair_sheet(samples: list[SampleFace], method: str, path: Path, tile: int, pe
         pair = np.concatenate([s.crops["original"], sep, s.crops[method]], axis=1)
         text = f"d={s.distance:.2f}" + (" same" if s.distance is not None and s.distance < SAME_PERSON else "")
         cells.append(_label(pair, text))
-    _save_png(_grid(cells, per_row, gap), path)
+    _save_sheet(_grid(cells, per_row, gap), path)
 
 
 def full_size_sheet(samples: list[SampleFace], method: str, path: Path, per_row: int = 4) -> None:
@@ -85,7 +89,7 @@ def full_size_sheet(samples: list[SampleFace], method: str, path: Path, per_row:
         cell = np.full((h, w, 3), 255, dtype=np.uint8)
         cell[: c.shape[0], : c.shape[1]] = c
         padded.append(cell)
-    _save_png(_grid(padded, per_row, 10), path)
+    _save_sheet(_grid(padded, per_row, 10), path)
 
 
 def methods_sheet(samples: list[SampleFace], methods: list[str], path: Path, tile: int) -> None:
@@ -95,7 +99,7 @@ def methods_sheet(samples: list[SampleFace], methods: list[str], path: Path, til
         row = [_label(s.crops["original"], "original")] + [_label(s.crops[m], m) for m in methods]
         rows.append(row)
     cells = [c for row in rows for c in row]
-    _save_png(_grid(cells, 1 + len(methods), 4), path)
+    _save_sheet(_grid(cells, 1 + len(methods), 4), path)
 
 
 def _grid(cells: list[np.ndarray], per_row: int, gap: int) -> np.ndarray:
