@@ -196,3 +196,24 @@ def test_the_backend_is_chosen_on_the_command_line(tmp_path, capsys):
     args = ["--input", str(REPO / "samples"), "--out", str(tmp_path / "b"), "--method", "gan", "--seed", "0"]
     assert main([*args, "--gan-backend", "torch", "--workers", "1", "-q"]) == 0
     assert len(list((tmp_path / "b").glob("*.jpg"))) == 2
+
+
+def test_the_command_line_says_once_when_weights_without_an_export_run_on_torch(aligned_weights, tmp_path, capsys):
+    from anonymizer.models.io import sidecar
+
+    from anonymizer.cli import main
+
+    folder = tmp_path / "w"
+    shutil.copytree(aligned_weights.parent, folder)
+    weights = folder / aligned_weights.name
+    args = ["--input", str(REPO / "samples"), "--method", "gan", "--seed", "0", "--weights", str(weights), "-q"]
+    assert main([*args, "--out", str(tmp_path / "a"), "--workers", "1"]) == 0
+    assert "runs on torch" not in capsys.readouterr().err  # a current export: onnxruntime, nothing to say
+    meta = json.loads(sidecar(weights).read_text())
+    del meta["onnx"]
+    sidecar(weights).write_text(json.dumps(meta))
+    assert main([*args, "--out", str(tmp_path / "b"), "--workers", "2"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("runs on torch") == 1, err
+    assert f"anonymize-train export --onnx --weights {weights}" in err
+    assert len(list((tmp_path / "b").glob("*.jpg"))) == 2
