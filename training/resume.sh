@@ -4,6 +4,8 @@
 #   bash training/resume.sh          # start (prepares data/aligned128 first if missing, ~2 min)
 #   bash training/resume.sh status   # is it running; its last losses row and the state's images seen
 #   bash training/resume.sh stop     # SIGTERM: it checkpoints into training/aligned/, then exits
+#   bash training/resume.sh compact [FOLDER]  # before committing a state: its discriminator kept, its training
+#                                    # generator dropped (the EMA one starts both): a tenth of the size
 #
 # It runs 'anonymize-train resume' under nice -n 19, so anything else on the machine comes first: by default
 # the recipe RESUMED names in anonymizer/training/recipes.py (now 'aligned-projected', the race's new arm),
@@ -39,6 +41,12 @@ status)
         [ -f "$state/generator.json" ] && python3 -c 'import json, sys; t = json.load(open(sys.argv[1] + "/generator.json"))["training"]; print(sys.argv[1] + ":", t["images_seen"], "images seen,", t["training_hours"], "h")' "$state"
     done
     ;;
+compact)
+    state=${2:-training/aligned_projected}
+    if running; then echo "stop the run first (bash training/resume.sh stop): it rewrites its state every 10 minutes" >&2; exit 1; fi
+    if [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=python3; fi
+    "$PY" -c 'import sys; from anonymizer.training.train import drop_training_generator as d; print(sys.argv[1] + "/state.safetensors:", d(sys.argv[1]), "bytes, the discriminator alone")' "$state"
+    ;;
 start)
     shift || true
     if running; then echo "already running, pid $(cat "$PID_FILE")"; exit 0; fi
@@ -49,7 +57,7 @@ start)
     echo "started, pid $!; log in $LOG"
     ;;
 *)
-    echo "usage: bash training/resume.sh [start|stop|status] [anonymize-train resume options]" >&2
+    echo "usage: bash training/resume.sh [start|stop|status|compact] [anonymize-train resume options | FOLDER]" >&2
     exit 2
     ;;
 esac

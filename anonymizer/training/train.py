@@ -566,7 +566,14 @@ def load_state(
         tensors = {k: f.get_tensor(k) for k in f.keys()}
         info = json.loads((f.metadata() or {}).get("training", "{}"))
     stored = info.get("discriminator", "dcgan")
+    if not any(k.startswith("g.") for k in tensors):
+        # The discriminator alone (:func:`drop_training_generator`, a state kept small in the tree): the
+        # training generator starts from the EMA one, the discriminator goes on.
+        load_weights(generator, weights.state_dict())
+        log.info("the state in %s keeps its discriminator, not its training generator: both start from the EMA", folder)
     for prefix, module in (("g.", generator), ("d.", discriminator)):
+        if prefix == "g." and not any(k.startswith(prefix) for k in tensors):
+            continue
         if prefix == "d." and stored != kind:
             member = getattr(discriminator, "parts", {}).get(stored)
             if member is None:
@@ -592,6 +599,27 @@ def load_state(
         if unexpected or any(not k.startswith(frozen) for k in missing):
             raise ValueError(f"the state in {folder} does not fit this {kind} discriminator")
     return _trained(info)
+
+
+def drop_training_generator(folder: Path) -> int:
+    """Rewrite ``folder``'s ``state.safetensors`` without the training generator, keeping the discriminator and
+    the training block: a state to commit, a tenth of the size (the EMA generator beside it starts both
+    generators, :func:`load_state`), so that a fresh checkout goes on with the discriminator that was trained,
+    not a new one. Returns the bytes written."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    path = Path(folder) / STATE_FILE
+    with safe_open(str(path), framework="pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("g.")}
+        metadata = f.metadata() or {}
+    if not tensors:
+        raise ValueError(f"{path} holds no discriminator")
+    tmp = path.with_name(f".{STATE_FILE}.tmp")
+    save_file(tensors, str(tmp), metadata=metadata)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return path.stat().st_size
 
 
 def _trained(info: dict) -> tuple[int, int, float]:

@@ -270,3 +270,51 @@ def test_a_pose_landmarks_run_trains_on_posed_templates_and_says_so(aligned, tmp
     train(aligned, tmp_path / "run", _options(2, landmarks="pose"), progress=False)
     info = json.loads((tmp_path / "run" / "generator.json").read_text())
     assert info["config"]["landmarks"] == "pose"
+
+
+def test_a_state_without_its_training_generator_goes_on_with_its_discriminator(aligned, tmp_path):
+    """The state kept small in the tree: the discriminator stays, the EMA generator starts both generators."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from anonymizer.training.train import drop_training_generator
+
+    state = tmp_path / "state"
+    train(aligned, tmp_path / "a", _options(4, state=str(state)), progress=False)
+    full = (state / STATE_FILE).stat().st_size
+    with safe_open(str(state / STATE_FILE), framework="pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        meta = f.metadata()
+    # Shift the stored discriminator's weights by 0.5, so that going on from them tells from a fresh start.
+    learned = [
+        k
+        for k in tensors
+        if k.startswith("d.")
+        and tensors[k].is_floating_point()
+        and k.endswith(("weight", "bias", "original", "weight_orig"))
+    ]
+    assert learned
+    for k in learned:
+        tensors[k] = tensors[k] + 0.5
+    save_file(tensors, str(state / STATE_FILE), metadata=meta)
+    assert drop_training_generator(state) < full
+    with safe_open(str(state / STATE_FILE), framework="pt") as f:
+        assert set(f.keys()) == {k for k in tensors if k.startswith("d.")}
+        assert f.metadata() == meta  # the training block (steps, images, the discriminator's kind) kept
+    ema = load_generator(state / "generator.safetensors").state_dict()
+
+    # One step of a new run from it: both generators from the EMA, the discriminator from the state.
+    second = train(aligned, tmp_path / "b", _options(1, state=str(state), checkpoint_every=1), progress=False)
+    assert second["step"] == 1
+    start = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)
+    floats = [k for k in ema if "running" not in k and ema[k].is_floating_point()]
+    assert max((start["generator"][k].float() - ema[k].float()).abs().max().item() for k in floats) < 0.05
+    d = start["discriminator"]
+    assert max((d[k[2:]].float() - tensors[k].float()).abs().max().item() for k in learned) < 0.05
+
+    # A state that holds no discriminator cannot be made so.
+    only = tmp_path / "only"
+    only.mkdir()
+    save_file({k: v for k, v in tensors.items() if k.startswith("g.")}, str(only / STATE_FILE), metadata=meta)
+    with pytest.raises(ValueError, match="no discriminator"):
+        drop_training_generator(only)
