@@ -357,11 +357,8 @@ def _build_anonymizer(args: argparse.Namespace) -> Anonymizer:
     replacer = anonymizer.replacer
     if args.method == "gan" and args.gan_backend == "auto" and getattr(replacer, "backend", None) == "torch":
         # Said once, here, not by each worker: weights without a current export run about twice as slow.
-        from anonymizer.models.io import onnx_export_of
-
-        _, why = onnx_export_of(replacer.weights)
         print(
-            f"anonymize: note: {replacer.weights}: {why}; the generator runs on torch, about twice as slow as on "
+            f"anonymize: note: {replacer.weights}: {replacer.generator.why_not_onnx}; the generator runs on torch, about twice as slow as on "
             f"onnxruntime. Export it once with: anonymize-train export --onnx --weights {replacer.weights}",
             file=sys.stderr,
         )

@@ -63,10 +63,11 @@ class TorchGenerator:
 
     backend = "torch"
 
-    def __init__(self, weights: Path, device: str = "auto") -> None:
+    def __init__(self, weights: Path, device: str = "auto", why_not_onnx: str = "") -> None:
         from anonymizer.device import resolve_device
         from anonymizer.models.io import load_generator
 
+        self.why_not_onnx = why_not_onnx  # why the export was not used, when there is no usable one
         self.device = resolve_device(device)
         self.net = load_generator(weights, self.device)
         self.config = self.net.config
@@ -104,7 +105,7 @@ def open_generator(weights: Path, device: str = "auto", backend: str = "auto") -
         )
     if backend == "auto":
         log.info("%s: %s; running the generator on torch", weights, why_not)
-    return TorchGenerator(weights, device)
+    return TorchGenerator(weights, device, why_not_onnx=why_not)
 
 
 class GanReplacer:

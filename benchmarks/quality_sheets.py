@@ -71,6 +71,12 @@ def pair_sheet(samples: list[SampleFace], method: str, path: Path, tile: int, pe
     _save_sheet(_grid(cells, per_row, gap), path)
 
 
+def full_size_pair(original: np.ndarray, new: np.ndarray, text: str) -> np.ndarray:
+    """Original | new as they are (4 white pixels apart), ``text`` under the pair."""
+    sep = np.full((original.shape[0], 4, 3), 255, dtype=np.uint8)
+    return _label(np.concatenate([original, sep, new], axis=1), text)
+
+
 def full_size_sheet(samples: list[SampleFace], method: str, path: Path, per_row: int = 4) -> None:
     """Pairs original | ``method`` at full size (no scaling), on white cells as large as the largest pair.
 
@@ -78,11 +84,9 @@ def full_size_sheet(samples: list[SampleFace], method: str, path: Path, per_row:
     """
     cells = []
     for s in samples:
-        original, new = s.crops["original"], s.crops[method]
-        sep = np.full((original.shape[0], 4, 3), 255, dtype=np.uint8)
         d = s.distances[method]
         text = f"{method}: {s.size:.0f} px face, d={d:.2f}" + (" same" if d < SAME_PERSON else "")
-        cells.append(_label(np.concatenate([original, sep, new], axis=1), text))
+        cells.append(full_size_pair(s.crops["original"], s.crops[method], text))
     h, w = max(c.shape[0] for c in cells), max(c.shape[1] for c in cells)
     padded = []
     for c in cells:

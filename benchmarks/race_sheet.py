@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(face_row(crops, labels))
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # width=1: no two faces share a line; as many lines a sheet as fit in 1,100 px
     for i, sheet in enumerate(pack_sheets(rows, width=1, height=1100)):
         Image.fromarray(sheet).save(out_dir / f"race_sheet_{i:02d}.jpg", quality=92, subsampling=0)
     print(f"{len(rows)} faces -> {out_dir}")

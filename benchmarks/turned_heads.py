@@ -25,9 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import ROOT
+from benchmarks.quality_metrics import DATA
 
-DATA = ROOT.parent / "shared" / "data"
 MIN_SIZE = 64
 BANDS = ((0.25, 0.30), (0.30, 0.35), (0.35, 0.45), (0.45, float("inf")))
 
@@ -127,13 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     from anonymizer.pipeline import Anonymizer
     from benchmarks.quality_data import wider_photos
     from benchmarks.quality_metrics import match_faces
-    from benchmarks.quality_sheets import _label, full_size_crop
-    from benchmarks.wider_split import tune_names
+    from benchmarks.quality_sheets import full_size_crop, full_size_pair
+    from benchmarks.wider_split import select_half
 
-    photos = wider_photos(Path(args.wider_dir), 10**9, 0)
-    if args.half != "all":
-        tune = tune_names([ph.rel for ph in photos])
-        photos = [ph for ph in photos if (ph.rel in tune) == (args.half == "tune")]
+    photos = select_half(wider_photos(Path(args.wider_dir), 10**9, 0), args.half, name=lambda ph: ph.rel)
     photos = photos[: args.limit or None]
     # The generator's own check, loosened: the pipeline and the rest of the product are unchanged.
     gan_module.alignable = functools.partial(alignable, max_residual=args.max_residual)
@@ -169,10 +165,8 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
             if args.sheets and not ok and not outside and residual <= args.max_residual:
-                o, n = full_size_crop(image, f.box), full_size_crop(out, f.box)
-                sep = np.full((o.shape[0], 4, 3), 255, np.uint8)
                 text = f"{f.size:.0f} px, residual {residual:.2f}, " + ("found" if k else "missed")
-                pairs.append(_label(np.concatenate([o, sep, n], axis=1), text))
+                pairs.append(full_size_pair(full_size_crop(image, f.box), full_size_crop(out, f.box), text))
 
     result = {
         "weights": args.weights,

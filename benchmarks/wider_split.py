@@ -30,11 +30,12 @@ def tune_names(names: Sequence[str], seed: int = SEED) -> set[str]:
     return tune
 
 
-def select_half(photos: list, half: str, seed: int = SEED) -> list:
-    """The photos (anything with a ``name``, ``event/file.jpg``) of ``half``: tune, report or all, in order."""
+def select_half(photos: list, half: str, seed: int = SEED, name=lambda p: p.name) -> list:
+    """The photos of ``half``: tune, report or all, in order. ``name`` gives a photo's ``event/file.jpg`` (by
+    default its ``name``; the quality benchmark's photos call it ``rel``)."""
     if half not in HALVES:
         raise ValueError(f"half must be one of {', '.join(HALVES)}, not {half!r}")
     if half == "all":
         return list(photos)
-    tune = tune_names([p.name for p in photos], seed)
-    return [p for p in photos if (p.name in tune) == (half == "tune")]
+    tune = tune_names([name(p) for p in photos], seed)
+    return [p for p in photos if (name(p) in tune) == (half == "tune")]

@@ -513,8 +513,6 @@ def save_state(folder: Path, generator, ema, discriminator, info: dict) -> None:
     (``generator.safetensors``, what is evaluated and shipped) and the training generator and discriminator
     (``state.safetensors``), all in float16, each file replaced atomically. The optimisers' moments are not
     kept (they would triple the size); a run started from the state rebuilds them within a few hundred steps."""
-    from safetensors.torch import save_file
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {}
@@ -525,11 +523,19 @@ def save_state(folder: Path, generator, ema, discriminator, info: dict) -> None:
                 continue
             value = value.detach().cpu().contiguous()
             tensors[prefix + name] = value.half() if value.is_floating_point() else value
-    tmp = folder / f".{STATE_FILE}.tmp"
-    save_file(tensors, str(tmp), metadata={"training": json.dumps(info, sort_keys=True)})
-    os.chmod(tmp, 0o644)
+    tmp = _write_state_aside(folder, tensors, {"training": json.dumps(info, sort_keys=True)})
     save_generator(ema, folder / "generator.safetensors", info={"training": info}, half=True)
     os.replace(tmp, folder / STATE_FILE)
+
+
+def _write_state_aside(folder: Path, tensors: dict, metadata: dict) -> Path:
+    """``tensors`` written beside ``folder``'s state file, for the caller to move over it (:func:`os.replace`)."""
+    from safetensors.torch import save_file
+
+    tmp = Path(folder) / f".{STATE_FILE}.tmp"
+    save_file(tensors, str(tmp), metadata=metadata)
+    os.chmod(tmp, 0o644)
+    return tmp
 
 
 def load_state(
@@ -566,14 +572,14 @@ def load_state(
         tensors = {k: f.get_tensor(k) for k in f.keys()}
         info = json.loads((f.metadata() or {}).get("training", "{}"))
     stored = info.get("discriminator", "dcgan")
+    parts = [("g.", generator), ("d.", discriminator)]
     if not any(k.startswith("g.") for k in tensors):
         # The discriminator alone (:func:`drop_training_generator`, a state kept small in the tree): the
         # training generator starts from the EMA one, the discriminator goes on.
         load_weights(generator, weights.state_dict())
         log.info("the state in %s keeps its discriminator, not its training generator: both start from the EMA", folder)
-    for prefix, module in (("g.", generator), ("d.", discriminator)):
-        if prefix == "g." and not any(k.startswith(prefix) for k in tensors):
-            continue
+        parts = parts[1:]
+    for prefix, module in parts:
         if prefix == "d." and stored != kind:
             member = getattr(discriminator, "parts", {}).get(stored)
             if member is None:
@@ -607,7 +613,6 @@ def drop_training_generator(folder: Path) -> int:
     generators, :func:`load_state`), so that a fresh checkout goes on with the discriminator that was trained,
     not a new one. Returns the bytes written."""
     from safetensors import safe_open
-    from safetensors.torch import save_file
 
     path = Path(folder) / STATE_FILE
     with safe_open(str(path), framework="pt") as f:
@@ -615,10 +620,7 @@ def drop_training_generator(folder: Path) -> int:
         metadata = f.metadata() or {}
     if not tensors:
         raise ValueError(f"{path} holds no discriminator")
-    tmp = path.with_name(f".{STATE_FILE}.tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    os.replace(_write_state_aside(folder, tensors, metadata), path)
     return path.stat().st_size
 
 
