@@ -288,19 +288,32 @@ def draw_curve(rows: list[dict], path: Path) -> None:
     image.save(path, optimize=True)
 
 
-def _panel(draw, frame, by_design, colour, fonts, x_range, y_range, keys, bar, title) -> None:
-    """One panel: ``keys`` (the solid line's column, the dashed one's or None) over images seen."""
+def _panel(
+    draw, frame, by_design, colour, fonts, x_range, y_range, keys, bar, title, linear=False, x_label=None
+) -> None:
+    """One panel: ``keys`` (the solid line's column, the dashed one's or None) over images seen, on a log
+    scale, or from ``x_range[0]`` on a straight one with ``linear``. Shares (columns ending in ``share`` or
+    ``rate``) are labelled in per cent."""
     left, top, right, bottom = frame
     y0, y1 = y_range
     font, small = fonts
 
     def at(x: float, y: float) -> tuple[float, float]:
         y = min(max(y, y0), y1)
-        across = math.log10(max(x, x_range[0]) / x_range[0]) / math.log10(x_range[1] / x_range[0])
+        if linear:
+            across = (x - x_range[0]) / (x_range[1] - x_range[0])
+        else:
+            across = math.log10(max(x, x_range[0]) / x_range[0]) / math.log10(x_range[1] / x_range[0])
         return left + (right - left) * across, bottom - (bottom - top) * (y - y0) / (y1 - y0)
 
     draw.text((left, top - 28), title, fill="black", font=font)
-    decade = 10 ** math.floor(math.log10(x_range[0]))
+    if linear:
+        for t in _ticks(x_range[1] - x_range[0]):
+            if x_range[0] + t <= x_range[1] + 1e-9:
+                x, _ = at(x_range[0] + t, y0)
+                draw.line([(x, top), (x, bottom)], fill=(225, 225, 225))
+                draw.text((x, bottom + 6), _thousands(x_range[0] + t), fill="black", font=small, anchor="mt")
+    decade = 10 ** math.floor(math.log10(x_range[0])) if not linear else math.inf
     while decade <= x_range[1]:
         for m in (1, 2, 5):
             if x_range[0] <= m * decade <= x_range[1]:
@@ -309,15 +322,17 @@ def _panel(draw, frame, by_design, colour, fonts, x_range, y_range, keys, bar, t
                 shade = "black" if m == 1 else (120, 120, 120)
                 draw.text((x, bottom + 6), _thousands(m * decade), fill=shade, font=small, anchor="mt")
         decade *= 10
+    share = keys[0].endswith(("share", "rate"))
     for t in _ticks(y1 - y0):
         if y0 + t > y1 + 1e-9:
             continue
         _, y = at(x_range[0], y0 + t)
         draw.line([(left, y), (right, y)], fill=(230, 230, 230))
-        label = f"{y0 + t:.2f}" if keys[0] == "auc" else f"{100 * (y0 + t):.0f}%"
+        label = f"{round(100 * (y0 + t), 3):g}%" if share else f"{y0 + t:.2f}"
         draw.text((left - 6, y), label, fill="black", font=small, anchor="rm")
     draw.rectangle([left, top, right, bottom], outline="black")
-    draw.text(((left + right) / 2, bottom + 26), "images seen (log scale)", fill="black", font=small, anchor="mt")
+    x_label = x_label or ("images seen" if linear else "images seen (log scale)")
+    draw.text(((left + right) / 2, bottom + 26), x_label, fill="black", font=small, anchor="mt")
     if bar is not None:
         _dashed_line(draw, at(x_range[0], bar), at(x_range[1], bar), (44, 160, 44))
     for design, mine in by_design.items():

@@ -3,6 +3,7 @@ design beside the old design at as many images seen since the split, and at as m
 
     .venv/bin/python -m benchmarks.race                      # training/curve.csv, the designs of the race
     .venv/bin/python -m benchmarks.race --old aligned128ms@1.2tl --new aligned128ms@1.2tl-pd --out FILE.md
+    .venv/bin/python -m benchmarks.race --plot FILE.png     # also both arms' curves from the split
 
 The split is the old design's row whose images seen equal ``--split`` (by default the new design's first state,
 which both arms started from: the old design's row at 4,141,264 images). The old design's measures at the new
@@ -19,8 +20,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from benchmarks import quality
 from benchmarks.common import ROOT
-from benchmarks.curve import _number, read_rows
+from benchmarks.curve import OTHER_COLOURS, _number, _panel, _ticks, read_rows
 
 OLD, NEW = "aligned128ms@1.2tl", "aligned128ms@1.2tl-pd"
 SPLIT = 4_141_264  # images the race's two arms started from (both folders' committed start)
@@ -108,6 +110,87 @@ def markdown(comparison: list[dict], old: str, new: str, split: int, command: st
     return "\n".join(lines) + "\n"
 
 
+def arms_from_split(rows: list[dict], old: str, new: str, split: int) -> dict[str, list[dict]]:
+    """Each arm's rows from the split on, with ``images_seen`` counted from it; both start at the split's row
+    (the state they both went on from)."""
+    start = next((r for r in rows if r["design"] == old and int(float(r["images_seen"])) == split), None)
+    if start is None:
+        raise SystemExit(f"the curve has no {old} row at {split:,} images: the race's split")
+    arms = {}
+    for design in (old, new):
+        mine = [r for r in rows if r["design"] == design and float(r["images_seen"]) > split]
+        arms[design] = [
+            {**r, "images_seen": str(float(r["images_seen"]) - split)}
+            for r in sorted([start, *mine], key=lambda r: float(r["images_seen"]))
+        ]
+    return arms
+
+
+def draw_race(rows: list[dict], old: str, new: str, split: int, path: Path) -> None:
+    """Four panels over images seen since the split, one line per arm: classifier AUC and Fréchet ratio with
+    their bars, the same-person shares of LFW queries and of faces of >= 64 px with the swap's dashed."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    arms = arms_from_split(rows, old, new, split)
+    fonts = ImageFont.load_default(size=15), ImageFont.load_default(size=12)
+    colour = {old: OTHER_COLOURS[1], new: OTHER_COLOURS[2]}
+    x_top = max((float(r["images_seen"]) for mine in arms.values() for r in mine), default=0.0)
+    x_range = (0.0, _ticks(max(x_top, 1.0) * 1.05)[-1])
+
+    def top(keys: tuple[str, ...], floor: float) -> float:
+        values = [v for mine in arms.values() for r in mine for k in keys if (v := _number(r.get(k))) is not None]
+        return max(_ticks(max(values, default=floor) * 1.1)[-1], floor)
+
+    panels = (
+        (("auc", None), (0.5, 1.0), quality.MAX_AUC, f"classifier AUC (bar {quality.MAX_AUC}; 0.5: indistinguishable)"),
+        (
+            ("frechet_ratio", None),
+            (0.0, top(("frechet_ratio",), quality.MAX_FRECHET_RATIO * 1.25)),
+            quality.MAX_FRECHET_RATIO,
+            f"Frechet / two-halves floor (bar {quality.MAX_FRECHET_RATIO:g}x)",
+        ),
+        (
+            ("same_person_share", "swap_same_person_share"),
+            (0.0, top(("same_person_share", "swap_same_person_share"), 0.05)),
+            None,
+            "LFW queries dlib calls the same person (dashed: swap)",
+        ),
+        (
+            ("same_box_64_share", "swap_same_box_64_share"),
+            (0.0, top(("same_box_64_share", "swap_same_box_64_share"), 0.05)),
+            None,
+            "faces >= 64 px dlib calls their own original (dashed: swap)",
+        ),
+    )
+    width, height, pad = 1200, 840, 70
+    panel_w, panel_h = (width - 3 * pad) // 2, (height - 60 - 90 - 100) // 2
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    for n, (keys, y_range, bar, title) in enumerate(panels):
+        left, upper = pad + (n % 2) * (panel_w + pad), 60 + (n // 2) * (panel_h + 90)
+        _panel(
+            draw,
+            (left, upper, left + panel_w, upper + panel_h),
+            arms,
+            colour,
+            fonts,
+            x_range,
+            y_range,
+            keys,
+            bar,
+            title,
+            linear=True,
+            x_label=f"images seen since the split ({split:,})",
+        )
+    x = pad
+    for design in (old, new):
+        draw.rectangle([x, height - 34, x + 14, height - 20], fill=colour[design])
+        draw.text((x + 20, height - 27), design, fill="black", font=fonts[0], anchor="lm")
+        x += 40 + int(draw.textlength(design, font=fonts[0]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, optimize=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--curve", type=Path, default=ROOT / "training" / "curve.csv")
@@ -115,11 +198,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--new", default=NEW)
     ap.add_argument("--split", type=int, default=SPLIT, help="images seen at the split (an --old row)")
     ap.add_argument("--out", type=Path, default=None, help="also write the table here (markdown)")
+    ap.add_argument("--plot", type=Path, default=None, help="also draw both arms' curves from the split here (PNG)")
     args = ap.parse_args(argv)
     command = "python -m benchmarks.race " + " ".join(sys.argv[1:] if argv is None else argv)
-    text = markdown(
-        compare(read_rows(args.curve), args.old, args.new, args.split), args.old, args.new, args.split, command
-    )
+    rows = read_rows(args.curve)
+    text = markdown(compare(rows, args.old, args.new, args.split), args.old, args.new, args.split, command)
+    if args.plot:
+        draw_race(rows, args.old, args.new, args.split, args.plot)
     if args.out:
         args.out.write_text(text)
     print(text, end="")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from benchmarks.race import compare, markdown
+from benchmarks.race import arms_from_split, compare, draw_race, markdown
 
 
 def _row(design, images, hours, auc, same):
@@ -46,3 +46,27 @@ def test_the_table_has_three_lines_a_new_row_and_says_so_when_there_is_none():
     assert "| 0.50 M images, 10.0 h | old, same images | 0.850 |" in text
     assert text.count("| 2.00 M images, 20.0 h |") == 3
     assert "no row of `new` yet" in markdown([], "old", "new", 2_000_000, "cmd")
+
+
+def test_both_arms_start_from_the_split_and_count_images_from_it():
+    arms = arms_from_split(ROWS, "old", "new", 2_000_000)
+    assert [float(r["images_seen"]) for r in arms["old"]] == [0.0, 1_000_000.0]  # the row before the split left out
+    assert [float(r["images_seen"]) for r in arms["new"]] == [0.0, 500_000.0, 2_000_000.0]
+    assert arms["new"][0]["auc"] == "0.9"  # the split's own row: the state both went on from
+    with pytest.raises(SystemExit, match="2,500,000"):
+        arms_from_split(ROWS, "old", "new", 2_500_000)
+
+
+def test_the_race_plot_draws_each_arm_in_its_colour(tmp_path):
+    from PIL import Image
+
+    from benchmarks.curve import OTHER_COLOURS
+
+    rows = [{**r, "frechet_ratio": "1.5"} for r in ROWS]
+    draw_race(rows, "old", "new", 2_000_000, tmp_path / "race.png")
+    image = Image.open(tmp_path / "race.png").convert("RGB")
+    colours = {c for _, c in image.getcolors(maxcolors=1 << 20)}
+    assert OTHER_COLOURS[1] in colours and OTHER_COLOURS[2] in colours  # the old arm and the new
+    # before the new arm's first row: only the split's point in its colour, no line of it
+    draw_race([r for r in rows if r["design"] != "new"], "old", "new", 2_000_000, tmp_path / "old_only.png")
+    assert Image.open(tmp_path / "old_only.png").size == image.size
