@@ -267,11 +267,7 @@ def draw_curve(rows: list[dict], path: Path) -> None:
         bar=None,
         title="held-out faces >= 64 px dlib calls their own original (dashed: swap)",
     )
-    x = pad
-    for design in designs:
-        draw.rectangle([x, height - 34, x + 14, height - 20], fill=colour[design])
-        draw.text((x + 20, height - 27), design, fill="black", font=fonts[0], anchor="lm")
-        x += 40 + int(draw.textlength(design, font=fonts[0]))
+    x = _legend(draw, designs, colour, fonts[0], pad, height - 27)
     sizes = sorted({float(r["realism_min_size"]) for r in rows if _number(r.get("realism_min_size")) is not None})
     if len(sizes) > 1:  # the designs' AUCs stand on faces of different sizes: say so
         note = f"AUC on held-out faces of >= {' / '.join(f'{s:g}' for s in sizes)} px (realism_min_size column)"
@@ -286,6 +282,15 @@ def draw_curve(rows: list[dict], path: Path) -> None:
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, optimize=True)
+
+
+def _legend(draw, designs, colour, font, x: float, y: float) -> float:
+    """A colour swatch and the name of each design, in a line from ``x`` centred on ``y``; returns where it ends."""
+    for design in designs:
+        draw.rectangle([x, y - 7, x + 14, y + 7], fill=colour[design])
+        draw.text((x + 20, y), design, fill="black", font=font, anchor="lm")
+        x += 40 + int(draw.textlength(design, font=font))
+    return x
 
 
 def _panel(
@@ -313,15 +318,16 @@ def _panel(
                 x, _ = at(x_range[0] + t, y0)
                 draw.line([(x, top), (x, bottom)], fill=(225, 225, 225))
                 draw.text((x, bottom + 6), _thousands(x_range[0] + t), fill="black", font=small, anchor="mt")
-    decade = 10 ** math.floor(math.log10(x_range[0])) if not linear else math.inf
-    while decade <= x_range[1]:
-        for m in (1, 2, 5):
-            if x_range[0] <= m * decade <= x_range[1]:
-                x, _ = at(m * decade, y0)
-                draw.line([(x, top), (x, bottom)], fill=(215, 215, 215) if m == 1 else (240, 240, 240))
-                shade = "black" if m == 1 else (120, 120, 120)
-                draw.text((x, bottom + 6), _thousands(m * decade), fill=shade, font=small, anchor="mt")
-        decade *= 10
+    else:
+        decade = 10 ** math.floor(math.log10(x_range[0]))
+        while decade <= x_range[1]:
+            for m in (1, 2, 5):
+                if x_range[0] <= m * decade <= x_range[1]:
+                    x, _ = at(m * decade, y0)
+                    draw.line([(x, top), (x, bottom)], fill=(215, 215, 215) if m == 1 else (240, 240, 240))
+                    shade = "black" if m == 1 else (120, 120, 120)
+                    draw.text((x, bottom + 6), _thousands(m * decade), fill=shade, font=small, anchor="mt")
+            decade *= 10
     share = keys[0].endswith(("share", "rate"))
     for t in _ticks(y1 - y0):
         if y0 + t > y1 + 1e-9:

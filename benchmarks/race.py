@@ -22,7 +22,7 @@ from pathlib import Path
 
 from benchmarks import quality
 from benchmarks.common import ROOT
-from benchmarks.curve import OTHER_COLOURS, _number, _panel, _ticks, read_rows
+from benchmarks.curve import OTHER_COLOURS, _legend, _number, _panel, _ticks, read_rows
 
 OLD, NEW = "aligned128ms@1.2tl", "aligned128ms@1.2tl-pd"
 SPLIT = 4_141_264  # images the race's two arms started from (both folders' committed start)
@@ -55,13 +55,19 @@ def along(rows: list[dict], axis: str, at: float) -> dict | None:
     return None
 
 
+def split_row(rows: list[dict], old: str, split: int) -> dict:
+    """``old``'s row at ``split`` images: the state both arms went on from."""
+    start = next((r for r in rows if r["design"] == old and int(float(r["images_seen"])) == split), None)
+    if start is None:
+        raise SystemExit(f"the curve has no {old} row at {split:,} images: the race's split")
+    return start
+
+
 def compare(rows: list[dict], old: str, new: str, split: int) -> list[dict]:
     """For each row of ``new``: its images and hours since ``split``, its measures, and ``old``'s at as many
     images and at as many hours since the split (None where ``old``'s rows do not reach)."""
     old_rows = sorted((r for r in rows if r["design"] == old), key=lambda r: float(r["images_seen"]))
-    start = next((r for r in old_rows if int(float(r["images_seen"])) == split), None)
-    if start is None:
-        raise SystemExit(f"the curve has no {old} row at {split:,} images: the race's split")
+    start = split_row(old_rows, old, split)
     after = [r for r in old_rows if float(r["images_seen"]) >= split]
     start_hours = float(start["training_hours"])
     out = []
@@ -113,9 +119,7 @@ def markdown(comparison: list[dict], old: str, new: str, split: int, command: st
 def arms_from_split(rows: list[dict], old: str, new: str, split: int) -> dict[str, list[dict]]:
     """Each arm's rows from the split on, with ``images_seen`` counted from it; both start at the split's row
     (the state they both went on from)."""
-    start = next((r for r in rows if r["design"] == old and int(float(r["images_seen"])) == split), None)
-    if start is None:
-        raise SystemExit(f"the curve has no {old} row at {split:,} images: the race's split")
+    start = split_row(rows, old, split)
     arms = {}
     for design in (old, new):
         mine = [r for r in rows if r["design"] == design and float(r["images_seen"]) > split]
@@ -182,11 +186,7 @@ def draw_race(rows: list[dict], old: str, new: str, split: int, path: Path) -> N
             linear=True,
             x_label=f"images seen since the split ({split:,})",
         )
-    x = pad
-    for design in (old, new):
-        draw.rectangle([x, height - 34, x + 14, height - 20], fill=colour[design])
-        draw.text((x + 20, height - 27), design, fill="black", font=fonts[0], anchor="lm")
-        x += 40 + int(draw.textlength(design, font=fonts[0]))
+    _legend(draw, (old, new), colour, fonts[0], pad, height - 27)
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, optimize=True)
 
