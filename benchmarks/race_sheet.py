@@ -7,7 +7,11 @@ are the curve's (``benchmarks/curve.py``): the seed-0 held-out sample, each phot
 default detector, the first ``--faces`` of at least 128 px.
 
     .venv/bin/python -m benchmarks.race_sheet --weights training/aligned/generator.safetensors \\
-        --weights training/aligned_projected/generator.safetensors --out /tmp/race_sheet
+        --weights training/aligned_wide/generator.safetensors --out /tmp/race_sheet
+
+A state no longer in the tree is taken from the history first, e.g. the projected arm's:
+``git show b3fd831:training/aligned_projected/generator.safetensors > /tmp/pd.safetensors`` (its sidecar
+``generator.json`` beside it, the same way).
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ __all__ = [
     "landmark_heatmaps",
     "load_weights",
     "to_model_inputs",
+    "widen",
 ]
 
 
@@ -220,3 +221,75 @@ def grow_folded(small: Generator, **changes) -> Generator:
         target[key] = value.clone()
     grown.load_state_dict(target)
     return grown
+
+
+def widen(narrow: Generator, width: int, split_noise: float = 0.1, seed: int = 0) -> Generator:
+    """A generator ``width`` channels wide at its first level (``narrow``'s config otherwise) that starts out
+    painting what ``narrow`` paints: Net2WiderNet (Chen, Goodfellow and Shlens, 2016).
+
+    Each level's new channels are copies of its old ones (new channel j copies old channel j mod n), with their
+    batch norms' weights and running statistics, so a copy's activations are its original's, in training and in
+    eval; the layer that reads them splits the original's weights among its copies, so their sum is unchanged.
+    The split is uneven (shares 1 + ``split_noise`` x a normal draw, ``seed``), so the copies get different
+    gradients and grow apart in training instead of staying copies; the output is the same up to float error.
+    """
+    config = narrow.config
+    if width < config.width:
+        raise ValueError(f"widen gives a wider generator: {width} channels, not more than {config.width}")
+    wide = Generator(replace(config, width=width))
+    rng = np.random.default_rng(seed)
+    maps = []  # per level: which old channel each new one copies, and its share of that channel's outgoing weights
+    for old, new in zip(config.channels(), wide.config.channels()):
+        source = np.arange(new) % old
+        share = np.ones(new) if new == old else np.clip(1 + split_noise * rng.standard_normal(new), 0.5, 1.5)
+        share = share / np.bincount(source, weights=share, minlength=old)[source]
+        maps.append((torch.from_numpy(source), torch.from_numpy(share).float()))
+
+    state = narrow.state_dict()
+    target = {}
+
+    def rows(prefix: str, level: int) -> None:  # a layer's outputs (and its batch norm's) copied to the new channels
+        source = maps[level][0]
+        for key, value in state.items():
+            if key.startswith(prefix + "."):
+                target[key] = value[source] if value.ndim else value
+
+    def columns(key: str, levels: list[int]) -> None:  # a convolution's inputs, concatenated from these levels
+        parts, start = [], 0
+        for level in levels:
+            source, share = maps[level]
+            n = config.channels()[level]
+            part = target[key][:, start : start + n] if key in target else state[key][:, start : start + n]
+            parts.append(part[:, source] * share.view(1, -1, *([1] * (part.ndim - 2))))
+            start += n
+        target[key] = torch.cat(parts, dim=1)
+
+    last = config.levels
+    rows("stem.0", 0)
+    for i in range(config.levels):
+        for layer in ("0", "1", "3", "4"):
+            rows(f"downs.{i}.block.{layer}", i + 1)
+        columns(f"downs.{i}.block.0.weight", [i])
+        columns(f"downs.{i}.block.3.weight", [i + 1])
+    # The code's map fills the bottleneck's channels, 16 values (4x4) each.
+    source = maps[last][0]
+    rows_16 = (source.view(-1, 1) * 16 + torch.arange(16)).flatten()
+    target["latent.weight"], target["latent.bias"] = state["latent.weight"][rows_16], state["latent.bias"][rows_16]
+    rows("mix.0", last)
+    rows("mix.1", last)
+    columns("mix.0.weight", [last, last])
+    for k, i in enumerate(reversed(range(config.levels))):
+        for layer in ("0", "1", "3", "4"):
+            rows(f"ups.{k}.block.{layer}", i)
+        columns(f"ups.{k}.block.0.weight", [i + 1, i])
+        columns(f"ups.{k}.block.3.weight", [i])
+        if config.modulated:  # a scale and a shift per channel: both halves follow the channels
+            source, n = maps[i][0], config.channels()[i]
+            both = torch.cat([source, source + n])
+            target[f"styles.{k}.weight"] = state[f"styles.{k}.weight"][both]
+            target[f"styles.{k}.bias"] = state[f"styles.{k}.bias"][both]
+    target["to_rgb.0.bias"] = state["to_rgb.0.bias"]
+    target["to_rgb.0.weight"] = state["to_rgb.0.weight"]
+    columns("to_rgb.0.weight", [0])
+    wide.load_state_dict(target)
+    return wide

@@ -99,3 +99,33 @@ def test_a_grown_generator_starts_out_painting_what_the_small_one_paints():
     upsampled = F.interpolate(half, scale_factor=2, mode="nearest")
     assert (big - upsampled).abs().mean() < 0.01
     assert (big - upsampled.flip(-1)).abs().mean() > 0.05  # and the check can tell outputs apart
+
+
+@pytest.mark.parametrize("modulated", [False, True])
+def test_a_widened_generator_paints_what_the_narrow_one_paints_and_its_copies_grow_apart(modulated):
+    from anonymizer.models.networks import widen
+
+    torch.manual_seed(0)
+    narrow = Generator(GeneratorConfig(resolution=128, width=8, max_width=32, fold=2, modulated=modulated))
+    for module in narrow.modules():  # trained-looking batch norms and modulation, so that copying them matters
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.normal_()
+            module.running_var.uniform_(0.5, 2)
+            module.weight.data.normal_(1, 0.2)
+            module.bias.data.normal_(0, 0.2)
+    for style in getattr(narrow, "styles", []):
+        style.weight.data.normal_(0, 0.05)
+    wide = widen(narrow, 12)
+    assert wide.config.channels() == [12, 24, 32, 32, 32] and narrow.config.channels() == [8, 16, 32, 32, 32]
+    cond, z = torch.randn(3, 9, 128, 128), torch.randn(3, 128)
+    for training in (False, True):  # running statistics, and batch statistics
+        narrow.train(training), wide.train(training)
+        with torch.no_grad():
+            torch.testing.assert_close(wide(cond, z), narrow(cond, z), atol=1e-4, rtol=0)
+    # A copied channel (first level: new channel 8 copies old channel 0) gets another gradient than its original.
+    wide.train()
+    wide(cond, z).square().mean().backward()
+    grad = wide.stem[0].weight.grad
+    assert not torch.allclose(grad[8], grad[0])
+    with pytest.raises(ValueError, match="wider"):
+        widen(narrow, 4)

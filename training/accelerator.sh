@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The run that keeps going, for a fixed time on a lent accelerator: the same recipe as on the CPU
 # (anonymize-train resume; bf16 autocast on CUDA; RECIPE, by default the one resume.sh trains), from that
-# recipe's compact state (training/aligned_projected/ or training/aligned/), with a larger batch. It leaves in
+# recipe's compact state (training/aligned_wide/, or training/aligned/ while that has none), with a larger batch. It leaves in
 # $OUT/state the new compact state (copy it over the recipe's state folder and the CPU run continues from it;
 # "bash training/resume.sh compact" before committing it keeps its discriminator and drops the rest),
 # with the loss log and the last sample sheet beside it. The same command runs on the CPU for a test
@@ -23,7 +23,8 @@ RUN=${RUN:-/tmp/anonymizer-run}
 DATA=${DATA:-data/pack_aligned128.npz}
 PYTHON=${PYTHON:-python3}
 RECIPE=${RECIPE:-$(PYTHONPATH=. "$PYTHON" -c 'from anonymizer.training.recipes import RESUMED; print(RESUMED)')}
-STATE=${STATE:-$(PYTHONPATH=. "$PYTHON" -c "from anonymizer.training.recipes import RECIPES; print(RECIPES['$RECIPE'].state)")}
+# The recipe's own state, or while it has none yet the state its first run starts from.
+STATE=${STATE:-$(PYTHONPATH=. "$PYTHON" -c "from anonymizer.training.recipes import RECIPES; print(RECIPES['$RECIPE'].starts_from())")}
 rm -rf "$RUN"
 mkdir -p "$OUT/state"
 cp "$STATE"/* "$OUT/state/" 2>/dev/null || echo "no state in $STATE: a fresh start"

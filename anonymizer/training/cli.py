@@ -131,8 +131,14 @@ def _resume(args: argparse.Namespace) -> int:
         if code != 0:
             return code
         (data / ".complete").write_text("prepared by anonymize-train resume\n")
+    state = Path(args.state or recipe.state)
+    if recipe.start and not (state / "generator.safetensors").exists():
+        import shutil
+
+        print(f"recipe {args.recipe}: its first run starts from a copy of {recipe.start} in {state}", file=sys.stderr)
+        shutil.copytree(recipe.start, state, dirs_exist_ok=True)
     overrides = {
-        "state": args.state or recipe.state,
+        "state": str(state),
         "threads": args.threads,
         "batch_size": args.batch_size,
         "device": args.device,

@@ -84,6 +84,11 @@ class TrainOptions:
     )
     width: int = option(16, "channels of the first layer (network width; --init none)")
     max_width: int = option(256, "channels of the widest layer (--init none)")
+    d_width: int | None = option(
+        None,
+        "channels of the DCGAN discriminator's first layer (default: --width); a state's discriminator goes on "
+        "at the width it was trained at, while its generator is widened to --width",
+    )
     fold: int = option(
         1,
         "2: the generator works at half resolution (models.networks.GeneratorConfig.fold; --init none)",

@@ -42,6 +42,7 @@ from anonymizer.models.networks import (
     grow_folded,
     load_weights,
     to_model_inputs,
+    widen,
 )
 from anonymizer.training.dataset import FaceArrays, load_dataset
 from anonymizer.training.options import TrainOptions
@@ -96,12 +97,15 @@ def make_discriminator(
     scales: int = 4,
     bf16_features: bool = False,
     head_width: int = 64,
+    width: int | None = None,
 ) -> torch.nn.Module:
+    """The discriminator of ``kind`` for ``config``'s crops; ``width``: the DCGAN one's first layer (default: the
+    generator's)."""
     if kind == "dcgan":
         # In the aligned frame the discriminator folds its input as the generator does (the box frame's
         # discriminators were trained unfolded, and their saved weights must still fit).
         fold = config.fold if config.frame == "aligned" else 1
-        return Discriminator(config.resolution, config.width, config.max_width, fold=fold)
+        return Discriminator(config.resolution, width or config.width, config.max_width, fold=fold)
     if kind in PATCH_DISCRIMINATORS:
         from anonymizer.models.projected import PixelAndProjected, ProjectedDiscriminator
 
@@ -110,7 +114,7 @@ def make_discriminator(
         )
         if kind == "projected":
             return projected
-        return PixelAndProjected(projected, make_discriminator("dcgan", config))
+        return PixelAndProjected(projected, make_discriminator("dcgan", config, width=width))
     raise ValueError(f"unknown discriminator {kind!r}: use one of {', '.join(DISCRIMINATOR_FILE)}")
 
 
@@ -368,6 +372,7 @@ def build_models(options: TrainOptions, config: GeneratorConfig) -> tuple[Genera
         options.projected_scales,
         options.bf16_features,
         options.projected_head_width,
+        options.d_width,
     )
     if not options.init:
         return generator, discriminator, (0, 0)
@@ -548,6 +553,16 @@ def load_state(
 
     folder = Path(folder)
     weights = load_generator(folder / "generator.safetensors")
+    narrow = weights.config
+    if narrow.width < config.width and same_network(
+        replace(narrow, width=config.width), replace(config, modulated=narrow.modulated)
+    ):
+        # A narrower generator's state: both generators go on from it widened (:func:`widen`, the same copies and
+        # shares for both), painting what it painted; its discriminator goes on as it is (``--d-width``).
+        log.info(
+            "the state in %s is of a generator %d channels wide: widened to %d", folder, narrow.width, config.width
+        )
+        weights = widen(weights, config.width)
     # A modulated generator may go on from a plain one's state (its modulation starts at zero).
     if not same_network(
         weights.config, replace(config, modulated=weights.config.modulated) if config.modulated else config
@@ -598,12 +613,23 @@ def load_state(
         own = module.state_dict()
         part = {k[len(prefix) :]: v.to(own[k[len(prefix) :]].dtype) for k, v in tensors.items() if k.startswith(prefix)}
         if prefix == "g.":
+            if narrow.width < config.width:  # the training generator widened as the EMA one was
+                trained = Generator(narrow)
+                load_weights(trained, part)
+                part = widen(trained, config.width).state_dict()
             load_weights(module, part)
             continue
         frozen = getattr(module, "frozen_prefixes", ())
-        missing, unexpected = module.load_state_dict(part, strict=not frozen)
+        refused = ValueError(
+            f"the state in {folder} does not fit this {kind} discriminator: trained at another width? "
+            "(--d-width sets it)"
+        )
+        try:
+            missing, unexpected = module.load_state_dict(part, strict=not frozen)
+        except RuntimeError as error:  # shapes that differ
+            raise refused from error
         if unexpected or any(not k.startswith(frozen) for k in missing):
-            raise ValueError(f"the state in {folder} does not fit this {kind} discriminator")
+            raise refused
     return _trained(info)
 
 

@@ -29,7 +29,7 @@ def test_the_accelerator_script_trains_the_resumed_recipe_on_from_its_state(tmp_
     data = tmp_path / "aligned128"
     prepare_dataset(photos, data, PrepareOptions(resolution=128, frame="aligned", min_face_size=20), progress=False)
     (data / ".complete").write_text("prepared for the test\n")
-    state = ROOT / RECIPES[RESUMED].state
+    state = ROOT / RECIPES[RESUMED].starts_from(ROOT)
     before = _hashes(state)
     seen = json.loads((state / "generator.json").read_text())["training"]["images_seen"]
     out = tmp_path / "out"

@@ -8,12 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from anonymizer.models.io import load_generator
+from safetensors import safe_open
 
 from anonymizer.align import InnerMask, fit_alignment, template_points, transform_box
 from anonymizer.crops import Region
@@ -209,11 +211,48 @@ def test_a_run_goes_on_from_its_state_with_a_new_region_but_not_a_new_network(al
         progress=False,
     )
     assert json.loads((state / "generator.json").read_text())["training"]["steps"] == 5
-    # Another network (wider) is refused, from the state and from the run folder alike.
+    # Another network (narrower, or deeper channels) is refused from the state; from the run folder even a wider
+    # one (its checkpoint holds optimiser moments of the old shapes).
     with pytest.raises(ValueError, match="generator"):
-        train(aligned, tmp_path / "c", _options(1, state=str(state), width=16), progress=False)
+        train(aligned, tmp_path / "c", _options(1, state=str(state), width=4), progress=False)
+    with pytest.raises(ValueError, match="generator"):
+        train(aligned, tmp_path / "c", _options(1, state=str(state), max_width=64), progress=False)
     with pytest.raises(ValueError, match="trained with"):
-        train(aligned, tmp_path / "b", _options(4, state=str(state), width=16), progress=False)
+        train(aligned, tmp_path / "b", _options(4, state=str(state), width=16, d_width=8), progress=False)
+
+
+def test_a_wider_run_goes_on_from_a_narrow_state_painting_what_it_painted(aligned, tmp_path):
+    """--width over a state's: both generators start widened (models.networks.widen), painting what the state's
+    painted; its discriminator goes on at the width it was trained at (--d-width), and another is refused."""
+    from anonymizer.models.networks import Discriminator, Generator, condition
+
+    from anonymizer.training.train import load_state
+
+    state = tmp_path / "state"
+    train(aligned, tmp_path / "a", _options(4, state=str(state)), progress=False)
+    narrow = load_generator(state / "generator.safetensors").eval()
+    config = replace(narrow.config, width=16)
+    generator, ema, discriminator = Generator(config), Generator(config), Discriminator(64, 8, 32, fold=2)
+    assert load_state(state, generator, ema, discriminator, config)[0] == 4
+    with safe_open(str(state / STATE_FILE), framework="pt") as f:
+        stored = {k[2:]: f.get_tensor(k).float() for k in f.keys() if k.startswith("d.")}
+    assert all(torch.allclose(v.float(), stored[k]) for k, v in discriminator.state_dict().items())
+    torch.manual_seed(0)
+    image, mask = torch.rand(2, 3, 64, 64) * 2 - 1, torch.zeros(2, 1, 64, 64)
+    mask[:, :, 16:48, 16:48] = 1
+    cond, z = condition(image, mask, torch.rand(2, 5, 2) * 64), torch.randn(2, narrow.config.latent_dim)
+    with torch.no_grad():
+        torch.testing.assert_close(ema.eval()(cond, z), narrow(cond, z), atol=1e-4, rtol=0)
+
+    # A run goes on from it, wider, and its state is the wider generator's from then on.
+    train(aligned, tmp_path / "b", _options(5, state=str(state), width=16, d_width=8), progress=False)
+    info = json.loads((state / "generator.json").read_text())
+    assert info["config"]["width"] == 16 and info["training"]["steps"] == 4 + 5
+    # A discriminator of another width than the state's cannot go on from it.
+    wider = tmp_path / "wider"
+    train(aligned, tmp_path / "c", _options(2, state=str(wider)), progress=False)
+    with pytest.raises(ValueError, match="--d-width"):
+        train(aligned, tmp_path / "d", _options(3, state=str(wider), width=16), progress=False)
 
 
 def test_a_template_landmarks_run_shows_both_networks_the_templates_points_and_says_so(aligned, tmp_path):

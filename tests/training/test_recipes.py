@@ -81,3 +81,40 @@ def test_resume_trains_the_race_arm_by_default_each_recipe_in_its_own_state():
     assert _opt(argv, "--fm-weight") is None  # feature matching needs the dcgan discriminator
     with pytest.raises(SystemExit):
         parser.parse_args(["resume", "--recipe", "fine-tune"])  # not one that is trained on and on
+
+
+def test_a_recipes_first_run_starts_from_a_copy_of_its_start_and_then_from_its_own_state(tmp_path, monkeypatch):
+    """aligned-wide: the wider generator over the aligned arm's state. While its own state folder holds nothing,
+    resume copies the start state into it (never changing the start) and trains from there; afterwards its own."""
+    import dataclasses
+
+    from anonymizer.training import recipes
+
+    (argv,) = train_commands("aligned-wide", "d", "o")
+    assert _opt(argv, "--width") == "24" and _opt(argv, "--d-width") == "16"  # the discriminator goes on as trained
+    assert _opt(argv, "--fm-weight") == "1.0" and _opt(argv, "--discriminator") is None  # the DCGAN one
+    start = tmp_path / "start"
+    start.mkdir()
+    (start / "generator.safetensors").write_bytes(b"start's weights")
+    (start / "state.safetensors").write_bytes(b"start's discriminator")
+    own = tmp_path / "own"
+    recipe = dataclasses.replace(RECIPES["aligned-wide"], state=str(own), start=str(start))
+    monkeypatch.setitem(recipes.RECIPES, "aligned-wide", recipe)
+    assert recipe.starts_from() == str(start)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "manifest.json").write_text("{}")
+    (data / ".complete").write_text("")
+    ran = []
+    real_main = cli.main
+    monkeypatch.setattr(cli, "main", lambda argv: ran.append(argv) or 0)
+    assert real_main(["resume", "--recipe", "aligned-wide", "--data", str(data), "--run", str(tmp_path / "run")]) == 0
+    (argv,) = ran
+    assert _opt(argv, "--state") == str(own) and _opt(argv, "--width") == "24"
+    assert (own / "generator.safetensors").read_bytes() == b"start's weights"
+    assert (own / "state.safetensors").read_bytes() == b"start's discriminator"
+    assert recipe.starts_from() == str(own)
+    (own / "generator.safetensors").write_bytes(b"trained on")  # its own state from then on: no copy over it
+    assert real_main(["resume", "--recipe", "aligned-wide", "--data", str(data), "--run", str(tmp_path / "run")]) == 0
+    assert (own / "generator.safetensors").read_bytes() == b"trained on"
+    assert (start / "generator.safetensors").read_bytes() == b"start's weights"
