@@ -4,6 +4,7 @@ design beside the old design at as many images seen since the split, and at as m
     .venv/bin/python -m benchmarks.race                      # training/curve.csv, the designs of the race
     .venv/bin/python -m benchmarks.race --old aligned128ms@1.2tl --new aligned128ms@1.2tl-pd --out FILE.md
     .venv/bin/python -m benchmarks.race --plot FILE.png     # also both arms' curves from the split
+    .venv/bin/python -m benchmarks.race --new aligned128ms@1.2tl-w24 --split 5160640 --old-split 4141264
 
 The split is the old design's row whose images seen equal ``--split`` (by default the new design's first state,
 which both arms started from: the old design's row at 4,141,264 images). The old design's measures at the new
@@ -12,6 +13,10 @@ from the split on; past its last row they are not guessed. The curve's rows are 
 faces and queries (``benchmarks/curve.py``), so the columns compare as they stand: classifier AUC and Fréchet
 ratio (realism, lower is better), rank-1 re-identification against the flat fill's, and the same-person shares
 (all LFW queries, and faces of 64 px or more) against the real-face swap's.
+
+A new design that went on from the old design's last state has no old rows beside it; ``--old-split`` then names
+an earlier old row to count the old design's images and hours from: the old design over its own last million
+images, say, against the new one over its first million (the wider generator against the aligned arm).
 """
 
 from __future__ import annotations
@@ -63,13 +68,15 @@ def split_row(rows: list[dict], old: str, split: int) -> dict:
     return start
 
 
-def compare(rows: list[dict], old: str, new: str, split: int) -> list[dict]:
+def compare(rows: list[dict], old: str, new: str, split: int, old_split: int | None = None) -> list[dict]:
     """For each row of ``new``: its images and hours since ``split``, its measures, and ``old``'s at as many
-    images and at as many hours since the split (None where ``old``'s rows do not reach)."""
+    images and at as many hours since ``old_split`` (by default the split; None where ``old``'s rows do not
+    reach)."""
+    old_split = split if old_split is None else old_split
     old_rows = sorted((r for r in rows if r["design"] == old), key=lambda r: float(r["images_seen"]))
-    start = split_row(old_rows, old, split)
-    after = [r for r in old_rows if float(r["images_seen"]) >= split]
-    start_hours = float(start["training_hours"])
+    start_hours = float(split_row(old_rows, old, split)["training_hours"])
+    old_start_hours = float(split_row(old_rows, old, old_split)["training_hours"])
+    after = [r for r in old_rows if float(r["images_seen"]) >= old_split]
     out = []
     for row in sorted((r for r in rows if r["design"] == new), key=lambda r: float(r["images_seen"])):
         images = float(row["images_seen"]) - split
@@ -79,8 +86,8 @@ def compare(rows: list[dict], old: str, new: str, split: int) -> list[dict]:
                 "images": images,
                 "hours": hours,
                 "new": {key: _number(row.get(key)) for key, _ in MEASURES},
-                "old_at_images": along(after, "images_seen", split + images),
-                "old_at_hours": along(after, "training_hours", start_hours + hours),
+                "old_at_images": along(after, "images_seen", old_split + images),
+                "old_at_hours": along(after, "training_hours", old_start_hours + hours),
             }
         )
     return out
@@ -92,12 +99,13 @@ def _fmt(key: str, value: float | None) -> str:
     return f"{value:.3f}" if key in ("auc", "frechet_ratio") else f"{100 * value:.1f} %"
 
 
-def markdown(comparison: list[dict], old: str, new: str, split: int, command: str) -> str:
+def markdown(comparison: list[dict], old: str, new: str, split: int, command: str, old_split: int | None = None) -> str:
+    since = "the split" if old_split in (None, split) else f"its own {old_split:,} images"
     lines = [
         f"# The race: `{new}` against `{old}` from {split:,} images",
         "",
-        f"`{command}`. Each row of the new design, then the old design at as many images since the split, then at as",
-        "many training hours since it (straight lines between its rows; - where its rows do not reach).",
+        f"`{command}`. Each row of the new design, then the old design at as many images since {since}, then at",
+        "as many training hours since it (straight lines between its rows; - where its rows do not reach).",
         "",
         "| since the split | arm | " + " | ".join(label for _, label in MEASURES) + " |",
         "| --- | --- | " + " | ".join("---:" for _ in MEASURES) + " |",
@@ -116,26 +124,28 @@ def markdown(comparison: list[dict], old: str, new: str, split: int, command: st
     return "\n".join(lines) + "\n"
 
 
-def arms_from_split(rows: list[dict], old: str, new: str, split: int) -> dict[str, list[dict]]:
-    """Each arm's rows from the split on, with ``images_seen`` counted from it; both start at the split's row
-    (the state they both went on from)."""
-    start = split_row(rows, old, split)
+def arms_from_split(
+    rows: list[dict], old: str, new: str, split: int, old_split: int | None = None
+) -> dict[str, list[dict]]:
+    """Each arm's rows from its start on, with ``images_seen`` counted from it: the new arm's from the split's row
+    (the state it went on from), the old arm's from its row at ``old_split`` (by default the split)."""
     arms = {}
-    for design in (old, new):
-        mine = [r for r in rows if r["design"] == design and float(r["images_seen"]) > split]
+    for design, start in ((old, split if old_split is None else old_split), (new, split)):
+        first = split_row(rows, old, start)
+        mine = [r for r in rows if r["design"] == design and float(r["images_seen"]) > start]
         arms[design] = [
-            {**r, "images_seen": str(float(r["images_seen"]) - split)}
-            for r in sorted([start, *mine], key=lambda r: float(r["images_seen"]))
+            {**r, "images_seen": str(float(r["images_seen"]) - start)}
+            for r in sorted([first, *mine], key=lambda r: float(r["images_seen"]))
         ]
     return arms
 
 
-def draw_race(rows: list[dict], old: str, new: str, split: int, path: Path) -> None:
+def draw_race(rows: list[dict], old: str, new: str, split: int, path: Path, old_split: int | None = None) -> None:
     """Four panels over images seen since the split, one line per arm: classifier AUC and Fréchet ratio with
     their bars, the same-person shares of LFW queries and of faces of >= 64 px with the swap's dashed."""
     from PIL import Image, ImageDraw, ImageFont
 
-    arms = arms_from_split(rows, old, new, split)
+    arms = arms_from_split(rows, old, new, split, old_split)
     fonts = ImageFont.load_default(size=15), ImageFont.load_default(size=12)
     colour = {old: OTHER_COLOURS[1], new: OTHER_COLOURS[2]}
     x_top = max((float(r["images_seen"]) for mine in arms.values() for r in mine), default=0.0)
@@ -184,7 +194,8 @@ def draw_race(rows: list[dict], old: str, new: str, split: int, path: Path) -> N
             bar,
             title,
             linear=True,
-            x_label=f"images seen since the split ({split:,})",
+            x_label=f"images seen since the split ({split:,})"
+            + ("" if old_split in (None, split) else f"; the old arm's since its {old_split:,}"),
         )
     _legend(draw, (old, new), colour, fonts[0], pad, height - 27)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -197,14 +208,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--old", default=OLD)
     ap.add_argument("--new", default=NEW)
     ap.add_argument("--split", type=int, default=SPLIT, help="images seen at the split (an --old row)")
+    ap.add_argument(
+        "--old-split",
+        type=int,
+        default=None,
+        help="count the old arm's images and hours from its row at this many images instead (default: --split)",
+    )
     ap.add_argument("--out", type=Path, default=None, help="also write the table here (markdown)")
     ap.add_argument("--plot", type=Path, default=None, help="also draw both arms' curves from the split here (PNG)")
     args = ap.parse_args(argv)
     command = "python -m benchmarks.race " + " ".join(sys.argv[1:] if argv is None else argv)
     rows = read_rows(args.curve)
-    text = markdown(compare(rows, args.old, args.new, args.split), args.old, args.new, args.split, command)
+    comparison = compare(rows, args.old, args.new, args.split, args.old_split)
+    text = markdown(comparison, args.old, args.new, args.split, command, args.old_split)
     if args.plot:
-        draw_race(rows, args.old, args.new, args.split, args.plot)
+        draw_race(rows, args.old, args.new, args.split, args.plot, args.old_split)
     if args.out:
         args.out.write_text(text)
     print(text, end="")

@@ -70,3 +70,21 @@ def test_the_race_plot_draws_each_arm_in_its_colour(tmp_path):
     # before the new arm's first row: only the split's point in its colour, no line of it
     draw_race([r for r in rows if r["design"] != "new"], "old", "new", 2_000_000, tmp_path / "old_only.png")
     assert Image.open(tmp_path / "old_only.png").size == image.size
+
+
+def test_a_new_arm_from_the_old_arms_last_state_is_set_beside_the_old_arms_own_stretch():
+    """--old-split: the wider generator went on from the old arm's last row; the old arm is read over its own
+    images and hours since an earlier row of its own."""
+    rows = [*ROWS[:3], _row("new", 3_500_000, 25.0, 0.70, 0.01)]  # the new arm went on from the 3 M row
+    (only,) = compare(rows, "old", "new", 3_000_000, old_split=2_000_000)
+    assert only["images"] == 500_000 and only["hours"] == 5.0
+    assert only["old_at_images"]["auc"] == pytest.approx(0.85)  # the old arm 0.5 M images past its 2 M row
+    assert only["old_at_hours"]["auc"] == pytest.approx(0.85)  # and 5 h past it
+    assert compare(rows, "old", "new", 3_000_000)[0]["old_at_images"] is None  # past the old arm's last row
+    arms = arms_from_split(rows, "old", "new", 3_000_000, old_split=2_000_000)
+    assert [float(r["images_seen"]) for r in arms["old"]] == [0.0, 1_000_000.0]
+    assert [float(r["images_seen"]) for r in arms["new"]] == [0.0, 500_000.0]
+    assert arms["new"][0]["auc"] == "0.8"  # the state it went on from: the old arm's 3 M row
+    assert "since its own 2,000,000 images" in markdown([only], "old", "new", 3_000_000, "cmd", 2_000_000)
+    with pytest.raises(SystemExit, match="1,500,000"):
+        compare(rows, "old", "new", 3_000_000, old_split=1_500_000)
