@@ -70,7 +70,7 @@ OLD_CURVE = ROOT / "training" / "curve_box128.csv"
 PLOT = ROOT / "docs" / "learning_curve.png"
 HELDOUT_CAP = 3000  # held-out photos at most: far more than 500 faces of >= 100 px need
 COLOURS = {"aligned128": (31, 119, 180), "box128": (255, 127, 14), "box64": (127, 127, 127)}
-OTHER_COLOURS = ((44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75))
+OTHER_COLOURS = ((44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75), (23, 190, 207))
 
 
 # ---------------------------------------------------------------- the row
@@ -233,7 +233,8 @@ def draw_curve(rows: list[dict], path: Path) -> None:
 
     fonts = ImageFont.load_default(size=15), ImageFont.load_default(size=12)
     designs = sorted({r["design"] for r in rows}, key=lambda d: (d not in COLOURS, d))
-    colour = {d: COLOURS.get(d) or OTHER_COLOURS[k % len(OTHER_COLOURS)] for k, d in enumerate(designs)}
+    others = [d for d in designs if d not in COLOURS]  # each its own colour while there are colours enough
+    colour = {d: COLOURS.get(d) or OTHER_COLOURS[others.index(d) % len(OTHER_COLOURS)] for d in designs}
     seen = [v for r in rows if (v := _number(r.get("images_seen"))) is not None]
     # Images seen on a log scale: the new design's first states sit far left of the old design's last.
     x_range = (max(min(seen, default=1e3), 1.0) / 1.5, max(max(seen, default=1e6), 10.0) * 1.5)
@@ -242,7 +243,10 @@ def draw_curve(rows: list[dict], path: Path) -> None:
     same_top = max(_ticks(max(same, default=0.05) * 1.1)[-1], 0.05)
     width, height, pad = 1200, 520, 70
     panel_w = (width - 3 * pad) // 2
-    image = Image.new("RGB", (width, height), "white")
+    # The legend's lines past its first, each making the figure taller (measured on a scratch image).
+    scratch = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    extra = _legend(scratch, designs, dict.fromkeys(designs, "white"), fonts[0], pad, 0, width - 10)[1]
+    image = Image.new("RGB", (width, height + extra), "white")
     draw = ImageDraw.Draw(image)
     by_design = {
         d: sorted(
@@ -269,14 +273,14 @@ def draw_curve(rows: list[dict], path: Path) -> None:
         bar=None,
         title="held-out faces >= 64 px dlib calls their own original (dashed: swap)",
     )
-    x = _legend(draw, designs, colour, fonts[0], pad, height - 27)
+    x, y = _legend(draw, designs, colour, fonts[0], pad, height - 27, width - 10)
     sizes = sorted({float(r["realism_min_size"]) for r in rows if _number(r.get("realism_min_size")) is not None})
     if len(sizes) > 1:  # the designs' AUCs stand on faces of different sizes: say so
         note = f"AUC on held-out faces of >= {' / '.join(f'{s:g}' for s in sizes)} px (realism_min_size column)"
         # beside the legend where it fits, else on a line of its own under it
         fits = x + 20 + draw.textlength(note, font=fonts[1]) <= width - 10
         draw.text(
-            (x + 20, height - 27) if fits else (pad, height - 9),
+            (x + 20, y) if fits else (pad, y + 18),
             note,
             fill=(90, 90, 90),
             font=fonts[1],
@@ -286,13 +290,21 @@ def draw_curve(rows: list[dict], path: Path) -> None:
     image.save(path, optimize=True)
 
 
-def _legend(draw, designs, colour, font, x: float, y: float) -> float:
-    """A colour swatch and the name of each design, in a line from ``x`` centred on ``y``; returns where it ends."""
+LEGEND_LINE = 24  # pixels from one line of the legend to the next
+
+
+def _legend(draw, designs, colour, font, x: float, y: float, right: float | None = None) -> tuple[float, float]:
+    """A colour swatch and the name of each design, in a line from ``x`` centred on ``y``, going on to the next
+    line where a name would pass ``right``; returns where it ends (x and y of its last line)."""
+    start = x
     for design in designs:
+        length = int(draw.textlength(design, font=font))
+        if right is not None and x > start and x + 20 + length > right:
+            x, y = start, y + LEGEND_LINE
         draw.rectangle([x, y - 7, x + 14, y + 7], fill=colour[design])
         draw.text((x + 20, y), design, fill="black", font=font, anchor="lm")
-        x += 40 + int(draw.textlength(design, font=font))
-    return x
+        x += 40 + length
+    return x, y
 
 
 def _panel(

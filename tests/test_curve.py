@@ -122,6 +122,14 @@ def test_rows_are_appended_under_one_header_and_the_plot_is_drawn(curve, tmp_pat
     colours = {c for _, c in image.getcolors(1 << 20)}
     assert curve.COLOURS["aligned128"] in colours and curve.COLOURS["box128"] in colours  # both designs drawn
 
+    # More designs than one line of legend holds: each its own colour, the legend on two lines, the figure taller.
+    many = [f"aligned128ms@1.2tl-variant-{n}" for n in range(len(curve.OTHER_COLOURS))]
+    curve.draw_curve(rows + [{**rows[-1], "design": d} for d in many], plot)
+    image = Image.open(plot)
+    assert image.size == (1200, 520 + curve.LEGEND_LINE)
+    colours = {c for _, c in image.getcolors(1 << 20)}
+    assert set(curve.OTHER_COLOURS) <= colours
+
 
 def test_a_curve_file_of_other_columns_is_not_appended_to(curve, tmp_path):
     path = tmp_path / "curve.csv"
