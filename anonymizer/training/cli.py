@@ -137,6 +137,15 @@ def _resume(args: argparse.Namespace) -> int:
 
         print(f"recipe {args.recipe}: its first run starts from a copy of {recipe.start} in {state}", file=sys.stderr)
         shutil.copytree(recipe.start, state, dirs_exist_ok=True)
+    if args.state is None and not (state / "generator.safetensors").exists():
+        # A run that keeps going never starts again from random weights by accident (a state left the tree).
+        print(
+            f"anonymize-train: no compact state in {state} for recipe {args.recipe} to go on from: take it from the "
+            f"repository's history (training/README.md), or name a state folder with --state (an empty one: "
+            f"from random weights)",
+            file=sys.stderr,
+        )
+        return 2
     overrides = {
         "state": str(state),
         "threads": args.threads,

@@ -118,3 +118,26 @@ def test_a_recipes_first_run_starts_from_a_copy_of_its_start_and_then_from_its_o
     assert real_main(["resume", "--recipe", "aligned-wide", "--data", str(data), "--run", str(tmp_path / "run")]) == 0
     assert (own / "generator.safetensors").read_bytes() == b"trained on"
     assert (start / "generator.safetensors").read_bytes() == b"start's weights"
+
+
+def test_resume_refuses_a_recipe_whose_state_is_not_there_rather_than_start_from_random_weights(
+    tmp_path, monkeypatch, capsys
+):
+    import dataclasses
+
+    from anonymizer.training import recipes
+
+    gone = dataclasses.replace(RECIPES["aligned"], state=str(tmp_path / "gone"), start=None)
+    monkeypatch.setitem(recipes.RECIPES, "aligned", gone)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "manifest.json").write_text("{}")
+    (data / ".complete").write_text("")
+    ran = []
+    real_main = cli.main
+    monkeypatch.setattr(cli, "main", lambda argv: ran.append(argv) or 0)
+    assert real_main(["resume", "--recipe", "aligned", "--data", str(data)]) == 2
+    assert "no compact state" in capsys.readouterr().err and not ran
+    # An empty state folder named on purpose: a fresh start, as asked.
+    assert real_main(["resume", "--recipe", "aligned", "--data", str(data), "--state", str(tmp_path / "new")]) == 0
+    assert len(ran) == 1
