@@ -5,9 +5,10 @@ phases, each an ``anonymize-train train`` run that resumes the one before it (th
 its own step count, with the fields that phase changes; the commands are written from them (``to_argv``). ``shipped`` is how
 ``weights/generator.safetensors`` was trained (see ``weights/README.md``): the L1 weight
 eased from 4 to 1 at step 4,000, and the mean-colour term added at step 12,000. ``fine-tune`` is what a
-user's own faces get, starting from the shipped generator. ``aligned`` is the run that keeps going
-(``anonymize-train resume``, ``training/resume.sh``): the 128 px aligned-frame generator, trained in
-time-boxed pieces that each continue from the compact state in ``training/aligned/``.
+user's own faces get, starting from the shipped generator. ``aligned`` and the designs raced against it are
+runs that keep going (``anonymize-train resume``, ``training/resume.sh``, :data:`RESUMED` by default): the 128 px
+aligned-frame generator, trained in time-boxed pieces that each continue from the recipe's compact state
+(``training/aligned/``, ``training/aligned_wide/``).
 """
 
 from __future__ import annotations
