@@ -83,13 +83,33 @@ def test_resume_trains_the_race_arm_by_default_each_recipe_in_its_own_state():
         parser.parse_args(["resume", "--recipe", "fine-tune"])  # not one that is trained on and on
 
 
-def test_a_recipes_first_run_starts_from_a_copy_of_its_start_and_then_from_its_own_state(tmp_path, monkeypatch):
-    """aligned-wide: the wider generator over the aligned arm's state. While its own state folder holds nothing,
-    resume copies the start state into it (never changing the start) and trains from there; afterwards its own."""
+@pytest.fixture
+def resume(tmp_path, monkeypatch):
+    """``anonymize-train resume`` on prepared data (a finished folder, empty), the ``train`` it would run recorded,
+    not run; returns (run it with these arguments -> exit code, the train argument lists recorded)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "manifest.json").write_text("{}")
+    (data / ".complete").write_text("")
+    ran = []
+    real_main = cli.main
+    monkeypatch.setattr(cli, "main", lambda argv: ran.append(argv) or 0)
+    return (lambda *args: real_main(["resume", "--data", str(data), *args])), ran
+
+
+def _with_recipe(monkeypatch, name, **changes):
     import dataclasses
 
     from anonymizer.training import recipes
 
+    recipe = dataclasses.replace(RECIPES[name], **changes)
+    monkeypatch.setitem(recipes.RECIPES, name, recipe)
+    return recipe
+
+
+def test_a_recipes_first_run_starts_from_a_copy_of_its_start_and_then_from_its_own_state(tmp_path, monkeypatch, resume):
+    """aligned-wide: the wider generator over the aligned arm's state. While its own state folder holds nothing,
+    resume copies the start state into it (never changing the start) and trains from there; afterwards its own."""
     (argv,) = train_commands("aligned-wide", "d", "o")
     assert _opt(argv, "--width") == "24" and _opt(argv, "--d-width") == "16"  # the discriminator goes on as trained
     assert _opt(argv, "--fm-weight") == "1.0" and _opt(argv, "--discriminator") is None  # the DCGAN one
@@ -98,46 +118,28 @@ def test_a_recipes_first_run_starts_from_a_copy_of_its_start_and_then_from_its_o
     (start / "generator.safetensors").write_bytes(b"start's weights")
     (start / "state.safetensors").write_bytes(b"start's discriminator")
     own = tmp_path / "own"
-    recipe = dataclasses.replace(RECIPES["aligned-wide"], state=str(own), start=str(start))
-    monkeypatch.setitem(recipes.RECIPES, "aligned-wide", recipe)
+    recipe = _with_recipe(monkeypatch, "aligned-wide", state=str(own), start=str(start))
     assert recipe.starts_from() == str(start)
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "manifest.json").write_text("{}")
-    (data / ".complete").write_text("")
-    ran = []
-    real_main = cli.main
-    monkeypatch.setattr(cli, "main", lambda argv: ran.append(argv) or 0)
-    assert real_main(["resume", "--recipe", "aligned-wide", "--data", str(data), "--run", str(tmp_path / "run")]) == 0
+    run, ran = resume
+    assert run("--recipe", "aligned-wide", "--run", str(tmp_path / "run")) == 0
     (argv,) = ran
     assert _opt(argv, "--state") == str(own) and _opt(argv, "--width") == "24"
     assert (own / "generator.safetensors").read_bytes() == b"start's weights"
     assert (own / "state.safetensors").read_bytes() == b"start's discriminator"
     assert recipe.starts_from() == str(own)
     (own / "generator.safetensors").write_bytes(b"trained on")  # its own state from then on: no copy over it
-    assert real_main(["resume", "--recipe", "aligned-wide", "--data", str(data), "--run", str(tmp_path / "run")]) == 0
+    assert run("--recipe", "aligned-wide", "--run", str(tmp_path / "run")) == 0
     assert (own / "generator.safetensors").read_bytes() == b"trained on"
     assert (start / "generator.safetensors").read_bytes() == b"start's weights"
 
 
 def test_resume_refuses_a_recipe_whose_state_is_not_there_rather_than_start_from_random_weights(
-    tmp_path, monkeypatch, capsys
+    tmp_path, monkeypatch, capsys, resume
 ):
-    import dataclasses
-
-    from anonymizer.training import recipes
-
-    gone = dataclasses.replace(RECIPES["aligned"], state=str(tmp_path / "gone"), start=None)
-    monkeypatch.setitem(recipes.RECIPES, "aligned", gone)
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "manifest.json").write_text("{}")
-    (data / ".complete").write_text("")
-    ran = []
-    real_main = cli.main
-    monkeypatch.setattr(cli, "main", lambda argv: ran.append(argv) or 0)
-    assert real_main(["resume", "--recipe", "aligned", "--data", str(data)]) == 2
+    _with_recipe(monkeypatch, "aligned", state=str(tmp_path / "gone"), start=None)
+    run, ran = resume
+    assert run("--recipe", "aligned") == 2
     assert "no compact state" in capsys.readouterr().err and not ran
     # An empty state folder named on purpose: a fresh start, as asked.
-    assert real_main(["resume", "--recipe", "aligned", "--data", str(data), "--state", str(tmp_path / "new")]) == 0
+    assert run("--recipe", "aligned", "--state", str(tmp_path / "new")) == 0
     assert len(ran) == 1
