@@ -6,12 +6,12 @@ generator's painting, none resized, so that the sheets the race is decided by co
 are the curve's (``benchmarks/curve.py``): the seed-0 held-out sample, each photo's largest face found by the
 default detector, the first ``--faces`` of at least 128 px.
 
-    .venv/bin/python -m benchmarks.race_sheet --weights training/aligned/generator.safetensors \\
+    .venv/bin/python -m benchmarks.race_sheet --weights /tmp/aligned/generator.safetensors \\
         --weights training/aligned_wide/generator.safetensors --out /tmp/race_sheet
 
-A state no longer in the tree is taken from the history first, e.g. the projected arm's:
-``git show b3fd831:training/aligned_projected/generator.safetensors > /tmp/pd.safetensors`` (its sidecar
-``generator.json`` beside it, the same way).
+A state no longer in the tree is taken from the history first, its sidecar beside it, e.g. the aligned arm's at
+5,160,640 images: ``mkdir -p /tmp/aligned && for f in generator.safetensors generator.json; do git show
+c5bba57:training/aligned/$f > /tmp/aligned/$f; done`` (the projected arm's: ``b3fd831:training/aligned_projected``).
 """
 
 from __future__ import annotations
