@@ -137,7 +137,7 @@ RECIPES["aligned-wide"] = Recipe(
     prepare=RECIPES["aligned"].prepare,
     state="training/aligned_wide",
     run="data/run_aligned_wide",
-    start="training/aligned",
+    start="training/aligned",  # copied on 2026-12-07; it left the tree once this recipe's own state was committed
 )
 
 # What ``anonymize-train resume`` (``training/resume.sh``) trains when no recipe is named: the wider generator,
