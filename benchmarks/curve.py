@@ -243,9 +243,9 @@ def draw_curve(rows: list[dict], path: Path) -> None:
     same_top = max(_ticks(max(same, default=0.05) * 1.1)[-1], 0.05)
     width, height, pad = 1200, 520, 70
     panel_w = (width - 3 * pad) // 2
-    # The legend's lines past its first, each making the figure taller (measured on a scratch image).
-    scratch = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    extra = _legend(scratch, designs, dict.fromkeys(designs, "white"), fonts[0], pad, 0, width - 10)[1]
+    # The legend's lines past its first, each making the figure taller.
+    places = _legend_places(designs, fonts[0], pad, width - 10)
+    extra = places[-1][2] if places else 0
     image = Image.new("RGB", (width, height + extra), "white")
     draw = ImageDraw.Draw(image)
     by_design = {
@@ -273,7 +273,7 @@ def draw_curve(rows: list[dict], path: Path) -> None:
         bar=None,
         title="held-out faces >= 64 px dlib calls their own original (dashed: swap)",
     )
-    x, y = _legend(draw, designs, colour, fonts[0], pad, height - 27, width - 10)
+    x, y = _legend(draw, designs, colour, fonts[0], pad, height - 27, width - 10, places)
     sizes = sorted({float(r["realism_min_size"]) for r in rows if _number(r.get("realism_min_size")) is not None})
     if len(sizes) > 1:  # the designs' AUCs stand on faces of different sizes: say so
         note = f"AUC on held-out faces of >= {' / '.join(f'{s:g}' for s in sizes)} px (realism_min_size column)"
@@ -293,18 +293,31 @@ def draw_curve(rows: list[dict], path: Path) -> None:
 LEGEND_LINE = 24  # pixels from one line of the legend to the next
 
 
-def _legend(draw, designs, colour, font, x: float, y: float, right: float | None = None) -> tuple[float, float]:
-    """A colour swatch and the name of each design, in a line from ``x`` centred on ``y``, going on to the next
-    line where a name would pass ``right``; returns where it ends (x and y of its last line)."""
-    start = x
+def _legend_places(designs, font, x: float, right: float | None = None) -> list[tuple[str, float, int, int]]:
+    """Where each design's swatch goes in a legend from ``x`` (going on to the next line where a name would pass
+    ``right``): (design, x, lines down in pixels, the name's length)."""
+    places, start, y = [], x, 0
     for design in designs:
-        length = int(draw.textlength(design, font=font))
+        length = int(font.getlength(design))
         if right is not None and x > start and x + 20 + length > right:
             x, y = start, y + LEGEND_LINE
-        draw.rectangle([x, y - 7, x + 14, y + 7], fill=colour[design])
-        draw.text((x + 20, y), design, fill="black", font=font, anchor="lm")
+        places.append((design, x, y, length))
         x += 40 + length
-    return x, y
+    return places
+
+
+def _legend(
+    draw, designs, colour, font, x: float, y: float, right: float | None = None, places=None
+) -> tuple[float, float]:
+    """A colour swatch and the name of each design, in a line from ``x`` centred on ``y``, going on to the next
+    line where a name would pass ``right`` (``places``: :func:`_legend_places`' for them, if already laid out);
+    returns where it ends (x and y of its last line)."""
+    end = (x, y)
+    for design, left, down, length in places or _legend_places(designs, font, x, right):
+        draw.rectangle([left, y + down - 7, left + 14, y + down + 7], fill=colour[design])
+        draw.text((left + 20, y + down), design, fill="black", font=font, anchor="lm")
+        end = (left + 40 + length, y + down)
+    return end
 
 
 def _panel(
