@@ -19,6 +19,11 @@ from pathlib import Path
 from anonymizer.training.options import to_argv
 
 
+def holds_state(folder: str | Path) -> bool:
+    """Whether a state folder holds a compact state to go on from (its EMA generator, at least)."""
+    return (Path(folder) / "generator.safetensors").exists()
+
+
 @dataclass(frozen=True)
 class Recipe:
     description: str
@@ -34,7 +39,7 @@ class Recipe:
     def starts_from(self, root: str | Path = ".") -> str | None:
         """The compact state a run of this recipe goes on from (relative to ``root``): its own, or ``start`` while
         its own folder holds none yet."""
-        if self.state and (Path(root) / self.state / "generator.safetensors").exists():
+        if self.state and holds_state(Path(root) / self.state):
             return self.state
         return self.start or self.state
 
