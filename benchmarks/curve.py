@@ -40,6 +40,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from anonymizer.training.recipes import RECIPES, RESUMED
 from benchmarks import quality
 from benchmarks.common import ROOT
 
@@ -484,7 +485,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--weights", default=str(ROOT / "training" / "aligned" / "generator.safetensors"))
+    p.add_argument(
+        "--weights",
+        default=str(ROOT / RECIPES[RESUMED].state / "generator.safetensors"),
+        help="default: the state of the run that keeps going (training/resume.sh's recipe)",
+    )
     p.add_argument("--faces", type=int, default=500, help="held-out faces of >= --min-size px the realism stands on")
     p.add_argument("--min-size", type=float, default=100.0, help="the realism faces' smallest box side (px)")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
