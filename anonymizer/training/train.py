@@ -46,6 +46,7 @@ from anonymizer.models.networks import (
 )
 from anonymizer.training.dataset import FaceArrays, load_dataset
 from anonymizer.training.options import TrainOptions
+from anonymizer.training.recipes import holds_state
 
 log = logging.getLogger(__name__)
 
@@ -768,7 +769,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
 
     ckpt_path = out / "checkpoint.pt"
     state_dir = Path(options.state) if options.state else None
-    if not ckpt_path.exists() and state_dir is not None and (state_dir / "generator.safetensors").exists():
+    if not ckpt_path.exists() and state_dir is not None and holds_state(state_dir):
         init_steps, init_images, init_seconds = load_state(
             state_dir, generator, ema, discriminator, config, options.discriminator
         )
