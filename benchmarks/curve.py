@@ -80,14 +80,17 @@ OTHER_COLOURS = ((44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75), (
 def design_of(config: dict, training: dict | None = None) -> str:
     """A generator design's name: its frame and resolution, e.g. ``aligned128`` or ``box64``; in the aligned
     frame, ``ms`` when it was trained on masks of several scales, and the scale it paints when that is not
-    the template's 1 (``aligned128ms@1.15``); ``tl`` when painted from the template's landmarks, and ``-pd``
-    when trained against the projected discriminator; ``-w24`` for an aligned generator of another width than 16."""
+    the template's 1 (``aligned128ms@1.15``); ``tl`` when painted from the template's landmarks (``pl``: those
+    moved to the face's coarse pose), and ``-pd`` when trained against the projected discriminator; ``-w24`` for
+    an aligned generator of another width than 16."""
     name = f"{config.get('frame', 'box')}{config['resolution']}"
     several = bool((training or {}).get("mask_scales"))
     if config.get("frame") == "aligned" and (several or float(config.get("region_scale", 1.0)) != 1.0):
         name += ("ms" if several else "") + f"@{float(config['region_scale']):g}"
     if config.get("landmarks", "own") == "template":
         name += "tl"  # painted from the template's landmarks: a new design, its own curve
+    elif config.get("landmarks", "own") == "pose":
+        name += "pl"  # from the template's landmarks moved to the face's coarse pose
     if (training or {}).get("discriminator", "dcgan") != "dcgan":
         name += "-pd"  # judged by the projected discriminator (heads on frozen pretrained features)
     if config.get("frame") == "aligned" and int(config.get("width", 16)) != 16:

@@ -65,6 +65,7 @@ def test_a_generator_trained_on_several_mask_scales_is_its_own_design_per_painte
     wide = {**aligned, "region_scale": 1.2, "landmarks": "template", "width": 24}
     assert curve.design_of(wide, several) == "aligned128ms@1.2tl-w24"
     assert curve.design_of({**wide, "width": 16}, several) == "aligned128ms@1.2tl"
+    assert curve.design_of({**wide, "landmarks": "pose"}, several) == "aligned128ms@1.2pl-w24"
     result = _result(90000, 1440000, 0.8, 0.02)
     result["weights"]["config"]["region_scale"] = 1.15
     result["weights"]["training"]["mask_scales"] = [1.0, 1.3]

@@ -9,7 +9,7 @@
 #
 # It runs 'anonymize-train resume' under nice -n 19, so anything else on the machine comes first: by default
 # the recipe RESUMED names in anonymizer/training/recipes.py (now 'aligned-wide', the wider generator), or
-# another with --recipe (e.g. --recipe aligned). Every 10 minutes, and when stopped, the recipe's compact
+# another with --recipe after start (e.g. start --recipe aligned-pose). Every 10 minutes, and when stopped, the recipe's compact
 # state (training/aligned_wide/ or training/aligned/: EMA generator, generator and discriminator in fp16,
 # under 11 MB) is replaced. The full checkpoint, samples and losses are in the recipe's run folder under data/
 # (not committed). Extra arguments go to 'anonymize-train resume' (--recipe, --minutes, --threads, --photos).
@@ -26,7 +26,7 @@ stop)
         kill -CONT "$pid" 2>/dev/null || true  # a paused run must wake to checkpoint
         kill -TERM "$pid"
         while kill -0 "$pid" 2>/dev/null; do sleep 1; done
-        echo "stopped; its state is in its recipe's folder (training/aligned_wide/ or training/aligned/)"
+        echo "stopped; its state is in its recipe's folder (training/aligned_wide/, training/aligned_pose/, ...)"
     else
         echo "not running"
     fi
@@ -34,10 +34,10 @@ stop)
     ;;
 status)
     if running; then echo "running, pid $(cat "$PID_FILE")"; else echo "not running"; fi
-    for run in data/run_aligned data/run_aligned_wide data/run_aligned_projected; do
+    for run in data/run_aligned data/run_aligned_wide data/run_aligned_pose data/run_aligned_projected; do
         [ -f "$run/losses.csv" ] && echo "$run: $(tail -n 1 "$run/losses.csv")"
     done
-    for state in training/aligned training/aligned_wide training/aligned_projected; do
+    for state in training/aligned training/aligned_wide training/aligned_pose training/aligned_projected; do
         [ -f "$state/generator.json" ] && python3 -c 'import json, sys; t = json.load(open(sys.argv[1] + "/generator.json"))["training"]; print(sys.argv[1] + ":", t["images_seen"], "images seen,", t["training_hours"], "h")' "$state"
     done
     ;;

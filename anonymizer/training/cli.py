@@ -107,7 +107,7 @@ def _recipe(args: argparse.Namespace) -> int:
 
 def _resume(args: argparse.Namespace) -> int:
     """Prepare the data if it is missing, then train a recipe on from its compact state."""
-    from anonymizer.training.recipes import RECIPES, holds_state, prepare_command, train_commands
+    from anonymizer.training.recipes import RECIPES, copy_start, holds_state, prepare_command, train_commands
 
     recipe = RECIPES[args.recipe]
     if recipe.state is None:
@@ -133,10 +133,12 @@ def _resume(args: argparse.Namespace) -> int:
         (data / ".complete").write_text("prepared by anonymize-train resume\n")
     state = Path(args.state or recipe.state)
     if recipe.start and not holds_state(state):
-        import shutil
-
         print(f"recipe {args.recipe}: its first run starts from a copy of {recipe.start} in {state}", file=sys.stderr)
-        shutil.copytree(recipe.start, state, dirs_exist_ok=True)
+        try:
+            copy_start(recipe.start, state)
+        except ValueError as error:
+            print(f"anonymize-train: {error}", file=sys.stderr)
+            return 2
     if args.state is None and not holds_state(state):
         # A run that keeps going never starts again from random weights by accident (a state left the tree).
         print(

@@ -33,7 +33,8 @@ class Recipe:
     # For a recipe trained on and on (``anonymize-train resume``): its compact state (committed) and run folder.
     state: str | None = None
     run: str | None = None
-    # The compact state a first run starts from, copied into ``state`` while that folder holds none.
+    # The compact state a first run starts from, copied into ``state`` while that folder holds none: a folder,
+    # or ``REVISION:folder`` for one that left the tree and is taken from the repository's history.
     start: str | None = None
 
     def starts_from(self, root: str | Path = ".") -> str | None:
@@ -42,6 +43,36 @@ class Recipe:
         if self.state and holds_state(Path(root) / self.state):
             return self.state
         return self.start or self.state
+
+
+def copy_start(start: str, state: str | Path, root: str | Path = ".") -> None:
+    """Copy a recipe's ``start`` (a folder under ``root``, or ``REVISION:folder`` from the repository's history)
+    into the folder ``state``; a file already there is replaced. Raises ValueError when it cannot be had."""
+    import shutil
+    import subprocess
+
+    state = Path(state)
+    revision, _, folder = start.rpartition(":")
+    if not revision or (Path(root) / start).exists():  # a folder (whatever its name holds)
+        folder = start
+        if not holds_state(Path(root) / folder):
+            raise ValueError(f"no compact state in {folder} to start from")
+        shutil.copytree(Path(root) / folder, state, dirs_exist_ok=True)
+        return
+
+    def git(*argv: str) -> bytes:
+        try:
+            return subprocess.run(["git", "-C", str(root), *argv], check=True, capture_output=True).stdout
+        except (OSError, subprocess.CalledProcessError) as error:
+            detail = getattr(error, "stderr", b"") or str(error).encode()
+            raise ValueError(f"cannot take {start} from the repository's history: {detail.decode().strip()}") from None
+
+    names = git("ls-tree", "--name-only", f"{revision}:{folder.rstrip('/')}").decode().split()
+    if "generator.safetensors" not in names:
+        raise ValueError(f"{start} holds no compact state (generator.safetensors)")
+    state.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (state / name).write_bytes(git("show", f"{revision}:{folder.rstrip('/')}/{name}"))
 
 
 RECIPES: dict[str, Recipe] = {
@@ -142,7 +173,24 @@ RECIPES["aligned-wide"] = Recipe(
     prepare=RECIPES["aligned"].prepare,
     state="training/aligned_wide",
     run="data/run_aligned_wide",
-    start="training/aligned",  # copied on 2026-12-07; it left the tree once this recipe's own state was committed
+    start="c5bba57:training/aligned",  # copied on 2026-12-07; it left the tree once this recipe's own state was committed
+)
+
+# The next design after the wider generator (whose width changed nothing): what the generator is shown. The
+# template's points tell a turned head that it faces the camera, and turned heads are where it fails worst
+# (warped, smeared faces on heads turned aside or thrown back); the coarse pose tells it which way the head turns,
+# in steps too coarse to carry the face's proportions (anonymizer.align.posed_template). It goes on from the
+# state the wider generator started from, so the wider run's rows past 5,160,640 images are the other arm.
+RECIPES["aligned-pose"] = Recipe(
+    description="the wider generator painting from the template's points moved to each face's coarse pose (which "
+    "way the head turns and tilts, in steps) instead of the template's own; started from the aligned arm's state "
+    "at 5,160,640 images, widened, as the wider generator was",
+    options={**RECIPES["aligned-wide"].options, "landmarks": "pose"},
+    phases=RECIPES["aligned"].phases,
+    prepare=RECIPES["aligned"].prepare,
+    state="training/aligned_pose",
+    run="data/run_aligned_pose",
+    start="c5bba57:training/aligned",  # the aligned arm's state at 5,160,640 images, from the history
 )
 
 # What ``anonymize-train resume`` (``training/resume.sh``) trains when no recipe is named: the wider generator,

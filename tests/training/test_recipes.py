@@ -143,3 +143,60 @@ def test_resume_refuses_a_recipe_whose_state_is_not_there_rather_than_start_from
     # An empty state folder named on purpose: a fresh start, as asked.
     assert run("--recipe", "aligned", "--state", str(tmp_path / "new")) == 0
     assert len(ran) == 1
+
+
+def _git(root, *argv):
+    import subprocess
+
+    subprocess.run(
+        ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t", *argv], check=True, capture_output=True
+    )
+
+
+def test_a_start_that_left_the_tree_is_taken_from_the_history(tmp_path):
+    """``REVISION:folder``: the files of that folder at that commit, byte for byte, though the folder is gone;
+    a revision or folder that is not there, or holds no compact state, is a clear error and copies nothing."""
+    from anonymizer.training.recipes import copy_start
+
+    repo = tmp_path / "repo"
+    (repo / "training" / "old").mkdir(parents=True)
+    _git(repo, "init", "-q")
+    (repo / "training" / "old" / "generator.safetensors").write_bytes(b"old weights\x00\xff")
+    (repo / "training" / "old" / "state.safetensors").write_bytes(b"old discriminator")
+    (repo / "notes.txt").write_text("no state here")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "state")
+    _git(repo, "rm", "-q", "-r", "training/old")
+    _git(repo, "commit", "-q", "-m", "the state left the tree")
+    assert not (repo / "training" / "old").exists()
+
+    copy_start("HEAD~1:training/old", tmp_path / "new", root=repo)
+    assert (tmp_path / "new" / "generator.safetensors").read_bytes() == b"old weights\x00\xff"
+    assert (tmp_path / "new" / "state.safetensors").read_bytes() == b"old discriminator"
+    for start, why in [("HEAD:training/old", "history"), ("nope:training/old", "history"), ("HEAD~1:", "no compact")]:
+        with pytest.raises(ValueError, match=why):
+            copy_start(start, tmp_path / "none", root=repo)
+        assert not (tmp_path / "none").exists()
+
+
+def test_resume_takes_a_start_from_the_history_once(tmp_path, monkeypatch, resume):
+    """aligned-pose goes on from the aligned arm's state, which left the tree: resume takes it from the history
+    into the recipe's own folder, then trains painting from the coarse pose."""
+    (argv,) = train_commands("aligned-pose", "d", "o")
+    assert _opt(argv, "--landmarks") == "pose" and _opt(argv, "--width") == "24"
+    assert RECIPES["aligned-pose"].start.partition(":")[2] == "training/aligned"
+    repo = tmp_path / "repo"
+    (repo / "s").mkdir(parents=True)
+    _git(repo, "init", "-q")
+    (repo / "s" / "generator.safetensors").write_bytes(b"from the history")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "state")
+    monkeypatch.chdir(repo)
+    own = tmp_path / "own"
+    _with_recipe(monkeypatch, "aligned-pose", state=str(own), start="HEAD:s")
+    run, ran = resume
+    assert run("--recipe", "aligned-pose", "--run", str(tmp_path / "run")) == 0
+    assert (own / "generator.safetensors").read_bytes() == b"from the history"
+    assert _opt(ran[0], "--state") == str(own)
+    _with_recipe(monkeypatch, "aligned-pose", state=str(tmp_path / "other"), start="HEAD:gone")
+    assert run("--recipe", "aligned-pose", "--run", str(tmp_path / "run")) == 2 and len(ran) == 1
