@@ -17,6 +17,11 @@ ratio (realism, lower is better), rank-1 re-identification against the flat fill
 A new design that went on from the old design's last state has no old rows beside it; ``--old-split`` then names
 an earlier old row to count the old design's images and hours from: the old design over its own last million
 images, say, against the new one over its first million (the wider generator against the aligned arm).
+Two arms that both went on from a third design's row (the coarse pose and the wider generator, from the aligned
+arm's at 5,160,640 images) name it with ``--start``:
+
+    .venv/bin/python -m benchmarks.race --old aligned128ms@1.2tl-w24 --new aligned128ms@1.2pl-w24 \
+        --start aligned128ms@1.2tl --split 5160640 --out FILE.md --plot FILE.png
 """
 
 from __future__ import annotations
@@ -68,15 +73,20 @@ def split_row(rows: list[dict], old: str, split: int) -> dict:
     return start
 
 
-def compare(rows: list[dict], old: str, new: str, split: int, old_split: int | None = None) -> list[dict]:
+def compare(
+    rows: list[dict], old: str, new: str, split: int, old_split: int | None = None, start: str | None = None
+) -> list[dict]:
     """For each row of ``new``: its images and hours since ``split``, its measures, and ``old``'s at as many
     images and at as many hours since ``old_split`` (by default the split; None where ``old``'s rows do not
-    reach)."""
+    reach). ``start``: the design whose rows the splits are (by default ``old``; another when both arms went
+    on from a third design's state)."""
     old_split = split if old_split is None else old_split
+    start = start or old
     old_rows = sorted((r for r in rows if r["design"] == old), key=lambda r: float(r["images_seen"]))
-    start_hours = float(split_row(old_rows, old, split)["training_hours"])
-    old_start_hours = float(split_row(old_rows, old, old_split)["training_hours"])
-    after = [r for r in old_rows if float(r["images_seen"]) >= old_split]
+    start_hours = float(split_row(rows, start, split)["training_hours"])
+    old_start = split_row(rows, start, old_split)
+    after = [old_start, *(r for r in old_rows if float(r["images_seen"]) > old_split)]
+    old_start_hours = float(old_start["training_hours"])
     out = []
     for row in sorted((r for r in rows if r["design"] == new), key=lambda r: float(r["images_seen"])):
         images = float(row["images_seen"]) - split
@@ -125,27 +135,36 @@ def markdown(comparison: list[dict], old: str, new: str, split: int, command: st
 
 
 def arms_from_split(
-    rows: list[dict], old: str, new: str, split: int, old_split: int | None = None
+    rows: list[dict], old: str, new: str, split: int, old_split: int | None = None, start: str | None = None
 ) -> dict[str, list[dict]]:
     """Each arm's rows from its start on, with ``images_seen`` counted from it: the new arm's from the split's row
-    (the state it went on from), the old arm's from its row at ``old_split`` (by default the split)."""
+    (the state it went on from), the old arm's from its row at ``old_split`` (by default the split); both rows
+    of design ``start`` (by default ``old``)."""
     arms = {}
-    for design, start in ((old, split if old_split is None else old_split), (new, split)):
-        first = split_row(rows, old, start)
-        mine = [r for r in rows if r["design"] == design and float(r["images_seen"]) > start]
+    for design, at in ((old, split if old_split is None else old_split), (new, split)):
+        first = split_row(rows, start or old, at)
+        mine = [r for r in rows if r["design"] == design and float(r["images_seen"]) > at]
         arms[design] = [
-            {**r, "images_seen": str(float(r["images_seen"]) - start)}
+            {**r, "images_seen": str(float(r["images_seen"]) - at)}
             for r in sorted([first, *mine], key=lambda r: float(r["images_seen"]))
         ]
     return arms
 
 
-def draw_race(rows: list[dict], old: str, new: str, split: int, path: Path, old_split: int | None = None) -> None:
+def draw_race(
+    rows: list[dict],
+    old: str,
+    new: str,
+    split: int,
+    path: Path,
+    old_split: int | None = None,
+    start: str | None = None,
+) -> None:
     """Four panels over images seen since the split, one line per arm: classifier AUC and Fréchet ratio with
     their bars, the same-person shares of LFW queries and of faces of >= 64 px with the swap's dashed."""
     from PIL import Image, ImageDraw, ImageFont
 
-    arms = arms_from_split(rows, old, new, split, old_split)
+    arms = arms_from_split(rows, old, new, split, old_split, start)
     fonts = ImageFont.load_default(size=15), ImageFont.load_default(size=12)
     colour = {old: OTHER_COLOURS[1], new: OTHER_COLOURS[2]}
     x_top = max((float(r["images_seen"]) for mine in arms.values() for r in mine), default=0.0)
@@ -214,15 +233,20 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="count the old arm's images and hours from its row at this many images instead (default: --split)",
     )
+    ap.add_argument(
+        "--start",
+        default=None,
+        help="the design whose rows the splits are, when both arms went on from a third design's state (default: --old)",
+    )
     ap.add_argument("--out", type=Path, default=None, help="also write the table here (markdown)")
     ap.add_argument("--plot", type=Path, default=None, help="also draw both arms' curves from the split here (PNG)")
     args = ap.parse_args(argv)
     command = "python -m benchmarks.race " + " ".join(sys.argv[1:] if argv is None else argv)
     rows = read_rows(args.curve)
-    comparison = compare(rows, args.old, args.new, args.split, args.old_split)
+    comparison = compare(rows, args.old, args.new, args.split, args.old_split, args.start)
     text = markdown(comparison, args.old, args.new, args.split, command, args.old_split)
     if args.plot:
-        draw_race(rows, args.old, args.new, args.split, args.plot, args.old_split)
+        draw_race(rows, args.old, args.new, args.split, args.plot, args.old_split, args.start)
     if args.out:
         args.out.write_text(text)
     print(text, end="")

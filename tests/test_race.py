@@ -88,3 +88,23 @@ def test_a_new_arm_from_the_old_arms_last_state_is_set_beside_the_old_arms_own_s
     assert "since its own 2,000,000 images" in markdown([only], "old", "new", 3_000_000, "cmd", 2_000_000)
     with pytest.raises(SystemExit, match="1,500,000"):
         compare(rows, "old", "new", 3_000_000, old_split=1_500_000)
+
+
+def test_two_arms_from_a_third_designs_state_are_read_from_its_row():
+    """--start: the coarse pose and the wider generator both went on from the aligned arm's row; the old arm is
+    read from that row to its own first row and on."""
+    rows = [
+        _row("base", 2_000_000, 10.0, 0.90, 0.02),  # the state both went on from
+        _row("old", 3_000_000, 20.0, 0.80, 0.04),
+        _row("new", 2_500_000, 15.0, 0.70, 0.01),
+    ]
+    (only,) = compare(rows, "old", "new", 2_000_000, start="base")
+    assert only["images"] == 500_000 and only["hours"] == 5.0
+    assert only["old_at_images"]["auc"] == pytest.approx(0.85)  # halfway from the base row to the old arm's first
+    assert only["old_at_hours"]["auc"] == pytest.approx(0.85)
+    arms = arms_from_split(rows, "old", "new", 2_000_000, start="base")
+    assert [float(r["images_seen"]) for r in arms["old"]] == [0.0, 1_000_000.0]
+    assert [float(r["images_seen"]) for r in arms["new"]] == [0.0, 500_000.0]
+    assert arms["old"][0]["auc"] == arms["new"][0]["auc"] == "0.9"
+    with pytest.raises(SystemExit, match="old row at 2,000,000"):
+        compare(rows, "old", "new", 2_000_000)  # without --start: the old arm has no row there
