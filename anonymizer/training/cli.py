@@ -117,6 +117,13 @@ def _resume(args: argparse.Namespace) -> int:
     data, photos = Path(args.data), Path(args.photos)
     manifest = data / "manifest.json"
     complete = data.is_file() or (manifest.is_file() and (data / ".complete").is_file())  # a pack, or a finished folder
+    if data.suffix == ".npz" and not data.is_file():  # a pack is made, never prepared (a folder named .npz)
+        print(
+            f"anonymize-train: no pack at {data}: make it from prepared data first, e.g. 'anonymize-train pack "
+            f"--data data/aligned128 --out {data} --max-mb 55'",
+            file=sys.stderr,
+        )
+        return 2
     quiet = ["--quiet"] if args.quiet else []
     if not complete:
         if not photos.is_dir():

@@ -200,3 +200,16 @@ def test_resume_takes_a_start_from_the_history_once(tmp_path, monkeypatch, resum
     assert _opt(ran[0], "--state") == str(own)
     _with_recipe(monkeypatch, "aligned-pose", state=str(tmp_path / "other"), start="HEAD:gone")
     assert run("--recipe", "aligned-pose", "--run", str(tmp_path / "run")) == 2 and len(ran) == 1
+
+
+def test_resume_asks_for_a_missing_pack_rather_than_prepare_a_folder_by_its_name(tmp_path, monkeypatch, capsys):
+    """``--data x.npz`` names a pack (accelerator.sh's default): when it is missing, resume says how to make it
+    and creates nothing, where it used to prepare 2 GB of crops into a folder called x.npz."""
+    ran = []
+    monkeypatch.setattr(cli, "main", lambda argv: ran.append(argv) or 0)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    pack = tmp_path / "pack_aligned128.npz"
+    assert cli._resume(cli.build_parser().parse_args(["resume", "--data", str(pack), "--photos", str(photos)])) == 2
+    assert "anonymize-train pack" in capsys.readouterr().err
+    assert not pack.exists() and ran == []
