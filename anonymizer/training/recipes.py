@@ -70,9 +70,10 @@ def copy_start(start: str, state: str | Path, root: str | Path = ".") -> None:
     names = git("ls-tree", "--name-only", f"{revision}:{folder.rstrip('/')}").decode().split()
     if "generator.safetensors" not in names:
         raise ValueError(f"{start} holds no compact state (generator.safetensors)")
+    files = {name: git("show", f"{revision}:{folder.rstrip('/')}/{name}") for name in names}  # all, or nothing
     state.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        (state / name).write_bytes(git("show", f"{revision}:{folder.rstrip('/')}/{name}"))
+    for name, data in files.items():
+        (state / name).write_bytes(data)
 
 
 RECIPES: dict[str, Recipe] = {
