@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         action="append",
         default=[],
-        help="also time --method gan with these weights (repeatable; e.g. training/aligned_wide/generator.safetensors)",
+        help="also time --method gan with these weights (repeatable; e.g. training/aligned_pose/generator.safetensors)",
     )
     add_pause_argument(ap)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for crowd.json and crowd.md")

@@ -2,12 +2,12 @@
 
 Reproduce (from the repository root; the ``eval`` extra brings dlib and its models)::
 
-    .venv/bin/python -m benchmarks.curve --weights training/aligned_wide/generator.safetensors --threads 1
+    .venv/bin/python -m benchmarks.curve --weights training/aligned_pose/generator.safetensors --threads 1
     .venv/bin/python -m benchmarks.curve --weights W --no-wider --results-dir benchmarks/results  # keep the report
     .venv/bin/python -m benchmarks.curve --plot-only  # redraw docs/learning_curve.png from the curve files
 
 The measuring is ``benchmarks/quality.py``'s (imported, :func:`quality.run`) on a copy of the weights taken
-first, since the background run replaces its state (``training/aligned_wide/``) every ten minutes. Methods ``gan``, ``solid``
+first, since the background run replaces its state (``training/aligned_pose/``) every ten minutes. Methods ``gan``, ``solid``
 (the re-identification bar) and ``swap`` (the same-person bar; donors: ``--donors``, by default the prepared
 set of the generator's frame and resolution). The held-out faces are quality.py's seeded sample (seed 0),
 cut once ``--faces`` faces of >= 100 px are scored, so every row of a curve stands on the same faces and the

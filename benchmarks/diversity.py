@@ -1,6 +1,6 @@
 """Does the generator paint a different face for each latent code, or one face whatever the code?
 
-    .venv/bin/python -m benchmarks.diversity --data data/faces128 --weights training/aligned_wide/generator.safetensors [more ...]
+    .venv/bin/python -m benchmarks.diversity --data data/faces128 --weights training/aligned_pose/generator.safetensors [more ...]
 
 A generator that ignores its code paints the mean face the L1 term pulls it
 to: the same smeared face for everyone, and the same "new person" every time a

@@ -8,7 +8,7 @@ points (``anonymizer.align.template_points``) instead of its own. Same photos, s
 (the codes hash the masked crop, which the landmarks do not change), so its figures sit beside those of the
 plain run of the same weights (a curve row's kept report, ``benchmarks/results/quality_<design>_<steps>.md``).
 
-    .venv/bin/python -m benchmarks.gan_landmark_probe --weights training/aligned_wide/generator.safetensors \\
+    .venv/bin/python -m benchmarks.gan_landmark_probe --weights training/aligned_pose/generator.safetensors \\
         --methods gan --limit 3000 --realism-faces 500 --realism-min-size 100 --wider-limit 0 --seed 0 \\
         --threads 1 --reid-queries 0 --out /tmp/probe --samples-dir /tmp/probe
 

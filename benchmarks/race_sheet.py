@@ -7,7 +7,7 @@ are the curve's (``benchmarks/curve.py``): the seed-0 held-out sample, each phot
 default detector, the first ``--faces`` of at least 128 px.
 
     .venv/bin/python -m benchmarks.race_sheet --weights /tmp/aligned/generator.safetensors \\
-        --weights training/aligned_wide/generator.safetensors --out /tmp/race_sheet
+        --weights training/aligned_pose/generator.safetensors --out /tmp/race_sheet
 
 A state no longer in the tree is taken from the history first, its sidecar beside it, e.g. the aligned arm's at
 5,160,640 images: ``mkdir -p /tmp/aligned && for f in generator.safetensors generator.json; do git show

@@ -8,7 +8,7 @@ residual: how many there are, and the share the default detector finds again (Io
 writes each newly painted face beside its original at full size (the original's pixels, not resized), to be
 looked at: a share found again says nothing about a frontal face painted over a profile.
 
-    .venv/bin/python -m benchmarks.turned_heads --weights training/aligned_wide/generator.safetensors \\
+    .venv/bin/python -m benchmarks.turned_heads --weights training/aligned_pose/generator.safetensors \\
         --half tune --out /tmp/turned --sheets /tmp/turned
 """
 

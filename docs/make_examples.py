@@ -1,7 +1,7 @@
 """Render the README's before/after examples: every method on the same photos.
 
     .venv/bin/python docs/make_examples.py
-    .venv/bin/python docs/make_examples.py --weights training/aligned_wide/generator.safetensors \
+    .venv/bin/python docs/make_examples.py --weights training/aligned_pose/generator.safetensors \
         --out docs/examples_aligned.jpg --methods gan --height 0   # the generator in training, at full size
 
 Writes ``docs/examples.jpg``: one row per photo (``samples/astronaut.jpg``, and

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The run that keeps going, for a fixed time on a lent accelerator: the same recipe as on the CPU
 # (anonymize-train resume; bf16 autocast on CUDA; RECIPE, by default the one resume.sh trains), from that
-# recipe's compact state (training/aligned_wide/, or training/aligned/ while that has none), with a larger batch. It leaves in
+# recipe's compact state (training/aligned_pose/), with a larger batch. It leaves in
 # $OUT/state the new compact state (copy it over the recipe's state folder and the CPU run continues from it;
 # "bash training/resume.sh compact" before committing it keeps its discriminator and drops the rest),
 # with the loss log and the last sample sheet beside it. The same command runs on the CPU for a test

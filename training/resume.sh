@@ -3,14 +3,14 @@
 #
 #   bash training/resume.sh          # start (prepares data/aligned128 first if missing, ~2 min)
 #   bash training/resume.sh status   # is it running; its last losses row and the state's images seen
-#   bash training/resume.sh stop     # SIGTERM: it checkpoints into training/aligned/, then exits
+#   bash training/resume.sh stop     # SIGTERM: it checkpoints into the recipe's state folder, then exits
 #   bash training/resume.sh compact [FOLDER]  # before committing a state: its discriminator kept, its training
 #                                    # generator dropped (the EMA one starts both): a tenth of the size
 #
 # It runs 'anonymize-train resume' under nice -n 19, so anything else on the machine comes first: by default
-# the recipe RESUMED names in anonymizer/training/recipes.py (now 'aligned-wide', the wider generator), or
+# the recipe RESUMED names in anonymizer/training/recipes.py (now 'aligned-pose', the coarse pose), or
 # another with --recipe after start (e.g. start --recipe aligned-pose). Every 10 minutes, and when stopped, the recipe's compact
-# state (training/aligned_wide/ or training/aligned/: EMA generator, generator and discriminator in fp16,
+# state (training/aligned_pose/, or the named recipe's: EMA generator, generator and discriminator in fp16,
 # under 11 MB) is replaced. The full checkpoint, samples and losses are in the recipe's run folder under data/
 # (not committed). Extra arguments go to 'anonymize-train resume' (--recipe, --minutes, --threads, --photos).
 set -euo pipefail
@@ -42,7 +42,7 @@ status)
     done
     ;;
 compact)
-    state=${2:-training/aligned_wide}
+    state=${2:-training/aligned_pose}
     if running; then echo "stop the run first (bash training/resume.sh stop): it rewrites its state every 10 minutes" >&2; exit 1; fi
     if [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=python3; fi
     "$PY" -c 'import sys; from anonymizer.training.train import drop_training_generator as d; print(sys.argv[1] + "/state.safetensors:", d(sys.argv[1]), "bytes, the discriminator alone")' "$state"

@@ -8,7 +8,7 @@ eased from 4 to 1 at step 4,000, and the mean-colour term added at step 12,000. 
 user's own faces get, starting from the shipped generator. ``aligned`` and the designs raced against it are
 runs that keep going (``anonymize-train resume``, ``training/resume.sh``, :data:`RESUMED` by default): the 128 px
 aligned-frame generator, trained in time-boxed pieces that each continue from the recipe's compact state
-(``training/aligned/``, ``training/aligned_wide/``).
+(``training/aligned_pose/``; the others' states are in the history, each recipe's ``start``).
 """
 
 from __future__ import annotations
@@ -118,6 +118,7 @@ RECIPES: dict[str, Recipe] = {
         prepare={"--resolution": 128, "--frame": "aligned", "--min-face-size": 40},
         state="training/aligned",
         run="data/run_aligned",
+        start="c5bba57:training/aligned",  # its last state (5,160,640 images); it left the tree
     ),
     "fine-tune": Recipe(
         description="a user's own faces, starting from the shipped generator (the Retrain tab's default)",
@@ -174,7 +175,8 @@ RECIPES["aligned-wide"] = Recipe(
     prepare=RECIPES["aligned"].prepare,
     state="training/aligned_wide",
     run="data/run_aligned_wide",
-    start="c5bba57:training/aligned",  # copied on 2026-12-07; it left the tree once this recipe's own state was committed
+    # Its own state left the tree when the coarse-pose arm's was committed: its last, at 6,175,776 images.
+    start="73f75ba:training/aligned_wide",
 )
 
 # The next design after the wider generator (whose width changed nothing): what the generator is shown. The
@@ -194,9 +196,9 @@ RECIPES["aligned-pose"] = Recipe(
     start="c5bba57:training/aligned",  # the aligned arm's state at 5,160,640 images, from the history
 )
 
-# What ``anonymize-train resume`` (``training/resume.sh``) trains when no recipe is named: the wider generator,
-# against the aligned arm's own last million images (4.14 to 5.16 M: AUC 0.832 to 0.848).
-RESUMED = "aligned-wide"
+# What ``anonymize-train resume`` (``training/resume.sh``) trains when no recipe is named: the coarse pose,
+# against the wider generator's million images from the same state (5.16 to 6.18 M: AUC 0.830, 0.832).
+RESUMED = "aligned-pose"
 
 
 def _field(key: str) -> str:
