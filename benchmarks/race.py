@@ -20,7 +20,7 @@ images, say, against the new one over its first million (the wider generator aga
 Two arms that both went on from a third design's row (the coarse pose and the wider generator, from the aligned
 arm's at 5,160,640 images) name it with ``--start``:
 
-    .venv/bin/python -m benchmarks.race --old aligned128ms@1.2tl-w24 --new aligned128ms@1.2pl-w24 \
+    .venv/bin/python -m benchmarks.race --old aligned128ms@1.2tl-w24 --new aligned128ms@1.2pl-w24 \\
         --start aligned128ms@1.2tl --split 5160640 --out FILE.md --plot FILE.png
 """
 

@@ -67,10 +67,11 @@ def copy_start(start: str, state: str | Path, root: str | Path = ".") -> None:
             detail = getattr(error, "stderr", b"") or str(error).encode()
             raise ValueError(f"cannot take {start} from the repository's history: {detail.decode().strip()}") from None
 
-    names = git("ls-tree", "--name-only", f"{revision}:{folder.rstrip('/')}").decode().split()
+    tree = f"{revision}:{folder.rstrip('/')}"
+    names = git("ls-tree", "--name-only", tree).decode().split()
     if "generator.safetensors" not in names:
         raise ValueError(f"{start} holds no compact state (generator.safetensors)")
-    files = {name: git("show", f"{revision}:{folder.rstrip('/')}/{name}") for name in names}  # all, or nothing
+    files = {name: git("show", f"{tree}/{name}") for name in names}  # all, or nothing
     state.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
         (state / name).write_bytes(data)
