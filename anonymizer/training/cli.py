@@ -19,6 +19,8 @@ def _prepare(args: argparse.Namespace) -> int:
         frame=args.frame or shipped.get("frame", PrepareOptions.frame),
         min_face_size=args.min_face_size,
         min_score=args.min_score,
+        faces=args.faces,
+        max_residual=args.max_residual,
         val_fraction=args.val_fraction,
         limit=args.limit,
         workers=args.workers,
@@ -114,13 +116,13 @@ def _resume(args: argparse.Namespace) -> int:
         print(f"anonymize-train: recipe {args.recipe} is not one that is trained on and on", file=sys.stderr)
         return 2
 
-    data, photos = Path(args.data), Path(args.photos)
+    data, photos = Path(args.data or recipe.data), Path(args.photos)
     manifest = data / "manifest.json"
     complete = data.is_file() or (manifest.is_file() and (data / ".complete").is_file())  # a pack, or a finished folder
     if data.suffix == ".npz" and not data.is_file():  # a pack is made, never prepared (a folder named .npz)
         print(
             f"anonymize-train: no pack at {data}: make it from prepared data first, e.g. 'anonymize-train pack "
-            f"--data data/aligned128 --out {data} --max-mb 55'",
+            f"--data {recipe.data} --out {data} --max-mb 55'",
             file=sys.stderr,
         )
         return 2
@@ -230,6 +232,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=prep.min_score,
         help="lowest detection score kept (the default detector's scale)",
     )
+    p.add_argument(
+        "--faces",
+        default=prep.faces,
+        choices=("largest", "every"),
+        help="the largest face of each photo (one subject per photo), or every face that passes the filters",
+    )
+    p.add_argument(
+        "--max-residual",
+        type=float,
+        default=None,
+        help="aligned frame: the loosest fit to the template kept (default 0.25, as at inference; 0.45 keeps "
+        "turned heads)",
+    )
     p.add_argument("--val-fraction", type=float, default=prep.val_fraction, help="share held out for validation")
     p.add_argument("--limit", type=int, default=None, help="use at most this many photos (a seeded random subset)")
     p.add_argument("--workers", type=int, default=prep.workers, help="detection processes")
@@ -264,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     u.add_argument("--photos", default="../shared/data/faces", help="the face photos (default: %(default)s)")
     u.add_argument("--detections", default=None, help="their detections report (default: PHOTOS/detections.json)")
-    u.add_argument("--data", default="data/aligned128", help="the prepared dataset (default: %(default)s)")
+    u.add_argument("--data", default=None, help="the prepared dataset (default: the recipe's, e.g. data/aligned128)")
     u.add_argument(
         "--recipe",
         default=RESUMED,

@@ -34,6 +34,7 @@ DATASET_VERSION = 2  # 2: face boxes instead of masks, and the crop's context in
 
 
 FRAMES = ("box", "aligned")
+FACE_CHOICES = ("largest", "every")
 
 
 @dataclass
@@ -45,6 +46,12 @@ class PrepareOptions:
     frame: str = "box"
     min_face_size: float = 32.0
     min_score: float = 0.75  # CenterFace scores a clear face 0.8-0.95
+    # "largest": one face per photo, the largest (aligned face sets hold one subject each); "every": every face
+    # that passes the filters, the others under the photo's name and "#2", "#3", ... by size
+    faces: str = "largest"
+    # the aligned frame's bound on a face's fit to the template (anonymizer.align.MAX_RESIDUAL by default): a
+    # looser one keeps turned heads, which the template's fit declines
+    max_residual: float | None = None
     val_fraction: float = 0.1
     limit: int | None = None
     seed: int = 0
@@ -85,13 +92,17 @@ def _dhash(crop: np.ndarray) -> str:
 _worker_state: dict = {}
 
 
-def _init_worker(resolution: int, context: float, frame: str = "box") -> None:
+def _init_worker(
+    resolution: int, context: float, frame: str = "box", faces: str = "largest", max_residual: float | None = None
+) -> None:
     import torch
 
     torch.set_num_threads(1)
     _worker_state["resolution"] = resolution
     _worker_state["context"] = context
     _worker_state["frame"] = frame
+    _worker_state["faces"] = faces
+    _worker_state["max_residual"] = max_residual
 
 
 def _detector():
@@ -121,8 +132,9 @@ def read_detections(path: Path) -> dict[str, list]:
     return found
 
 
-def _process(args: tuple) -> tuple[str, dict | None, str]:
-    """Detect (unless the faces are given), filter and crop one photo. Returns (rel, sample or None, reason)."""
+def _process(args: tuple) -> tuple[str, list[dict], str]:
+    """Detect (unless the faces are given), filter and crop one photo. Returns (rel, samples, reason): one
+    sample, the largest face's, or with ``faces="every"`` every face's, largest first; none, and why."""
     path, rel, min_size, min_score, *known = args
     from anonymizer.crops import Region
     from anonymizer.frames import make_crop
@@ -131,33 +143,45 @@ def _process(args: tuple) -> tuple[str, dict | None, str]:
     try:
         image = read_image(path).rgb
     except ImageReadError as exc:
-        return rel, None, f"unreadable ({exc})"
+        return rel, [], f"unreadable ({exc})"
     faces = known[0] if known and known[0] is not None else _detector().detect(image)
     if not faces:
-        return rel, None, "no face found"
+        return rel, [], "no face found"
     faces = [f for f in faces if f.score >= min_score]
     if not faces:
-        return rel, None, "score below minimum"
+        return rel, [], "score below minimum"
     faces = [f for f in faces if f.size >= min_size]
     if not faces:
-        return rel, None, "face too small"
-    # Aligned face sets hold one subject per photo: keep the largest face.
-    face = max(faces, key=lambda f: f.size)
-    if _worker_state["frame"] == "aligned":
-        return rel, *_aligned_sample(image, face)
-    crop = make_crop(image, face, _worker_state["resolution"], Region(scale=1.0, context=_worker_state["context"]))
-    sample = {
-        "image": crop.image,
-        "box": crop.hidden.astype(np.float32),  # with scale 1 the hidden rectangle is the face box
-        "landmarks": crop.landmarks.astype(np.float32),
-    }
-    return rel, sample, "kept"
+        return rel, [], "face too small"
+    # Aligned face sets hold one subject per photo: by default keep the largest face.
+    faces = sorted(faces, key=lambda f: -f.size)
+    if _worker_state.get("faces", "largest") == "largest":
+        faces = faces[:1]
+    samples, reason = [], ""
+    for face in faces:
+        if _worker_state["frame"] == "aligned":
+            sample, why = _aligned_sample(image, face)
+            if sample is None:
+                reason = reason or why
+                continue
+        else:
+            crop = make_crop(
+                image, face, _worker_state["resolution"], Region(scale=1.0, context=_worker_state["context"])
+            )
+            sample = {
+                "image": crop.image,
+                "box": crop.hidden.astype(np.float32),  # with scale 1 the hidden rectangle is the face box
+                "landmarks": crop.landmarks.astype(np.float32),
+            }
+        samples.append(sample)
+    return rel, samples, "kept" if samples else reason
 
 
 def _aligned_sample(image: np.ndarray, face) -> tuple[dict | None, str]:
-    from anonymizer.align import alignable, fit_alignment, transform_box, transform_points, warp_to_frame
+    from anonymizer.align import MAX_RESIDUAL, alignable, fit_alignment, transform_box, transform_points, warp_to_frame
 
-    ok, _ = alignable(face.landmarks, face.box)
+    bound = _worker_state.get("max_residual")
+    ok, _ = alignable(face.landmarks, face.box, MAX_RESIDUAL if bound is None else bound)
     if not ok:
         return None, "not alignable"
     size = _worker_state["resolution"]
@@ -206,6 +230,10 @@ def prepare_dataset(
         raise ValueError(f"{out} was prepared by an older version; prepare it again into a new folder")
     if options.frame not in FRAMES:
         raise ValueError(f"frame must be one of {', '.join(FRAMES)}, not {options.frame!r}")
+    if options.faces not in FACE_CHOICES:
+        raise ValueError(f"faces must be one of {', '.join(FACE_CHOICES)}, not {options.faces!r}")
+    if options.max_residual is not None and options.frame != "aligned":
+        raise ValueError("max_residual bounds the aligned frame's fit; the box frame has none")
     context = options.context if options.frame == "box" else 0.0  # the aligned frame has its own geometry
     wanted = (options.resolution, context, options.frame)
     if manifest and (manifest["resolution"], manifest["context"], manifest.get("frame", "box")) != wanted:
@@ -213,11 +241,19 @@ def prepare_dataset(
             f"{out} holds a {manifest['resolution']} px dataset ({manifest.get('frame', 'box')} frame, context "
             f"{manifest['context']}); asked for {options.resolution} px ({options.frame} frame, context {context})"
         )
+    chosen = (options.faces, options.max_residual)
+    if manifest and (manifest.get("faces", "largest"), manifest.get("max_residual")) != chosen:
+        raise ValueError(
+            f"{out} holds {manifest.get('faces', 'largest')} faces per photo (fit bound "
+            f"{manifest.get('max_residual')}); asked for {options.faces} (fit bound {options.max_residual})"
+        )
     manifest = manifest or {
         "version": DATASET_VERSION,
         "resolution": options.resolution,
         "context": context,
         "frame": options.frame,
+        "faces": options.faces,
+        "max_residual": options.max_residual,
         "shards": [],
         "dropped": {},
     }
@@ -273,24 +309,29 @@ def prepare_dataset(
 
     ctx = get_context("spawn")
     workers = max(1, options.workers)
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(options.resolution, context, options.frame)) as pool:
+    with ctx.Pool(
+        workers,
+        initializer=_init_worker,
+        initargs=(options.resolution, context, options.frame, options.faces, options.max_residual),
+    ) as pool:
         bar = tqdm(total=len(jobs), unit="photo", desc="preparing", disable=not progress)
-        for rel, sample, reason in pool.imap_unordered(_process, jobs, chunksize=64):
+        for rel, found, reason in pool.imap_unordered(_process, jobs, chunksize=64):
             bar.update(1)
             covered.append(rel)
-            if sample is None:
+            if not found:
                 dropped[reason] += 1
-            else:
+            for k, sample in enumerate(found):
                 key = _dhash(sample["image"])
                 if key in hashes:
                     dropped["duplicate"] += 1
-                else:
-                    hashes.add(key)
-                    shard_hashes.append(key)
-                    samples.append(sample)
-                    rels.append(rel)
-                    splits.append(split_of(rel, options.val_fraction))
-                    kept += 1
+                    continue
+                hashes.add(key)
+                shard_hashes.append(key)
+                samples.append(sample)
+                # A photo's other faces go with it into its split (the split follows the photo's identity group).
+                rels.append(rel if k == 0 else f"{rel}#{k + 1}")
+                splits.append(split_of(rel, options.val_fraction))
+                kept += 1
             bar.set_postfix(kept=kept)
             if len(covered) >= SHARD_SIZE:
                 flush()

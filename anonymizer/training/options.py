@@ -71,6 +71,11 @@ class TrainOptions:
         "about 30 grey levels apart on average)",
     )
     balance_sources: bool = option(False, "draw every top-level folder of the dataset equally often, whatever its size")
+    turned_share: float = option(
+        0.0,
+        "draw turned heads (a coarse yaw at least 0.3 eye distances from the template's) as this share of the "
+        "faces, whatever their share of the dataset (0: as they come)",
+    )
     ema_decay: float = option(0.999, "decay of the generator's moving average (the weights written)")
     init: str | None = option(
         "shipped",

@@ -188,6 +188,44 @@ def source_weights(files: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(1.0 / counts[inverse])
 
 
+# A face counts as turned for ``turned_share`` when its coarse yaw is this far from the template's (in eye
+# distances; anonymizer.align.coarse_pose): 4.3 % of the training photos' largest faces that fit the template
+# (1,851 of 43,028), 5.0 % with every face that fits it to 0.45.
+TURNED_YAW = 0.3
+
+
+def turned_heads(landmarks: np.ndarray) -> np.ndarray:
+    """Which faces (N x 5 x 2 landmarks, in any frame) have a coarse yaw of ``TURNED_YAW`` or more from the
+    template's."""
+    from anonymizer.align import coarse_pose, template_points
+
+    yaw, _ = coarse_pose(np.asarray(landmarks, np.float64))
+    yaw0, _ = coarse_pose(template_points(128)[None].astype(np.float64))
+    return np.abs(yaw - yaw0[0]) >= TURNED_YAW
+
+
+def draw_weights(arrays: FaceArrays, options: TrainOptions) -> torch.Tensor | None:
+    """Sampling weights for the training faces, or None to draw them uniformly: every top-level folder equally
+    often with ``balance_sources``, and turned heads (:func:`turned_heads`) as ``turned_share`` of the draws,
+    each kind weighted within itself as the sources weight it."""
+    weights = source_weights(arrays.files) if options.balance_sources else None
+    if options.turned_share <= 0:
+        return weights
+    if not 0 < options.turned_share < 1:
+        raise ValueError(f"turned_share must be between 0 and 1, not {options.turned_share}")
+    turned = turned_heads(arrays.landmarks)
+    if not turned.any() or turned.all():
+        log.warning(
+            "turned_share: %d of %d faces are turned heads; drawing them as they come", turned.sum(), len(turned)
+        )
+        return weights
+    base = weights.numpy().astype(np.float64) if weights is not None else np.ones(len(turned))
+    share = np.where(
+        turned, options.turned_share / base[turned].sum(), (1 - options.turned_share) / base[~turned].sum()
+    )
+    return torch.from_numpy(base * share)
+
+
 def masked_l1(fake: torch.Tensor, real: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean absolute pixel difference inside the replaced region (the reconstruction term)."""
     return ((fake - real).abs() * mask).sum() / (mask.sum() * 3).clamp(min=1)
@@ -868,7 +906,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
 
         return diff_augment(image, mask, landmarks, rng)
 
-    weights = source_weights(train_set.files) if options.balance_sources else None
+    weights = draw_weights(train_set, options)
     budget_end = time.monotonic() + options.minutes * 60 if options.minutes else None
     bar = tqdm(total=options.steps, initial=step, unit="step", desc="training", disable=not (progress and main_process))
     log_rows: list[list] = []
@@ -928,7 +966,7 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
             if mtime != manifest_mtime:
                 manifest_mtime = mtime
                 train_set = load_dataset(data, "train", region)
-                weights = source_weights(train_set.files) if options.balance_sources else None
+                weights = draw_weights(train_set, options)
                 log.info("dataset grew to %d training faces", len(train_set))
         if out_of_time:
             if stop.requested:

@@ -213,3 +213,36 @@ def test_resume_asks_for_a_missing_pack_rather_than_prepare_a_folder_by_its_name
     assert cli._resume(cli.build_parser().parse_args(["resume", "--data", str(pack), "--photos", str(photos)])) == 2
     assert "anonymize-train pack" in capsys.readouterr().err
     assert not pack.exists() and ran == []
+
+
+def test_the_turned_heads_recipe_prepares_and_trains_on_its_own_data(tmp_path, monkeypatch):
+    """aligned-turned needs every face up to a looser fit: resume prepares that into the recipe's own folder (never
+    into the aligned recipes' data/aligned128, which holds the largest faces only), then trains on it."""
+    recipe = RECIPES["aligned-turned"]
+    assert recipe.data != RECIPES["aligned-pose"].data
+    (argv,) = train_commands("aligned-turned", "d", "o")
+    assert _opt(argv, "--turned-share") == "0.25" and _opt(argv, "--landmarks") == "pose"
+    prepare = prepare_command("aligned-turned", "faces", "d")
+    assert _opt(prepare, "--faces") == "every" and _opt(prepare, "--max-residual") == "0.45"
+    assert _opt(prepare, "--frame") == "aligned" and _opt(prepare, "--resolution") == "128"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "photos").mkdir()
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "generator.safetensors").write_bytes(b"weights")
+    _with_recipe(monkeypatch, "aligned-turned", state=str(state), start=None)
+    ran = []
+
+    def main(argv):  # records the commands; 'prepare' makes its folder, as the real one does
+        ran.append(argv)
+        if "prepare" in argv:
+            (tmp_path / _opt(argv, "--out")).mkdir(parents=True)
+        return 0
+
+    monkeypatch.setattr(cli, "main", main)
+    args = cli.build_parser().parse_args(["resume", "--recipe", "aligned-turned", "--photos", "photos"])
+    assert cli._resume(args) == 0
+    prepared, trained = ran
+    assert prepared[prepared.index("prepare") :][:5] == ["prepare", "--input", "photos", "--out", recipe.data]
+    assert _opt(trained, "--data") == recipe.data and _opt(trained, "--state") == str(state)
+    assert (tmp_path / recipe.data / ".complete").is_file()
