@@ -82,7 +82,7 @@ def design_of(config: dict, training: dict | None = None) -> str:
     frame, ``ms`` when it was trained on masks of several scales, and the scale it paints when that is not
     the template's 1 (``aligned128ms@1.15``); ``tl`` when painted from the template's landmarks (``pl``: those
     moved to the face's coarse pose), and ``-pd`` when trained against the projected discriminator; ``-w24`` for
-    an aligned generator of another width than 16."""
+    an aligned generator of another width than 16; ``-th`` when trained with turned heads drawn as a set share."""
     name = f"{config.get('frame', 'box')}{config['resolution']}"
     several = bool((training or {}).get("mask_scales"))
     if config.get("frame") == "aligned" and (several or float(config.get("region_scale", 1.0)) != 1.0):
@@ -95,6 +95,8 @@ def design_of(config: dict, training: dict | None = None) -> str:
         name += "-pd"  # judged by the projected discriminator (heads on frozen pretrained features)
     if config.get("frame") == "aligned" and int(config.get("width", 16)) != 16:
         name += f"-w{int(config['width'])}"  # a generator of another size
+    if (training or {}).get("turned_share"):
+        name += "-th"  # trained with turned heads drawn as a set share of the faces
     return name
 
 

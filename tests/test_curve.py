@@ -62,6 +62,9 @@ def test_a_generator_trained_on_several_mask_scales_is_its_own_design_per_painte
     assert curve.design_of(aligned, several) == "aligned128ms@1"
     assert curve.design_of({**aligned, "region_scale": 1.15}, several) == "aligned128ms@1.15"
     assert curve.design_of({**aligned, "region_scale": 1.3}) == "aligned128@1.3"
+    pose = {**aligned, "region_scale": 1.2, "landmarks": "pose", "width": 24}
+    assert curve.design_of(pose, several) == "aligned128ms@1.2pl-w24"
+    assert curve.design_of(pose, {**several, "turned_share": 0.25}) == "aligned128ms@1.2pl-w24-th"
     wide = {**aligned, "region_scale": 1.2, "landmarks": "template", "width": 24}
     assert curve.design_of(wide, several) == "aligned128ms@1.2tl-w24"
     assert curve.design_of({**wide, "width": 16}, several) == "aligned128ms@1.2tl"

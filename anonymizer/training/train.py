@@ -888,6 +888,8 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
         }
         if options.mask_scales is not None:
             info["mask_scales"] = [float(v) for v in options.mask_scales]  # trained on these, paints region_scale
+        if options.turned_share > 0:
+            info["turned_share"] = options.turned_share  # turned heads drawn as this share of the faces
         if options.init:
             info["init"] = Path(options.init).name + (" (grown to fold 2)" if options.grow else "")
         # Half precision: the weights travel (an accelerator's files come back in 16 MB pieces).

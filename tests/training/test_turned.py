@@ -146,3 +146,20 @@ def test_without_turned_heads_the_share_draws_as_they_come():
     assert draw_weights(arrays, TrainOptions(turned_share=0.25)) is None
     with pytest.raises(ValueError, match="between 0 and 1"):
         draw_weights(_arrays(["a/0.jpg", "a/1.jpg"], [False, True]), TrainOptions(turned_share=1.0))
+
+
+def test_a_run_with_a_turned_share_says_so_in_its_weights(photo, tmp_path):
+    """The share is part of the design (benchmarks/curve.py names it ``-th``): the weights' sidecar records it."""
+    from anonymizer.models.io import read_info
+
+    from anonymizer.training.train import train
+
+    folder, detections = photo
+    data = tmp_path / "data"
+    options = PrepareOptions(resolution=64, frame="aligned", min_face_size=20, faces="every", val_fraction=0.0)
+    prepare_dataset(folder, data, options, progress=False, detections=detections)
+    small = dict(steps=2, batch_size=4, checkpoint_every=2, width=8, max_width=32, fold=2, threads=1, init=None)
+    train(data, tmp_path / "run", TrainOptions(**small, turned_share=0.25), progress=False)
+    assert read_info(tmp_path / "run" / "generator.safetensors")["training"]["turned_share"] == 0.25
+    train(data, tmp_path / "plain", TrainOptions(**small), progress=False)
+    assert "turned_share" not in read_info(tmp_path / "plain" / "generator.safetensors")["training"]
