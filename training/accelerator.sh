@@ -27,7 +27,13 @@ RECIPE=${RECIPE:-$(PYTHONPATH=. "$PYTHON" -c 'from anonymizer.training.recipes i
 STATE=${STATE:-$(PYTHONPATH=. "$PYTHON" -c "from anonymizer.training.recipes import RECIPES; print(RECIPES['$RECIPE'].starts_from())")}
 rm -rf "$RUN"
 mkdir -p "$OUT/state"
-cp "$STATE"/* "$OUT/state/" 2>/dev/null || echo "no state in $STATE: a fresh start"
+if [ -d "$STATE" ]; then
+    cp "$STATE"/* "$OUT/state/" 2>/dev/null || echo "no state in $STATE: a fresh start"
+else
+    # A start that left the tree (REVISION:folder) is read from the repository's history, which may not travel.
+    echo "$RECIPE starts from $STATE; taking it from the repository's history"
+    PYTHONPATH=. "$PYTHON" -c "import sys; from anonymizer.training.recipes import copy_start; copy_start(sys.argv[1], sys.argv[2])" "$STATE" "$OUT/state"
+fi
 { command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader; } || true
 "$PYTHON" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
 PYTHONPATH=. PYTHONUNBUFFERED=1 "$PYTHON" -m anonymizer.training.cli resume --recipe "$RECIPE" --data "$DATA" \
