@@ -189,8 +189,8 @@ def source_weights(files: np.ndarray) -> torch.Tensor:
 
 
 # A face counts as turned for ``turned_share`` when its coarse yaw is this far from the template's (in eye
-# distances; anonymizer.align.coarse_pose): 4.3 % of the training photos' largest faces that fit the template
-# (1,851 of 43,028), 5.0 % with every face that fits it to 0.45.
+# distances; anonymizer.align.coarse_pose): 4.3 % of the aligned recipes' training faces (each photo's largest
+# that fits the template), 4.7 % of every face that fits it to 0.45.
 TURNED_YAW = 0.3
 
 

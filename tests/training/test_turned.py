@@ -12,7 +12,14 @@ import torch
 
 from anonymizer.align import InnerMask, fit_alignment, template_points
 from anonymizer.faces import estimate_landmarks
-from anonymizer.training.dataset import FaceArrays, PrepareOptions, load_dataset, prepare_dataset
+from anonymizer.training.dataset import (
+    MIN_INSIDE,
+    FaceArrays,
+    PrepareOptions,
+    load_dataset,
+    prepare_dataset,
+    region_inside,
+)
 from anonymizer.training.train import TrainOptions, draw_weights, turned_heads
 from tests.conftest import write_face_photos
 
@@ -29,10 +36,12 @@ def _turned(box: tuple, amount: float) -> np.ndarray:
     return points
 
 
+EDGE = (165.0, 140.0, 215.0, 200.0)  # a face cut by the photo's right edge (the photo is 200 px wide)
 FACES = [  # (box, landmarks): a frontal face, a head turned within the template's fit, one turned past it
     ((76.0, 33.0, 126.0, 97.0), estimate_landmarks(np.array((76.0, 33.0, 126.0, 97.0)))),
     ((120.0, 110.0, 170.0, 170.0), _turned((120.0, 110.0, 170.0, 170.0), 0.5)),
     ((10.0, 120.0, 60.0, 180.0), _turned((10.0, 120.0, 60.0, 180.0), 0.9)),
+    (EDGE, estimate_landmarks(np.array(EDGE))),
 ]
 
 
@@ -57,8 +66,10 @@ def photo(tmp_path_factory) -> tuple[Path, Path]:
 
 def test_the_made_up_faces_fit_as_meant():
     residuals = [fit_alignment(p, 128)[1] for _, p in FACES]
-    assert residuals[0] < 0.25 and residuals[1] < 0.25 and 0.25 < residuals[2] < 0.45
-    assert turned_heads(np.stack([p for _, p in FACES])).tolist() == [False, True, True]
+    assert residuals[0] < 0.25 and residuals[1] < 0.25 and 0.25 < residuals[2] < 0.45 and residuals[3] < 0.25
+    assert turned_heads(np.stack([p for _, p in FACES])).tolist() == [False, True, True, False]
+    inside = [region_inside(fit_alignment(p, 128)[0], 128, (200, 200)) for _, p in FACES]
+    assert inside[:3] == [1.0, 1.0, 1.0] and 0.5 < inside[3] < MIN_INSIDE
 
 
 @pytest.mark.parametrize(
@@ -72,7 +83,8 @@ def test_prepare_keeps_the_largest_face_or_every_face_that_fits(photo, tmp_path,
     assert summary["kept"] == len(kept)
     data = load_dataset(tmp_path / "data", "all", InnerMask())
     assert sorted(data.files) == kept
-    # Largest first: the photo's own name is its largest face's; the others follow it by size.
+    # Largest first: the photo's own name is its largest face's; the others follow it by size. The face cut by the
+    # photo's edge is never kept: most of the region the generator would learn to paint is not in the photo.
     assert turned_heads(data.landmarks[np.argsort(data.files)]).tolist() == [False, True, True][: len(kept)]
     manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
     assert manifest["faces"] == faces and manifest["max_residual"] == bound
