@@ -138,6 +138,7 @@ class GanReplacer:
         config = self.generator.config
         self.crop_size = config.resolution
         self.region = region_of(config)
+        self.max_residual = config.max_residual  # the loosest fit of a face it paints, as trained
         self.min_face_size = min_face_size
         self.batch_size = batch_size
         self.seed = seed
@@ -150,7 +151,7 @@ class GanReplacer:
         An aligned generator needs landmarks that fit the template: not a profile, none outside the box."""
         if not isinstance(self.region, InnerMask):
             return None
-        ok, why = alignable(face.landmarks, face.box)
+        ok, why = alignable(face.landmarks, face.box, self.max_residual)
         return None if ok else f"not alignable: {why}"
 
     def start_video(self, name: str) -> None:

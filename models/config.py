@@ -42,6 +42,10 @@ class GeneratorConfig:
     # whatever the code: benchmarks/diversity.py); True: it also scales and shifts every decoder level's channels
     # (FiLM), from zero at first, so weights of a plain generator start one that paints what they paint.
     modulated: bool = False
+    # Aligned frame: the loosest fit to the template (anonymizer.align.fit_alignment's residual) of a face it paints;
+    # a face fitting worse goes to the fallback. 0.25 declines turned heads (anonymizer.align.MAX_RESIDUAL); a
+    # generator trained on faces fitting to a looser bound paints to that bound.
+    max_residual: float = 0.25
 
     def to_dict(self) -> dict:
         return asdict(self)

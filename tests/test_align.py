@@ -9,7 +9,7 @@ import pytest
 from anonymizer import Anonymizer
 from anonymizer.align import InnerMask, alignable, fit_alignment, template_points, transform_points, warp_to_frame
 from anonymizer.crops import FaceCrop
-from anonymizer.faces import Face
+from anonymizer.faces import Face, estimate_landmarks
 from anonymizer.frames import face_window, make_crop, paint_waves, paste_back
 from anonymizer.replacers import PixelateReplacer
 from tests.conftest import FakeDetector, make_face, noise_image
@@ -171,6 +171,38 @@ def test_an_aligned_generator_paints_the_inner_face_of_a_photo(aligned_weights):
     assert not changed[: int(face.box[1]) - 5].any()  # above the face: the photo's own
     again = Anonymizer(detector=FakeDetector(), replacer=GanReplacer(weights=aligned_weights, device="cpu", seed=1))
     np.testing.assert_array_equal(again.anonymize(photo, [face]).image, result.image)
+
+
+def test_a_generator_paints_faces_as_loosely_fitting_as_it_was_trained_on(aligned_weights, tmp_path):
+    """A turned head whose landmarks fit the template to 0.3: the default generator (0.25) declines it to the
+    fallback, one whose config says it learned on faces fitting to 0.45 paints it."""
+    from dataclasses import replace
+
+    from anonymizer.gan import GanReplacer
+
+    box = np.array([100.0, 100.0, 160.0, 170.0])
+    points = estimate_landmarks(box)
+    width = points[1, 0] - points[0, 0]
+    points[2, 0] += 0.9 * width
+    points[3:, 0] += 0.45 * width
+    points[1, 0] -= 0.36 * width
+    assert 0.25 < fit_alignment(points, 128)[1] < 0.45
+    face = Face(box, 0.9, points)
+    assert "not alignable" in GanReplacer(weights=aligned_weights, device="cpu").declines(face)
+    import torch
+    from anonymizer.models.io import save_generator
+    from anonymizer.models.networks import Generator, GeneratorConfig
+
+    torch.manual_seed(0)
+    config = GeneratorConfig(
+        resolution=64, width=8, max_width=32, fold=2, frame="aligned", region_scale=1.0, feather=0.06, context=0.0
+    )
+    loose = save_generator(Generator(replace(config, max_residual=0.45)).eval(), tmp_path / "generator.safetensors")
+    gan = GanReplacer(weights=loose, device="cpu", seed=1)
+    assert gan.declines(face) is None
+    photo = noise_image(300, 320, seed=7)
+    result = Anonymizer(detector=FakeDetector(), replacer=gan, fallback=PixelateReplacer()).anonymize(photo, [face])
+    assert result.faces[0].method == "gan"
 
 
 def test_a_generator_trained_on_the_templates_landmarks_is_given_them_whatever_the_faces_own(tmp_path):

@@ -22,7 +22,7 @@ import logging
 import os
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -385,6 +385,7 @@ class FaceArrays:
     context: float  # the crops' side as a multiple of the face box's longer side (0 in the aligned frame)
     masks: np.ndarray | None = None  # N x R x R uint8, drawn for a region by with_region()
     frame: str = "box"  # or "aligned": faces on the template of anonymizer.align
+    max_residual: float | None = None  # aligned frame: the loosest fit to the template prepared (None: the default)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -401,13 +402,13 @@ class FaceArrays:
         if isinstance(region, InnerMask):
             one = (region.masks(side)[2] > 0.5).astype(np.uint8)
             masks = np.broadcast_to(one, self.images.shape[:3])
-            return FaceArrays(self.images, self.boxes, self.landmarks, self.files, self.context, masks, self.frame)
+            return replace(self, masks=masks)
         if abs(region.context - self.context) > 1e-6:
             raise ValueError(f"the crops have context {self.context}, the region asks for {region.context}")
         masks = np.empty(self.images.shape[:3], np.uint8)
         for i, box in enumerate(self.boxes):
             masks[i] = region_masks((side, side), hidden_region(box, region.scale), region)[2] > 0.5
-        return FaceArrays(self.images, self.boxes, self.landmarks, self.files, self.context, masks)
+        return replace(self, masks=masks)
 
 
 KEYS = ("images", "boxes", "landmarks", "files")
@@ -419,15 +420,12 @@ def load_dataset(path: Path, split: str = "train", region=None) -> FaceArrays:
     With ``region`` (a :class:`anonymizer.crops.Region`), the masks of its replaced area are drawn.
     """
     path = Path(path)
-    frame = "box"
     if path.is_file():
-        parts, context, frame = _read_pack(path, split)
+        parts, manifest = _read_pack(path, split)
     else:
         manifest = json.loads((path / "manifest.json").read_text())
         if manifest.get("version") != DATASET_VERSION:
             raise ValueError(f"{path} was prepared by an older version; prepare it again into a new folder")
-        context = float(manifest["context"])
-        frame = manifest.get("frame", "box")
         parts = {k: [] for k in KEYS}
         for shard in manifest["shards"]:
             if not shard["count"]:
@@ -437,7 +435,12 @@ def load_dataset(path: Path, split: str = "train", region=None) -> FaceArrays:
                 for key in KEYS:
                     parts[key].append(data[key][keep])
     arrays = (
-        FaceArrays(**{k: np.concatenate(v) for k, v in parts.items()}, context=context, frame=frame)
+        FaceArrays(
+            **{k: np.concatenate(v) for k, v in parts.items()},
+            context=float(manifest["context"]),
+            frame=manifest.get("frame", "box"),
+            max_residual=manifest.get("max_residual"),
+        )
         if parts["images"]
         else None
     )
@@ -516,7 +519,13 @@ def _write_pack(out: Path, arrays: FaceArrays, is_val: np.ndarray, chosen: list,
         split=is_val[index],
         meta=np.array(
             json.dumps(
-                {"version": DATASET_VERSION, "context": arrays.context, "frame": arrays.frame, "quality": quality}
+                {
+                    "version": DATASET_VERSION,
+                    "context": arrays.context,
+                    "frame": arrays.frame,
+                    "max_residual": arrays.max_residual,
+                    "quality": quality,
+                }
             )
         ),
     )
@@ -524,7 +533,8 @@ def _write_pack(out: Path, arrays: FaceArrays, is_val: np.ndarray, chosen: list,
     return out.stat().st_size
 
 
-def _read_pack(path: Path, split: str) -> tuple[dict, float, str]:
+def _read_pack(path: Path, split: str) -> tuple[dict, dict]:
+    """One split's arrays of a pack, and the pack's description (context, frame, ...)."""
     import cv2
 
     with np.load(path) as data:
@@ -543,4 +553,4 @@ def _read_pack(path: Path, split: str) -> tuple[dict, float, str]:
             "landmarks": [data["landmarks"][keep]],
             "files": [data["files"][keep]],
         }
-    return parts, float(meta["context"]), meta.get("frame", "box")
+    return parts, meta

@@ -395,8 +395,9 @@ def mask_scale_stack(config: GeneratorConfig, scales: list[float], device: str) 
 
 def same_network(a: GeneratorConfig, b: GeneratorConfig) -> bool:
     """Whether two configs describe the same network and crops, whatever region each paints by default
-    (the region's size and edge are not part of the weights: a run may go on with a new one)."""
-    keep = {"region_scale": 0.0, "feather": 0.0, "landmarks": "own"}
+    (the region's size and edge are not part of the weights: a run may go on with a new one), and whatever fit
+    to the template its faces have (a run may go on with looser-fitting faces)."""
+    keep = {"region_scale": 0.0, "feather": 0.0, "landmarks": "own", "max_residual": 0.0}
     return replace(a, **keep) == replace(b, **keep)
 
 
@@ -765,6 +766,9 @@ def train(data: Path, out: Path, options: TrainOptions, progress: bool = True) -
 
     train_set = load_dataset(data, "train")
     config = generator_config(options, train_set.images.shape[1], train_set.context, train_set.frame)
+    if train_set.frame == "aligned" and train_set.max_residual is not None:
+        # It learns to paint faces that fit the template as loosely as its data's, and paints them so once trained.
+        config = replace(config, max_residual=train_set.max_residual)
     if options.fm_weight > 0 and options.discriminator != "dcgan":
         raise ValueError("feature matching (--fm-weight) needs the dcgan discriminator")
     if options.masked_targets and options.discriminator not in PATCH_DISCRIMINATORS:

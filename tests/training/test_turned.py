@@ -161,17 +161,31 @@ def test_without_turned_heads_the_share_draws_as_they_come():
 
 
 def test_a_run_with_a_turned_share_says_so_in_its_weights(photo, tmp_path):
-    """The share is part of the design (benchmarks/curve.py names it ``-th``): the weights' sidecar records it."""
+    """The share is part of the design (benchmarks/curve.py names it ``-th``): the weights' sidecar records it,
+    and the generator paints faces that fit the template as loosely as those it learned on."""
     from anonymizer.models.io import read_info
 
     from anonymizer.training.train import train
 
     folder, detections = photo
     data = tmp_path / "data"
-    options = PrepareOptions(resolution=64, frame="aligned", min_face_size=20, faces="every", val_fraction=0.0)
+    options = PrepareOptions(
+        resolution=64, frame="aligned", min_face_size=20, faces="every", max_residual=0.45, val_fraction=0.0
+    )
     prepare_dataset(folder, data, options, progress=False, detections=detections)
     small = dict(steps=2, batch_size=4, checkpoint_every=2, width=8, max_width=32, fold=2, threads=1, init=None)
     train(data, tmp_path / "run", TrainOptions(**small, turned_share=0.25), progress=False)
-    assert read_info(tmp_path / "run" / "generator.safetensors")["training"]["turned_share"] == 0.25
-    train(data, tmp_path / "plain", TrainOptions(**small), progress=False)
-    assert "turned_share" not in read_info(tmp_path / "plain" / "generator.safetensors")["training"]
+    info = read_info(tmp_path / "run" / "generator.safetensors")
+    assert info["training"]["turned_share"] == 0.25 and info["config"]["max_residual"] == 0.45
+    # Data prepared with the default fit: the default bound, and no share recorded.
+    plain = tmp_path / "plain_data"
+    default = PrepareOptions(resolution=64, frame="aligned", min_face_size=20, val_fraction=0.0)
+    prepare_dataset(folder, plain, default, progress=False, detections=detections)
+    train(plain, tmp_path / "plain", TrainOptions(**small), progress=False)
+    info = read_info(tmp_path / "plain" / "generator.safetensors")
+    assert "turned_share" not in info["training"] and info["config"]["max_residual"] == 0.25
+    # A pack carries the bound as the folder does.
+    from anonymizer.training.dataset import pack_dataset
+
+    pack_dataset(data, tmp_path / "pack.npz", 10**7, val_faces=0)
+    assert load_dataset(tmp_path / "pack.npz", "train").max_residual == 0.45
