@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QProcess, QSettings, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -124,6 +125,12 @@ class TrainingPanel(QWidget):
             self.resolution.addItem(f"{r} px", r)
         self.resolution.setToolTip("From scratch only: fine-tuning keeps the shipped generator's resolution")
         form.addRow("Re&solution", self.resolution)
+        self.every_face = QCheckBox("Every face in each photo")
+        self.every_face.setToolTip(
+            "Group photos: learn from every face found, not only each photo's largest. Applies when the run "
+            "folder's dataset is first prepared"
+        )
+        form.addRow("Fa&ces", self.every_face)
         recipe = RECIPES["fine-tune"]  # the form's defaults are the recipe's
         self.steps = QSpinBox()
         self.steps.setRange(1, 10_000_000)
@@ -223,7 +230,15 @@ class TrainingPanel(QWidget):
         self.stop_button.setEnabled(self.running and not self.stopping)
         weights = self.weights_path
         self.use_button.setEnabled(weights is not None and weights.is_file())
-        for w in (self.faces_dir, self.run_dir, self.start_from, self.steps, self.checkpoint_every, self.batch_size):
+        for w in (
+            self.faces_dir,
+            self.run_dir,
+            self.start_from,
+            self.every_face,
+            self.steps,
+            self.checkpoint_every,
+            self.batch_size,
+        ):
             w.setEnabled(not self.running)
         self.resolution.setEnabled(not self.running and self.start_from.currentData() == "none")
 
@@ -237,6 +252,7 @@ class TrainingPanel(QWidget):
         self.run_dir.setText(str(get("run_dir", str(default_run))))
         self.start_from.setCurrentIndex(max(0, self.start_from.findData(str(get("start_from", "shipped")))))
         self.resolution.setCurrentIndex(max(0, self.resolution.findData(int(get("resolution", 64)))))
+        self.every_face.setChecked(str(get("every_face", "false")).lower() == "true")
         self.steps.setValue(int(get("steps", self.steps.value())))
         self.checkpoint_every.setValue(int(get("checkpoint_every", self.checkpoint_every.value())))
         self.batch_size.setValue(int(get("batch_size", self.batch_size.value())))
@@ -249,6 +265,7 @@ class TrainingPanel(QWidget):
             ("run_dir", self.run_dir.text()),
             ("start_from", self.start_from.currentData()),
             ("resolution", self.resolution.currentData()),
+            ("every_face", "true" if self.every_face.isChecked() else "false"),
             ("steps", self.steps.value()),
             ("checkpoint_every", self.checkpoint_every.value()),
             ("batch_size", self.batch_size.value()),
@@ -277,7 +294,10 @@ class TrainingPanel(QWidget):
         # Fine-tuning prepares the data as the shipped generator was trained (the command's defaults).
         scratch = self.start_from.currentData() == "none"
         resolution = ["--resolution", str(self.resolution.currentData())] if scratch else []
-        self._launch("prepare", ["prepare", "--input", faces, "--out", str(Path(run) / "dataset"), *resolution])
+        faces_kept = ["--faces", "every"] if self.every_face.isChecked() else []
+        self._launch(
+            "prepare", ["prepare", "--input", faces, "--out", str(Path(run) / "dataset"), *resolution, *faces_kept]
+        )
 
     def stop(self) -> None:
         """Ask the trainer to end; kill it if it has not after a grace period."""

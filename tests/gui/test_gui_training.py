@@ -85,3 +85,25 @@ def test_without_torch_the_panel_says_how_to_add_training(qtbot, tmp_path):
     panel.start()  # a stray call changes nothing
     assert not panel.running
     assert "anonymizer[train]" in panel.status.text()
+
+
+def test_every_face_of_group_photos_is_asked_for_and_remembered(qtbot, tmp_path):
+    """Group photos: the box asks 'prepare' for every face, not only each photo's largest, and is remembered."""
+    settings = str(tmp_path / "settings.ini")
+    panel = TrainingPanel(QSettings(settings, QSettings.Format.IniFormat))
+    qtbot.addWidget(panel)
+    launched = []
+    panel._launch = lambda stage, args: launched.append((stage, args))
+    (tmp_path / "faces").mkdir()
+    panel.faces_dir.setText(str(tmp_path / "faces"))
+    panel.run_dir.setText(str(tmp_path / "run"))
+    assert not panel.every_face.isChecked()
+    panel.start()
+    panel.every_face.setChecked(True)
+    panel.start()
+    (_, largest), (stage, every) = launched
+    assert "--faces" not in largest
+    assert stage == "prepare" and every[every.index("--faces") + 1] == "every"
+    again = TrainingPanel(QSettings(settings, QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    assert again.every_face.isChecked()
