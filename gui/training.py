@@ -127,8 +127,8 @@ class TrainingPanel(QWidget):
         form.addRow("Re&solution", self.resolution)
         self.every_face = QCheckBox("Every face in each photo")
         self.every_face.setToolTip(
-            "Group photos: learn from every face found, not only each photo's largest. Applies when the run "
-            "folder's dataset is first prepared"
+            "Group photos: learn from every face found, not only each photo's largest. A run folder keeps the "
+            "choice its dataset was prepared with: another needs a new run folder"
         )
         form.addRow("Fa&ces", self.every_face)
         recipe = RECIPES["fine-tune"]  # the form's defaults are the recipe's

@@ -271,9 +271,14 @@ def prepare_dataset(
         )
     chosen = (options.faces, options.max_residual)
     if manifest and (manifest.get("faces", "largest"), manifest.get("max_residual")) != chosen:
+
+        def said(faces: str, bound: float | None) -> str:
+            kept = "every face of each photo" if faces == "every" else "each photo's largest face"
+            return kept + ("" if bound is None else f" fitting the template to {bound:g}")
+
         raise ValueError(
-            f"{out} holds {manifest.get('faces', 'largest')} faces per photo (fit bound "
-            f"{manifest.get('max_residual')}); asked for {options.faces} (fit bound {options.max_residual})"
+            f"{out} holds {said(manifest.get('faces', 'largest'), manifest.get('max_residual'))}; asked for "
+            f"{said(*chosen)}: prepare into a new folder"
         )
     manifest = manifest or {
         "version": DATASET_VERSION,

@@ -108,7 +108,7 @@ def test_a_dataset_is_not_resumed_with_other_face_choices(photo, tmp_path):
         PrepareOptions(resolution=64, frame="aligned", min_face_size=20),
         PrepareOptions(resolution=64, frame="aligned", min_face_size=20, faces="every", max_residual=0.45),
     ):
-        with pytest.raises(ValueError, match="faces per photo"):
+        with pytest.raises(ValueError, match="holds every face of each photo; asked for .*: prepare into a new"):
             prepare_dataset(folder, tmp_path / "data", options, progress=False, detections=detections)
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == before
     with pytest.raises(ValueError, match="box frame"):
