@@ -73,6 +73,14 @@ def coarse_pose(points):
     return yaw, pitch
 
 
+def pose_from_template(points, size: int = 128):
+    """(yaw, pitch) of each face's five ``points`` (:func:`coarse_pose`) less the template's own (in a ``size``
+    crop): zero for a face that faces the camera as the template does."""
+    yaw0, pitch0 = coarse_pose(template_points(size)[None].astype(np.float64))
+    yaw, pitch = coarse_pose(points)
+    return yaw - float(yaw0[0]), pitch - float(pitch0[0])
+
+
 def posed_template(points, size: int, as_array=np.asarray):
     """The template's five points (in a ``size`` crop) with its nose, and half as far its mouth, moved to the
     coarse pose of each face's own ``points`` (N x 5 x 2 in the aligned frame; :func:`coarse_pose`, relative to
@@ -80,10 +88,9 @@ def posed_template(points, size: int, as_array=np.asarray):
     face's own proportions (its eyes' spacing, its mouth's width) do not pass. ``as_array`` makes a constant of
     the points' kind (NumPy by default; a torch caller passes its own)."""
     template = template_points(size)
-    yaw0, pitch0 = coarse_pose(template[None].astype(np.float64))
-    yaw, pitch = coarse_pose(points)
-    yaw = ((yaw - float(yaw0[0])).clip(-POSE_YAW_MAX, POSE_YAW_MAX) / POSE_STEP).round() * POSE_STEP
-    pitch = ((pitch - float(pitch0[0])).clip(-POSE_PITCH_MAX, POSE_PITCH_MAX) / POSE_STEP).round() * POSE_STEP
+    yaw, pitch = pose_from_template(points, size)
+    yaw = (yaw.clip(-POSE_YAW_MAX, POSE_YAW_MAX) / POSE_STEP).round() * POSE_STEP
+    pitch = (pitch.clip(-POSE_PITCH_MAX, POSE_PITCH_MAX) / POSE_STEP).round() * POSE_STEP
     eye_distance = float(np.linalg.norm(template[1] - template[0]))
     span = float((template[3, 1] + template[4, 1]) / 2 - (template[0, 1] + template[1, 1]) / 2)
     sideways = np.zeros((5, 2), np.float32)

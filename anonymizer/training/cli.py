@@ -173,7 +173,7 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from anonymizer.training.dataset import PrepareOptions
+    from anonymizer.training.dataset import FACE_CHOICES, PrepareOptions
     from anonymizer.training.options import add_arguments
 
     prep = PrepareOptions()  # the defaults of 'prepare' (resolution, context and frame: the shipped generator's)
@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--faces",
         default=prep.faces,
-        choices=("largest", "every"),
+        choices=FACE_CHOICES,
         help="the largest face of each photo (one subject per photo), or every face that passes the filters",
     )
     p.add_argument(

@@ -16,6 +16,7 @@ reads either form.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -186,16 +187,22 @@ MIN_INSIDE = 0.9
 REGION_CHECKED = 1.3
 
 
+@functools.lru_cache(maxsize=4)
+def _region_points(size: int) -> np.ndarray:
+    """Every other pixel centre of the painted region checked by :func:`region_inside`, in a ``size`` crop."""
+    from anonymizer.align import InnerMask
+
+    hidden = InnerMask(scale=REGION_CHECKED).masks(size)[0][::2, ::2] > 0.5
+    ys, xs = np.nonzero(hidden)
+    return np.stack([xs * 2.0 + 0.5, ys * 2.0 + 0.5], 1)
+
+
 def region_inside(matrix: np.ndarray, size: int, shape: tuple[int, int]) -> float:
     """The share of the aligned crop's painted region (the inner mask at ``REGION_CHECKED``) that ``matrix``
     (photo to crop) takes from inside a photo of ``shape`` (height, width)."""
     import cv2
 
-    from anonymizer.align import InnerMask
-
-    hidden = InnerMask(scale=REGION_CHECKED).masks(size)[0][::2, ::2] > 0.5
-    ys, xs = np.nonzero(hidden)
-    points = np.stack([xs * 2.0 + 0.5, ys * 2.0 + 0.5], 1)
+    points = _region_points(size)
     inverse = cv2.invertAffineTransform(matrix)
     photo = points @ inverse[:, :2].T + inverse[:, 2]
     height, width = shape

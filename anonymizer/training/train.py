@@ -197,11 +197,10 @@ TURNED_YAW = 0.3
 def turned_heads(landmarks: np.ndarray) -> np.ndarray:
     """Which faces (N x 5 x 2 landmarks, in any frame) have a coarse yaw of ``TURNED_YAW`` or more from the
     template's."""
-    from anonymizer.align import coarse_pose, template_points
+    from anonymizer.align import pose_from_template
 
-    yaw, _ = coarse_pose(np.asarray(landmarks, np.float64))
-    yaw0, _ = coarse_pose(template_points(128)[None].astype(np.float64))
-    return np.abs(yaw - yaw0[0]) >= TURNED_YAW
+    yaw, _ = pose_from_template(np.asarray(landmarks, np.float64))
+    return np.abs(yaw) >= TURNED_YAW
 
 
 def draw_weights(arrays: FaceArrays, options: TrainOptions) -> torch.Tensor | None:
